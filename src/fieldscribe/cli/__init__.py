@@ -1,0 +1,75 @@
+"""The headless command line: the core's first client, and what scripts and tests drive.
+
+Every expected failure is a :class:`FieldscribeError` and is printed as its one sentence on
+stderr with a non-zero exit code; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import sys
+
+import click
+
+from ..core.errors import FieldscribeError
+from .common import CONTEXT_SETTINGS, vault_option
+
+
+class FieldscribeGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except FieldscribeError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except sqlite3.OperationalError as exc:
+            if "disk is full" in str(exc) or "disk I/O" in str(exc):
+                _disk_full(ctx)
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                _disk_full(ctx)
+            raise
+
+
+def _disk_full(ctx: click.Context) -> None:
+    click.echo(
+        "Error: the disk is full; free some space and run the command again "
+        "(everything saved before this command is intact).",
+        err=True,
+    )
+    ctx.exit(1)
+
+
+@click.group(cls=FieldscribeGroup, context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
+@vault_option
+@click.version_option(package_name="fieldscribe")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """fieldscribe: run qualitative field interviews, encrypted on this laptop.
+
+    Choose the vault with --vault PATH or FIELDSCRIBE_VAULT; scripts can give the
+    passphrase in FIELDSCRIBE_PASSPHRASE.
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from . import guide_cmds, participant_cmds, session_cmds, vault_cmds
+
+    for module in (vault_cmds, guide_cmds, participant_cmds, session_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="fieldscribe")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Shared CLI plumbing: choosing the vault, asking for the passphrase, opening it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..core.errors import InvalidInput
+from ..core.paths import ENV_PASSPHRASE, ENV_VAULT, resolve_vault_path
+from ..core.vault import Vault
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store_vault(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        ctx.ensure_object(dict)["vault"] = value
+    return value
+
+
+def vault_option(f: F) -> F:
+    """--vault may be given before or after the subcommand; the innermost one wins."""
+    return click.option(
+        "--vault",
+        metavar="PATH",
+        expose_value=False,
+        is_eager=True,
+        callback=_store_vault,
+        help=f"Vault folder (default: ${ENV_VAULT}, else your user data folder).",
+    )(f)
+
+
+def vault_path(ctx: click.Context) -> Path:
+    root = ctx.find_root()
+    chosen = (root.obj or {}).get("vault") if isinstance(root.obj, dict) else None
+    return resolve_vault_path(chosen)
+
+
+def read_passphrase(prompt: str = "Vault passphrase", *, confirm: bool = False, env: str = ENV_PASSPHRASE) -> str:
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    try:
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+    except click.Abort:
+        if sys.stdin.isatty():
+            raise
+        raise InvalidInput(f"No passphrase given: run this in a terminal, or set {env} for scripts.") from None
+
+
+@contextmanager
+def open_vault(ctx: click.Context, *, unlock: bool = True) -> Iterator[Vault]:
+    vault = Vault.open(vault_path(ctx))
+    try:
+        if unlock:
+            vault.unlock(read_passphrase())
+        yield vault
+    finally:
+        vault.close()
+
+
+def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    """KEY=VALUE options, as typed on a command line."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"{what} {pair!r} should look like KEY=VALUE, e.g. age=34.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+YES = {"y", "yes", "true", "1", "met", "given", "是"}
+NO = {"n", "no", "false", "0", "not-met", "refused", "否"}
+
+
+def parse_bool(text: str, what: str) -> bool:
+    low = text.strip().lower()
+    if low in YES:
+        return True
+    if low in NO:
+        return False
+    raise InvalidInput(f"{what}: {text!r} should be yes or no.")

@@ -1,0 +1,205 @@
+"""participant add/list/show/set, consent, withdraw."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..core import consent as consent_core
+from ..core import participants as pcore
+from ..core.guides import current_guide
+from ..core.study import ChoiceField, NumberField, Study
+from .common import open_vault, parse_bool, parse_pairs, vault_option
+
+
+@click.group()
+def participant() -> None:
+    """Enrol participants and look after their records."""
+
+
+def _eligibility(study: Study, eligible: bool, criteria: tuple[str, ...]) -> dict[str, bool] | None:
+    if eligible and criteria:
+        raise click.UsageError("Use either --eligible or --criterion, not both.")
+    if eligible:
+        return pcore.all_eligible(study)
+    if criteria:
+        return {k: parse_bool(v, f"criterion {k}") for k, v in parse_pairs(criteria, "--criterion").items()}
+    if sys.stdin.isatty():
+        click.echo("Eligibility screening — answer for each criterion:", err=True)
+        answers = {}
+        for c in study.eligibility.inclusion:
+            answers[c.id] = click.confirm(f"  [inclusion] {c.text}?", err=True)
+        for c in study.eligibility.exclusion:
+            answers[c.id] = click.confirm(f"  [exclusion] {c.text}?", err=True)
+        return answers
+    return None
+
+
+@participant.command("add")
+@vault_option
+@click.option("--group", required=True, help="Participant group id from the study file, e.g. service_user.")
+@click.option("--name", help="Real name (sealed; never leaves this laptop).")
+@click.option("--site", help="Site where they were recruited (sealed).")
+@click.option("--contact", help="Phone or e-mail for follow-up waves (sealed).")
+@click.option("--notes", help="Private enrolment notes (sealed).")
+@click.option("--eligible", is_flag=True, help="Confirm every inclusion criterion is met and no exclusion applies.")
+@click.option("--criterion", "criteria", multiple=True, metavar="ID=yes|no", help="Answer one eligibility criterion.")
+@click.option("--answer", "answers", multiple=True, metavar="FIELD=VALUE", help="Baseline questionnaire answer.")
+@click.option("--compensation", help="Compensation given, e.g. 'HK$100 supermarket voucher'.")
+@click.option("--guide", "guide_ref", help="Guide version or language to enrol under (default: current).")
+@click.pass_context
+def participant_add(ctx: click.Context, group: str, name: str | None, site: str | None, contact: str | None,
+                    notes: str | None, eligible: bool, criteria: tuple[str, ...], answers: tuple[str, ...],
+                    compensation: str | None, guide_ref: str | None) -> None:
+    """Enrol a participant and print their new pseudonym (P1, P2 …)."""
+    with open_vault(ctx) as vault:
+        study = current_guide(vault, guide_ref).study
+        screening = _eligibility(study, eligible, criteria)
+        pid = pcore.enrol(
+            vault, study, group=group, name=name, site=site, contact=contact, notes=notes,
+            eligibility=screening, baseline=parse_pairs(answers, "--answer"), compensation=compensation,
+        )
+    click.echo(pid)
+    if screening is None:
+        click.echo(
+            f"Note: eligibility was not screened for {pid}; record it with "
+            f"`fieldscribe participant set {pid} --eligible` or --criterion ID=yes|no.",
+            err=True,
+        )
+
+
+@participant.command("set")
+@vault_option
+@click.argument("pseudonym")
+@click.option("--eligible", is_flag=True, help="Confirm every inclusion criterion is met and no exclusion applies.")
+@click.option("--criterion", "criteria", multiple=True, metavar="ID=yes|no")
+@click.option("--answer", "answers", multiple=True, metavar="FIELD=VALUE", help="Baseline questionnaire answer.")
+@click.option("--compensation")
+@click.option("--name")
+@click.option("--contact")
+@click.pass_context
+def participant_set(ctx: click.Context, pseudonym: str, eligible: bool, criteria: tuple[str, ...],
+                    answers: tuple[str, ...], compensation: str | None, name: str | None, contact: str | None) -> None:
+    """Record eligibility, baseline answers, compensation or contact details later."""
+    with open_vault(ctx) as vault:
+        study = current_guide(vault).study
+        screening = _eligibility(study, eligible, criteria) if (eligible or criteria) else None
+        pcore.update(
+            vault, study, pseudonym, baseline=parse_pairs(answers, "--answer"), compensation=compensation,
+            eligibility=screening, identity={"name": name or "", "contact": contact or ""},
+        )
+    click.echo(f"Updated {pcore.normalise_pseudonym(pseudonym)}.")
+
+
+@participant.command("list")
+@vault_option
+@click.pass_context
+def participant_list(ctx: click.Context) -> None:
+    """Pseudonyms with group, site, status and consent state."""
+    with open_vault(ctx) as vault:
+        study = current_guide(vault).study
+        rows = []
+        for p in pcore.list_participants(vault):
+            state = "—" if p.withdrawn else (
+                "complete" if consent_core.consent_complete(vault, study, p.id) else "incomplete"
+            )
+            rows.append((p.id, p.group, p.site or "", p.status, state))
+    if not rows:
+        click.echo("No participants yet; enrol one with `fieldscribe participant add --group …`.")
+        return
+    click.echo(f"{'ID':<6}{'GROUP':<16}{'SITE':<28}{'STATUS':<11}CONSENT")
+    for pid, group, site, status, state in rows:
+        click.echo(f"{pid:<6}{group:<16}{site:<28}{status:<11}{state}")
+
+
+@participant.command("show")
+@vault_option
+@click.argument("pseudonym")
+@click.pass_context
+def participant_show(ctx: click.Context, pseudonym: str) -> None:
+    """Everything recorded about one participant (decrypted on screen only)."""
+    with open_vault(ctx) as vault:
+        study = current_guide(vault).study
+        p = pcore.get_participant(vault, pseudonym)
+        consent = {} if p.withdrawn else consent_core.current_consent(vault, p.id)
+    click.echo(f"{p.id}  group {p.group}  {p.status}  enrolled {p.enrolled_at}")
+    if p.withdrawn:
+        click.echo(f"Withdrawn {p.withdrawn_at}; their data was destroyed.")
+        return
+    if p.site:
+        click.echo(f"Site: {p.site}")
+    for key, value in p.identity.items():
+        click.echo(f"{key.capitalize()}: {value}")
+    elig = p.eligibility or {}
+    click.echo("Eligibility: " + ("screened, eligible" if elig.get("screened") else "not screened"))
+    click.echo("Baseline:")
+    for f in study.questionnaire:
+        value = p.baseline.get(f.id)
+        if isinstance(f, ChoiceField) and value is not None:
+            value = f.choices.get(value, value)
+        unit = f" {f.unit}" if isinstance(f, NumberField) and f.unit and value is not None else ""
+        click.echo(f"  {f.label}: {'—' if value is None else value}{unit}")
+    click.echo("Consent:")
+    for item in study.consent:
+        d = consent.get(item.id)
+        mark = "—" if d is None else ("given" if d.given else "REFUSED")
+        who = f" ({d.taken_by}, {d.at})" if d else ""
+        click.echo(f"  {item.id}: {mark}{who}")
+    if p.compensation:
+        click.echo(f"Compensation: {p.compensation['given']} ({p.compensation['at']})")
+
+
+@click.command("consent")
+@vault_option
+@click.argument("pseudonym")
+@click.option("--all", "all_items", is_flag=True, help="Record every consent item as given (for scripts).")
+@click.option("--item", "items", multiple=True, metavar="ID=yes|no", help="Record one item.")
+@click.option("--taken-by", help="Who took consent (default: FIELDSCRIBE_INTERVIEWER or your login).")
+@click.pass_context
+def consent(ctx: click.Context, pseudonym: str, all_items: bool, items: tuple[str, ...], taken_by: str | None) -> None:
+    """Take informed consent item by item (audio recording is asked separately)."""
+    with open_vault(ctx) as vault:
+        study = current_guide(vault).study
+        pid = pcore.require_active(vault, pseudonym)
+        if all_items:
+            decisions = {c.id: True for c in study.consent}
+        elif items:
+            decisions = {k: parse_bool(v, f"consent item {k}") for k, v in parse_pairs(items, "--item").items()}
+        else:
+            click.echo(f"Consent for {pid} — read each item aloud, then record the answer.")
+            decisions = {}
+            for c in study.consent:
+                label = " (asked separately, before recording starts)" if c.audio_recording else ""
+                click.echo(f"\n{c.text}{label}")
+                decisions[c.id] = click.confirm("  Given?", default=None)
+        recorded = consent_core.record_consent(vault, study, pid, decisions, taken_by=taken_by)
+        complete = consent_core.consent_complete(vault, study, pid)
+    given = [d.item_id for d in recorded if d.given]
+    refused = [d.item_id for d in recorded if not d.given]
+    click.echo(f"{pid}: given {', '.join(given) or 'none'}" + (f"; refused {', '.join(refused)}" if refused else ""))
+    if not complete:
+        click.echo(f"Consent for {pid} is incomplete: required items are missing or refused.", err=True)
+
+
+@click.command("withdraw")
+@vault_option
+@click.argument("pseudonym")
+@click.option("--confirm", "confirmation", metavar="PSEUDONYM", help="Repeat the pseudonym to confirm (for scripts).")
+@click.pass_context
+def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> None:
+    """Withdraw a participant: destroy their key so none of their data can be read again."""
+    with open_vault(ctx) as vault:
+        pid = pcore.require_active(vault, pseudonym)
+        if confirmation is None:
+            click.echo(
+                f"Withdrawing {pid} destroys their data key: their records, consent and individual "
+                "interviews become unreadable for good, here and in every copy."
+            )
+            confirmation = click.prompt(f"Type {pid} to confirm", default="", show_default=False)
+        shredded = pcore.withdraw(vault, pid, confirmation)
+    extra = f"; sessions destroyed with them: {', '.join(shredded)}" if shredded else ""
+    click.echo(f"{pid} withdrawn{extra}. The pseudonym will not be reused.")
+
+
+COMMANDS = [participant, consent, withdraw]

@@ -1,0 +1,159 @@
+"""init, passphrase change, audit verify."""
+
+from __future__ import annotations
+
+import click
+
+from ..core.errors import InvalidInput
+from ..core.guides import import_guide
+from ..core.study import load_study
+from ..core.vault import Vault
+from .common import open_vault, read_passphrase, vault_option, vault_path
+
+
+@click.command()
+@vault_option
+@click.option("--guide", "guide_file", type=click.Path(dir_okay=False), help="Import this study file straight away.")
+@click.pass_context
+def init(ctx: click.Context, guide_file: str | None) -> None:
+    """Create a new encrypted vault and print its recovery key (shown once)."""
+    path = vault_path(ctx)
+    study_file = load_study(guide_file) if guide_file else None  # validate before creating anything
+    passphrase = read_passphrase("Choose a vault passphrase", confirm=True)
+    vault, recovery = Vault.create(path, passphrase)
+    with vault:
+        if study_file is not None:
+            import_guide(vault, study_file)
+    click.echo(f"Created vault at {path}")
+    if study_file is not None:
+        click.echo(f"Imported guide {study_file.study.study.title} ({study_file.version})")
+    click.echo("")
+    click.echo("RECOVERY KEY — write it on paper and keep it apart from this laptop.")
+    click.echo("It resets a forgotten passphrase; it is shown only now.")
+    click.echo("")
+    click.echo(f"    {recovery}")
+    click.echo("")
+
+
+@click.group()
+def passphrase() -> None:
+    """Change the vault passphrase (or reset it with the recovery key)."""
+
+
+@passphrase.command("change")
+@vault_option
+@click.option("--recovery-key", "use_recovery", is_flag=True, help="Unlock with the recovery key instead of the passphrase.")
+@click.pass_context
+def passphrase_change(ctx: click.Context, use_recovery: bool) -> None:
+    """Set a new passphrase; the data and the recovery key stay as they are."""
+    with open_vault(ctx, unlock=False) as vault:
+        if use_recovery:
+            key = read_passphrase("Recovery key", env="FIELDSCRIBE_RECOVERY_KEY")
+            vault.unlock_with_recovery_key(key)
+        else:
+            vault.unlock(read_passphrase("Current passphrase"))
+        new = read_passphrase("New passphrase", confirm=True, env="FIELDSCRIBE_NEW_PASSPHRASE")
+        if not new:
+            raise InvalidInput("The new passphrase is empty; nothing was changed.")
+        vault.change_passphrase(new)
+    click.echo("Passphrase changed.")
+
+
+@click.group()
+def audit() -> None:
+    """Inspect the tamper-evident audit log."""
+
+
+@audit.command("verify")
+@vault_option
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check that no audit entry was edited, deleted or rewritten."""
+    with open_vault(ctx) as vault:
+        report = vault.audit.verify()
+    if report.ok:
+        click.echo(f"Audit log intact: {report.entries} entries, anchored at entry {report.anchored_seq}.")
+        return
+    for problem in report.problems:
+        click.echo(f"  {problem}", err=True)
+    click.echo(
+        f"Error: the audit log was tampered with ({len(report.problems)} problem(s) above); "
+        "keep this vault as evidence and report it to the study lead.",
+        err=True,
+    )
+    ctx.exit(2)
+
+
+@audit.command("show")
+@vault_option
+@click.option("--last", type=int, default=30, show_default=True, help="How many recent entries to show.")
+@click.pass_context
+def audit_show(ctx: click.Context, last: int) -> None:
+    """List recent audit entries (pseudonyms and actions only)."""
+    with open_vault(ctx) as vault:
+        entries = vault.audit.entries()[-last:]
+    for e in entries:
+        detail = " ".join(f"{k}={v}" for k, v in e.details.items())
+        click.echo(f"{e.seq:>5}  {e.ts}  {e.actor:<12} {e.action:<24} {e.subject:<6} {detail}".rstrip())
+
+
+
+
+@click.command()
+@vault_option
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """The study at a glance: guides, participants, consent and sessions, and what needs attention."""
+    from ..core import consent as consent_core
+    from ..core import participants as pcore
+    from ..core import sessions as score
+    from ..core.guides import current_guide, list_guides
+
+    with open_vault(ctx) as vault:
+        guides = list_guides(vault)
+        study = current_guide(vault).study if guides else None
+        people = pcore.list_participants(vault)
+        consent_ok = {
+            p.id: consent_core.consent_complete(vault, study, p.id) for p in people if study and not p.withdrawn
+        }
+        all_sessions = score.list_sessions(vault)
+        audit_ok = vault.audit.verify().ok
+    if study is None:
+        click.echo("No study imported yet; run `fieldscribe guide import FILE`.")
+        return
+    click.echo(f"{study.study.title}")
+    click.echo(f"Ethics reference {study.study.ethics_reference}; guides: "
+               + ", ".join(f"{g.language} {g.version}" for g in guides))
+    active = [p for p in people if not p.withdrawn]
+    click.echo(f"Participants: {len(active)} enrolled, {len(people) - len(active)} withdrawn")
+    for p in people:
+        state = "withdrawn" if p.withdrawn else ("consent complete" if consent_ok[p.id] else "consent INCOMPLETE")
+        click.echo(f"  {p.id:<5} {p.group:<14} {p.site or '':<26} {state}")
+    click.echo(f"Sessions: {len(all_sessions)}")
+    for s in all_sessions:
+        click.echo(f"  {s.id:<5} {s.kind:<12} wave {s.wave}  {','.join(s.participants):<12} {s.status}")
+    attention = [f"{pid}: consent incomplete" for pid, ok in consent_ok.items() if not ok]
+    if not audit_ok:
+        attention.append("audit log failed verification — run `fieldscribe audit verify`")
+    if attention:
+        click.echo("Needs attention:")
+        for a in attention:
+            click.echo(f"  - {a}")
+
+
+@click.command()
+@vault_option
+@click.option("--study", "study_files", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Study file(s) to load; the first becomes the current guide.")
+@click.pass_context
+def demo(ctx: click.Context, study_files: tuple[str, ...]) -> None:
+    """Create a demo vault with fictional participants (only if it does not exist yet)."""
+    from ..core.demo import build_demo
+
+    path = vault_path(ctx)
+    studies = [load_study(f) for f in study_files]
+    created = build_demo(path, read_passphrase("Demo vault passphrase", confirm=True), studies)
+    click.echo(("Created demo vault at " if created else "Using demo vault at ") + str(path), err=True)
+
+
+COMMANDS = [init, passphrase, audit, status, demo]

@@ -1,0 +1,142 @@
+"""Append-only, hash-chained audit log.
+
+Each entry's hash covers the previous entry's hash, so editing or deleting any entry breaks
+every link after it. A plain hash chain can be recomputed by whoever edits the file, so
+whenever the vault is unlocked the head of the chain is also *anchored*: an HMAC over its
+sequence number and hash, keyed from the master key. Verification therefore catches a
+rewritten chain and a truncated tail as well. Entries name pseudonyms and actions only —
+never names, answers or transcript text — because the log itself is not encrypted (it must
+record failed unlocks, when no key is available).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+GENESIS = "0" * 64
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, subject: str, details: str) -> str:
+    body = json.dumps([seq, ts, actor, action, subject, details], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    entries: int
+    anchored_seq: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class AuditLog:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._db = db
+        self._anchor_key: bytes | None = None
+        # Only a chain that verified at unlock may have its anchor moved forward; otherwise
+        # unlocking a doctored vault would bless the forgery.
+        self._trusted = False
+
+    def set_anchor_key(self, key: bytes | None) -> None:
+        """Hold the anchor key (on unlock) and re-anchor the head if the chain verifies."""
+        self._anchor_key = key
+        self._trusted = False
+        if key is not None:
+            self._trusted = self.verify().ok
+            if self._trusted:
+                row = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+                if row:
+                    with self._db.atomic():
+                        self._write_anchor(row[0], row[1])
+
+    @property
+    def trusted(self) -> bool:
+        return self._trusted
+
+    def append(self, actor: str, action: str, subject: str = "", **details: Any) -> AuditEntry:
+        details_json = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        ts = now_iso()
+        with self._db.atomic():
+            row = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+            digest = _entry_hash(prev, seq, ts, actor, action, subject, details_json)
+            self._db.execute(
+                "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, ts, actor, action, subject, details_json, prev, digest),
+            )
+            if self._anchor_key is not None and self._trusted:
+                self._write_anchor(seq, digest)
+        return AuditEntry(seq, ts, actor, action, subject, details)
+
+    def _mac(self, seq: int, digest: str) -> str:
+        assert self._anchor_key is not None
+        return hmac.new(self._anchor_key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+    def _write_anchor(self, seq: int, digest: str) -> None:
+        value = json.dumps({"seq": seq, "mac": self._mac(seq, digest)})
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_anchor', ?)", (value,))
+
+    def entries(self) -> list[AuditEntry]:
+        rows = self._db.execute(
+            "SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq"
+        ).fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def verify(self) -> AuditReport:
+        problems: list[str] = []
+        rows = self._db.execute(
+            "SELECT seq, ts, actor, action, subject, details, prev_hash, hash FROM audit ORDER BY seq"
+        ).fetchall()
+        prev = GENESIS
+        expected_seq = 1
+        hashes: dict[int, str] = {}
+        for seq, ts, actor, action, subject, details, prev_hash, digest in rows:
+            if seq != expected_seq:
+                problems.append(f"entries {expected_seq}–{seq - 1} are missing (deleted)")
+            if prev_hash != prev:
+                problems.append(f"entry {seq} does not follow the entry before it (chain broken)")
+            if _entry_hash(prev_hash, seq, ts, actor, action, subject, details) != digest:
+                problems.append(f"entry {seq} ({action}) was edited after it was written")
+            hashes[seq] = digest
+            prev = digest
+            expected_seq = seq + 1
+        anchored = 0
+        raw = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
+        if raw is None:
+            if rows:
+                problems.append("the audit anchor is missing, so the chain cannot be trusted")
+        else:
+            anchor = json.loads(raw[0])
+            anchored = int(anchor["seq"])
+            if anchored not in hashes:
+                problems.append(f"anchored entry {anchored} is gone: the log was truncated")
+            elif self._anchor_key is not None and not hmac.compare_digest(
+                self._mac(anchored, hashes[anchored]), anchor["mac"]
+            ):
+                problems.append(f"the anchor does not match entry {anchored}: the log was rewritten")
+        return AuditReport(entries=len(rows), anchored_seq=anchored, problems=problems)

@@ -1,0 +1,140 @@
+"""Errors a user can hit. Each carries one sentence saying what is wrong and what to do next,
+so the CLI and the TUI can show it as-is instead of a traceback."""
+
+from __future__ import annotations
+
+
+class FieldscribeError(Exception):
+    """Base for every expected failure; ``str(err)`` is the sentence shown to the user."""
+
+    exit_code = 1
+
+
+class VaultNotFound(FieldscribeError):
+    def __init__(self, path: object) -> None:
+        super().__init__(
+            f"No fieldscribe vault at {path}; create one with `fieldscribe init --vault {path}` "
+            "or point --vault / FIELDSCRIBE_VAULT at an existing one."
+        )
+
+
+class VaultExists(FieldscribeError):
+    def __init__(self, path: object) -> None:
+        super().__init__(f"A vault already exists at {path}; choose another folder or open it instead.")
+
+
+class WrongPassphrase(FieldscribeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Wrong passphrase for this vault; try again, or reset it with "
+            "`fieldscribe passphrase change --recovery-key`."
+        )
+
+
+class WrongRecoveryKey(FieldscribeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "That recovery key does not open this vault; check it against the key printed at "
+            "`fieldscribe init` (groups of letters and digits, dashes optional)."
+        )
+
+
+class VaultLocked(FieldscribeError):
+    def __init__(self, path: object, holder: str) -> None:
+        super().__init__(
+            f"The vault at {path} is already open in another fieldscribe process ({holder}); "
+            "close that one first, then try again."
+        )
+
+
+class SchemaTooNew(FieldscribeError):
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(
+            f"This vault uses schema version {found} but this fieldscribe understands up to "
+            f"{supported}; install a newer fieldscribe to open it (the vault was left untouched)."
+        )
+
+
+class NotAVault(FieldscribeError):
+    def __init__(self, path: object, why: str) -> None:
+        super().__init__(f"{path} is not a readable fieldscribe vault ({why}); check the path.")
+
+
+class RecordTampered(FieldscribeError):
+    def __init__(self, record: str) -> None:
+        self.record = record
+        super().__init__(
+            f"The stored record {record} failed authentication: it was altered or corrupted "
+            "on disk; restore the vault from a backup and report the incident."
+        )
+
+
+class GuideInvalid(FieldscribeError):
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(
+            f"{source} has {len(problems)} {noun}; fix them and check again:\n"
+            + "\n".join(f"  {p}" for p in problems)
+        )
+
+
+class GuideNotImported(FieldscribeError):
+    def __init__(self, what: str = "") -> None:
+        detail = f" matching {what!r}" if what else ""
+        super().__init__(
+            f"No interview guide{detail} is imported in this vault; import one with "
+            "`fieldscribe guide import FILE`."
+        )
+
+
+class UnknownParticipant(FieldscribeError):
+    def __init__(self, pseudonym: str) -> None:
+        super().__init__(
+            f"There is no participant {pseudonym} in this study; `fieldscribe participant list` "
+            "shows the pseudonyms in use."
+        )
+
+
+class ParticipantWithdrawn(FieldscribeError):
+    def __init__(self, pseudonym: str) -> None:
+        super().__init__(
+            f"{pseudonym} has withdrawn from the study and their data was destroyed; the "
+            "pseudonym cannot be used again — enrol the person as a new participant if they rejoin."
+        )
+
+
+class UnknownSession(FieldscribeError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"There is no session {session_id} in this vault; `fieldscribe session list` shows them."
+        )
+
+
+class NotEligible(FieldscribeError):
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(
+            "Not enrolled: " + "; ".join(reasons) + ". Nothing was stored."
+        )
+
+
+class InvalidAnswer(FieldscribeError):
+    pass
+
+
+class ConsentMissing(FieldscribeError):
+    pass
+
+
+class InvalidTransition(FieldscribeError):
+    pass
+
+
+class ConfirmationMismatch(FieldscribeError):
+    def __init__(self, expected: str) -> None:
+        super().__init__(f"Confirmation did not match {expected!r}; nothing was changed.")
+
+
+class InvalidInput(FieldscribeError):
+    """A value given on the command line or in a form that cannot be used as it is."""

@@ -1,0 +1,81 @@
+"""Study files imported into a vault, frozen by content hash.
+
+The vault keeps the exact text of every version it has seen; sessions point at the hash of
+the version they were run with, so an amended protocol never silently changes what an
+earlier interview was asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .audit import now_iso
+from .errors import GuideNotImported
+from .study import StudyFile, parse_study
+from .vault import Vault
+
+
+@dataclass(frozen=True)
+class ImportedGuide:
+    sha256: str
+    study_id: str
+    language: str
+    title: str
+    imported_at: str
+
+    @property
+    def version(self) -> str:
+        return self.sha256[:12]
+
+
+def import_guide(vault: Vault, study_file: StudyFile) -> tuple[ImportedGuide, bool]:
+    """Store a validated study file; return it and whether it was new to this vault."""
+    existing = vault.db.execute("SELECT 1 FROM guides WHERE sha256 = ?", (study_file.sha256,)).fetchone()
+    info = study_file.study.study
+    if existing is None:
+        with vault.db.atomic():
+            vault.db["guides"].insert(
+                {
+                    "sha256": study_file.sha256,
+                    "study_id": info.id,
+                    "language": info.language,
+                    "title": info.title,
+                    "imported_at": now_iso(),
+                    "text": study_file.text,
+                }
+            )
+            vault.log("guide.import", info.id, version=study_file.version, language=info.language)
+    return get_guide_info(vault, study_file.sha256), existing is None
+
+
+def list_guides(vault: Vault) -> list[ImportedGuide]:
+    rows = vault.db.execute(
+        "SELECT sha256, study_id, language, title, imported_at FROM guides ORDER BY imported_at, rowid"
+    ).fetchall()
+    return [ImportedGuide(*r) for r in rows]
+
+
+def get_guide_info(vault: Vault, ref: str) -> ImportedGuide:
+    """Find a guide by hash prefix (as printed) or by language code."""
+    ref = ref.strip().lower()
+    matches = [g for g in list_guides(vault) if g.sha256.startswith(ref) or g.language == ref]
+    if not matches or (len(matches) > 1 and len({g.sha256 for g in matches if g.sha256.startswith(ref)}) > 1):
+        raise GuideNotImported(ref)
+    return matches[-1]
+
+
+def load_guide(vault: Vault, sha256: str) -> StudyFile:
+    row = vault.db.execute("SELECT text FROM guides WHERE sha256 = ?", (sha256,)).fetchone()
+    if row is None:
+        raise GuideNotImported(sha256[:12])
+    return parse_study(row[0], source=f"guide {sha256[:12]}")
+
+
+def current_guide(vault: Vault, ref: str | None = None) -> StudyFile:
+    """The guide new work uses: the one named, else the most recently imported."""
+    if ref:
+        return load_guide(vault, get_guide_info(vault, ref).sha256)
+    guides = list_guides(vault)
+    if not guides:
+        raise GuideNotImported()
+    return load_guide(vault, guides[-1].sha256)

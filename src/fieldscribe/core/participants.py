@@ -1,0 +1,252 @@
+"""Participants: stable pseudonyms, sealed personal records, and withdrawal by crypto-shredding.
+
+The pseudonym (P1, P2 …) is the only thing about a person stored in the clear. Everything
+else — real name, contact details, eligibility answers, baseline questionnaire,
+compensation — is sealed with that participant's own data key, so destroying one key
+makes one person's data unreadable everywhere, backups and synced copies included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .audit import now_iso
+from .errors import ConfirmationMismatch, InvalidInput, NotEligible, ParticipantWithdrawn, UnknownParticipant
+from .study import Study
+from .vault import Vault
+
+ENROLLED = "enrolled"
+WITHDRAWN = "withdrawn"
+RECORD_KINDS = ("identity", "eligibility", "baseline", "compensation")
+
+
+@dataclass
+class Participant:
+    id: str
+    group: str
+    status: str
+    enrolled_at: str
+    withdrawn_at: str | None
+    site: str | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
+    eligibility: dict[str, Any] | None = None
+    baseline: dict[str, Any] = field(default_factory=dict)
+    compensation: dict[str, Any] | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.status == WITHDRAWN
+
+
+def normalise_pseudonym(text: str) -> str:
+    cleaned = text.strip().upper()
+    if cleaned.isdigit():
+        cleaned = "P" + cleaned
+    if not (len(cleaned) >= 2 and cleaned[0] == "P" and cleaned[1:].isdigit()):
+        raise InvalidInput(f"{text!r} is not a pseudonym; pseudonyms look like P1, P2, P12.")
+    return f"P{int(cleaned[1:])}"
+
+
+def check_eligibility(study: Study, answers: dict[str, bool]) -> dict[str, Any]:
+    """Turn per-criterion answers into a sealed-record payload, or refuse enrolment."""
+    known = {c.id for c in study.eligibility.inclusion} | {c.id for c in study.eligibility.exclusion}
+    unknown = sorted(set(answers) - known)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown eligibility criterion {', '.join(unknown)}; the study's criteria are {', '.join(sorted(known))}."
+        )
+    reasons = []
+    for c in study.eligibility.inclusion:
+        if c.id not in answers:
+            raise InvalidInput(f"Eligibility criterion {c.id!r} ({c.text}) was not answered.")
+        if not answers[c.id]:
+            reasons.append(f"inclusion criterion not met: {c.text}")
+    for c in study.eligibility.exclusion:
+        if c.id not in answers:
+            raise InvalidInput(f"Exclusion criterion {c.id!r} ({c.text}) was not answered.")
+        if answers[c.id]:
+            reasons.append(f"exclusion criterion applies: {c.text}")
+    if reasons:
+        raise NotEligible(reasons)
+    return {"screened": True, "answers": answers, "at": now_iso()}
+
+
+def all_eligible(study: Study) -> dict[str, bool]:
+    """The answers that mean 'meets every inclusion criterion, no exclusion applies'."""
+    return {c.id: True for c in study.eligibility.inclusion} | {c.id: False for c in study.eligibility.exclusion}
+
+
+def enrol(
+    vault: Vault,
+    study: Study,
+    *,
+    group: str,
+    name: str | None = None,
+    site: str | None = None,
+    contact: str | None = None,
+    notes: str | None = None,
+    eligibility: dict[str, bool] | None = None,
+    baseline: dict[str, Any] | None = None,
+    compensation: str | None = None,
+) -> str:
+    """Enrol one person and return their new pseudonym. Nothing is stored if any input is bad."""
+    if group not in study.group_ids:
+        raise InvalidInput(f"Unknown group {group!r}; this study's groups are {', '.join(study.group_ids)}.")
+    screened = check_eligibility(study, eligibility) if eligibility is not None else {"screened": False}
+    answers = {k: study.parse_answer(k, v) for k, v in (baseline or {}).items()}
+    identity = {k: v for k, v in {"name": name, "contact": contact, "notes": notes}.items() if v}
+    with vault.db.atomic():
+        row = vault.db.execute("SELECT COALESCE(MAX(seq), 0) FROM participants").fetchone()
+        seq = row[0] + 1
+        pid = f"P{seq}"
+        vault.db["participants"].insert(
+            {
+                "id": pid,
+                "seq": seq,
+                "study_group": group,
+                "status": ENROLLED,
+                "enrolled_at": now_iso(),
+                "withdrawn_at": None,
+                "site": vault.seal_json(vault.study_key, site, "participant", pid, "site") if site else None,
+            }
+        )
+        key = vault.new_participant_key(pid)
+        _put(vault, key, pid, "identity", identity)
+        _put(vault, key, pid, "eligibility", screened)
+        _put(vault, key, pid, "baseline", answers)
+        if compensation:
+            _put(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
+        vault.log("participant.enrol", pid, group=group, screened=screened["screened"])
+    return pid
+
+
+def update(
+    vault: Vault,
+    study: Study,
+    pid: str,
+    *,
+    baseline: dict[str, Any] | None = None,
+    compensation: str | None = None,
+    eligibility: dict[str, bool] | None = None,
+    identity: dict[str, str] | None = None,
+) -> None:
+    pid = require_active(vault, pid)
+    answers = {k: study.parse_answer(k, v) for k, v in (baseline or {}).items()}
+    screened = check_eligibility(study, eligibility) if eligibility is not None else None
+    key = vault.participant_key(pid)
+    with vault.db.atomic():
+        changed = []
+        if answers:
+            merged = _get(vault, key, pid, "baseline") or {}
+            merged.update(answers)
+            _put(vault, key, pid, "baseline", merged)
+            changed.append("baseline")
+        if screened is not None:
+            _put(vault, key, pid, "eligibility", screened)
+            changed.append("eligibility")
+        if compensation:
+            _put(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
+            changed.append("compensation")
+        if identity:
+            merged = _get(vault, key, pid, "identity") or {}
+            merged.update({k: v for k, v in identity.items() if v})
+            _put(vault, key, pid, "identity", merged)
+            changed.append("identity")
+        if changed:
+            vault.log("participant.update", pid, fields=changed)
+
+
+def _put(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> None:
+    vault.db["participant_records"].upsert(
+        {
+            "participant_id": pid,
+            "kind": kind,
+            "sealed": vault.seal_json(key, value, "participant", pid, kind),
+            "updated_at": now_iso(),
+        },
+        pk=("participant_id", "kind"),
+    )
+
+
+def _get(vault: Vault, key: bytes, pid: str, kind: str) -> Any:
+    row = vault.db.execute(
+        "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = ?", (pid, kind)
+    ).fetchone()
+    return None if row is None else vault.open_json(key, row[0], "participant", pid, kind)
+
+
+def require_existing(vault: Vault, pid: str) -> tuple[str, str]:
+    pid = normalise_pseudonym(pid)
+    row = vault.db.execute("SELECT id, status FROM participants WHERE id = ?", (pid,)).fetchone()
+    if row is None:
+        raise UnknownParticipant(pid)
+    return row[0], row[1]
+
+
+def require_active(vault: Vault, pid: str) -> str:
+    pid, status = require_existing(vault, pid)
+    if status == WITHDRAWN:
+        raise ParticipantWithdrawn(pid)
+    return pid
+
+
+def list_participants(vault: Vault) -> list[Participant]:
+    rows = vault.db.execute(
+        "SELECT id, study_group, status, enrolled_at, withdrawn_at, site FROM participants ORDER BY seq"
+    ).fetchall()
+    out = []
+    for pid, group, status, enrolled, withdrawn, site in rows:
+        p = Participant(pid, group, status, enrolled, withdrawn)
+        if site is not None:
+            p.site = vault.open_json(vault.study_key, site, "participant", pid, "site")
+        out.append(p)
+    return out
+
+
+def get_participant(vault: Vault, pid: str) -> Participant:
+    pid, _ = require_existing(vault, pid)
+    p = next(x for x in list_participants(vault) if x.id == pid)
+    if p.withdrawn:
+        return p
+    key = vault.participant_key(pid)
+    p.identity = _get(vault, key, pid, "identity") or {}
+    p.eligibility = _get(vault, key, pid, "eligibility")
+    p.baseline = _get(vault, key, pid, "baseline") or {}
+    p.compensation = _get(vault, key, pid, "compensation")
+    return p
+
+
+def withdraw(vault: Vault, pid: str, confirmation: str) -> list[str]:
+    """Crypto-shred one participant; return the sessions that became unreadable with them.
+
+    The typed confirmation must repeat the pseudonym, because this cannot be undone.
+    """
+    pid = require_active(vault, pid)
+    if confirmation.strip().upper() != pid:
+        raise ConfirmationMismatch(pid)
+    with vault.db.atomic():
+        shredded_sessions = [
+            r[0]
+            for r in vault.db.execute(
+                "SELECT session_id FROM session_keys WHERE participant_id = ? AND session_id NOT IN "
+                "(SELECT session_id FROM session_keys WHERE participant_id != ?)",
+                (pid, pid),
+            ).fetchall()
+        ]
+        vault.db.execute("DELETE FROM session_keys WHERE participant_id = ?", (pid,))
+        vault.db.execute("DELETE FROM participant_records WHERE participant_id = ?", (pid,))
+        vault.db.execute("DELETE FROM consents WHERE participant_id = ?", (pid,))
+        vault.db.execute("DELETE FROM participant_keys WHERE participant_id = ?", (pid,))
+        vault.db.execute(
+            "UPDATE participants SET status = ?, withdrawn_at = ?, site = NULL WHERE id = ?",
+            (WITHDRAWN, now_iso(), pid),
+        )
+        for sid in shredded_sessions:
+            vault.db.execute(
+                "UPDATE sessions SET status = 'withdrawn', updated_at = ? WHERE id = ?", (now_iso(), sid)
+            )
+        vault.log("participant.withdraw", pid, sessions_shredded=shredded_sessions)
+    vault.forget_participant_key(pid)
+    vault.shred_residue()
+    return shredded_sessions

@@ -1,0 +1,99 @@
+"""The vault's SQLite schema and its migrations.
+
+Migrations are numbered from day one: a field laptop may carry a vault made by an older
+release for a whole year of waves, and must open it after an upgrade without losing data.
+Each migration runs in one transaction; ``PRAGMA user_version`` records the version reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from .errors import SchemaTooNew
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["keyring"].create({"name": str, "salt": bytes, "params": str, "wrapped": bytes}, pk="name")
+    db["guides"].create(
+        {"sha256": str, "study_id": str, "language": str, "title": str, "imported_at": str, "text": str},
+        pk="sha256",
+    )
+    db["participants"].create(
+        {
+            "id": str, "seq": int, "study_group": str, "status": str,
+            "enrolled_at": str, "withdrawn_at": str, "site": bytes,
+        },
+        pk="id",
+        not_null={"seq", "study_group", "status", "enrolled_at"},
+    )
+    db["participants"].create_index(["seq"], unique=True)
+    db["participant_keys"].create(
+        {"participant_id": str, "wrapped": bytes}, pk="participant_id",
+        foreign_keys=[("participant_id", "participants", "id")],
+    )
+    # identity, eligibility, baseline, compensation: one sealed JSON document each
+    db["participant_records"].create(
+        {"participant_id": str, "kind": str, "sealed": bytes, "updated_at": str},
+        pk=("participant_id", "kind"),
+        foreign_keys=[("participant_id", "participants", "id")],
+    )
+    # append-only: the latest decision per item counts, the history stays
+    db["consents"].create(
+        {"id": int, "participant_id": str, "item_id": str, "sealed": bytes, "recorded_at": str},
+        pk="id",
+        foreign_keys=[("participant_id", "participants", "id")],
+    )
+    db["consents"].create_index(["participant_id", "item_id"])
+    db["sessions"].create(
+        {
+            "id": str, "seq": int, "kind": str, "wave": int, "guide_sha256": str,
+            "status": str, "created_at": str, "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("guide_sha256", "guides", "sha256")],
+    )
+    db["sessions"].create_index(["seq"], unique=True)
+    db["session_participants"].create(
+        {"session_id": str, "participant_id": str, "position": int},
+        pk=("session_id", "participant_id"),
+        foreign_keys=[("session_id", "sessions", "id"), ("participant_id", "participants", "id")],
+    )
+    # the session key wrapped once per participant's data key (see SECURITY.md)
+    db["session_keys"].create(
+        {"session_id": str, "participant_id": str, "wrapped": bytes},
+        pk=("session_id", "participant_id"),
+    )
+    db["study_records"].create({"name": str, "sealed": bytes, "updated_at": str}, pk="name")
+    db["audit"].create(
+        {
+            "seq": int, "ts": str, "actor": str, "action": str, "subject": str,
+            "details": str, "prev_hash": str, "hash": str,
+        },
+        pk="seq",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database) -> list[int]:
+    """Bring the schema up to date; return the versions applied. Refuse newer vaults
+    before touching anything, so an old release never damages a newer vault."""
+    found = current_version(db)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(found, SCHEMA_VERSION)
+    applied = []
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        with db.atomic():
+            MIGRATIONS[version - 1](db)
+            db.execute(f"PRAGMA user_version = {version}")
+        applied.append(version)
+    return applied

@@ -1,0 +1,175 @@
+"""Interview sessions: an individual interview or a focus group, in a wave, on a frozen guide.
+
+A session's own key seals its audio, timeline and transcript (later issues). That key is
+wrapped once per participant, under each participant's data key: withdrawing the only
+participant of an interview shreds the interview; withdrawing one member of a focus group
+removes their wrap, while the group's shared recording stays readable through the others
+(see SECURITY.md for why that is the usual ethics position for focus groups).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import crypto
+from .audit import now_iso
+from .consent import require_recording_consent
+from .errors import InvalidInput, InvalidTransition, UnknownSession
+from .guides import current_guide, load_guide
+from .participants import require_active
+from .vault import Vault
+
+INTERVIEW = "interview"
+FOCUS_GROUP = "focus_group"
+
+PLANNED, RECORDING, RECORDED = "planned", "recording", "recorded"
+TRANSCRIBED, REVIEWED, EXPORTED, WITHDRAWN = "transcribed", "reviewed", "exported", "withdrawn"
+STATUSES = (PLANNED, RECORDING, RECORDED, TRANSCRIBED, REVIEWED, EXPORTED, WITHDRAWN)
+
+# Forward along the field day; a few steps back where real work needs them
+# (re-transcribe with a better model, edit after review, re-export after edits).
+TRANSITIONS: dict[str, set[str]] = {
+    PLANNED: {RECORDING},
+    RECORDING: {RECORDED},
+    RECORDED: {RECORDING, TRANSCRIBED},
+    TRANSCRIBED: {REVIEWED, RECORDED},
+    REVIEWED: {EXPORTED, TRANSCRIBED},
+    EXPORTED: {REVIEWED, EXPORTED},
+    WITHDRAWN: set(),
+}
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    kind: str
+    wave: int
+    guide_sha256: str
+    status: str
+    created_at: str
+    updated_at: str
+    participants: tuple[str, ...]
+
+
+def normalise_session_id(text: str) -> str:
+    cleaned = text.strip().upper()
+    if cleaned.isdigit():
+        cleaned = "S" + cleaned
+    if not (len(cleaned) >= 2 and cleaned[0] == "S" and cleaned[1:].isdigit()):
+        raise InvalidInput(f"{text!r} is not a session id; session ids look like S1, S2, S12.")
+    return f"S{int(cleaned[1:])}"
+
+
+def create_session(
+    vault: Vault, participant_ids: list[str], *, wave: int = 1, guide_ref: str | None = None, kind: str | None = None
+) -> str:
+    if not participant_ids:
+        raise InvalidInput("A session needs at least one participant; pass --participant P1.")
+    pids = [require_active(vault, p) for p in participant_ids]
+    if len(set(pids)) != len(pids):
+        raise InvalidInput("The same participant is listed twice for this session.")
+    if wave < 1:
+        raise InvalidInput(f"Wave {wave} is not valid; waves are numbered from 1.")
+    kind = kind or (FOCUS_GROUP if len(pids) > 1 else INTERVIEW)
+    if kind not in (INTERVIEW, FOCUS_GROUP):
+        raise InvalidInput(f"Unknown session kind {kind!r}; use {INTERVIEW} or {FOCUS_GROUP}.")
+    if kind == INTERVIEW and len(pids) > 1:
+        raise InvalidInput("An individual interview has one participant; use a focus group for several.")
+    guide = current_guide(vault, guide_ref)
+    groups = {
+        r[0]: r[1]
+        for r in vault.db.execute(
+            f"SELECT id, study_group FROM participants WHERE id IN ({','.join('?' * len(pids))})", pids
+        ).fetchall()
+    }
+    for pid in pids:
+        if groups[pid] not in guide.study.group_ids:
+            raise InvalidInput(
+                f"{pid} is in group {groups[pid]!r}, which guide {guide.version} does not know."
+            )
+    session_key = crypto.random_key()
+    with vault.db.atomic():
+        seq = vault.db.execute("SELECT COALESCE(MAX(seq), 0) FROM sessions").fetchone()[0] + 1
+        sid = f"S{seq}"
+        now = now_iso()
+        vault.db["sessions"].insert(
+            {
+                "id": sid, "seq": seq, "kind": kind, "wave": wave, "guide_sha256": guide.sha256,
+                "status": PLANNED, "created_at": now, "updated_at": now,
+            }
+        )
+        for position, pid in enumerate(pids):
+            vault.db["session_participants"].insert({"session_id": sid, "participant_id": pid, "position": position})
+            vault.db["session_keys"].insert(
+                {
+                    "session_id": sid,
+                    "participant_id": pid,
+                    "wrapped": crypto.seal(vault.participant_key(pid), session_key, vault.aad("session-key", sid, pid)),
+                }
+            )
+        vault.log("session.create", sid, participants=pids, wave=wave, kind=kind, guide=guide.version)
+    return sid
+
+
+def get_session(vault: Vault, sid: str) -> Session:
+    sid = normalise_session_id(sid)
+    row = vault.db.execute(
+        "SELECT id, kind, wave, guide_sha256, status, created_at, updated_at FROM sessions WHERE id = ?", (sid,)
+    ).fetchone()
+    if row is None:
+        raise UnknownSession(sid)
+    pids = tuple(
+        r[0]
+        for r in vault.db.execute(
+            "SELECT participant_id FROM session_participants WHERE session_id = ? ORDER BY position", (sid,)
+        ).fetchall()
+    )
+    return Session(*row, participants=pids)
+
+
+def list_sessions(vault: Vault) -> list[Session]:
+    ids = [r[0] for r in vault.db.execute("SELECT id FROM sessions ORDER BY seq").fetchall()]
+    return [get_session(vault, sid) for sid in ids]
+
+
+def session_key(vault: Vault, sid: str) -> bytes:
+    """Unwrap the session key through any participant who has not withdrawn."""
+    session = get_session(vault, sid)
+    rows = vault.db.execute(
+        "SELECT participant_id, wrapped FROM session_keys WHERE session_id = ? ORDER BY participant_id",
+        (session.id,),
+    ).fetchall()
+    if not rows:
+        raise InvalidTransition(
+            f"Session {session.id} can no longer be read: every participant in it has withdrawn."
+        )
+    pid, wrapped = rows[0]
+    return vault.unseal_raw(
+        vault.participant_key(pid), wrapped, ("session-key", session.id, pid), f"key of session {session.id}"
+    )
+
+
+def set_status(vault: Vault, sid: str, new: str) -> Session:
+    session = get_session(vault, sid)
+    if new not in TRANSITIONS.get(session.status, set()):
+        raise InvalidTransition(
+            f"Session {session.id} is {session.status}; it cannot become {new} from there."
+        )
+    with vault.db.atomic():
+        vault.db.execute(
+            "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (new, now_iso(), session.id)
+        )
+        vault.log("session.status", session.id, old=session.status, new=new)
+    return get_session(vault, session.id)
+
+
+def start_recording(vault: Vault, sid: str) -> Session:
+    """The gate every recorder goes through: no audio without audio-recording consent."""
+    session = get_session(vault, sid)
+    if session.status == WITHDRAWN:
+        raise InvalidTransition(f"Session {session.id} was withdrawn; it cannot be recorded.")
+    for pid in session.participants:
+        require_active(vault, pid)
+    study = load_guide(vault, session.guide_sha256).study
+    require_recording_consent(vault, study, list(session.participants))
+    return set_status(vault, session.id, RECORDING)

@@ -1,0 +1,359 @@
+"""The encrypted study vault: one folder, one SQLite database, one folder of sealed blobs.
+
+Key hierarchy (see SECURITY.md for the reasoning):
+
+    passphrase --Argon2id--> KEK_p --AES-GCM--> master key <--AES-GCM-- KEK_r <--HKDF-- recovery key
+    master key --AES-GCM--> participant data key (one per participant; destroyed on withdrawal)
+    participant data key --AES-GCM--> session key (one wrap per participant in the session)
+    master key --HKDF--> study key (study-wide sealed records), audit anchor key
+
+A vault is opened *locked* (no key in memory) and unlocked with the passphrase or the
+recovery key. Only one process may hold a vault open at a time: an exclusive ``flock`` on
+``vault.lock`` keeps a second copy of the app or CLI from interleaving writes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from . import crypto
+from .audit import AuditLog, now_iso
+from .crypto import AuthenticationFailed, KdfParams
+from .errors import (
+    FieldscribeError,
+    NotAVault,
+    ParticipantWithdrawn,
+    RecordTampered,
+    UnknownParticipant,
+    VaultExists,
+    VaultLocked,
+    VaultNotFound,
+    WrongPassphrase,
+    WrongRecoveryKey,
+)
+from .paths import actor
+from .schema import migrate
+
+DB_NAME = "vault.db"
+LOCK_NAME = "vault.lock"
+BLOB_DIR = "blobs"
+
+
+class Locked(FieldscribeError):
+    def __init__(self) -> None:
+        super().__init__("The vault is locked; unlock it with its passphrase first.")
+
+
+class Vault:
+    """An open vault. Use :meth:`create` or :meth:`open`, then :meth:`unlock`."""
+
+    def __init__(self, path: Path, db: sqlite_utils.Database, lock_fd: int) -> None:
+        self.path = path
+        self.db = db
+        self._lock_fd = lock_fd
+        self._master: bytes | None = None
+        self._key_cache: dict[str, bytes] = {}
+        self.audit = AuditLog(db)
+        self.vault_id: str = self._meta("vault_id") or ""
+
+    # -- opening and closing ----------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], passphrase: str, kdf: KdfParams | None = None) -> tuple["Vault", str]:
+        """Make a new vault; return it unlocked with the recovery key to show the user once."""
+        path = Path(path)
+        if (path / DB_NAME).exists():
+            raise VaultExists(path)
+        if not passphrase:
+            from .errors import InvalidInput
+
+            raise InvalidInput("The passphrase is empty; choose one of several words you can remember.")
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (path / BLOB_DIR).mkdir(exist_ok=True, mode=0o700)
+        vault = cls._connect(path)
+        try:
+            kdf = kdf or KdfParams()
+            vault_id = str(uuid.uuid4())
+            master = crypto.random_key()
+            recovery = crypto.new_recovery_key()
+            with vault.db.atomic():
+                vault.db["meta"].insert_all(
+                    [
+                        {"key": "vault_id", "value": vault_id},
+                        {"key": "created_at", "value": now_iso()},
+                        {"key": "device_id", "value": str(uuid.uuid4())},
+                    ]
+                )
+                vault.vault_id = vault_id
+                vault._store_passphrase_wrap(master, passphrase, kdf)
+                rsalt = crypto.random_salt()
+                vault.db["keyring"].insert(
+                    {
+                        "name": "recovery",
+                        "salt": rsalt,
+                        "params": "{}",
+                        "wrapped": crypto.seal(
+                            crypto.subkey(recovery, "recovery-kek", rsalt), master, vault.aad("keyring", "recovery")
+                        ),
+                    }
+                )
+            vault._set_master(master)
+            vault.audit.append(actor(), "vault.create", "", schema=vault.schema_version)
+        except BaseException:
+            vault.close()
+            raise
+        return vault, crypto.format_recovery_key(recovery)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> "Vault":
+        path = Path(path)
+        if not (path / DB_NAME).is_file():
+            raise VaultNotFound(path)
+        vault = cls._connect(path)
+        if not vault.vault_id:
+            vault.close()
+            raise NotAVault(path, "its database has no vault identity")
+        return vault
+
+    @classmethod
+    def _connect(cls, path: Path) -> "Vault":
+        lock_fd = _acquire_lock(path)
+        try:
+            conn = sqlite3.connect(str(path / DB_NAME), timeout=5)
+            db = sqlite_utils.Database(conn)
+            # WAL + FULL: a power cut never loses a committed write; secure_delete zeroes
+            # freed pages so a destroyed key does not linger in the file.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA secure_delete = ON")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrate(db)
+        except sqlite3.DatabaseError as exc:
+            _release_lock(lock_fd)
+            raise NotAVault(path, str(exc)) from None
+        except BaseException:
+            _release_lock(lock_fd)
+            raise
+        os.chmod(path / DB_NAME, 0o600)
+        return cls(path, db, lock_fd)
+
+    def close(self) -> None:
+        self.lock()
+        if self._lock_fd >= 0:
+            # A busy checkpoint is harmless: SQLite replays the WAL on the next open.
+            with suppress(sqlite3.OperationalError):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.close()
+            _release_lock(self._lock_fd)
+            self._lock_fd = -1
+
+    def __enter__(self) -> "Vault":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- keys ---------------------------------------------------------------------------------
+    @property
+    def unlocked(self) -> bool:
+        return self._master is not None
+
+    def unlock(self, passphrase: str) -> None:
+        row = self.db["keyring"].get("passphrase")
+        params = KdfParams.from_dict(json.loads(row["params"]))
+        kek = crypto.passphrase_key(passphrase, row["salt"], params)
+        try:
+            master = crypto.open_sealed(kek, row["wrapped"], self.aad("keyring", "passphrase"))
+        except AuthenticationFailed:
+            self.audit.append(actor(), "vault.unlock_failed", "", method="passphrase")
+            raise WrongPassphrase() from None
+        self._set_master(master)
+
+    def unlock_with_recovery_key(self, recovery_key: str) -> None:
+        raw = crypto.parse_recovery_key(recovery_key)
+        row = self.db["keyring"].get("recovery")
+        master = None
+        if raw is not None:
+            try:
+                master = crypto.open_sealed(
+                    crypto.subkey(raw, "recovery-kek", row["salt"]), row["wrapped"], self.aad("keyring", "recovery")
+                )
+            except AuthenticationFailed:
+                master = None
+        if master is None:
+            self.audit.append(actor(), "vault.unlock_failed", "", method="recovery-key")
+            raise WrongRecoveryKey()
+        self._set_master(master)
+
+    def change_passphrase(self, new_passphrase: str, kdf: KdfParams | None = None) -> None:
+        master = self._require_master()
+        if not new_passphrase:
+            from .errors import InvalidInput
+
+            raise InvalidInput("The new passphrase is empty; nothing was changed.")
+        with self.db.atomic():
+            self._store_passphrase_wrap(master, new_passphrase, kdf or KdfParams())
+            self.audit.append(actor(), "vault.passphrase_changed")
+
+    def lock(self) -> None:
+        """Forget every key held in memory (auto-lock, close)."""
+        self._master = None
+        self._key_cache.clear()
+        self.audit.set_anchor_key(None)
+
+    def _store_passphrase_wrap(self, master: bytes, passphrase: str, kdf: KdfParams) -> None:
+        salt = crypto.random_salt()
+        kek = crypto.passphrase_key(passphrase, salt, kdf)
+        self.db["keyring"].upsert(
+            {
+                "name": "passphrase",
+                "salt": salt,
+                "params": json.dumps(kdf.to_dict()),
+                "wrapped": crypto.seal(kek, master, self.aad("keyring", "passphrase")),
+            },
+            pk="name",
+        )
+
+    def _set_master(self, master: bytes) -> None:
+        self._master = master
+        self.audit.set_anchor_key(crypto.subkey(master, "audit-anchor"))
+
+    def _require_master(self) -> bytes:
+        if self._master is None:
+            raise Locked()
+        return self._master
+
+    @property
+    def study_key(self) -> bytes:
+        return self._cached("study", lambda: crypto.subkey(self._require_master(), "study-records"))
+
+    def new_participant_key(self, participant_id: str) -> bytes:
+        key = crypto.random_key()
+        self.db["participant_keys"].insert(
+            {
+                "participant_id": participant_id,
+                "wrapped": crypto.seal(self._require_master(), key, self.aad("participant-key", participant_id)),
+            }
+        )
+        self._key_cache[f"p:{participant_id}"] = key
+        return key
+
+    def participant_key(self, participant_id: str) -> bytes:
+        def load() -> bytes:
+            row = self.db.execute(
+                "SELECT wrapped FROM participant_keys WHERE participant_id = ?", (participant_id,)
+            ).fetchone()
+            if row is None:
+                status = self.db.execute(
+                    "SELECT status FROM participants WHERE id = ?", (participant_id,)
+                ).fetchone()
+                if status is None:
+                    raise UnknownParticipant(participant_id)
+                raise ParticipantWithdrawn(participant_id)
+            return self.unseal_raw(
+                self._require_master(), row[0], ("participant-key", participant_id), f"key of {participant_id}"
+            )
+
+        return self._cached(f"p:{participant_id}", load)
+
+    def forget_participant_key(self, participant_id: str) -> None:
+        self._key_cache.pop(f"p:{participant_id}", None)
+        for name in [k for k in self._key_cache if k.startswith("s:")]:
+            del self._key_cache[name]
+
+    def _cached(self, name: str, make: Any) -> bytes:
+        if self._master is None:
+            raise Locked()
+        if name not in self._key_cache:
+            self._key_cache[name] = make()
+        return self._key_cache[name]
+
+    # -- sealing -------------------------------------------------------------------------------
+    def aad(self, *parts: str) -> bytes:
+        """Associated data naming this vault and the record: ciphertexts cannot be swapped."""
+        return b"fieldscribe/v1\x00" + self.vault_id.encode() + b"\x00" + "/".join(parts).encode("utf-8")
+
+    def seal_json(self, key: bytes, value: Any, *context: str) -> bytes:
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return crypto.seal(key, data, self.aad(*context))
+
+    def open_json(self, key: bytes, sealed: bytes, *context: str) -> Any:
+        return json.loads(self.unseal_raw(key, sealed, context, "/".join(context)))
+
+    def unseal_raw(self, key: bytes, sealed: bytes, context: tuple[str, ...], label: str) -> bytes:
+        try:
+            return crypto.open_sealed(key, sealed, self.aad(*context))
+        except AuthenticationFailed:
+            raise RecordTampered(label) from None
+
+    # -- misc -----------------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        from .schema import current_version
+
+        return current_version(self.db)
+
+    @property
+    def device_id(self) -> str:
+        return self._meta("device_id") or ""
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.path / BLOB_DIR
+
+    def _meta(self, key: str) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def shred_residue(self) -> None:
+        """Push deleted pages out of the WAL so destroyed keys are gone from every file."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def log(self, action: str, subject: str = "", **details: Any) -> None:
+        self.audit.append(actor(), action, subject, **details)
+
+
+@contextmanager
+def unlocked_vault(path: str | os.PathLike[str], passphrase: str) -> Iterator[Vault]:
+    vault = Vault.open(path)
+    try:
+        vault.unlock(passphrase)
+        yield vault
+    finally:
+        vault.close()
+
+
+def _acquire_lock(path: Path) -> int:
+    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
+        finally:
+            os.close(fd)
+        raise VaultLocked(path, holder) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return fd
+
+
+def _release_lock(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -1,0 +1,63 @@
+"""Shared fixtures: real vaults with real crypto in temporary folders, and the bundled study."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldscribe.core.crypto import KdfParams
+from fieldscribe.core.guides import import_guide
+from fieldscribe.core.study import StudyFile, load_study
+from fieldscribe.core.vault import Vault
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDES = ROOT / "assets" / "guides"
+STUDY_EN = GUIDES / "peer-support-daycare.en.yaml"
+STUDY_ZH = GUIDES / "peer-support-daycare.zh.yaml"
+PASSPHRASE = "correct horse battery staple"
+# Real Argon2id, cheaper than the default so hundreds of unlocks stay quick; the default
+# parameters are exercised by the CLI tests and by scripts/bench_vault.py.
+FAST_KDF = KdfParams(memory_kib=8 * 1024, iterations=1, lanes=1)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may touch the real user's vault or inherit a passphrase from the shell."""
+    for var in ("FIELDSCRIBE_VAULT", "FIELDSCRIBE_PASSPHRASE", "FIELDSCRIBE_NEW_PASSPHRASE",
+                "FIELDSCRIBE_RECOVERY_KEY", "FIELDSCRIBE_INTERVIEWER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture(scope="session")
+def study_en() -> StudyFile:
+    return load_study(STUDY_EN)
+
+
+@pytest.fixture(scope="session")
+def study_zh() -> StudyFile:
+    return load_study(STUDY_ZH)
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path) -> Path:
+    return tmp_path / "vault"
+
+
+@pytest.fixture
+def vault(vault_path: Path, study_en: StudyFile) -> Iterator[Vault]:
+    v, _recovery = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    import_guide(v, study_en)
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def new_vault(vault_path: Path, study_en: StudyFile) -> Iterator[tuple[Vault, str]]:
+    """A vault with its recovery key."""
+    v, recovery = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    import_guide(v, study_en)
+    yield v, recovery
+    v.close()

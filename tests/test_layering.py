@@ -1,0 +1,59 @@
+"""The core and the CLI must work without Textual, and stay quick to import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import json, sys
+import fieldscribe.core.vault, fieldscribe.core.study, fieldscribe.core.participants
+import fieldscribe.core.consent, fieldscribe.core.sessions, fieldscribe.core.audit, fieldscribe.core.guides
+import fieldscribe.core.demo
+import fieldscribe.cli
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {'textual', 'rich', 'numpy', 'faster_whisper', 'ctranslate2'})))
+"""
+
+
+def test_core_and_cli_import_without_textual_or_heavy_libraries():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60)
+    loaded = json.loads(out.stdout)
+    assert loaded == [], f"core/CLI pulled in {loaded}"
+
+
+def test_textual_is_installed_so_the_check_above_means_something():
+    pytest.importorskip("textual")
+    out = subprocess.run(
+        [sys.executable, "-c", "import textual, sys; print('textual' in sys.modules)"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    assert out.stdout.strip() == "True"
+
+
+def test_no_core_module_mentions_textual_or_rich():
+    from pathlib import Path
+
+    import fieldscribe.core as core
+
+    offenders = []
+    for path in Path(core.__file__).parent.rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import textual", "from textual", "import rich", "from rich")):
+                offenders.append(f"{path.name}: {stripped}")
+    assert offenders == []
+
+
+def test_importing_fieldscribe_creates_no_files(tmp_path):
+    code = "import fieldscribe.cli, fieldscribe.core.vault, fieldscribe.core.paths"
+    env_home = tmp_path / "home"
+    env_home.mkdir()
+    import os
+
+    env = {**os.environ, "HOME": str(env_home), "XDG_DATA_HOME": str(env_home / "data"),
+           "XDG_CONFIG_HOME": str(env_home / "config"), "XDG_CACHE_HOME": str(env_home / "cache")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+    assert list(env_home.rglob("*")) == []
