@@ -104,10 +104,10 @@ def test_every_problem_is_reported_with_its_line():
         ("line 6", "study.language"),              # fr
         ("line 11", "eligibility.inclusion"),      # empty
         ("line 15", "duplicate consent item id"),
-        ("line 20", "questionnaire[0]"),           # min > max
-        ("line 25", "questionnaire[1]"),           # unknown type
-        ("line 32", "unknown group 'carers'"),
-        ("line 33", "colour"),
+        ("line 18", "questionnaire[0]"),           # min > max
+        ("line 23", "questionnaire[1]"),           # unknown type
+        ("line 33", "unknown group 'carers'"),
+        ("line 34", "colour"),
         ("line 12", "audio_recording"),            # no audio consent item
     ]
     for line, fragment in expected:
