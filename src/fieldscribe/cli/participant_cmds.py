@@ -155,9 +155,11 @@ def participant_show(ctx: click.Context, pseudonym: str) -> None:
 @click.argument("pseudonym")
 @click.option("--all", "all_items", is_flag=True, help="Record every consent item as given (for scripts).")
 @click.option("--item", "items", multiple=True, metavar="ID=yes|no", help="Record one item.")
+@click.option("--note", "notes", multiple=True, metavar="ID=TEXT", help="A note on one item (sealed).")
 @click.option("--taken-by", help="Who took consent (default: FIELDSCRIBE_INTERVIEWER or your login).")
 @click.pass_context
-def consent(ctx: click.Context, pseudonym: str, all_items: bool, items: tuple[str, ...], taken_by: str | None) -> None:
+def consent(ctx: click.Context, pseudonym: str, all_items: bool, items: tuple[str, ...], notes: tuple[str, ...],
+            taken_by: str | None) -> None:
     """Take informed consent item by item (audio recording is asked separately)."""
     with open_vault(ctx) as vault:
         study = current_guide(vault).study
@@ -173,7 +175,9 @@ def consent(ctx: click.Context, pseudonym: str, all_items: bool, items: tuple[st
                 label = " (asked separately, before recording starts)" if c.audio_recording else ""
                 click.echo(f"\n{c.text}{label}")
                 decisions[c.id] = click.confirm("  Given?", default=None)
-        recorded = consent_core.record_consent(vault, study, pid, decisions, taken_by=taken_by)
+        recorded = consent_core.record_consent(
+            vault, study, pid, decisions, taken_by=taken_by, notes=parse_pairs(notes, "--note")
+        )
         complete = consent_core.consent_complete(vault, study, pid)
     given = [d.item_id for d in recorded if d.given]
     refused = [d.item_id for d in recorded if not d.given]
