@@ -56,11 +56,14 @@ def read_passphrase(prompt: str = "Vault passphrase", *, confirm: bool = False, 
 
 
 @contextmanager
-def open_vault(ctx: click.Context, *, unlock: bool = True) -> Iterator[Vault]:
+def open_vault(ctx: click.Context, *, unlock: bool = True, recover: bool = True) -> Iterator[Vault]:
+    """Open and unlock the vault; first repair any recording a crash interrupted."""
     vault = Vault.open(vault_path(ctx))
     try:
         if unlock:
             vault.unlock(read_passphrase())
+            if recover:
+                _recover_interrupted(vault)
         yield vault
     finally:
         vault.close()
@@ -88,3 +91,16 @@ def parse_bool(text: str, what: str) -> bool:
     if low in NO:
         return False
     raise InvalidInput(f"{what}: {text!r} should be yes or no.")
+
+
+def _recover_interrupted(vault: Vault) -> None:
+    from ..core.recovery import interrupted_sessions, recover_all
+
+    if not interrupted_sessions(vault):
+        return
+    for r in recover_all(vault):
+        click.echo(
+            f"Note: recording of {r.session_id} was interrupted; recovered {r.seconds:.0f} s in {r.chunks} chunks"
+            + (f" (dropped a torn final chunk of {r.dropped_bytes} bytes)" if r.dropped_bytes else "") + ".",
+            err=True,
+        )

@@ -76,7 +76,28 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Audio recordings and the interview timeline."""
+    # one row per session audio file; state 'recording' after a crash marks it for recovery
+    db["recordings"].create(
+        {
+            "session_id": str, "blob": str, "codec": str, "rate": int, "channels": int,
+            "state": str, "chunks": int, "frames": int, "started_at": str, "updated_at": str,
+            "pid": int,
+        },
+        pk="session_id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    # timestamped against the audio clock; kind in clear (question/note/flag…), payload sealed
+    db["session_events"].create(
+        {"id": int, "session_id": str, "seq": int, "t": float, "kind": str, "sealed": bytes, "created_at": str},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["session_events"].create_index(["session_id", "seq"], unique=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

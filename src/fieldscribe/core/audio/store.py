@@ -1,0 +1,78 @@
+"""Reading sealed audio back: decrypted chunk by chunk into memory, never to a file —
+except the explicit, audited plaintext export a person asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .. import sessions
+from ..errors import InvalidInput
+from ..recording import audio_path, recording_info
+from ..vault import Vault
+from . import codec
+from .chunkfile import iter_chunks, read_header
+
+
+def _require_audio(vault: Vault, session_id: str) -> tuple[str, Path]:
+    sid = sessions.get_session(vault, session_id).id
+    path = audio_path(vault, sid)
+    if recording_info(vault, sid) is None or not path.exists():
+        raise InvalidInput(f"Session {sid} has no audio yet; record it or use `fieldscribe audio import`.")
+    return sid, path
+
+
+def audio_format(vault: Vault, session_id: str) -> tuple[int, int]:
+    sid, path = _require_audio(vault, session_id)
+    _s, fmt, _ = read_header(path)
+    return fmt.rate, fmt.channels
+
+
+def iter_audio(vault: Vault, session_id: str, start: float = 0.0, end: float | None = None) -> Iterator[np.ndarray]:
+    """Yield int16 blocks (n, channels) covering [start, end) seconds, one chunk at a time."""
+    sid, path = _require_audio(vault, session_id)
+    _s, fmt, _ = read_header(path)
+    key = sessions.session_key(vault, sid)
+    first = int(start * fmt.rate)
+    last = None if end is None else int(end * fmt.rate)
+    for chunk in iter_chunks(path, sid, key, vault.aad):
+        c0, c1 = chunk.start_frame, chunk.start_frame + chunk.frames
+        if c1 <= first:
+            continue
+        if last is not None and c0 >= last:
+            return
+        pcm = codec.decode(chunk.payload, fmt.channels)
+        lo = max(0, first - c0)
+        hi = len(pcm) if last is None else min(len(pcm), last - c0)
+        yield pcm[lo:hi]
+
+
+def read_audio(vault: Vault, session_id: str, start: float = 0.0, end: float | None = None,
+               *, as_float: bool = False, mono: bool = False) -> tuple[np.ndarray, int]:
+    """The decrypted audio of a range, in memory: int16 (n, ch), or float32 for Whisper."""
+    rate, channels = audio_format(vault, session_id)
+    blocks = list(iter_audio(vault, session_id, start, end))
+    pcm = np.concatenate(blocks) if blocks else np.empty((0, channels), dtype=np.int16)
+    if mono and pcm.shape[1] > 1:
+        pcm = pcm.mean(axis=1, keepdims=True).astype(np.int16)
+    if as_float:
+        return (pcm.astype(np.float32) / 32768.0), rate
+    return pcm, rate
+
+
+def export_wav(vault: Vault, session_id: str, out: Path) -> float:
+    """Write a plaintext WAV on purpose; audited, because it leaves the encryption behind."""
+    import soundfile as sf
+
+    rate, channels = audio_format(vault, session_id)
+    sid = sessions.get_session(vault, session_id).id
+    frames = 0
+    with sf.SoundFile(out, "w", samplerate=rate, channels=channels, subtype="PCM_16", format="WAV") as f:
+        for block in iter_audio(vault, sid):
+            f.write(block)
+            frames += len(block)
+    # the file name is not logged: people name files after participants
+    vault.log("audio.export_plaintext", sid, seconds=round(frames / rate, 1))
+    return frames / rate

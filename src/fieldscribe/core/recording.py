@@ -1,0 +1,181 @@
+"""One recording run of a session, wired to the vault: the consent gate, the sealed chunk
+file, the timeline, and what happens at stop — or after a crash.
+
+The recorder's worker thread only touches the audio file; everything that goes into SQLite
+(timeline events, warnings, status) happens on the owner's thread through this object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import sessions, timeline
+from .audit import now_iso
+from .errors import InvalidInput, InvalidTransition
+from .vault import Vault
+
+
+def audio_path(vault: Vault, session_id: str) -> Path:
+    return vault.blob_dir / f"{session_id}.audio"
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    session_id: str
+    codec: str
+    rate: int
+    channels: int
+    state: str           # recording | complete | recovered
+    chunks: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+def recording_info(vault: Vault, session_id: str) -> RecordingInfo | None:
+    row = vault.db.execute(
+        "SELECT session_id, codec, rate, channels, state, chunks, frames FROM recordings WHERE session_id = ?",
+        (session_id,),
+    ).fetchone()
+    return RecordingInfo(*row) if row else None
+
+
+class RecordingRun:
+    """Owns a Recorder for one session; call :meth:`poll` regularly and :meth:`stop` at the end."""
+
+    def __init__(self, vault: Vault, session_id: str, recorder, key: bytes) -> None:
+        self.vault = vault
+        self.session_id = session_id
+        self.recorder = recorder
+        self._key = key
+        self.warnings: list = []
+
+    @property
+    def position(self) -> float:
+        return self.recorder.position
+
+    def mark(self, kind: str, **data) -> timeline.Event:
+        """Stamp an event at the current audio position (question shown, note, flag …)."""
+        return timeline.add_event(self.vault, self.session_id, kind, self.recorder.position, key=self._key, **data)
+
+    def pause(self) -> None:
+        self.recorder.pause()
+        self.mark(timeline.PAUSE)
+
+    def resume(self) -> None:
+        self.recorder.resume()
+        self.mark(timeline.RESUME)
+
+    def poll(self) -> list:
+        """Persist new health warnings to the timeline; return them for display."""
+        new = self.recorder.take_warnings()
+        for w in new:
+            if w.kind in ("lost_audio", "disk_full", "disk_low", "write_failed", "silence", "clipping"):
+                timeline.add_event(self.vault, self.session_id, timeline.WARNING, w.t, key=self._key,
+                                   warning=w.kind, message=w.message, seconds=round(w.seconds, 3))
+        self.warnings.extend(new)
+        return new
+
+    @property
+    def running(self) -> bool:
+        return self.recorder.running
+
+    def stop(self) -> RecordingInfo:
+        stats = self.recorder.stop()
+        self.poll()
+        with self.vault.db.atomic():
+            self.vault.db.execute(
+                "UPDATE recordings SET state = 'complete', chunks = ?, frames = ?, updated_at = ?, pid = NULL "
+                "WHERE session_id = ?",
+                (self.recorder.writer.next_index, self.recorder.writer.next_frame, now_iso(), self.session_id),
+            )
+            sessions.set_status(self.vault, self.session_id, sessions.RECORDED)
+            self.vault.log(
+                "recording.stop", self.session_id,
+                seconds=round(self.recorder.writer.next_frame / self.recorder.config.rate, 1),
+                chunks_this_run=stats.chunks_written, frames_dropped=stats.frames_dropped,
+                lost_seconds=round(stats.seconds_lost_clock, 2), stopped_for_disk=self.recorder.stopped_for_disk,
+            )
+        if self.recorder.error is not None:
+            raise self.recorder.error
+        info = recording_info(self.vault, self.session_id)
+        assert info is not None
+        return info
+
+
+def begin_recording(
+    vault: Vault,
+    session_id: str,
+    config=None,
+    *,
+    source=None,
+    on_level: Callable | None = None,
+    on_warning: Callable | None = None,
+    free_space: Callable | None = None,
+) -> RecordingRun:
+    """Check consent, open (or continue) the session's sealed audio file and start recording."""
+    from .audio.chunkfile import AudioFormat, ChunkWriter, read_header
+    from .audio.recorder import Recorder, RecorderConfig
+
+    config = config or RecorderConfig()
+    session = sessions.get_session(vault, session_id)
+    sid = session.id
+    if session.status == sessions.RECORDING:
+        raise InvalidTransition(
+            f"Session {sid} was interrupted while recording; run `fieldscribe recover` first."
+        )
+    existing = recording_info(vault, sid)
+    path = audio_path(vault, sid)
+    if existing is not None:
+        _sid, fmt, _ = read_header(path)
+        if (fmt.rate, fmt.channels) != (config.rate, config.channels):
+            raise InvalidInput(
+                f"Session {sid} was recorded at {fmt.rate} Hz with {fmt.channels} channel(s); "
+                "continue it with the same --rate and --channels."
+            )
+        config.codec = fmt.codec  # one file, one codec
+    fmt = AudioFormat(config.codec, config.rate, config.channels)
+    from .audio import codec as codec_mod
+
+    codec_mod.check_codec(fmt.codec, fmt.rate)
+    sessions.start_recording(vault, sid)  # the consent gate; status -> recording
+    key = sessions.session_key(vault, sid)
+    writer = ChunkWriter(
+        path, sid, fmt, key, vault.aad,
+        next_index=existing.chunks if existing else 0, next_frame=existing.frames if existing else 0,
+    )
+    with vault.db.atomic():
+        vault.db["recordings"].upsert(
+            {
+                "session_id": sid, "blob": path.name, "codec": fmt.codec, "rate": fmt.rate,
+                "channels": fmt.channels, "state": "recording",
+                "chunks": writer.next_index, "frames": writer.next_frame,
+                "started_at": now_iso(), "updated_at": now_iso(), "pid": os.getpid(),
+            },
+            pk="session_id",
+        )
+        vault.log("recording.start", sid, codec=fmt.codec, rate=fmt.rate, channels=fmt.channels,
+                  resumed_at=round(writer.next_frame / fmt.rate, 1))
+    recorder = Recorder(writer, config, source=source, on_level=on_level, on_warning=on_warning,
+                        free_space=free_space)
+    try:
+        recorder.start()
+    except BaseException:
+        writer.close()
+        with vault.db.atomic():
+            vault.db.execute(
+                "UPDATE recordings SET state = ?, updated_at = ? WHERE session_id = ?",
+                ("complete" if existing else "failed", now_iso(), sid),
+            )
+            vault.db.execute(
+                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+                (sessions.RECORDED if existing else sessions.PLANNED, now_iso(), sid),
+            )
+            vault.log("recording.failed_to_start", sid)
+        raise
+    return RecordingRun(vault, sid, recorder, key)

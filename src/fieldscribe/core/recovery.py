@@ -1,0 +1,68 @@
+"""After a crash, kill -9 or power cut: find interrupted recordings and make them whole.
+
+The vault's exclusive lock means that a recording still marked 'recording' when we open
+the vault belongs to a process that is gone. Recovery keeps every chunk that authenticates,
+cuts off a torn final record, marks the session recorded (so it can be reviewed, or
+recording can continue), notes the gap in the timeline and records it in the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import sessions, timeline
+from .audit import now_iso
+from .recording import audio_path
+from .vault import Vault
+
+
+@dataclass(frozen=True)
+class Recovered:
+    session_id: str
+    chunks: int
+    seconds: float
+    dropped_bytes: int
+    events: int
+
+
+def interrupted_sessions(vault: Vault) -> list[str]:
+    return [r[0] for r in vault.db.execute(
+        "SELECT session_id FROM recordings WHERE state = 'recording' ORDER BY session_id"
+    ).fetchall()]
+
+
+def recover_all(vault: Vault) -> list[Recovered]:
+    return [recover_session(vault, sid) for sid in interrupted_sessions(vault)]
+
+
+def recover_session(vault: Vault, session_id: str) -> Recovered:
+    from .audio.chunkfile import read_header, scan, truncate_torn_tail
+
+    path = audio_path(vault, session_id)
+    key = sessions.session_key(vault, session_id)
+    if path.exists():
+        _sid, fmt, _ = read_header(path)
+        result = scan(path, session_id, key, vault.aad)
+        truncate_torn_tail(path, result)
+        chunks, frames, dropped, rate = result.chunks, result.frames, result.torn_bytes, fmt.rate
+    else:
+        chunks = frames = dropped = 0
+        rate = 16000
+    n_events = len(timeline.events(vault, session_id, key))
+    with vault.db.atomic():
+        vault.db.execute(
+            "UPDATE recordings SET state = 'recovered', chunks = ?, frames = ?, updated_at = ?, pid = NULL "
+            "WHERE session_id = ?",
+            (chunks, frames, now_iso(), session_id),
+        )
+        session = sessions.get_session(vault, session_id)
+        if session.status == sessions.RECORDING:
+            vault.db.execute(
+                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+                (sessions.RECORDED, now_iso(), session_id),
+            )
+        timeline.add_event(vault, session_id, timeline.RECOVERED, frames / rate, key=key,
+                           dropped_bytes=dropped, chunks=chunks)
+        vault.log("recording.recovered", session_id, chunks=chunks, seconds=round(frames / rate, 1),
+                  dropped_bytes=dropped, events=n_events)
+    return Recovered(session_id, chunks, frames / rate, dropped, n_events)

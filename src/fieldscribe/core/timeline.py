@@ -1,0 +1,73 @@
+"""The interview timeline: what happened when, on the audio clock.
+
+Events are stamped with their position in the recorded audio (pauses excluded), so a
+question change at 12:03 points at 12:03 of the recording whatever the wall clock did.
+The kind of event is stored in the clear (so a reviewer's list can be built without
+decrypting); everything said about it — question ids, note text, speakers — is sealed
+with the session key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .audit import now_iso
+from .errors import InvalidInput
+from .sessions import session_key
+from .vault import Vault
+
+QUESTION = "question"          # data: question (id), domain (id)
+PROBE = "probe"                # data: question, probe (index)
+NOTE = "note"                  # data: text, preset (laughs, tearful, …) or None
+FLAG = "flag"                  # sensitive moment; data: text (optional)
+PAUSE = "pause"
+RESUME = "resume"
+SPEAKER = "speaker"            # focus groups; data: participant
+WARNING = "warning"            # recorder health: data: kind (silence, clipping, lost_audio, disk), message, seconds
+RECOVERED = "recovered"        # a crash was recovered here; data: dropped_bytes
+KINDS = (QUESTION, PROBE, NOTE, FLAG, PAUSE, RESUME, SPEAKER, WARNING, RECOVERED)
+
+NOTE_PRESETS = ("laughs", "tearful", "long pause", "interruption", "non-verbal")
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    t: float
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+
+
+def add_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes | None = None, **data: Any) -> Event:
+    if kind not in KINDS:
+        raise InvalidInput(f"Unknown timeline event {kind!r}; use one of {', '.join(KINDS)}.")
+    if t < 0:
+        raise InvalidInput("A timeline position cannot be negative.")
+    key = key or session_key(vault, session_id)
+    with vault.db.atomic():
+        seq = vault.db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = ?", (session_id,)
+        ).fetchone()[0] + 1
+        created = now_iso()
+        vault.db["session_events"].insert(
+            {
+                "session_id": session_id, "seq": seq, "t": round(t, 3), "kind": kind,
+                "sealed": vault.seal_json(key, data, "event", session_id, str(seq), kind),
+                "created_at": created,
+            }
+        )
+    return Event(seq, round(t, 3), kind, data, created)
+
+
+def events(vault: Vault, session_id: str, key: bytes | None = None) -> list[Event]:
+    key = key or session_key(vault, session_id)
+    rows = vault.db.execute(
+        "SELECT seq, t, kind, sealed, created_at FROM session_events WHERE session_id = ? ORDER BY seq",
+        (session_id,),
+    ).fetchall()
+    return [
+        Event(seq, t, kind, vault.open_json(key, sealed, "event", session_id, str(seq), kind), created)
+        for seq, t, kind, sealed, created in rows
+    ]
