@@ -169,7 +169,7 @@ class TestInit:
     def test_init_with_guide_imports_it(self, fresh: Fs) -> None:
         result = fresh.ok("init", "--guide", str(STUDY_EN))
         version = hashlib.sha256(STUDY_EN.read_bytes()).hexdigest()[:12]
-        assert f"Imported guide" in result.stdout and version in result.stdout
+        assert "Imported guide" in result.stdout and version in result.stdout
         listing = fresh.ok("guide", "list").stdout.strip().splitlines()
         assert len(listing) == 1
         assert listing[0].startswith(f"{version}  en  ")
@@ -186,7 +186,8 @@ class TestInit:
         result = fresh("init", passphrase=None, input="typed words\ntyped words\n")
         assert_ok(result)
         assert "RECOVERY KEY" in result.stdout
-        assert_ok(fresh("participant", "list", passphrase="typed words"))
+        assert_ok(fresh("audit", "verify", passphrase="typed words"))
+        assert_error(fresh("audit", "verify"), "Wrong passphrase")
 
     def test_init_without_passphrase_or_stdin_is_a_clear_error(self, fresh: Fs) -> None:
         assert_error(fresh("init", passphrase=None), "FIELDSCRIBE_PASSPHRASE")
@@ -842,16 +843,10 @@ class TestVaultAccess:
         fs.enrol()
         assert "P1" in assert_ok(invoke(["--vault", str(fs.path), "participant", "list"])).stdout
 
-    @pytest.mark.xfail(strict=True, reason="BUG: --vault given after a subcommand is stored on the "
-                       "subcommand's context (ensure_object), but vault_path() reads the root context only, "
-                       "so the option is silently ignored and the default vault is used")
     def test_vault_option_after_nested_subcommand(self, fs: Fs) -> None:
         fs.enrol()
         assert "P1" in assert_ok(invoke(["participant", "list", "--vault", str(fs.path)])).stdout
 
-    @pytest.mark.xfail(strict=True, reason="BUG: `fieldscribe init --vault PATH` (the command the "
-                       "VaultNotFound message suggests) ignores PATH and creates the vault in the default "
-                       "user data folder")
     def test_init_vault_option_after_command(self, tmp_path: Path) -> None:
         target = tmp_path / "field-laptop-vault"
         result = assert_ok(invoke(["init", "--vault", str(target)]))

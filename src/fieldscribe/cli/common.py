@@ -21,7 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _store_vault(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value:
-        ctx.ensure_object(dict)["vault"] = value
+        # stored on the root so that `fieldscribe --vault X cmd` and `fieldscribe cmd --vault X`
+        # both work; subcommand options are parsed later, so the innermost one wins
+        ctx.find_root().ensure_object(dict)["vault"] = value
     return value
 
 

@@ -98,9 +98,10 @@ def participant_set(ctx: click.Context, pseudonym: str, eligible: bool, criteria
 def participant_list(ctx: click.Context) -> None:
     """Pseudonyms with group, site, status and consent state."""
     with open_vault(ctx) as vault:
-        study = current_guide(vault).study
+        people = pcore.list_participants(vault)
+        study = current_guide(vault).study if people else None
         rows = []
-        for p in pcore.list_participants(vault):
+        for p in people:
             state = "—" if p.withdrawn else (
                 "complete" if consent_core.consent_complete(vault, study, p.id) else "incomplete"
             )
@@ -200,7 +201,10 @@ def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> No
                 f"Withdrawing {pid} destroys their data key: their records, consent and individual "
                 "interviews become unreadable for good, here and in every copy."
             )
-            confirmation = click.prompt(f"Type {pid} to confirm", default="", show_default=False)
+            try:
+                confirmation = click.prompt(f"Type {pid} to confirm", default="", show_default=False)
+            except click.Abort:
+                confirmation = ""
         shredded = pcore.withdraw(vault, pid, confirmation)
     extra = f"; sessions destroyed with them: {', '.join(shredded)}" if shredded else ""
     click.echo(f"{pid} withdrawn{extra}. The pseudonym will not be reused.")
