@@ -16,7 +16,7 @@ def sounddevice() -> ModuleType:
     """Import sounddevice lazily; PortAudio missing becomes one actionable sentence."""
     try:
         import sounddevice as sd
-    except OSError as exc:
+    except (OSError, ImportError) as exc:
         raise AudioUnavailable(
             "The PortAudio sound library is not installed, so no microphone can be used; "
             "install it with `sudo apt-get install libportaudio2` and try again."
