@@ -37,6 +37,8 @@ find_python() {
 }
 
 setup_python() {
+    # PortAudio for recording and playback; the app still runs without it, minus audio
+    ensure_apt libportaudio2 || say "without libportaudio2, recording and playback are unavailable"
     local python
     if ! python="$(find_python)"; then
         ensure_apt python3 python3-venv python3-pip
