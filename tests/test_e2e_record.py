@@ -223,3 +223,46 @@ def test_devices_lists_the_virtual_microphone(virtual_mic):
 
 def test_tools_present():
     assert shutil.which("espeak-ng") and shutil.which("sox") and shutil.which("paplay")
+
+
+def test_playback_through_the_speakers_is_the_recorded_audio(virtual_mic, tmp_path, monkeypatch):
+    """Play a session out through PortAudio into the virtual sink, and record that sink's
+    microphone into a second session: what comes back is what was played, sample for sample."""
+    import threading
+
+    from fieldscribe.core.audio.devices import list_inputs
+    from fieldscribe.core.audio.playback import play as play_audio
+    from fieldscribe.core.audio.importer import import_file
+    from fieldscribe.core.audio.recorder import RecorderConfig
+    from fieldscribe.core.recording import begin_recording
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", virtual_mic["XDG_RUNTIME_DIR"])
+    list_inputs(refresh=True)  # PortAudio may have been initialised before the server started
+    vault = tmp_path / "vault"
+    first = prepared_vault(vault)
+    wav, source = speech_wav(tmp_path)
+    v = Vault.open(vault)
+    try:
+        v.unlock(PASSPHRASE)
+        import_file(v, first, wav)
+        pid = v.db.execute("SELECT participant_id FROM session_participants WHERE session_id = ?", (first,)).fetchone()[0]
+        second = sessions.create_session(v, [pid], wave=2)
+        run = begin_recording(v, second, RecorderConfig(device="pulse"))
+        time.sleep(0.3)
+        played = {}
+        t = threading.Thread(target=lambda: played.setdefault("s", play_audio(v, first, 1.0, 4.0, device="pulse")))
+        t.start()
+        t.join(30)
+        time.sleep(2.5)  # the sound server's buffers drain after the stream reports done
+        run.stop()
+        looped, _ = read_audio(v, second)
+    finally:
+        v.close()
+    assert played["s"] == pytest.approx(3.0, abs=0.01)
+    expected = source[16000:64000]
+    lag = align(looped, expected)
+    got = looped[lag : lag + len(expected)]
+    assert len(got) == len(expected)
+    same = np.count_nonzero(got[:, 0] == expected[:, 0])
+    bad = np.flatnonzero(got[:, 0] != expected[:, 0])
+    assert same == len(expected), f"{len(bad)} samples differ, first at {bad[:5]}, last at {bad[-5:]}: {got[bad[:5], 0]} vs {expected[bad[:5], 0]}"

@@ -129,7 +129,9 @@ class Vault:
     def _connect(cls, path: Path) -> "Vault":
         lock_fd = _acquire_lock(path)
         try:
-            conn = sqlite3.connect(str(path / DB_NAME), timeout=5)
+            # Workers (playback, transcription, export) read from their own threads; SQLite is
+            # built serialized here, and writers go through db.atomic() one at a time.
+            conn = sqlite3.connect(str(path / DB_NAME), timeout=5, check_same_thread=False)
             db = sqlite_utils.Database(conn)
             # WAL + FULL: a power cut never loses a committed write; secure_delete zeroes
             # freed pages so a destroyed key does not linger in the file.

@@ -18,14 +18,17 @@ def play(vault: Vault, session_id: str, start: float = 0.0, end: float | None = 
         return 0.0
     done = threading.Event()
     position = 0
+    # Stopping a stream can drop what is still buffered in the sound server, so play half a
+    # second of silence after the end: the last words of a segment are the ones that matter.
+    end_frame = len(pcm) + rate // 2
 
     def callback(outdata, frames, _time, _status) -> None:
         nonlocal position
         chunk = pcm[position : position + frames]
         outdata[: len(chunk)] = chunk
         outdata[len(chunk):] = 0
-        position += len(chunk)
-        if len(chunk) < frames or (cancel is not None and cancel.is_set()):
+        position += frames
+        if position >= end_frame or (cancel is not None and cancel.is_set()):
             raise sd.CallbackStop
 
     with sd.OutputStream(samplerate=rate, channels=pcm.shape[1], dtype="int16", device=device,
@@ -33,4 +36,4 @@ def play(vault: Vault, session_id: str, start: float = 0.0, end: float | None = 
         while not done.wait(0.1):
             if cancel is not None and cancel.is_set():
                 break
-    return position / rate
+    return min(position, len(pcm)) / rate
