@@ -291,3 +291,32 @@ def test_recovery_after_the_process_vanishes(vault, vault_path, study_en):
     assert [e.kind for e in timeline.events(vault, sid)] == ["question", "recovered"]
     assert vault.audit.entries()[-1].action == "recording.recovered"
     assert interrupted_sessions(vault) == []
+
+
+def test_a_write_error_stops_recording_with_one_sentence_and_keeps_earlier_audio(vault, study_en, monkeypatch):
+    import errno
+
+    from fieldscribe.core.audio import chunkfile
+    from fieldscribe.core.errors import RecordingFailed
+
+    sid = consented_session(vault, study_en.study)
+    real_append = chunkfile.ChunkWriter.append
+    calls = {"n": 0}
+
+    def failing_append(self, frames, payload):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_append(self, frames, payload)
+
+    monkeypatch.setattr(chunkfile.ChunkWriter, "append", failing_append)
+    data = speechlike(5.0)
+    run = record_array(vault, sid, data)
+    deadline = time.monotonic() + 5
+    while run.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(RecordingFailed, match=r"could not be written \(Input/output error\); the first 2 s are saved"):
+        run.stop()
+    assert [w.kind for w in run.warnings][-1] == "write_failed"
+    out, _ = read_audio(vault, sid)
+    assert np.array_equal(out, data[:32000])

@@ -138,3 +138,11 @@ class ConfirmationMismatch(FieldscribeError):
 
 class InvalidInput(FieldscribeError):
     """A value given on the command line or in a form that cannot be used as it is."""
+
+
+class DiskFull(FieldscribeError):
+    """Too little space to record safely; what is already saved stays intact."""
+
+
+class RecordingFailed(FieldscribeError):
+    """The recorder stopped on an error; everything written before it is kept."""

@@ -102,7 +102,15 @@ class RecordingRun:
                 lost_seconds=round(stats.seconds_lost_clock, 2), stopped_for_disk=self.recorder.stopped_for_disk,
             )
         if self.recorder.error is not None:
-            raise self.recorder.error
+            from .errors import RecordingFailed
+
+            err = self.recorder.error
+            saved = self.recorder.writer.next_frame / self.recorder.config.rate
+            raise RecordingFailed(
+                f"Recording stopped early because the audio could not be written "
+                f"({getattr(err, 'strerror', None) or err}); the first {saved:.0f} s are saved — "
+                "free disk space or check the drive, then record again to continue the session."
+            ) from err
         info = recording_info(self.vault, self.session_id)
         assert info is not None
         return info

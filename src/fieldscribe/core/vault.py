@@ -32,6 +32,7 @@ from .audit import AuditLog, now_iso
 from .crypto import AuthenticationFailed, KdfParams
 from .errors import (
     FieldscribeError,
+    InvalidInput,
     NotAVault,
     ParticipantWithdrawn,
     RecordTampered,
@@ -75,8 +76,6 @@ class Vault:
         if (path / DB_NAME).exists():
             raise VaultExists(path)
         if not passphrase:
-            from .errors import InvalidInput
-
             raise InvalidInput("The passphrase is empty; choose one of several words you can remember.")
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         (path / BLOB_DIR).mkdir(exist_ok=True, mode=0o700)
@@ -200,8 +199,6 @@ class Vault:
     def change_passphrase(self, new_passphrase: str, kdf: KdfParams | None = None) -> None:
         master = self._require_master()
         if not new_passphrase:
-            from .errors import InvalidInput
-
             raise InvalidInput("The new passphrase is empty; nothing was changed.")
         with self.db.atomic():
             self._store_passphrase_wrap(master, new_passphrase, kdf or KdfParams())

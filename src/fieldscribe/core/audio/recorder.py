@@ -315,13 +315,13 @@ class Recorder:
     def _check_disk(self, initial: bool = False) -> bool:
         free = self._free_space(self.writer.path.parent)
         if free < self.config.min_free_bytes:
-            from ..errors import FieldscribeError
+            from ..errors import DiskFull
 
             msg = (f"The disk is almost full ({free // (1024 * 1024)} MiB free); recording "
                    + ("cannot start" if initial else "stopped to keep what was recorded safe")
                    + ": free some space.")
             if initial:
-                raise FieldscribeError(msg)
+                raise DiskFull(msg)
             self.stopped_for_disk = True
             self._warn(Warning("disk_full", msg, self.position))
             return False
