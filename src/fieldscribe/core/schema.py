@@ -97,7 +97,28 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["session_events"].create_index(["session_id", "seq"], unique=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Transcripts: versions per session (a re-run keeps the old one until it completes),
+    and their segments, sealed with the session key."""
+    db["transcripts"].create(
+        {
+            "id": int, "session_id": str, "version": int, "model": str, "language": str,
+            "state": str, "done_s": float, "total_s": float, "settings": str,
+            "created_at": str, "completed_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["transcripts"].create_index(["session_id", "version"], unique=True)
+    db["transcript_segments"].create(
+        {"id": int, "transcript_id": int, "idx": int, "start": float, "end": float, "sealed": bytes},
+        pk="id",
+        foreign_keys=[("transcript_id", "transcripts", "id")],
+    )
+    db["transcript_segments"].create_index(["transcript_id", "idx"], unique=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

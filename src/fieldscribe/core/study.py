@@ -113,6 +113,16 @@ class Guide(_Model):
     domains: list[Domain] = Field(min_length=1)
 
 
+class TranscriptionSettings(_Model):
+    # a model name from `fieldscribe models list`; multilingual (base, small) for Chinese
+    model: str | None = None
+    # words Whisper should expect: site names, local terms, medication names
+    initial_prompt: str | None = None
+    # verbatim aids: "dots" writes (..) one dot a second, "seconds" writes (12 s pause)
+    pause_marks: Literal["off", "dots", "seconds"] = "off"
+    pause_threshold: float = Field(default=2.0, gt=0)
+
+
 class StudyInfo(_Model):
     id: Ident
     title: Text
@@ -129,6 +139,7 @@ class Study(_Model):
     consent: list[ConsentItem] = Field(min_length=1)
     questionnaire: list[QuestionnaireField] = Field(default_factory=list)
     guide: Guide
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
 
     # -- lookups the rest of the core relies on -------------------------------------------
     @property

@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -49,6 +50,21 @@ from .schema import migrate
 DB_NAME = "vault.db"
 LOCK_NAME = "vault.lock"
 BLOB_DIR = "blobs"
+
+
+class _SerialDatabase(sqlite_utils.Database):
+    """One connection shared by the owner and its worker threads (live transcription,
+    playback): transactions take a re-entrant lock so two threads never interleave
+    BEGIN/COMMIT on the same connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.write_lock = threading.RLock()
+
+    @contextmanager
+    def atomic(self) -> Iterator["sqlite_utils.Database"]:
+        with self.write_lock, super().atomic() as db:
+            yield db
 
 
 class Locked(FieldscribeError):
@@ -131,7 +147,7 @@ class Vault:
             # Workers (playback, transcription, export) read from their own threads; SQLite is
             # built serialized here, and writers go through db.atomic() one at a time.
             conn = sqlite3.connect(str(path / DB_NAME), timeout=5, check_same_thread=False)
-            db = sqlite_utils.Database(conn)
+            db = _SerialDatabase(conn)
             # WAL + FULL: a power cut never loses a committed write; secure_delete zeroes
             # freed pages so a destroyed key does not linger in the file.
             db.execute("PRAGMA journal_mode = WAL")

@@ -1,0 +1,128 @@
+"""transcribe, transcript show, models list/add/download."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from .common import open_vault, vault_option
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    m, s = divmod(int(seconds), 60)
+    return f"{m}:{s:02d}"
+
+
+@click.command()
+@vault_option
+@click.argument("session")
+@click.option("--model", help="Whisper model (see `fieldscribe models list`); default from the study, else base.")
+@click.option("--language", type=click.Choice(["en", "zh"]), help="Default: the guide's language.")
+@click.pass_context
+def transcribe(ctx: click.Context, session: str, model: str | None, language: str | None) -> None:
+    """Transcribe a session locally (resumes an interrupted run; Ctrl-C pauses it)."""
+    from ..core.transcripts import transcribe_session
+
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        with open_vault(ctx) as vault:
+            with click.progressbar(length=1000, label="Transcribing", file=click.get_text_stream("stderr"),
+                                   show_eta=False, item_show_func=lambda x: x) as bar:
+                state = {"last": 0}
+
+                def on_progress(p) -> None:
+                    target = int(p.fraction * 1000)
+                    bar.update(target - state["last"], f"{p.done_s:.0f}/{p.total_s:.0f} s, ETA {_eta(p.eta_s)}")
+                    state["last"] = target
+
+                t = transcribe_session(vault, session, model=model, language=language,
+                                       on_progress=on_progress, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if t.state != "complete":
+        click.echo(f"Paused {t.session_id} at {t.done_s:.0f} of {t.total_s:.0f} s; run the same command to resume.")
+        ctx.exit(130)
+    click.echo(f"Transcribed {t.session_id} (version {t.version}, {t.model}, {t.language}).")
+
+
+@click.group()
+def transcript() -> None:
+    """Read transcripts."""
+
+
+@transcript.command("show")
+@vault_option
+@click.argument("session")
+@click.option("--plain", is_flag=True, help="Only the text.")
+@click.option("--version", "version", type=int, help="An earlier version (default: the current one).")
+@click.pass_context
+def transcript_show(ctx: click.Context, session: str, plain: bool, version: int | None) -> None:
+    """Print a transcript with times, speakers and guide questions."""
+    from ..core import sessions as score
+    from ..core.errors import InvalidInput
+    from ..core.guides import load_guide
+    from ..core.transcription.render import render
+    from ..core.transcripts import current_transcript, list_transcripts, load_segments
+
+    with open_vault(ctx) as vault:
+        s = score.get_session(vault, session)
+        if version is None:
+            t = current_transcript(vault, s.id)
+        else:
+            t = next((x for x in list_transcripts(vault, s.id) if x.version == version), None)
+        if t is None:
+            raise InvalidInput(f"Session {s.id} has no finished transcript; run `fieldscribe transcribe {s.id}`.")
+        segs = load_segments(vault, t)
+        study = load_guide(vault, s.guide_sha256).study
+    questions = {q.id: q.text for _d, q in study.questions()}
+    ts = study.transcription
+    for line in render(segs, plain=plain, pause_style=ts.pause_marks, pause_threshold=ts.pause_threshold,
+                       questions=questions):
+        click.echo(line)
+
+
+@click.group()
+def models() -> None:
+    """Whisper models available offline."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Installed models, their languages, size and location."""
+    from ..core.transcription.models import list_models
+
+    for m in list_models():
+        size = f"{m.size_bytes / 1e6:.0f} MB" if m.size_bytes else "—"
+        click.echo(f"{m.name:<10} {m.languages:<38} {size:>8}  {m.source}")
+        if m.path:
+            click.echo(f"{'':<10} {m.path}")
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Name to use (default: the folder name).")
+def models_add(path: Path, name: str | None) -> None:
+    """Import a CTranslate2 Whisper model folder (e.g. from a USB stick)."""
+    from ..core.transcription.models import add_model
+
+    m = add_model(path, name)
+    click.echo(f"Added {m.name} ({m.languages}, {m.size_bytes / 1e6:.0f} MB) at {m.path}")
+
+
+@models.command("download")
+@click.argument("name")
+def models_download(name: str) -> None:  # pragma: no cover - needs the network
+    """Download a model while online, before fieldwork (needs huggingface_hub)."""
+    from ..core.transcription.models import download_model
+
+    m = download_model(name)
+    click.echo(f"Downloaded {m.name} to {m.path}")
+
+
+COMMANDS = [transcribe, transcript, models]

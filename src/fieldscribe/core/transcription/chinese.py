@@ -1,0 +1,19 @@
+"""Whisper mixes Traditional and Simplified characters in Mandarin output; studies in
+mainland settings need Simplified throughout, so zh text is normalised with OpenCC (t2s)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+ZH_PROMPT = "以下是普通话访谈的录音，使用简体中文和标点符号。"
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _converter().convert(text) if text else text

@@ -1,0 +1,87 @@
+"""faster-whisper behind one small interface: float32 audio in memory in, segments out.
+
+Audio is handed over as a numpy array, never as a file: faster-whisper accepts arrays at
+16 kHz, so decrypted speech exists only in this process's memory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .chinese import ZH_PROMPT, to_simplified
+from .guard import Segment
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    model: str = "base"
+    language: str = "en"
+    beam_size: int = 5
+    vad: bool = True
+    initial_prompt: str | None = None
+    cpu_threads: int = 0          # 0: all cores
+    word_timestamps: bool = True
+
+    def prompt(self) -> str | None:
+        if self.initial_prompt:
+            return self.initial_prompt
+        return ZH_PROMPT if self.language == "zh" else None
+
+
+@lru_cache(maxsize=2)
+def load_model(path: str, cpu_threads: int):
+    from faster_whisper import WhisperModel
+
+    threads = cpu_threads or (os.cpu_count() or 2)
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+def transcribe_array(
+    audio: np.ndarray,
+    model_path: Path,
+    settings: EngineSettings,
+    *,
+    offset: float = 0.0,
+    cancel: threading.Event | None = None,
+    on_raw: Callable[[float], None] | None = None,
+) -> Iterator[Segment]:
+    """Yield segments as Whisper produces them (a generator: cancel between segments).
+
+    `offset` shifts timestamps so a slice of a session reports session time."""
+    model = load_model(str(model_path), settings.cpu_threads)
+    segments, _info = model.transcribe(
+        audio,
+        language=settings.language,
+        beam_size=settings.beam_size,
+        vad_filter=settings.vad,
+        initial_prompt=settings.prompt(),
+        word_timestamps=settings.word_timestamps,
+        condition_on_previous_text=False,   # the main cause of runaway repetition loops
+    )
+    zh = settings.language == "zh"
+    for s in segments:
+        if cancel is not None and cancel.is_set():
+            return
+        text = to_simplified(s.text) if zh else s.text
+        words = tuple(
+            (to_simplified(w.word) if zh else w.word, round(w.start + offset, 3), round(w.end + offset, 3),
+             round(w.probability, 3))
+            for w in (s.words or [])
+        )
+        seg = Segment(
+            start=round(s.start + offset, 3), end=round(s.end + offset, 3), text=text.strip(), words=words,
+            avg_logprob=round(s.avg_logprob, 4), no_speech_prob=round(s.no_speech_prob, 4),
+            compression_ratio=round(s.compression_ratio, 3),
+        )
+        if on_raw:
+            on_raw(seg.end)
+        yield seg
