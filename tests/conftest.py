@@ -22,13 +22,21 @@ PASSPHRASE = "correct horse battery staple"
 FAST_KDF = KdfParams(memory_kib=8 * 1024, iterations=1, lanes=1)
 
 
+@pytest.fixture(scope="session")
+def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the run: joining the split base model happens once."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_cache: Path) -> None:
     """No test may touch the real user's vault or inherit a passphrase from the shell."""
     for var in ("FIELDSCRIBE_VAULT", "FIELDSCRIBE_PASSPHRASE", "FIELDSCRIBE_NEW_PASSPHRASE",
                 "FIELDSCRIBE_RECOVERY_KEY", "FIELDSCRIBE_INTERVIEWER"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("FIELDSCRIBE_MODELS_DIR", str(models_cache))
 
 
 @pytest.fixture(scope="session")
