@@ -160,3 +160,61 @@ def test_cli_transcribe_and_show(vault, speech_session):
     assert jiwer.wer(norm(" ".join(SENTENCES)), norm(" ".join(r.stdout.splitlines()))) <= 0.15
     r = CliRunner().invoke(cli, ["--vault", path, "transcript", "show", "S9"], env=env)
     assert r.exit_code == 1 and "no session S9" in r.stderr
+
+
+def test_live_transcription_while_recording_leaves_little_to_do_at_stop(vault, study_en, tmp_path):
+    import numpy as np
+
+    from fieldscribe.core.audio.recorder import RecorderConfig
+    from fieldscribe.core.recording import begin_recording
+
+    from .audio_fakes import ArraySource
+
+    pid = participants.enrol(vault, study_en.study, group="service_user")
+    consent.record_consent(vault, study_en.study, pid, {c.id: True for c in study_en.study.consent})
+    sid = sessions.create_session(vault, [pid])
+    _wav, pcm, _starts = sentences_with_pauses(tmp_path)
+    pcm = np.concatenate([pcm, pcm])   # ~35 s: several live windows
+    source = ArraySource(pcm, realtime=True, block=4000)
+    live_segments = []
+    run = begin_recording(vault, sid, RecorderConfig(), source=source, live=True, live_model="tiny.en",
+                          on_segment=live_segments.append)
+    run.mark(timeline.QUESTION, question="q1", domain="peers")
+    source.done.wait(120)
+    assert live_segments, "segments appear while the interview is still being recorded"
+    info = run.stop()
+    assert run.live.windows >= 2
+    assert run.finish_seconds < 10
+    assert not [w for w in run.warnings if w.kind == "lost_audio"], "live transcription must not cost audio"
+    t = current_transcript(vault, sid)
+    assert t is not None and t.model == "tiny.en" and t.total_s == pytest.approx(info.seconds)
+    segs = [s for s in load_segments(vault, t) if s.text]
+    assert all(a.end <= b.start + 0.01 for a, b in zip(segs, segs[1:]))
+    assert all(s.question == "q1" for s in segs)
+    text = " ".join(s.text for s in segs)
+    assert jiwer.wer(norm(" ".join(SENTENCES * 2)), norm(text)) <= 0.25, text
+    assert sessions.get_session(vault, sid).status == sessions.TRANSCRIBED
+
+
+def test_a_live_transcript_cut_short_by_a_crash_is_resumed_by_transcribe(vault, study_en, tmp_path):
+    from fieldscribe.core.audio.recorder import RecorderConfig
+    from fieldscribe.core.recording import begin_recording
+
+    from .audio_fakes import ArraySource
+
+    pid = participants.enrol(vault, study_en.study, group="service_user")
+    consent.record_consent(vault, study_en.study, pid, {c.id: True for c in study_en.study.consent})
+    sid = sessions.create_session(vault, [pid])
+    _wav, pcm, _ = sentences_with_pauses(tmp_path)
+    source = ArraySource(pcm)
+    run = begin_recording(vault, sid, RecorderConfig(), source=source, live=True, live_model="tiny.en")
+    source.done.wait(30)
+    run.live.abandon()          # the transcriber dies with the app…
+    run.live = None
+    run.stop()                  # …the audio is safe
+    (t,) = list_transcripts(vault, sid)
+    assert t.state == "running"
+    resumed = transcribe_session(vault, sid, model="tiny.en")
+    assert resumed.id == t.id and resumed.state == "complete"
+    text = " ".join(s.text for s in load_segments(vault, resumed))
+    assert jiwer.wer(norm(" ".join(SENTENCES)), norm(text)) <= 0.2, text

@@ -117,12 +117,14 @@ def _apply(run, command: str, questions: list, state: dict) -> bool:
               help="FLAC is lossless; Opus keeps ~5–10x less.")
 @click.option("--rate", type=int, default=16000, show_default=True)
 @click.option("--channels", type=int, default=1, show_default=True, help="2 for two lapel microphones.")
+@click.option("--live", is_flag=True, help="Transcribe while recording, so the transcript is ready at stop.")
+@click.option("--model", help="Whisper model for --live (default: the study's, else base).")
 @click.option("--commands", is_flag=True,
               help="Read interview commands from stdin, one per line: next, prev, q ID, probe N, note TEXT, "
                    "flag [TEXT], pause, resume, speaker P2, stop.")
 @click.pass_context
 def record(ctx: click.Context, session: str, device: str | None, seconds: float | None, codec: str, rate: int,
-           channels: int, commands: bool) -> None:
+           channels: int, live: bool, model: str | None, commands: bool) -> None:
     """Record a session into the vault (sealed ~1 s chunks; refuses without audio consent)."""
     from ..core import sessions as score
     from ..core.audio.recorder import RecorderConfig
@@ -145,7 +147,7 @@ def record(ctx: click.Context, session: str, device: str | None, seconds: float 
             study = load_guide(vault, s.guide_sha256).study
             groups = {p.id: p.group for p in list_participants(vault)}
             questions = study.questions(groups.get(s.participants[0]))
-            run = begin_recording(vault, s.id, config, on_level=on_level)
+            run = begin_recording(vault, s.id, config, on_level=on_level, live=live, live_model=model)
             reader = _Commands() if commands else None
             state: dict = {"keep_on_eof": seconds is not None}
             click.echo(f"Recording {s.id} ({codec}, {rate} Hz, {channels} ch). "
@@ -181,9 +183,14 @@ def record(ctx: click.Context, session: str, device: str | None, seconds: float 
                         click.echo(("\r" + line.ljust(60)) if interactive else line, nl=not interactive, err=True)
             except KeyboardInterrupt:
                 pass
-            info = run.stop()
             if interactive:
                 click.echo("", err=True)
+            if live:
+                click.echo("Finishing the transcript…", err=True)
+            info = run.stop()
+            if run.finish_seconds is not None:
+                click.echo(f"Transcript ready {run.finish_seconds:.1f} s after stop "
+                           f"(`fieldscribe transcript show {s.id}`).", err=True)
             if run.recorder.stopped_for_disk:
                 click.echo("Recording stopped early because the disk is nearly full; everything recorded is saved.",
                            err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def transcribe(ctx: click.Context, session: str, model: str | None, language: st
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
         with open_vault(ctx) as vault:
-            with click.progressbar(length=1000, label="Transcribing", file=click.get_text_stream("stderr"),
+            with click.progressbar(length=1000, label="Transcribing", file=sys.stderr,
                                    show_eta=False, item_show_func=lambda x: x) as bar:
                 state = {"last": 0}
 

@@ -48,12 +48,14 @@ def recording_info(vault: Vault, session_id: str) -> RecordingInfo | None:
 class RecordingRun:
     """Owns a Recorder for one session; call :meth:`poll` regularly and :meth:`stop` at the end."""
 
-    def __init__(self, vault: Vault, session_id: str, recorder, key: bytes) -> None:
+    def __init__(self, vault: Vault, session_id: str, recorder, key: bytes, live=None) -> None:
         self.vault = vault
         self.session_id = session_id
         self.recorder = recorder
         self._key = key
+        self.live = live
         self.warnings: list = []
+        self.finish_seconds: float | None = None  # stop -> complete live transcript
 
     @property
     def position(self) -> float:
@@ -101,6 +103,14 @@ class RecordingRun:
                 chunks_this_run=stats.chunks_written, frames_dropped=stats.frames_dropped,
                 lost_seconds=round(stats.seconds_lost_clock, 2), stopped_for_disk=self.recorder.stopped_for_disk,
             )
+        if self.live is not None and self.recorder.error is None:
+            import time
+
+            started = time.monotonic()
+            self.live.finish(self.recorder.writer.next_frame)
+            self.finish_seconds = time.monotonic() - started
+        elif self.live is not None:
+            self.live.abandon()
         if self.recorder.error is not None:
             from .errors import RecordingFailed
 
@@ -125,6 +135,9 @@ def begin_recording(
     on_level: Callable | None = None,
     on_warning: Callable | None = None,
     free_space: Callable | None = None,
+    live: bool = False,
+    live_model: str | None = None,
+    on_segment: Callable | None = None,
 ) -> RecordingRun:
     """Check consent, open (or continue) the session's sealed audio file and start recording."""
     from .audio.chunkfile import AudioFormat, ChunkWriter, read_header
@@ -151,6 +164,15 @@ def begin_recording(
     from .audio import codec as codec_mod
 
     codec_mod.check_codec(fmt.codec, fmt.rate)
+    live_settings = None
+    if live:  # resolve the model before anything changes, so a missing model changes nothing
+        from dataclasses import replace
+
+        from .transcripts import _settings_for
+
+        live_settings, live_info = _settings_for(vault, sid, live_model, None)
+        # one thread: the other core stays free for the recorder and the interface
+        live_settings = replace(live_settings, cpu_threads=1)
     sessions.start_recording(vault, sid)  # the consent gate; status -> recording
     key = sessions.session_key(vault, sid)
     writer = ChunkWriter(
@@ -186,4 +208,10 @@ def begin_recording(
             )
             vault.log("recording.failed_to_start", sid)
         raise
-    return RecordingRun(vault, sid, recorder, key)
+    transcriber = None
+    if live_settings is not None:
+        from .transcription.live import LiveTranscriber
+
+        transcriber = LiveTranscriber(vault, sid, live_settings, live_info.path, on_segment=on_segment)
+        transcriber.start()
+    return RecordingRun(vault, sid, recorder, key, live=transcriber)

@@ -220,3 +220,54 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class ChunkTail:
+    """Reads chunks as a recorder appends them (for live transcription): remembers where it
+    stopped, verifies each chunk's position, and leaves a record that is still being written."""
+
+    def __init__(self, path: Path, session_id: str, key: bytes, aad: AadFn, start_index: int = 0) -> None:
+        self.path = path
+        self.session_id = session_id
+        self._key = key
+        self._aad = aad
+        self._offset: int | None = None
+        self._format: AudioFormat | None = None
+        self._skip = start_index
+        self.next_index = 0
+        self.next_frame = 0
+
+    @property
+    def format(self) -> AudioFormat | None:
+        return self._format
+
+    def read_new(self) -> list[Chunk]:
+        if self._offset is None:
+            if not self.path.exists():
+                return []
+            _sid, self._format, self._offset = read_header(self.path)
+        assert self._format is not None
+        out = []
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            while True:
+                head = f.read(_LEN.size)
+                if len(head) < _LEN.size:
+                    break
+                (n,) = _LEN.unpack(head)
+                body = f.read(n)
+                if len(body) < n:
+                    break  # still being written
+                try:
+                    plain = open_sealed(self._key, body, _aad(self._aad, self.session_id, self.next_index, self._format))
+                except AuthenticationFailed:
+                    raise ChunkTampered(self.session_id, self.next_index, self.next_frame / self._format.rate) from None
+                start, frames = _CHUNK.unpack_from(plain)
+                if start != self.next_frame:
+                    raise ChunkTampered(self.session_id, self.next_index, self.next_frame / self._format.rate)
+                if self.next_index >= self._skip:
+                    out.append(Chunk(self.next_index, start, frames, plain[_CHUNK.size:]))
+                self.next_index += 1
+                self.next_frame += frames
+                self._offset += _LEN.size + n
+        return out
