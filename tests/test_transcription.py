@@ -34,8 +34,19 @@ def speech_session(vault, study_en, tmp_path):
     return sid, starts
 
 
-def test_transcribes_real_speech_from_the_vault_with_the_right_words(vault, speech_session):
+def test_transcribes_real_speech_from_the_vault_with_the_right_words(vault, speech_session, monkeypatch):
+    import socket
+
+    def no_network(*_a, **_k):
+        raise AssertionError("transcription tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     sid, _ = speech_session
+    from fieldscribe.core.transcription.engine import load_model
+
+    load_model.cache_clear()  # load the model inside the no-network window too
     t = transcribe_session(vault, sid, model="tiny.en")
     assert t.state == "complete" and t.version == 1
     text = " ".join(s.text for s in load_segments(vault, t) if s.text)
