@@ -118,7 +118,16 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["transcript_segments"].create_index(["transcript_id", "idx"], unique=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Redaction review: one sealed document per session and transcript version."""
+    db["redactions"].create(
+        {"session_id": str, "transcript_version": int, "sealed": bytes, "reviewed": int, "updated_at": str},
+        pk=("session_id", "transcript_version"),
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,105 @@
+"""redact, transcript review, participant identifiers, study identifiers."""
+
+from __future__ import annotations
+
+import click
+
+from .common import open_vault, vault_option
+
+
+def _clock(t: float) -> str:
+    return f"{int(t) // 3600:d}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}"
+
+
+@click.command()
+@vault_option
+@click.argument("session")
+@click.option("--accept", multiple=True, type=int, metavar="N", help="Accept suggestion N.")
+@click.option("--reject", multiple=True, type=int, metavar="N", help="Reject suggestion N (not an identifier).")
+@click.option("--edit", "edits", multiple=True, metavar="N=DESCRIPTOR", help="Accept N with another descriptor.")
+@click.option("--accept-all", is_flag=True, help="Accept every undecided suggestion (for scripts).")
+@click.pass_context
+def redact(ctx: click.Context, session: str, accept: tuple[int, ...], reject: tuple[int, ...],
+           edits: tuple[str, ...], accept_all: bool) -> None:
+    """List identifier suggestions in a transcript, and accept, reject or edit them."""
+    from ..core.deid.review import decide, suggestions
+    from ..core.errors import InvalidInput
+
+    edit: dict[int, str] = {}
+    for e in edits:
+        n, sep, desc = e.partition("=")
+        if not sep or not n.strip().isdigit():
+            raise InvalidInput(f"--edit {e!r} should look like N=DESCRIPTOR, e.g. 3=[sister].")
+        edit[int(n)] = desc
+    with open_vault(ctx) as vault:
+        if accept or reject or edit or accept_all:
+            items = decide(vault, session, accept=list(accept), reject=list(reject), edit=edit, accept_all=accept_all)
+        else:
+            items = suggestions(vault, session)
+    if not items:
+        click.echo("No identifiers found. Add names or places with `fieldscribe participant identifiers` or "
+                   "`fieldscribe study identifiers`, then check again.")
+        return
+    for s in items:
+        click.echo(f"{s.n:>3}. [{_clock(s.t)}] {s.original!r:<28} → {s.descriptor:<22} {s.kind:<10} {s.status}")
+    pending = sum(1 for s in items if s.status == "suggested")
+    click.echo(f"{pending} undecided." if pending else "All decided; mark the transcript reviewed with "
+               f"`fieldscribe transcript review {session.upper()} --done`.", err=True)
+
+
+@click.command("review")
+@vault_option
+@click.argument("session")
+@click.option("--done", is_flag=True, required=True, help="Mark the transcript reviewed (required to export).")
+@click.pass_context
+def transcript_review(ctx: click.Context, session: str, done: bool) -> None:
+    """Mark a transcript as reviewed for identifiers."""
+    from ..core.deid.review import mark_reviewed
+
+    with open_vault(ctx) as vault:
+        mark_reviewed(vault, session)
+    click.echo(f"{session.upper()} reviewed.")
+
+
+@click.command("identifiers")
+@vault_option
+@click.argument("pseudonym")
+@click.option("--add", "entries", multiple=True, metavar="TEXT[=DESCRIPTOR]",
+              help="A name, nickname, relative, place … (e.g. 'Mary=sister').")
+@click.pass_context
+def participant_identifiers(ctx: click.Context, pseudonym: str, entries: tuple[str, ...]) -> None:
+    """Identifiers of one participant to find in their transcripts (sealed; never exported)."""
+    from ..core.deid.review import add_participant_identifiers, participant_identifiers as listing
+
+    with open_vault(ctx) as vault:
+        if entries:
+            add_participant_identifiers(vault, pseudonym, list(entries))
+        items = listing(vault, pseudonym)
+    for i in items:
+        click.echo(f"{i.text!r:<30} → {i.descriptor}")
+
+
+@click.group()
+def study() -> None:
+    """Study-wide settings."""
+
+
+@study.command("identifiers")
+@vault_option
+@click.option("--add", "entries", multiple=True, metavar="TEXT[=DESCRIPTOR]",
+              help="A site, staff member or local place (e.g. 'Riverside Day Centre=day-care centre').")
+@click.pass_context
+def study_identifiers(ctx: click.Context, entries: tuple[str, ...]) -> None:
+    """Identifiers to find in every transcript of the study."""
+    from ..core.deid.review import add_study_identifiers, study_identifiers as listing
+
+    with open_vault(ctx) as vault:
+        if entries:
+            add_study_identifiers(vault, list(entries))
+        items = listing(vault)
+    for i in items:
+        click.echo(f"{i.text!r:<30} → {i.descriptor}")
+
+
+COMMANDS = [redact, study]
+EXTRA = {"transcript": transcript_review, "participant": participant_identifiers}
