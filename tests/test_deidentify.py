@@ -49,15 +49,21 @@ ZH_SECRETS = ["王小明", "小明", "王小红", "１３８００１３８０�
               "弥敦道", "wxid_abc123", "李医生", "110101199003071234"]
 
 
-def transcript_session(vault, study, name, lines, language="en"):
+def transcript_session(vault, study, name, lines, language="en", events=()):
+    """A session with a stored transcript of `lines` (one 4 s segment every 5 s), as
+    Whisper would have left it, with timeline events (kind, t, data) recorded first."""
+    from fieldscribe.core import timeline
+
     pid = participants.enrol(vault, study, group="service_user", name=name)
     consent.record_consent(vault, study, pid, {c.id: True for c in study.consent})
     sid = sessions.create_session(vault, [pid])
     vault.db.execute("UPDATE sessions SET status = 'transcribed' WHERE id = ?", (sid,))
-    t = _begin(vault, sid, EngineSettings(model="test", language=language), len(lines) * 5.0)
     key = sessions.session_key(vault, sid)
+    for kind, t_event, data in events:
+        timeline.add_event(vault, sid, kind, t_event, key, **data)
+    t = _begin(vault, sid, EngineSettings(model="test", language=language), len(lines) * 5.0)
     segs = [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(lines)]
-    store_segments(vault, t, key, segs, [], len(lines) * 5.0)
+    store_segments(vault, t, key, segs, timeline.events(vault, sid, key), len(lines) * 5.0)
     _complete(vault, t)
     return pid, sid
 

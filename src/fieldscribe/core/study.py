@@ -123,6 +123,13 @@ class TranscriptionSettings(_Model):
     pause_threshold: float = Field(default=2.0, gt=0)
 
 
+class ExportSettings(_Model):
+    # the analysis team's age public keys (age1…): bundles are encrypted to these
+    recipients: list[str] = Field(default_factory=list)
+    # questionnaire labels used in quote labels, e.g. (P4, Schizophrenia, Male)
+    quote_label: list[str] = Field(default_factory=list)
+
+
 class StudyInfo(_Model):
     id: Ident
     title: Text
@@ -140,6 +147,7 @@ class Study(_Model):
     questionnaire: list[QuestionnaireField] = Field(default_factory=list)
     guide: Guide
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
     # -- lookups the rest of the core relies on -------------------------------------------
     @property

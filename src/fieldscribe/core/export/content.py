@@ -1,0 +1,105 @@
+"""What an export contains, gathered once from the vault: reviewed, de-identified segments
+and generalised case attributes. Every format is rendered from this and nothing else, so no
+format can reach past de-identification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import participants, sessions
+from ..deid.review import deidentified_segments
+from ..guides import load_guide
+from ..study import ChoiceField, NumberField, Study
+from ..transcripts import StoredSegment
+from ..vault import Vault
+
+AGE_BANDS = ((18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 74), (75, 120))
+
+
+def age_band(age: int) -> str:
+    for lo, hi in AGE_BANDS:
+        if lo <= age <= hi:
+            return f"{lo}–{hi}" if hi < 120 else f"{lo}+"
+    return "under 18" if age < 18 else "unknown"
+
+
+def generalise(study: Study, baseline: dict[str, Any]) -> dict[str, str]:
+    """Exportable answers only: ages as bands, numbers as they are, choices as their label,
+    free text only where the study marked it exportable (it is still generalised by people)."""
+    out: dict[str, str] = {}
+    for f in study.questionnaire:
+        if not f.exportable or f.id not in baseline:
+            continue
+        value = baseline[f.id]
+        if isinstance(f, NumberField):
+            out[f.label] = age_band(int(value)) if f.id == "age" else f"{value:g}" if isinstance(value, float) else str(value)
+        elif isinstance(f, ChoiceField):
+            out[f.label] = f.choices.get(value, str(value))
+        else:
+            out[f.label] = str(value)
+    return out
+
+
+@dataclass
+class CaseInfo:
+    pseudonym: str
+    group: str
+    attributes: dict[str, str]
+
+    def quote_label(self, fields: tuple[str, ...] = ()) -> str:
+        """'(P4, Schizophrenia, Male)' in the house style of qualitative papers."""
+        values = [self.attributes[f] for f in fields if f in self.attributes]
+        return "(" + ", ".join([self.pseudonym, *values]) + ")"
+
+
+@dataclass
+class SessionExport:
+    session_id: str
+    kind: str
+    wave: int
+    guide_version: str
+    language: str
+    participants: list[str]
+    segments: list[StoredSegment]
+    questions: dict[str, tuple[str, str]] = field(default_factory=dict)   # id -> (domain title, text)
+    domains: dict[str, str] = field(default_factory=dict)                  # id -> title
+
+
+@dataclass
+class ExportContent:
+    study: Study
+    cases: dict[str, CaseInfo]
+    sessions: list[SessionExport]
+    redaction_counts: dict[str, int]
+
+
+def gather(vault: Vault, session_ids: list[str]) -> ExportContent:
+    from ..deid.review import suggestions
+
+    if not session_ids:
+        from ..errors import InvalidInput
+
+        raise InvalidInput("Name at least one session to export, e.g. --sessions S1,S2.")
+    exports: list[SessionExport] = []
+    cases: dict[str, CaseInfo] = {}
+    counts: dict[str, int] = {}
+    study: Study | None = None
+    for ref in session_ids:
+        s = sessions.get_session(vault, ref)
+        sf = load_guide(vault, s.guide_sha256)
+        study = study or sf.study
+        segs = deidentified_segments(vault, s.id)   # refuses unreviewed transcripts
+        for sug in suggestions(vault, s.id):
+            if sug.status == "accepted":
+                counts[sug.kind] = counts.get(sug.kind, 0) + 1
+        domains = {d.id: d.title for d in sf.study.guide.domains}
+        questions = {q.id: (d.title, q.text) for d, q in sf.study.questions()}
+        exports.append(SessionExport(s.id, s.kind, s.wave, sf.version, sf.study.study.language,
+                                     list(s.participants), segs, questions, domains))
+        for pid in s.participants:
+            if pid not in cases:
+                p = participants.get_participant(vault, pid)
+                cases[pid] = CaseInfo(pid, p.group, generalise(sf.study, p.baseline))
+    assert study is not None
+    return ExportContent(study, cases, exports, counts)

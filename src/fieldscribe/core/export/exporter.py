@@ -1,0 +1,64 @@
+"""One export: reviewed sessions → every format → one signed, encrypted bundle."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .. import sessions
+from ..errors import InvalidInput
+from ..vault import Vault
+from . import formats
+from .bundle import device_key, read_recipients, write_bundle
+from .content import gather
+from .qdpx import build_qdpx
+
+
+def build_files(content) -> dict[str, bytes]:
+    study_id = content.study.study.id
+    files: dict[str, bytes] = {
+        f"{study_id}.qdpx": build_qdpx(content),
+        "cases.csv": formats.to_csv(content).encode("utf-8"),
+        "export.json": formats.to_json(content).encode("utf-8"),
+    }
+    for s in content.sessions:
+        files[f"transcripts/{s.session_id}.txt"] = formats.to_txt(s).encode("utf-8")
+        files[f"transcripts/{s.session_id}.docx"] = formats.to_docx(s)
+        files[f"subtitles/{s.session_id}.vtt"] = formats.to_vtt(s).encode("utf-8")
+        files[f"subtitles/{s.session_id}.srt"] = formats.to_srt(s).encode("utf-8")
+    return files
+
+
+def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipients: list[str] | None = None) -> Path:
+    from ... import __version__
+
+    content = gather(vault, session_ids)
+    keys = read_recipients(list(recipients or []) or list(content.study.export.recipients))
+    files = build_files(content)
+    signer = device_key(vault)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInput(f"{out_dir} is a file; --to needs a folder.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", content.study.study.id)
+    out = out_dir / f"{safe}-{vault.device_id[:8]}-{stamp}.fsbundle.age"
+    manifest = {
+        "study": {"id": content.study.study.id, "title": content.study.study.title,
+                  "ethics_reference": content.study.study.ethics_reference},
+        "fieldscribe_version": __version__,
+        "device_id": vault.device_id,
+        "sessions": [{"id": s.session_id, "wave": s.wave, "guide_version": s.guide_version,
+                      "participants": s.participants} for s in content.sessions],
+        "redactions": content.redaction_counts,
+        "audio_included": False,
+    }
+    write_bundle(files, manifest, signer, keys, out)
+    with vault.db.atomic():
+        for s in content.sessions:
+            if sessions.get_session(vault, s.session_id).status in (sessions.REVIEWED, sessions.EXPORTED):
+                sessions.set_status(vault, s.session_id, sessions.EXPORTED)
+        vault.log("export.bundle", ",".join(s.session_id for s in content.sessions),
+                  files=len(files), recipients=len(keys), redactions=sum(content.redaction_counts.values()))
+    return out
