@@ -83,6 +83,12 @@ def test_round_trip_has_every_format_and_no_identifier(vault, reviewed, team, tm
     assert m["study"]["id"] == "peer-support-daycare" and sum(m["redactions"].values()) >= 12
     assert "Ann" not in json.dumps(m)
     # generalised attributes only
+    exported = json.loads(opened.files["export.json"])
+    assert exported["cases"][0]["quote_label"] == f"({pid})"
+    from fieldscribe.core.export.content import CaseInfo
+
+    assert CaseInfo("P4", "service_user", {"Diagnosis": "Schizophrenia", "Gender": "Male"}).quote_label(
+        ("Diagnosis", "Gender")) == "(P4, Schizophrenia, Male)"
     csv_text = opened.files["cases.csv"].decode()
     assert "45–54" in csv_text and "47" not in csv_text
     assert vault.audit.entries()[-1].action == "export.bundle"

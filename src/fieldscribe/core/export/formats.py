@@ -77,7 +77,8 @@ def to_json(content: ExportContent) -> str:
     return json.dumps({
         "study": {"id": content.study.study.id, "title": content.study.study.title,
                   "ethics_reference": content.study.study.ethics_reference},
-        "cases": [{"pseudonym": c.pseudonym, "group": c.group, "attributes": c.attributes}
+        "cases": [{"pseudonym": c.pseudonym, "group": c.group, "attributes": c.attributes,
+                   "quote_label": c.quote_label(tuple(content.study.export.quote_label))}
                   for c in content.cases.values()],
         "sessions": [{
             "id": s.session_id, "kind": s.kind, "wave": s.wave, "guide_version": s.guide_version,
