@@ -258,3 +258,44 @@ def test_cli_keygen_export_open(vault, reviewed, tmp_path):
     r = runner.invoke(cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team.pub"), "--out",
                             str(tmp_path / "x")])
     assert r.exit_code == 1 and r.stderr.startswith("Error:") and "Traceback" not in r.output
+
+
+def test_audio_only_with_an_explicit_option_and_matching_consent(vault, study_en, team, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from fieldscribe.core import consent as consent_core
+    from fieldscribe.core import participants, sessions
+    from fieldscribe.core.audio.importer import import_file
+    from fieldscribe.core.guides import import_guide
+    from fieldscribe.core.study import parse_study
+
+    from .audio_fakes import speechlike
+
+    key, recipient = team
+    text = study_en.text + "\nexport:\n  audio_sharing_consent: quotes\n"
+    sf_study = parse_study(text)
+    import_guide(vault, sf_study)
+    pid = participants.enrol(vault, sf_study.study, group="service_user")
+    consent_core.record_consent(vault, sf_study.study, pid, {c.id: True for c in sf_study.study.consent})
+    sid = sessions.create_session(vault, [pid])
+    wav = tmp_path / "a.wav"
+    data = speechlike(2.0)
+    sf.write(wav, data, 16000, subtype="PCM_16")
+    import_file(vault, sid, wav)
+    from fieldscribe.core.transcription.engine import EngineSettings
+    from fieldscribe.core.transcription.guard import Segment
+    from fieldscribe.core.transcripts import _begin, _complete, store_segments
+
+    t = _begin(vault, sid, EngineSettings(model="test"), 2.0)
+    store_segments(vault, t, sessions.session_key(vault, sid), [Segment(0.0, 2.0, "Hello.")], [], 2.0)
+    _complete(vault, t)
+    mark_reviewed(vault, sid)
+    plain = open_bundle(export_sessions(vault, [sid], tmp_path / "o1", [recipient]), key)
+    assert not any(n.startswith("audio/") for n in plain.files) and plain.manifest["audio_included"] is False
+    with_audio = open_bundle(export_sessions(vault, [sid], tmp_path / "o2", [recipient], with_audio=True), key)
+    back, _ = sf.read(io.BytesIO(with_audio.files[f"audio/{sid}.flac"]), dtype="int16", always_2d=True)
+    assert np.array_equal(back, data)
+    consent_core.record_consent(vault, sf_study.study, pid, {"quotes": False})
+    with pytest.raises(InvalidInput, match="did not consent to sharing the recording"):
+        export_sessions(vault, [sid], tmp_path / "o3", [recipient], with_audio=True)

@@ -15,14 +15,16 @@ from .common import open_vault, vault_option
 @click.option("--to", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the bundle.")
 @click.option("--recipient", "recipients", multiple=True, metavar="FILE|age1…",
               help="Analysis-team public key (default: the study file's export recipients).")
+@click.option("--with-audio", is_flag=True,
+              help="Include the recordings (only with the study's audio-sharing consent from every participant).")
 @click.pass_context
-def export(ctx: click.Context, session_list: str, out_dir: Path, recipients: tuple[str, ...]) -> None:
+def export(ctx: click.Context, session_list: str, out_dir: Path, recipients: tuple[str, ...], with_audio: bool) -> None:
     """Export reviewed, de-identified sessions as one bundle only the analysis team can open."""
     from ..core.export.exporter import export_sessions
 
     ids = [s.strip() for s in session_list.split(",") if s.strip()]
     with open_vault(ctx) as vault:
-        out = export_sessions(vault, ids, out_dir, list(recipients))
+        out = export_sessions(vault, ids, out_dir, list(recipients), with_audio=with_audio)
     click.echo(str(out))
     click.echo("This laptop cannot open the bundle: only the analysis team's identity can.", err=True)
 

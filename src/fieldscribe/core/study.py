@@ -128,6 +128,9 @@ class ExportSettings(_Model):
     recipients: list[str] = Field(default_factory=list)
     # questionnaire labels used in quote labels, e.g. (P4, Schizophrenia, Male)
     quote_label: list[str] = Field(default_factory=list)
+    # the consent item that allows sharing the recording itself with the analysis team;
+    # without one, bundles never carry audio
+    audio_sharing_consent: str | None = None
 
 
 class StudyInfo(_Model):

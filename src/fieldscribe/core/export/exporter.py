@@ -30,12 +30,43 @@ def build_files(content) -> dict[str, bytes]:
     return files
 
 
-def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipients: list[str] | None = None) -> Path:
+def audio_files(vault: Vault, content) -> dict[str, bytes]:
+    """The recordings as FLAC, only where the study names an audio-sharing consent item and
+    every participant of the session gave it (and has not withdrawn it)."""
+    import io
+
+    import soundfile as sf
+
+    from ..audio.store import read_audio
+    from ..consent import current_consent
+
+    item = content.study.export.audio_sharing_consent
+    if not item:
+        raise InvalidInput("This study has no audio-sharing consent item (export: audio_sharing_consent: in the "
+                           "study file), so bundles cannot carry audio.")
+    out = {}
+    for s in content.sessions:
+        missing = [p for p in s.participants
+                   if not (current_consent(vault, p).get(item) and current_consent(vault, p)[item].given)]
+        if missing:
+            raise InvalidInput(f"{', '.join(missing)} did not consent to sharing the recording ({item}); export "
+                               f"{s.session_id} without --with-audio.")
+        pcm, rate = read_audio(vault, s.session_id)
+        buf = io.BytesIO()
+        sf.write(buf, pcm, rate, format="FLAC", subtype="PCM_16")
+        out[f"audio/{s.session_id}.flac"] = buf.getvalue()
+    return out
+
+
+def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipients: list[str] | None = None,
+                    with_audio: bool = False) -> Path:
     from ... import __version__
 
     content = gather(vault, session_ids)
     keys = read_recipients(list(recipients or []) or list(content.study.export.recipients))
     files = build_files(content)
+    if with_audio:
+        files.update(audio_files(vault, content))
     signer = device_key(vault)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -52,7 +83,7 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
         "sessions": [{"id": s.session_id, "wave": s.wave, "guide_version": s.guide_version,
                       "participants": s.participants} for s in content.sessions],
         "redactions": content.redaction_counts,
-        "audio_included": False,
+        "audio_included": with_audio,
     }
     write_bundle(files, manifest, signer, keys, out)
     with vault.db.atomic():
