@@ -178,3 +178,34 @@ def test_folding_keeps_offsets():
 def test_a_capitalised_name_that_is_a_common_word_only_matches_capitalised():
     spans = detect("I hope Hope will come. Will said so.", [Identifier("Hope", "[friend]"), Identifier("Will", "[brother]")])
     assert [s.text for s in spans] == ["Hope", "Will"]
+
+
+def test_cli_identifiers_redact_review(vault, study_en):
+    from click.testing import CliRunner
+
+    from fieldscribe.cli import cli
+
+    from .conftest import PASSPHRASE
+
+    pid, sid = transcript_session(vault, study_en.study, "Ann Lee", EN_TRANSCRIPT[:3],
+                                  events=[("flag", 6.0, {"text": "tearful"})])
+    path = str(vault.path)
+    vault.close()
+    env = {"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    run = lambda *a: CliRunner().invoke(cli, ["--vault", path, *a], env=env)  # noqa: E731
+    r = run("participant", "identifiers", pid, "--add", "Hope=female friend", "--add", "Annie")
+    assert r.exit_code == 0 and "'Annie'" in r.stdout and f"[{pid}]" in r.stdout
+    r = run("study", "identifiers", "--add", "Harbour View=day-care centre")
+    assert r.exit_code == 0
+    r = run("redact", sid)
+    assert r.exit_code == 0 and "suggested" in r.stdout and "sensitive moment flagged at 0:00:06: tearful" in r.stderr
+    r = run("transcript", "review", sid, "--done")
+    assert r.exit_code == 1 and "not decided yet" in r.stderr
+    hope = next(line.split(".")[0].strip() for line in r.stdout.splitlines() or run("redact", sid).stdout.splitlines()
+                if "'Hope'" in line)
+    r = run("redact", sid, "--edit", f"{hope}=friend", "--accept-all")
+    assert r.exit_code == 0 and "[friend]" in r.stdout and "suggested" not in r.stdout
+    r = run("transcript", "review", sid, "--done")
+    assert r.exit_code == 0 and f"{sid} reviewed." in r.stdout
+    r = run("redact", sid, "--accept", "999")
+    assert r.exit_code == 1 and "No suggestion number 999" in r.stderr

@@ -31,11 +31,18 @@ def redact(ctx: click.Context, session: str, accept: tuple[int, ...], reject: tu
         if not sep or not n.strip().isdigit():
             raise InvalidInput(f"--edit {e!r} should look like N=DESCRIPTOR, e.g. 3=[sister].")
         edit[int(n)] = desc
+    from ..core import sessions as score
+    from ..core import timeline
+
     with open_vault(ctx) as vault:
         if accept or reject or edit or accept_all:
             items = decide(vault, session, accept=list(accept), reject=list(reject), edit=edit, accept_all=accept_all)
         else:
             items = suggestions(vault, session)
+        flags = [e for e in timeline.events(vault, score.get_session(vault, session).id) if e.kind == timeline.FLAG]
+    for f in flags:
+        click.echo(f"  sensitive moment flagged at {_clock(f.t)}{': ' + f.data['text'] if f.data.get('text') else ''}"
+                   " — read this part closely", err=True)
     if not items:
         click.echo("No identifiers found. Add names or places with `fieldscribe participant identifiers` or "
                    "`fieldscribe study identifiers`, then check again.")
