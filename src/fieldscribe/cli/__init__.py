@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..core.errors import FieldscribeError
+from ..core.errors import FieldscribeError, InvalidInput
 from .common import CONTEXT_SETTINGS, vault_option
 
 
@@ -53,7 +53,17 @@ def cli(ctx: click.Context) -> None:
     passphrase in FIELDSCRIBE_PASSPHRASE.
     """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            click.echo(ctx.get_help())  # a script or pipe: the app needs a terminal
+            return
+        from ..tui import run_app
+        from .common import vault_path
+
+        path = vault_path(ctx)
+        if not (path / "vault.db").exists():
+            raise InvalidInput(f"There is no vault at {path}; create one with `fieldscribe init`, "
+                                   "or choose one with --vault PATH.")
+        run_app(path)
 
 
 def _register() -> None:

@@ -61,9 +61,11 @@ class RecordingRun:
     def position(self) -> float:
         return self.recorder.position
 
-    def mark(self, kind: str, **data) -> timeline.Event:
-        """Stamp an event at the current audio position (question shown, note, flag …)."""
-        return timeline.add_event(self.vault, self.session_id, kind, self.recorder.position, key=self._key, **data)
+    def mark(self, kind: str, *, at: float | None = None, **data) -> timeline.Event:
+        """Stamp an event at the current audio position (question shown, note, flag …), or at
+        `at`: the moment a key was pressed, for a note typed over the following seconds."""
+        t = self.recorder.position if at is None else at
+        return timeline.add_event(self.vault, self.session_id, kind, t, key=self._key, **data)
 
     def pause(self) -> None:
         self.recorder.pause()

@@ -218,6 +218,34 @@ def mark_reviewed(vault: Vault, session_id: str) -> None:
         vault.log("transcript.reviewed", sid, version=t.version)
 
 
+def reopen_review(vault: Vault, session_id: str, version: int) -> None:
+    """After an edit the transcript needs another look before it may leave the laptop."""
+    doc = _doc(vault, session_id, version)
+    if doc.get("reviewed"):
+        doc["reviewed"] = None
+        _save_doc(vault, session_id, version, doc)
+    if sessions.get_session(vault, session_id).status == sessions.REVIEWED:
+        sessions.set_status(vault, session_id, sessions.TRANSCRIBED)
+
+
+def redact_phrase(vault: Vault, session_id: str, entry: str) -> list[Suggestion]:
+    """A reviewer's own mark: 'words' or 'words=descriptor'. The words join the study's
+    replacement table, so they are replaced in every transcript, and are accepted here."""
+    sid = sessions.get_session(vault, session_id).id
+    ident = parse_identifier(entry, "[identifier]")
+    table = replacement_table(vault)
+    descriptor = table.get(ident.text, ident.descriptor) if "=" not in entry else ident.descriptor
+    if not any(ident.text in seg.text for seg in load_segments(vault, _transcript(vault, sid))):
+        raise InvalidInput(f"{ident.text!r} does not occur in the transcript of {sid}; check its spelling.")
+    found = [s for s in suggestions(vault, sid) if s.original == ident.text]
+    if not found:
+        with vault.db.atomic():
+            table[ident.text] = descriptor
+            _save_table(vault, table)
+        found = [s for s in suggestions(vault, sid) if s.original == ident.text]
+    return decide(vault, sid, edit={s.n: descriptor for s in found})
+
+
 def is_reviewed(vault: Vault, session_id: str) -> bool:
     sid = sessions.get_session(vault, session_id).id
     t = current_transcript(vault, sid)
@@ -245,6 +273,7 @@ def deidentified_segments(vault: Vault, session_id: str) -> list[StoredSegment]:
     for seg in load_segments(vault, t):
         spans = accepted.get(seg.idx, [])
         seg.text = apply(seg.text, spans)
+        seg.original_text, seg.edited = None, None  # Whisper's first words may name someone
         seg.words = [] if spans else seg.words  # word timings would leak the original words
         for note in seg.notes:
             if note.get("text"):

@@ -1,0 +1,248 @@
+"""The services one unlocked vault offers the interactive app.
+
+The Textual app never reaches into the core itself: it is handed a :class:`Services`
+(tests hand it one with a fake sound source, or a fake altogether) and calls plain,
+blocking methods from its thread workers. Nothing here imports Textual, so the same object
+could serve another front end, and the layering test keeps it that way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .core import consent, participants, sessions
+from .core.errors import InvalidInput
+from .core.guides import current_guide, load_guide
+from .core.study import Domain, Question, Study, StudyFile
+from .core.vault import Vault
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    id: str
+    group: str
+    wave: int | None
+    consent: str            # complete | partial | none | no audio | withdrawn
+    sessions: str           # "S1 recorded, S3 planned"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    kind: str
+    wave: int
+    participants: tuple[str, ...]
+    status: str             # a session status, or "transcribing 40%"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    study_title: str
+    sites: list[str]
+    participants: list[ParticipantRow]
+    sessions: list[SessionRow]
+    attention: list[str] = field(default_factory=list)
+
+
+class Services:
+    """Open a vault folder; unlock it; then every field-day operation the app offers."""
+
+    def __init__(self, vault_path: str | Path, *, source_factory: Callable[[], Any] | None = None,
+                 recorder_config: Callable[[], Any] | None = None,
+                 live_model: str | None = None) -> None:
+        self.vault_path = Path(vault_path)
+        self._source_factory = source_factory      # tests: a fake microphone
+        self._recorder_config = recorder_config
+        self.live_model = live_model
+        self._vault: Vault | None = None
+
+    # -- the vault ------------------------------------------------------------------------------
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None or not self._vault.unlocked:
+            from .core.vault import Locked
+
+            raise Locked("The vault is locked; unlock it with your passphrase first.")
+        return self._vault
+
+    @property
+    def unlocked(self) -> bool:
+        return self._vault is not None and self._vault.unlocked
+
+    def _open(self) -> Vault:
+        if self._vault is None:
+            self._vault = Vault.open(self.vault_path)
+        return self._vault
+
+    def unlock(self, passphrase: str) -> list[str]:
+        """Unlock, then repair any recording a crash interrupted; return what was recovered."""
+        self._open().unlock(passphrase)
+        return self._recover()
+
+    def unlock_with_recovery_key(self, recovery_key: str) -> list[str]:
+        self._open().unlock_with_recovery_key(recovery_key)
+        return self._recover()
+
+    def _recover(self) -> list[str]:
+        from .core.recovery import interrupted_sessions, recover_all
+
+        if not interrupted_sessions(self.vault):
+            return []
+        return [f"Recording of {r.session_id} was interrupted; {r.seconds:.0f} s were recovered."
+                for r in recover_all(self.vault)]
+
+    def lock(self) -> None:
+        """Forget every key; the vault stays open (and locked against other processes)."""
+        if self._vault is not None and self._vault.unlocked:
+            self._vault.lock()
+
+    def close(self) -> None:
+        if self._vault is not None:
+            self._vault.close()
+            self._vault = None
+
+    # -- the study ------------------------------------------------------------------------------
+    def study_file(self) -> StudyFile:
+        return current_guide(self.vault)
+
+    def study(self) -> Study:
+        return self.study_file().study
+
+    def session_study(self, sid: str) -> Study:
+        return load_guide(self.vault, sessions.get_session(self.vault, sid).guide_sha256).study
+
+    def dashboard(self) -> Dashboard:
+        from .core.recovery import interrupted_sessions
+        from .core.transcripts import list_transcripts
+
+        vault = self.vault
+        study = self.study()
+        rows: list[SessionRow] = []
+        by_person: dict[str, list[SessionRow]] = {}
+        for s in sessions.list_sessions(vault):
+            status = s.status
+            running = [t for t in list_transcripts(vault, s.id) if t.state == "running"]
+            if running and s.status in (sessions.RECORDED,) and running[-1].total_s:
+                status = f"transcribing {int(100 * running[-1].done_s / running[-1].total_s)}%"
+            row = SessionRow(s.id, s.kind, s.wave, s.participants, status)
+            rows.append(row)
+            for pid in s.participants:
+                by_person.setdefault(pid, []).append(row)
+        people = []
+        for p in participants.list_participants(vault):
+            mine = by_person.get(p.id, [])
+            people.append(ParticipantRow(
+                p.id, p.group, max((r.wave for r in mine), default=None),
+                "withdrawn" if p.withdrawn else self._consent_state(study, p.id),
+                ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
+            ))
+        attention = [f"{sid}: a recording was interrupted — it will be recovered on unlock."
+                     for sid in interrupted_sessions(vault)]
+        for r in rows:
+            if r.status == sessions.RECORDED:
+                attention.append(f"{r.id}: recorded, not transcribed yet.")
+            elif r.status == sessions.TRANSCRIBED:
+                attention.append(f"{r.id}: transcript waiting for review.")
+            elif r.status == sessions.EXPORTED:
+                attention.append(f"{r.id}: exported, not synced to the study store yet.")
+        return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
+
+    def _consent_state(self, study: Study, pid: str) -> str:
+        state = consent.current_consent(self.vault, pid)
+        if not state:
+            return "none"
+        audio = state.get(study.audio_consent_item.id)
+        if consent.consent_complete(self.vault, study, pid):
+            return "complete"
+        if audio is None or not audio.given:
+            return "no audio"
+        return "partial"
+
+    # -- enrolment ------------------------------------------------------------------------------
+    def enrol(self, *, group: str, name: str | None, site: str | None, contact: str | None,
+              eligibility: dict[str, bool], baseline: dict[str, Any], compensation: str | None,
+              consent_decisions: dict[str, bool]) -> str:
+        """Enrol and record consent. Eligibility and every answer are checked before anything
+        is stored, so a refusal leaves no half-enrolled person behind."""
+        study = self.study()
+        participants.check_eligibility(study, eligibility)
+        for field_id, raw in baseline.items():
+            study.parse_answer(field_id, raw)
+        missing = [c.id for c in study.consent if c.id not in consent_decisions]
+        if missing:
+            raise InvalidInput(f"Consent item {missing[0]!r} was not read out; answer every item.")
+        pid = participants.enrol(self.vault, study, group=group, name=name, site=site, contact=contact,
+                                 eligibility=eligibility, baseline=baseline, compensation=compensation)
+        consent.record_consent(self.vault, study, pid, consent_decisions)
+        return pid
+
+    def create_session(self, pids: list[str], wave: int = 1) -> str:
+        return sessions.create_session(self.vault, pids, wave=wave)
+
+    def session(self, sid: str) -> sessions.Session:
+        return sessions.get_session(self.vault, sid)
+
+    def questions(self, sid: str) -> list[tuple[Domain, Question]]:
+        s = sessions.get_session(self.vault, sid)
+        groups = {p.id: p.group for p in participants.list_participants(self.vault)}
+        return self.session_study(sid).questions(groups.get(s.participants[0]))
+
+    # -- recording ------------------------------------------------------------------------------
+    def start_recording(self, sid: str, *, on_level: Callable | None = None, live: bool = False,
+                        on_segment: Callable | None = None):
+        """Start (or continue) a session's recording; returns a core RecordingRun."""
+        from .core.recording import begin_recording
+
+        config = self._recorder_config() if self._recorder_config else None
+        source = self._source_factory() if self._source_factory else None
+        return begin_recording(self.vault, sid, config, source=source, on_level=on_level, live=live,
+                               live_model=self.live_model, on_segment=on_segment)
+
+    # -- transcripts ----------------------------------------------------------------------------
+    def transcribe(self, sid: str, *, on_progress: Callable | None = None,
+                   cancel: threading.Event | None = None):
+        from .core.transcripts import transcribe_session
+
+        return transcribe_session(self.vault, sid, on_progress=on_progress, cancel=cancel)
+
+    def segments(self, sid: str) -> list:
+        from .core.transcripts import current_transcript, load_segments
+
+        t = current_transcript(self.vault, sid)
+        if t is None:
+            raise InvalidInput(f"Session {sid} has no finished transcript yet; transcribe it first.")
+        return load_segments(self.vault, t)
+
+    def edit_segment(self, sid: str, idx: int, *, text: str | None = None, speaker: str | None = None):
+        from .core.transcripts import edit_segment
+
+        return edit_segment(self.vault, sid, idx, text=text, speaker=speaker)
+
+    def suggestions(self, sid: str) -> list:
+        from .core.deid.review import suggestions
+
+        return suggestions(self.vault, sid)
+
+    def decide(self, sid: str, **kwargs: Any) -> list:
+        from .core.deid.review import decide
+
+        return decide(self.vault, sid, **kwargs)
+
+    def redact_phrase(self, sid: str, entry: str) -> list:
+        from .core.deid.review import redact_phrase
+
+        return redact_phrase(self.vault, sid, entry)
+
+    def mark_reviewed(self, sid: str) -> None:
+        from .core.deid.review import mark_reviewed
+
+        mark_reviewed(self.vault, sid)
+
+    def play(self, sid: str, start: float, end: float | None, cancel: threading.Event | None = None) -> float:
+        from .core.audio.playback import play
+
+        return play(self.vault, sid, start, end, cancel=cancel)

@@ -1,0 +1,146 @@
+"""The App: owns the services, the screen stack, locking, help and the command palette.
+
+It does no field work itself — screens and their workers do — and it keeps the last few
+hundred :class:`AppEvent` messages in ``events`` so tests can assert on what happened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from textual import events, on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from ..services import Services
+from .messages import AppEvent, LockedNow, Unlocked
+from .settings import Settings
+from .strings import set_language
+
+
+class FieldscribeApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "fieldscribe"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help", tooltip="Help for what has focus, and the keys here"),
+        Binding("ctrl+l", "lock", "Lock", id="app.lock", tooltip="Lock the vault and clear the screen"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (asks nothing: all work is saved)"),
+    ]
+
+    def __init__(self, services: Services, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.settings = settings or Settings()
+        if self.settings.language:
+            set_language(self.settings.language)
+        self.events: deque[AppEvent] = deque(maxlen=500)
+        self.last_activity = time.monotonic()
+
+    def get_default_screen(self) -> Screen:
+        # the bottom of the stack: locking pops everything above it
+        from .screens.unlock import UnlockScreen
+
+        return UnlockScreen()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._check_idle)
+
+    # -- what happened ------------------------------------------------------------------------
+    @on(AppEvent)
+    def _record(self, message: AppEvent) -> None:
+        self.events.append(message)
+
+    def events_of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.last_activity = time.monotonic()
+        await super().on_event(event)
+
+    # -- unlock and lock ----------------------------------------------------------------------
+    def on_unlocked(self, message: Unlocked) -> None:
+        from .screens.home import HomeScreen
+
+        if not self.settings.language:
+            set_language(self.services.study().study.language)
+        self.push_screen(HomeScreen())
+        for line in message.recovered:
+            self.notify(line, severity="warning", timeout=10)
+
+    def recording_running(self) -> bool:
+        from .screens.interview import InterviewScreen
+
+        return any(isinstance(s, InterviewScreen) and s.recording for s in self.screen_stack)
+
+    def _check_idle(self) -> None:
+        limit = self.settings.idle_lock_s
+        if limit and self.services.unlocked and time.monotonic() - self.last_activity > limit \
+                and not self.recording_running():
+            self.run_worker(self.lock("idle for a while"), exclusive=True, group="lock")
+
+    async def action_lock(self) -> None:
+        if self.recording_running():
+            self.notify("A recording is running: stop it first (S), then lock.", severity="warning")
+            return
+        await self.lock("locked on request")
+
+    async def lock(self, reason: str) -> None:
+        """Forget the keys and take every screen that showed decrypted data off the stack."""
+        if not self.services.unlocked:
+            return
+        self.services.lock()
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        self.screen.reset()  # type: ignore[attr-defined]
+        self.post_message(LockedNow(reason))
+        self.notify(f"Vault locked ({reason}); unlock to go on.")
+
+    # -- help and the palette -----------------------------------------------------------------
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        focused = self.focused
+        text = getattr(focused, "HELP", "") or getattr(screen, "HELP", "") or "No help here."
+        keys = []
+        for binding in list(screen._bindings) + list(self._bindings):
+            keys.append((binding.key, binding.description, binding.tooltip))
+        self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), text, keys))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not self.services.unlocked:
+            return
+        from .screens.home import HomeScreen
+
+        yield SystemCommand("vault: lock", "Lock the vault and clear the screen", self.action_lock)
+        yield SystemCommand("participant: enrol", "Enrol a new participant (eligibility, consent, questionnaire)",
+                            self._enrol)
+        if isinstance(screen, HomeScreen):
+            yield SystemCommand("session: plan interview", "Plan an interview with the selected participant",
+                                screen.action_new_session)
+            yield SystemCommand("interview: open", "Open the selected session's interview", screen.action_interview)
+            yield SystemCommand("transcript: transcribe", "Transcribe the selected session", screen.action_transcribe)
+            yield SystemCommand("transcript: review", "Review the selected session's transcript",
+                                screen.action_review)
+        yield SystemCommand("help: keys", "Help and the keys of this screen", self.action_help)
+
+    def _enrol(self) -> None:
+        from .screens.enrol import start_enrolment
+
+        start_enrolment(self)
+
+    # -- the unexpected -----------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(f"Something unexpected went wrong ({type(err).__name__}: {err}); everything saved before "
+                        "it is intact. Please report this.", severity="error", timeout=15)

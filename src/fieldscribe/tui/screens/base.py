@@ -1,0 +1,44 @@
+"""What every screen shares: the services, one way to report errors, and its help text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual.screen import ModalScreen, Screen
+
+from ...core.errors import FieldscribeError
+
+if TYPE_CHECKING:
+    from ...services import Services
+
+T = TypeVar("T")
+
+
+class Attempt:
+    """Run one core call from the UI thread; a typed error becomes one notification sentence."""
+
+    def attempt(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return fn(*args, **kwargs)
+        except FieldscribeError as exc:
+            self.app.notify(str(exc), severity="error", timeout=8)  # type: ignore[attr-defined]
+            return None
+
+    def emit(self, message) -> None:
+        """Tell the App what happened (it keeps a record tests assert on), even if this
+        screen is about to close."""
+        self.app.post_message(message)  # type: ignore[attr-defined]
+
+    @property
+    def services(self) -> "Services":
+        return self.app.services  # type: ignore[attr-defined]
+
+
+class BaseScreen(Attempt, Screen):
+    # shown by F1 when the focused widget has no help of its own
+    HELP = ""
+
+
+class BaseModal(Attempt, ModalScreen):
+    HELP = ""

@@ -1,0 +1,122 @@
+"""Small modal questions: confirm, a field note, who is speaking, one line of text."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...core.timeline import NOTE_PRESETS
+from .base import BaseModal
+
+
+class Confirm(BaseModal):
+    """Y / N; Escape means no."""
+
+    HELP = "Press Y to confirm or N (or Escape) to go back."
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-text")
+            yield Label("[b]Y[/b] yes    [b]N[/b] no", classes="dialog-keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class NoteDialog(BaseModal):
+    """A timestamped field note: a preset (keys 1–5) or free text."""
+
+    HELP = "Press 1–5 for a preset note, or Tab, type a note and press Enter. Escape adds nothing."
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="note.cancel")] + [
+        Binding(str(i + 1), f"preset({i})", p, id=f"note.preset{i + 1}", show=False)
+        for i, p in enumerate(NOTE_PRESETS)
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Field note (stamped at the moment you pressed the key)", classes="dialog-text")
+            yield OptionList(*[Option(f"{i + 1}  {p}", id=p) for i, p in enumerate(NOTE_PRESETS)], id="presets")
+            yield Input(placeholder="…or Tab here, type a note and press Enter", id="note-text")
+
+    def on_mount(self) -> None:
+        # the list has focus so that 1–5 pick a preset at once; Tab goes to the text box
+        self.query_one("#presets", OptionList).focus()
+
+    def action_preset(self, n: int) -> None:
+        self.dismiss({"text": NOTE_PRESETS[n], "preset": NOTE_PRESETS[n]})
+
+    @on(OptionList.OptionSelected, "#presets")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss({"text": event.option.id, "preset": event.option.id})
+
+    @on(Input.Submitted, "#note-text")
+    def _typed(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text:
+            self.dismiss({"text": text, "preset": text if text in NOTE_PRESETS else None})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChooseOne(BaseModal):
+    """Pick one of a few options (who is speaking)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choose.cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text, self.options = title, options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-text")
+            yield OptionList(*[Option(label, id=value) for label, value in self.options], id="choices")
+
+    def on_mount(self) -> None:
+        self.query_one("#choices", OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AskText(BaseModal):
+    """One line of text, pre-filled (edit a segment, words to redact)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="ask.cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.title_text, classes="dialog-text")
+            yield Input(self.value, placeholder=self.placeholder, id="answer")
+            yield Label("Enter saves · Escape cancels", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#answer", Input).focus()
+
+    @on(Input.Submitted, "#answer")
+    def _done(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

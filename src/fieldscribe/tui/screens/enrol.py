@@ -1,0 +1,255 @@
+"""Enrolment as three short steps, in the order they happen with the person in front of you:
+eligibility, consent read out item by item (audio recording asked separately), then the
+baseline questionnaire. Nothing is stored until the last step, so walking away mid-way
+leaves no half-enrolled person in the vault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+
+from ...core.errors import FieldscribeError, NotEligible
+from ...core.participants import check_eligibility
+from ...core.study import ChoiceField, NumberField
+from ..messages import ParticipantEnrolled
+from ..strings import tr
+from .base import BaseScreen
+
+
+@dataclass
+class Draft:
+    group: str = ""
+    site: str | None = None
+    name: str | None = None
+    contact: str | None = None
+    eligibility: dict[str, bool] = field(default_factory=dict)
+    consent: dict[str, bool] = field(default_factory=dict)
+
+
+def start_enrolment(app: App) -> None:
+    app.push_screen(EligibilityScreen(Draft()))
+
+
+class _Step(BaseScreen):
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next step", id="enrol.next", tooltip="Check this step and go on"),
+        Binding("escape", "cancel", "Cancel", id="enrol.cancel", tooltip="Stop enrolling; nothing is saved"),
+    ]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+
+    def action_cancel(self) -> None:
+        self.app.pop_screen()
+        self.notify("Enrolment cancelled; nothing was saved.")
+
+    @on(Button.Pressed, "#next")
+    def _pressed(self) -> None:
+        self.action_next()
+
+    def action_next(self) -> None:  # pragma: no cover - every step overrides it
+        raise NotImplementedError
+
+    def problem(self, text: str) -> None:
+        self.query_one("#problem", Static).update(text)
+        self.notify(text, severity="error", timeout=8)
+
+
+class EligibilityScreen(_Step):
+    HELP = ("Step 1 of 3. Choose the group, then tick each inclusion criterion the person meets and each "
+            "exclusion criterion that applies. Enrolment stops here if they are not eligible.")
+
+    def compose(self) -> ComposeResult:
+        study = self.services.study()
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Label(f"1/3  {tr('enrol.eligibility')}", classes="step-title")
+            yield Select([(g.label, g.id) for g in study.groups], id="group", prompt="Group", allow_blank=True)
+            yield Select([(s.name, s.name) for s in study.study.sites], id="site", prompt="Site (optional)")
+            yield Input(placeholder="Full name (sealed; never exported)", id="name")
+            yield Input(placeholder="Contact details (sealed; optional)", id="contact")
+            yield Label("Meets these inclusion criteria:", classes="section")
+            for c in study.eligibility.inclusion:
+                yield Checkbox(c.text, id=f"inc-{c.id}")
+            if study.eligibility.exclusion:
+                yield Label("Any of these exclusion criteria applies:", classes="section")
+                for c in study.eligibility.exclusion:
+                    yield Checkbox(c.text, id=f"exc-{c.id}")
+            yield Static("", id="problem", classes="problem")
+            yield Button("Next: consent  (Ctrl+N)", id="next", variant="primary")
+        yield Footer()
+
+    def action_next(self) -> None:
+        study = self.services.study()
+        group = self.query_one("#group", Select).value
+        if group is Select.BLANK:
+            self.problem("Choose the participant's group first.")
+            return
+        answers = {c.id: self.query_one(f"#inc-{c.id}", Checkbox).value for c in study.eligibility.inclusion}
+        answers |= {c.id: self.query_one(f"#exc-{c.id}", Checkbox).value for c in study.eligibility.exclusion}
+        try:
+            check_eligibility(study, answers)
+        except NotEligible as exc:
+            self.problem(f"Not eligible, so not enrolled: {'; '.join(exc.reasons)}.")
+            return
+        site = self.query_one("#site", Select).value
+        self.draft.group = str(group)
+        self.draft.site = None if site is Select.BLANK else str(site)
+        self.draft.name = self.query_one("#name", Input).value.strip() or None
+        self.draft.contact = self.query_one("#contact", Input).value.strip() or None
+        self.draft.eligibility = answers
+        self.app.switch_screen(ConsentScreen(self.draft))
+
+
+class ConsentScreen(_Step):
+    """One item at a time, read aloud; Y records it as given, N as refused."""
+
+    HELP = ("Step 2 of 3. Read each consent item aloud, then press Y if the person agrees or N if they do not. "
+            "Audio recording is asked separately, last. Backspace goes back one item.")
+    BINDINGS = [
+        Binding("y", "answer(True)", "Agrees", id="consent.yes", tooltip="The person agrees to this item"),
+        Binding("n", "answer(False)", "Does not agree", id="consent.no", tooltip="The person does not agree"),
+        Binding("backspace", "back", "Back", id="consent.back", tooltip="Ask the previous item again"),
+    ]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__(draft)
+        study = self.services.study()
+        # the audio item last and on its own, so it is never agreed to in passing
+        self.items = [c for c in study.consent if not c.audio_recording] + [study.audio_consent_item]
+        self.position = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Label(f"2/3  {tr('enrol.consent')}", classes="step-title")
+            yield Static(id="consent-counter")
+            yield Static(id="consent-item", classes="big-text")
+            yield Static(id="consent-answers")
+            yield Static("", id="problem", classes="problem")
+            yield Button("Next: questionnaire  (Ctrl+N)", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        done = self.position >= len(self.items)
+        if not done:
+            item = self.items[self.position]
+            heading = tr("enrol.audio") + "\n\n" if item.audio_recording else ""
+            self.query_one("#consent-item", Static).update(heading + item.text)
+            self.query_one("#consent-counter", Static).update(
+                f"Item {self.position + 1} of {len(self.items)}" + ("" if item.required else " (optional)"))
+        else:
+            self.query_one("#consent-item", Static).update("Every item has been answered.")
+            self.query_one("#consent-counter", Static).update("")
+        self.query_one("#consent-answers", Static).update("\n".join(
+            f"{'✔ agrees' if self.draft.consent[c.id] else '✘ does not agree'}  {c.id}"
+            for c in self.items if c.id in self.draft.consent))
+        self.query_one("#next", Button).disabled = not done
+
+    def action_answer(self, given: bool) -> None:
+        if self.position >= len(self.items):
+            return
+        self.draft.consent[self.items[self.position].id] = given
+        self.position += 1
+        self._show()
+
+    def action_back(self) -> None:
+        if self.position > 0:
+            self.position -= 1
+            self.draft.consent.pop(self.items[self.position].id, None)
+            self._show()
+
+    def action_next(self) -> None:
+        if self.position < len(self.items):
+            self.problem("Answer every consent item first (Y or N).")
+            return
+        refused = [c for c in self.items if c.required and not c.audio_recording and not self.draft.consent[c.id]]
+        if refused:
+            self.problem(f"Required consent was not given ({refused[0].id}), so the person cannot take part; "
+                         "press Escape to cancel.")
+            return
+        audio = self.items[-1]
+        if not self.draft.consent[audio.id]:
+            self.notify("No audio-recording consent: interviews with this person cannot be recorded.",
+                        severity="warning", timeout=8)
+        self.app.switch_screen(QuestionnaireScreen(self.draft))
+
+
+class QuestionnaireScreen(_Step):
+    HELP = ("Step 3 of 3. Fill in the baseline questionnaire; each answer is checked as you go on. "
+            "Ctrl+S enrols the participant and saves everything, sealed.")
+    BINDINGS = [
+        Binding("ctrl+s", "next", "Enrol", id="enrol.save", tooltip="Check the answers and enrol"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        study = self.services.study()
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Label(f"3/3  {tr('enrol.questionnaire')}", classes="step-title")
+            for f in study.questionnaire:
+                label = f.label + (" *" if f.required else "")
+                if isinstance(f, NumberField):
+                    label += f" ({f.min:g}–{f.max:g}{' ' + f.unit if f.unit else ''})" if f.min is not None and \
+                        f.max is not None else ""
+                yield Label(label, classes="field-label")
+                if isinstance(f, ChoiceField):
+                    yield Select([(v, k) for k, v in f.choices.items()], id=f"q-{f.id}", prompt="choose")
+                else:
+                    yield Input(id=f"q-{f.id}", type="integer" if isinstance(f, NumberField) and f.integer
+                                else ("number" if isinstance(f, NumberField) else "text"))
+                yield Static("", id=f"err-{f.id}", classes="field-error")
+            yield Label("Compensation given (e.g. £20 voucher)", classes="field-label")
+            yield Input(id="compensation")
+            yield Static("", id="problem", classes="problem")
+            yield Button("Enrol  (Ctrl+S)", id="next", variant="success")
+        yield Footer()
+
+    def answers(self) -> dict[str, Any] | None:
+        """Every field's answer, checked by the core; None (and the reasons shown) if any is wrong."""
+        study = self.services.study()
+        out: dict[str, Any] = {}
+        ok = True
+        for f in study.questionnaire:
+            widget = self.query_one(f"#q-{f.id}")
+            raw = widget.value if isinstance(widget, Input) else (None if widget.value is Select.BLANK else widget.value)
+            err = self.query_one(f"#err-{f.id}", Static)
+            err.update("")
+            if raw in (None, ""):
+                if f.required:
+                    err.update("Required: please answer.")
+                    ok = False
+                continue
+            try:
+                out[f.id] = study.parse_answer(f.id, raw)
+            except FieldscribeError as exc:
+                err.update(str(exc))
+                ok = False
+        return out if ok else None
+
+    def action_next(self) -> None:
+        answers = self.answers()
+        if answers is None:
+            self.problem("Some answers need correcting; see the messages under them.")
+            return
+        pid = self.attempt(
+            self.services.enrol, group=self.draft.group, name=self.draft.name, site=self.draft.site,
+            contact=self.draft.contact, eligibility=self.draft.eligibility, baseline=answers,
+            compensation=self.query_one("#compensation", Input).value.strip() or None,
+            consent_decisions=self.draft.consent,
+        )
+        if pid is None:
+            return
+        self.emit(ParticipantEnrolled(pid))
+        self.app.pop_screen()
+        self.app.notify(f"Enrolled {pid}. Press N to plan an interview with them.")

@@ -1,0 +1,194 @@
+"""Home: the study at a glance — who is enrolled, where each session stands, what needs doing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+
+from ...core.errors import FieldscribeError
+from ..messages import ProgressInfo, WorkDone, WorkFailed, WorkProgress
+from ..strings import tr
+from .base import BaseScreen
+
+
+class HomeScreen(BaseScreen):
+    HELP = ("The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
+            "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
+            "participant selected in the list on the left.")
+    BINDINGS = [
+        Binding("e", "enrol", "Enrol", id="home.enrol", tooltip="Enrol a new participant"),
+        Binding("n", "new_session", "New interview", id="home.new_session",
+                tooltip="Plan an interview with the selected participant"),
+        Binding("enter", "interview", "Interview", id="home.interview", tooltip="Open the selected session"),
+        Binding("t", "transcribe", "Transcribe", id="home.transcribe",
+                tooltip="Transcribe the selected session on this laptop"),
+        Binding("v", "review", "Review", id="home.review", tooltip="Review the selected session's transcript"),
+        Binding("c", "cancel", "Cancel work", id="home.cancel", show=False,
+                tooltip="Pause the running transcription (it resumes where it stopped)"),
+        Binding("f5", "refresh", "Refresh", id="home.refresh", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cancel: threading.Event | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="home-body"):
+            with Vertical(id="people-pane"):
+                yield Label(tr("home.participants"), classes="pane-title")
+                yield DataTable(id="people", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="sessions-pane"):
+                yield Label(tr("home.sessions"), classes="pane-title")
+                yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+                yield Label(tr("home.attention"), classes="pane-title")
+                yield Static(id="attention")
+        with Horizontal(id="work-line"):
+            yield Label("", id="work-label")
+            yield ProgressBar(id="work-progress", show_eta=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        people = self.query_one("#people", DataTable)
+        people.add_columns("ID", "group", "wave", "consent", "sessions")
+        sessions = self.query_one("#sessions", DataTable)
+        sessions.add_columns("session", "kind", "wave", "with", "status")
+        self.query_one("#work-line").display = False
+        self.refresh_data()
+        sessions.focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        board = self.attempt(self.services.dashboard)
+        if board is None:
+            return
+        self.sub_title = board.study_title
+        people = self.query_one("#people", DataTable)
+        people.clear()
+        for p in board.participants:
+            people.add_row(p.id, p.group, str(p.wave or "–"), p.consent, p.sessions, key=p.id)
+        table = self.query_one("#sessions", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for s in board.sessions:
+            table.add_row(s.id, s.kind.replace("_", " "), str(s.wave), " ".join(s.participants), s.status, key=s.id)
+        if board.sessions:
+            table.move_cursor(row=min(keep, len(board.sessions) - 1))
+        self.query_one("#attention", Static).update(
+            "\n".join(f"• {a}" for a in board.attention) or tr("home.nothing"))
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    # -- what is selected ---------------------------------------------------------------------
+    def _selected(self, table_id: str) -> str | None:
+        table = self.query_one(table_id, DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected_session(self) -> str | None:
+        sid = self._selected("#sessions")
+        if sid is None:
+            self.notify("There is no session yet: select a participant on the left and press N.", severity="warning")
+        return sid
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_enrol(self) -> None:
+        from .enrol import start_enrolment
+
+        start_enrolment(self.app)
+
+    def action_new_session(self) -> None:
+        pid = self._selected("#people")
+        if pid is None:
+            self.notify("Enrol a participant first (press E).", severity="warning")
+            return
+        sid = self.attempt(self.services.create_session, [pid])
+        if sid:
+            from ..messages import SessionCreated
+
+            self.emit(SessionCreated(sid))
+            self.notify(f"Planned interview {sid} with {pid}.")
+            self.refresh_data()
+            table = self.query_one("#sessions", DataTable)
+            table.move_cursor(row=table.get_row_index(sid))
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _open_row(self, _event: DataTable.RowSelected) -> None:
+        self.action_interview()
+
+    def action_interview(self) -> None:
+        sid = self.selected_session()
+        if sid:
+            from .interview import InterviewScreen
+
+            self.app.push_screen(InterviewScreen(sid))
+
+    def action_review(self) -> None:
+        sid = self.selected_session()
+        if sid:
+            from .review import ReviewScreen
+
+            self.app.push_screen(ReviewScreen(sid))
+
+    def action_transcribe(self) -> None:
+        sid = self.selected_session()
+        if not sid:
+            return
+        if self._cancel is not None:
+            self.notify("A transcription is already running; press C to pause it first.", severity="warning")
+            return
+        self._cancel = threading.Event()
+        line = self.query_one("#work-line")
+        line.display = True
+        self.query_one("#work-label", Label).update(f"Transcribing {sid}  ")
+        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
+        self.transcribe(sid, self._cancel)
+
+    def action_cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="transcribe")
+    def transcribe(self, sid: str, cancel: threading.Event) -> None:
+        def progress(p) -> None:
+            self.post_message(WorkProgress("transcribe", ProgressInfo(p.done_s, p.total_s, p.eta_s, sid)))
+
+        started = time.monotonic()
+        try:
+            t = self.services.transcribe(sid, on_progress=progress, cancel=cancel)
+        except FieldscribeError as exc:
+            self.post_message(WorkFailed("transcribe", str(exc)))
+            return
+        if t.state == "complete":
+            self.post_message(WorkDone("transcribe", f"Transcribed {sid} in {time.monotonic() - started:.0f} s; "
+                                                     f"press V to review it."))
+        else:
+            self.post_message(WorkDone("transcribe", f"Paused {sid} at {t.done_s:.0f} s of {t.total_s:.0f} s; "
+                                                     "press T to resume."))
+
+    def on_work_progress(self, message: WorkProgress) -> None:
+        bar = self.query_one("#work-progress", ProgressBar)
+        bar.update(total=max(message.info.total, 0.001), progress=message.info.done)
+
+    def on_work_done(self, message: WorkDone) -> None:
+        self._finish_work()
+        self.notify(message.summary)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self._finish_work()
+        self.notify(message.error, severity="error", timeout=8)
+
+    def _finish_work(self) -> None:
+        self._cancel = None
+        self.query_one("#work-line").display = False
+        self.refresh_data()

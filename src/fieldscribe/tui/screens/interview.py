@@ -1,0 +1,345 @@
+"""The interview: the guide in large text, the recording state, the microphone level, and
+single keys for everything the interviewer does while listening.
+
+Every key that changes the timeline stamps the recorder's audio position at the moment it
+was pressed. Recording, level metering and live transcription run on their own threads
+and only post messages here; stopping (which may finish a live transcript) runs in a worker
+so the screen never freezes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Label, Log, Static
+
+from ...core import timeline
+from ...core.errors import FieldscribeError
+from ..messages import LevelChanged, LiveSegment, Marked, RecorderWarning, RecordingStarted, RecordingStopped
+from ..strings import tr
+from ..widgets import LevelMeter, StateBadge
+from .base import BaseScreen
+from .dialogs import ChooseOne, Confirm, NoteDialog
+
+
+def clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class InterviewScreen(BaseScreen):
+    HELP = ("R starts recording. → or N goes to the next question and ← or P back (each stamps the time); 1–9 "
+            "mark a probe as used; M adds a field note, F flags a sensitive moment, K notes who is speaking "
+            "(focus groups); Space pauses and resumes; S stops (it asks first). L switches live transcription "
+            "on or off before you start.")
+    BINDINGS = [
+        Binding("r", "record", "Record", id="interview.record", tooltip="Start (or continue) recording"),
+        Binding("right,n", "next_question", "Next Q", id="interview.next", tooltip="Next question; stamps the time"),
+        Binding("left,p", "previous_question", "Prev Q", id="interview.previous",
+                tooltip="Previous question; stamps the time"),
+        Binding("m", "note", "Note", id="interview.note", tooltip="Add a timestamped field note"),
+        Binding("f", "flag", "Flag", id="interview.flag", tooltip="Flag a sensitive moment for the reviewer"),
+        Binding("space", "pause", "Pause/resume", id="interview.pause", tooltip="Pause or resume the recording"),
+        Binding("k", "speaker", "Speaker", id="interview.speaker", tooltip="Note who is speaking (focus groups)"),
+        Binding("s", "stop", "Stop", id="interview.stop", tooltip="Stop recording (asks first)"),
+        Binding("l", "toggle_live", "Live on/off", id="interview.live", show=False,
+                tooltip="Transcribe while recording (before you start)"),
+        Binding("escape", "leave", "Back", id="interview.back", tooltip="Back to the study (not while recording)"),
+    ] + [Binding(str(i), f"probe({i})", f"Probe {i}", id=f"interview.probe{i}", show=False) for i in range(1, 10)]
+
+    def __init__(self, sid: str, *, live: bool | None = None) -> None:
+        super().__init__()
+        self.sid = sid
+        self.run = None
+        self.index = 0
+        self.stamped = False        # the current question has been stamped on the timeline
+        self.probes_used: dict[int, set[int]] = {}
+        self.live = live
+        self.opened = time.monotonic()
+        self.speaker: str | None = None
+        self.state = "ready"        # ready | recording | paused | finishing | stopped
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="status-line"):
+            yield StateBadge(id="state")
+            yield Static(id="clock")
+        yield LevelMeter(id="level")
+        with Horizontal(id="interview-body"):
+            with VerticalScroll(id="guide-pane"):
+                yield Label(id="domain", classes="domain")
+                yield Static(id="question", classes="big-text")
+                yield Static(id="probes")
+                yield Static(id="next-question", classes="next")
+            with Vertical(id="side-pane"):
+                yield Label(tr("interview.live"), classes="pane-title", id="live-title")
+                yield Log(id="live", max_lines=200)
+                yield Label(tr("interview.notes"), classes="pane-title")
+                yield Log(id="notes", max_lines=200)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        s = self.attempt(self.services.session, self.sid)
+        if s is None:
+            self.app.pop_screen()
+            return
+        self.session = s
+        self.questions = self.services.questions(self.sid)
+        if self.live is None:
+            self.live = self.app.settings.live_transcription  # type: ignore[attr-defined]
+        self.sub_title = f"{s.id} · {' '.join(s.participants)} · wave {s.wave}"
+        self.speaker = s.participants[0] if len(s.participants) == 1 else None
+        self.set_state("ready")
+        self._show_question()
+        self._tick()
+        self.set_interval(0.25, self._tick)
+        self.set_interval(0.5, self._poll)
+        self.on_resize()
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.query_one(StateBadge).state = state
+        self.refresh_bindings()  # the footer offers only what makes sense now
+
+    def on_resize(self, _event=None) -> None:
+        # on a small screen the guide gets all the width; the side panel moves below
+        self.set_class(self.app.size.width < 100, "-narrow")
+
+    def _show_question(self) -> None:
+        total = len(self.questions)
+        domain, q = self.questions[self.index]
+        group = None
+        self.query_one("#domain", Label).update(f"{domain.title}   ·   Q {self.index + 1}/{total}")
+        self.query_one("#question", Static).update(q.text_for(group))
+        used = self.probes_used.get(self.index, set())
+        self.query_one("#probes", Static).update("\n".join(
+            f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes)))
+        if self.index + 1 < total:
+            nd, nq = self.questions[self.index + 1]
+            self.query_one("#next-question", Static).update(f"{tr('interview.next')}: {nq.text}")
+        else:
+            self.query_one("#next-question", Static).update(tr("interview.last"))
+
+    def _tick(self) -> None:
+        recorded = self.run.position if self.run is not None else 0.0
+        speaking = f" · speaking: {self.speaker}" if self.speaker and len(self.session.participants) > 1 else ""
+        live = " · live transcript on" if self.live else ""
+        self.query_one("#clock", Static).update(
+            f"{tr('interview.elapsed')} {clock(time.monotonic() - self.opened)} · "
+            f"{tr('interview.recorded')} {clock(recorded)}{speaking}{live}")
+
+    def _poll(self) -> None:
+        if self.run is None:
+            return
+        for w in self.run.poll():
+            self.emit(RecorderWarning(w.message))
+            self.notify(w.message, severity="warning", timeout=10)
+        if not self.run.running and self.state in ("recording", "paused"):
+            # the recorder stopped by itself (disk full, device lost): save what we have
+            self._stop_now()
+
+    # -- recording ----------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.run is not None and self.state in ("recording", "paused")
+
+    def action_record(self) -> None:
+        if self.run is not None:
+            return
+        self.query_one("#clock", Static).update("starting the microphone…")
+        self.start_recording(bool(self.live))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recorder")
+    def start_recording(self, live: bool) -> None:
+        def level(lv) -> None:
+            self.post_message(LevelChanged(max(lv.rms_db)))
+
+        def segment(seg) -> None:
+            self.post_message(LiveSegment(seg.start, seg.text))
+
+        try:
+            run = self.services.start_recording(self.sid, on_level=level, live=live, on_segment=segment)
+        except FieldscribeError as exc:
+            self.app.call_from_thread(self._start_failed, str(exc))
+            return
+        self.app.call_from_thread(self._started, run, live)
+
+    def _start_failed(self, error: str) -> None:
+        self.notify(error, severity="error", timeout=10)
+        self._tick()
+
+    def _started(self, run, live: bool) -> None:
+        self.run = run
+        self.set_state("recording")
+        self.emit(RecordingStarted(self.sid, live))
+        self.query_one("#live-title", Label).update(tr("interview.live") + ("" if live else " (off)"))
+        self._stamp_question()
+
+    def on_level_changed(self, message: LevelChanged) -> None:
+        self.query_one(LevelMeter).db = message.db
+
+    def on_live_segment(self, message: LiveSegment) -> None:
+        self.query_one("#live", Log).write_line(f"[{clock(message.start)}] {message.text.strip()}")
+
+    def _mark(self, kind: str, **data) -> bool:
+        if not self.recording:
+            self.notify("Start recording first (press R).", severity="warning")
+            return False
+        event = self.attempt(self.run.mark, kind, **data)
+        if event is None:
+            return False
+        self.emit(Marked(kind, event.t, data))
+        return True
+
+    def _stamp_question(self) -> None:
+        domain, q = self.questions[self.index]
+        self.stamped = self._mark(timeline.QUESTION, question=q.id, domain=domain.id)
+
+    def action_next_question(self) -> None:
+        self._move(+1)
+
+    def action_previous_question(self) -> None:
+        self._move(-1)
+
+    def _move(self, step: int) -> None:
+        target = self.index + step
+        if not 0 <= target < len(self.questions):
+            self.notify(tr("interview.last") if step > 0 else "This is the first question.")
+            return
+        self.index = target
+        self._show_question()
+        if self.recording:
+            self._stamp_question()
+
+    def action_probe(self, n: int) -> None:
+        _d, q = self.questions[self.index]
+        if n > len(q.probes):
+            return
+        if self._mark(timeline.PROBE, question=q.id, probe=n):
+            self.probes_used.setdefault(self.index, set()).add(n)
+            self._show_question()
+
+    def action_note(self) -> None:
+        if not self.recording:
+            self.notify("Start recording first (press R).", severity="warning")
+            return
+        at = self.run.position  # the moment of the key, not of finishing typing
+
+        def done(note: dict | None) -> None:
+            if note is None:
+                return
+            event = self.attempt(self.run.mark, timeline.NOTE, at=at, **note)
+            if event is not None:
+                self.emit(Marked(timeline.NOTE, event.t, note))
+                self.query_one("#notes", Log).write_line(f"[{clock(at)}] {note['text']}")
+
+        self.app.push_screen(NoteDialog(), done)
+
+    def action_flag(self) -> None:
+        if self._mark(timeline.FLAG, text=""):
+            self.query_one("#notes", Log).write_line(f"[{clock(self.run.position)}] ⚑ sensitive moment")
+            self.notify("Flagged: the reviewer will be pointed here.")
+
+    def action_speaker(self) -> None:
+        if not self.recording:
+            self.notify("Start recording first (press R).", severity="warning")
+            return
+        options = [(pid, pid) for pid in self.session.participants] + [("interviewer", "interviewer")]
+        at = self.run.position
+
+        def done(who: str | None) -> None:
+            if who is None:
+                return
+            event = self.attempt(self.run.mark, timeline.SPEAKER, at=at, participant=who)
+            if event is not None:
+                self.speaker = who
+                self.emit(Marked(timeline.SPEAKER, event.t, {"participant": who}))
+
+        self.app.push_screen(ChooseOne("Who is speaking now?", options), done)
+
+    def action_pause(self) -> None:
+        if not self.recording:
+            self.notify("Nothing is being recorded.", severity="warning")
+            return
+        if self.state == "recording":
+            self.run.pause()
+            self.set_state("paused")
+            self.emit(Marked(timeline.PAUSE, self.run.position, {}))
+        else:
+            self.run.resume()
+            self.set_state("recording")
+            self.emit(Marked(timeline.RESUME, self.run.position, {}))
+
+    def action_toggle_live(self) -> None:
+        if self.run is not None:
+            self.notify("Live transcription can only be switched before recording starts.", severity="warning")
+            return
+        self.live = not self.live
+        self._tick()
+
+    def action_stop(self) -> None:
+        if not self.recording:
+            self.notify("Nothing is being recorded.", severity="warning")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._stop_now()
+
+        self.app.push_screen(Confirm("Stop recording this interview?"), done)
+
+    def _stop_now(self) -> None:
+        self.set_state("finishing" if self.live else "stopped")
+        self.stop_recording()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recorder")
+    def stop_recording(self) -> None:
+        run = self.run
+        try:
+            info = run.stop()
+        except FieldscribeError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=15)
+            info = None
+        self.post_message(RecordingStopped(self.sid, info.seconds if info else run.position,
+                                           run.finish_seconds is not None, run.finish_seconds))
+
+    def on_recording_stopped(self, message: RecordingStopped) -> None:
+        self.set_state("stopped")
+        self.query_one(LevelMeter).db = -math.inf
+        if message.transcript_ready:
+            self.notify(f"Saved {clock(message.seconds)} of audio; the transcript was ready "
+                        f"{message.finish_seconds:.1f} s after stop. Press Escape, then V to review it.")
+        else:
+            self.notify(f"Saved {clock(message.seconds)} of audio. Press Escape, then T to transcribe it.")
+
+    def action_leave(self) -> None:
+        if self.recording:
+            self.notify("Stop the recording first (S); it keeps running until you do.", severity="warning")
+            return
+        if self.state == "finishing":
+            self.notify("Finishing the transcript; one moment.", severity="warning")
+            return
+        self.app.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # the footer shows only what makes sense now
+        state = self.state
+        if action == "record":
+            return state == "ready"
+        if action in ("pause", "stop", "note", "flag"):
+            return state in ("recording", "paused")
+        if action == "speaker":
+            session = getattr(self, "session", None)
+            return state in ("recording", "paused") and session is not None and len(session.participants) > 1
+        return True
+
+    def on_unmount(self) -> None:
+        # leaving by any path (lock, quit) must never lose what is being recorded
+        if self.recording and self.run is not None:
+            self.attempt(self.run.stop)
