@@ -66,7 +66,7 @@ class Services:
         if self._vault is None or not self._vault.unlocked:
             from .core.vault import Locked
 
-            raise Locked("The vault is locked; unlock it with your passphrase first.")
+            raise Locked()
         return self._vault
 
     @property

@@ -50,6 +50,10 @@ class FieldscribeApp(App):
     def on_mount(self) -> None:
         self.set_interval(1.0, self._check_idle)
 
+    def on_unmount(self) -> None:
+        # screens have stopped their recordings by now; release the vault for other processes
+        self.services.close()
+
     # -- what happened ------------------------------------------------------------------------
     @on(AppEvent)
     def _record(self, message: AppEvent) -> None:
@@ -110,9 +114,8 @@ class FieldscribeApp(App):
             return
         focused = self.focused
         text = getattr(focused, "HELP", "") or getattr(screen, "HELP", "") or "No help here."
-        keys = []
-        for binding in list(screen._bindings) + list(self._bindings):
-            keys.append((binding.key, binding.description, binding.tooltip))
+        keys = [(b.binding.key, b.binding.description, b.binding.tooltip)
+                for b in screen.active_bindings.values() if b.binding.description]
         self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), text, keys))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

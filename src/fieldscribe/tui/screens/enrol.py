@@ -89,7 +89,7 @@ class EligibilityScreen(_Step):
     def action_next(self) -> None:
         study = self.services.study()
         group = self.query_one("#group", Select).value
-        if group is Select.BLANK:
+        if group is Select.NULL:
             self.problem("Choose the participant's group first.")
             return
         answers = {c.id: self.query_one(f"#inc-{c.id}", Checkbox).value for c in study.eligibility.inclusion}
@@ -101,7 +101,7 @@ class EligibilityScreen(_Step):
             return
         site = self.query_one("#site", Select).value
         self.draft.group = str(group)
-        self.draft.site = None if site is Select.BLANK else str(site)
+        self.draft.site = None if site is Select.NULL else str(site)
         self.draft.name = self.query_one("#name", Input).value.strip() or None
         self.draft.contact = self.query_one("#contact", Input).value.strip() or None
         self.draft.eligibility = answers
@@ -222,7 +222,7 @@ class QuestionnaireScreen(_Step):
         ok = True
         for f in study.questionnaire:
             widget = self.query_one(f"#q-{f.id}")
-            raw = widget.value if isinstance(widget, Input) else (None if widget.value is Select.BLANK else widget.value)
+            raw = widget.value if isinstance(widget, Input) else (None if widget.value is Select.NULL else widget.value)
             err = self.query_one(f"#err-{f.id}", Static)
             err.update("")
             if raw in (None, ""):

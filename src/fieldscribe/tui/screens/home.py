@@ -64,7 +64,8 @@ class HomeScreen(BaseScreen):
         sessions.focus()
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        if self.services.unlocked:  # not while the app is locking
+            self.refresh_data()
 
     def refresh_data(self) -> None:
         board = self.attempt(self.services.dashboard)

@@ -1,0 +1,365 @@
+"""The interviewer's app, driven with Pilot against real vaults, real crypto and the real
+recorder (on a clocked fake microphone); assertions are on vault state and on the messages
+the app emitted. The real microphone and the real model are in test_tui_tmux."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from textual.widgets import Input, Select
+
+from fieldscribe.core import consent, participants, sessions, timeline
+from fieldscribe.core.recording import recording_info
+from fieldscribe.core.transcripts import current_transcript, load_segments
+from fieldscribe.core.vault import Vault
+from fieldscribe.services import Services
+from fieldscribe.tui import messages as m
+from fieldscribe.tui.app import FieldscribeApp
+from fieldscribe.tui.screens.enrol import ConsentScreen, EligibilityScreen, QuestionnaireScreen
+from fieldscribe.tui.screens.help import HelpScreen
+from fieldscribe.tui.screens.home import HomeScreen
+from fieldscribe.tui.screens.interview import InterviewScreen
+from fieldscribe.tui.screens.review import ReviewScreen
+from fieldscribe.tui.screens.unlock import UnlockScreen
+from fieldscribe.tui.settings import Settings
+
+from .conftest import FAST_KDF, PASSPHRASE
+from .test_deidentify import transcript_session
+from .tui_helpers import app_for, make_vault, unlock
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}; screen is {pilot.app.screen!r}, "
+                         f"events {[type(e).__name__ for e in pilot.app.events]}")
+
+
+def opened(path):
+    v = Vault.open(path)
+    v.unlock(PASSPHRASE)
+    return v
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+# -- unlock and lock ----------------------------------------------------------------------------
+async def test_a_wrong_passphrase_says_so_and_the_right_one_opens_the_dashboard(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#passphrase", Input).value = "not the passphrase"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.events_of(m.UnlockFailed), what="refusal")
+        assert isinstance(app.screen, UnlockScreen)
+        error = str(app.screen.query_one("#unlock-error").render())
+        assert "passphrase" in error.lower() and "Traceback" not in error
+        assert not app.services.unlocked
+        await unlock(pilot)
+        assert app.events_of(m.Unlocked)
+        table = app.screen.query_one("#people")
+        assert table.row_count == 1 and table.get_row_at(0)[0] == "P1"
+
+
+async def test_locking_clears_every_decrypted_screen_and_forgets_the_keys(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("enter")  # the interview screen shows the guide
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: app.events_of(m.LockedNow), what="lock")
+        assert isinstance(app.screen, UnlockScreen) and len(app.screen_stack) == 1
+        assert not app.services.unlocked
+        assert app.screen.query_one("#passphrase", Input).value == ""
+        await unlock(pilot)  # and it opens again
+
+
+async def test_idle_time_locks_the_vault(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    services = Services(vault_path)
+    app = FieldscribeApp(services, Settings(idle_lock_s=1.0, live_transcription=False, language="en"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await wait_until(pilot, lambda: app.events_of(m.LockedNow), timeout=6, what="auto-lock")
+        assert app.events_of(m.LockedNow)[0].reason.startswith("idle")
+        assert isinstance(app.screen, UnlockScreen) and not services.unlocked
+
+
+# -- enrolment ----------------------------------------------------------------------------------
+async def eligibility_step(pilot, *, exclusion: bool = False) -> None:
+    app = pilot.app
+    await pilot.press("e")
+    await wait_until(pilot, lambda: isinstance(app.screen, EligibilityScreen))
+    screen = app.screen
+    screen.query_one("#group", Select).value = "service_user"
+    screen.query_one("#site", Select).value = "Riverside Day Centre"
+    screen.query_one("#name", Input).value = "Wing Yan Lau"
+    study = app.services.study()
+    for c in study.eligibility.inclusion:
+        screen.query_one(f"#inc-{c.id}").value = True
+    if exclusion:
+        screen.query_one(f"#exc-{study.eligibility.exclusion[0].id}").value = True
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+
+
+async def test_enrolment_through_eligibility_consent_and_questionnaire(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await unlock(pilot)
+        await eligibility_step(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConsentScreen))
+        items = app.screen.items
+        assert items[-1].audio_recording, "audio recording is asked last, on its own"
+        # agree to everything except the optional/last item is audio: refuse audio, go back, agree
+        for _ in items[:-1]:
+            await pilot.press("y")
+        await pilot.press("n")
+        await pilot.press("backspace")
+        await pilot.press("y")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuestionnaireScreen))
+        screen = app.screen
+        screen.query_one("#q-age", Input).value = "230"      # out of range: refused, nothing stored
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "outside the allowed range" in str(screen.query_one("#err-age").render())
+        assert not app.events_of(m.ParticipantEnrolled)
+        screen.query_one("#q-age", Input).value = "34"
+        screen.query_one("#compensation", Input).value = "£20 voucher"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.events_of(m.ParticipantEnrolled), what="enrolment")
+        assert app.events_of(m.ParticipantEnrolled)[0].pid == "P2"
+        assert isinstance(app.screen, HomeScreen)
+    v = opened(vault_path)
+    with v:
+        p = participants.get_participant(v, "P2")
+        assert p.identity["name"] == "Wing Yan Lau" and p.baseline["age"] == 34 and p.site == "Riverside Day Centre"
+        assert p.compensation["given"] == "£20 voucher" and p.eligibility["screened"]
+        assert all(d.given for d in consent.current_consent(v, "P2").values())
+        assert len(consent.current_consent(v, "P2")) == len(study_en.study.consent)
+
+
+async def test_an_exclusion_blocks_enrolment_and_stores_nothing(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await unlock(pilot)
+        await eligibility_step(pilot, exclusion=True)
+        assert isinstance(app.screen, EligibilityScreen)
+        assert "Not eligible" in str(app.screen.query_one("#problem").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+    v = opened(vault_path)
+    with v:
+        assert [p.id for p in participants.list_participants(v)] == ["P1"]
+
+
+# -- the interview ------------------------------------------------------------------------------
+async def test_an_interview_with_questions_probes_notes_a_flag_pause_and_stop(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        screen = app.screen
+        await pilot.press("s")  # nothing to stop yet: says so, changes nothing
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.events_of(m.RecordingStarted), what="recording")
+        await pilot.pause(0.6)
+        await pilot.press("right")
+        await pilot.pause(0.3)
+        await pilot.press("1")               # first probe of question 2
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("1")               # preset: laughs
+        await pilot.pause(0.3)
+        await pilot.press("f")
+        await pilot.press("space")
+        await pilot.pause(0.4)
+        assert screen.state == "paused"
+        await pilot.press("space")
+        await pilot.press("right", "left")
+        await pilot.pause(0.5)
+        assert screen.query_one("#level").db > -math.inf, "the level meter shows the microphone"
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.events_of(m.RecordingStopped), what="stop")
+        assert screen.state == "stopped"
+        kinds = [e.kind for e in app.events_of(m.Marked)]
+        assert kinds == ["question", "question", "probe", "note", "flag", "pause", "resume", "question", "question"]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+    v = opened(vault_path)
+    with v:
+        events = timeline.events(v, "S1")
+        questions = [e.data["question"] for e in events if e.kind == "question"]
+        order = [q.id for _d, q in study_en.study.questions("service_user")]
+        assert questions == [order[0], order[1], order[2], order[1]]
+        note = next(e for e in events if e.kind == "note")
+        assert note.data == {"text": "laughs", "preset": "laughs"}
+        assert [e.kind for e in events].count("flag") == 1
+        probe = next(e for e in events if e.kind == "probe")
+        assert probe.data == {"question": order[1], "probe": 1}
+        times = [e.t for e in events if e.kind != "warning"]
+        assert times == sorted(times), "every mark is stamped on the audio clock, in order"
+        info = recording_info(v, "S1")
+        assert info.state == "complete" and info.seconds > 1.5
+        assert sessions.get_session(v, "S1").status == "recorded"
+
+
+async def test_recording_without_audio_consent_is_refused_in_one_sentence(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    v = opened(vault_path)
+    with v:
+        consent.record_consent(v, study_en.study, "P1", {study_en.study.audio_consent_item.id: False})
+    app = app_for(vault_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: any("consent" in n for n in notifications(app)), what="refusal")
+        text = next(n for n in notifications(app) if "consent" in n)
+        assert "Audio-recording consent is missing for P1" in text and "Traceback" not in text
+        assert app.screen.state == "ready" and not app.events_of(m.RecordingStarted)
+    v = opened(vault_path)
+    with v:
+        assert recording_info(v, "S1") is None
+
+
+# -- transcription progress ---------------------------------------------------------------------
+class _SlowTranscriber(Services):
+    """The real services, but transcription is a few progress steps (the model is not the point)."""
+
+    def transcribe(self, sid, *, on_progress=None, cancel=None):
+        from fieldscribe.core.transcripts import Progress
+
+        for i in range(5):
+            if cancel is not None and cancel.is_set():
+                break
+            on_progress(Progress(i * 10.0, 50.0, 0.1 * (i + 1)))
+            import time
+
+            time.sleep(0.1)
+        return type("T", (), {"state": "complete", "done_s": 50.0, "total_s": 50.0})()
+
+
+async def test_transcription_shows_progress_while_the_app_stays_responsive(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = FieldscribeApp(_SlowTranscriber(vault_path), Settings(idle_lock_s=0, live_transcription=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: app.screen.query_one("#work-line").display, what="progress bar")
+        await pilot.press("down", "up")  # the table still moves while the worker runs
+        await wait_until(pilot, lambda: app.events_of(m.WorkDone), what="done")
+        assert app.events_of(m.WorkProgress)
+        assert "Transcribed S1" in app.events_of(m.WorkDone)[0].summary
+        assert not app.screen.query_one("#work-line").display
+
+
+# -- review -------------------------------------------------------------------------------------
+async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
+    v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        from fieldscribe.core.guides import import_guide
+
+        import_guide(v, study_en)
+        _pid, sid = transcript_session(
+            v, study_en.study, "Ann Lee",
+            ["My name is Ann Lee and I go to Riverside.", "The group helps me a lot.", "My sister visits on Sundays."],
+            events=[("flag", 6.0, {"text": ""})])
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        screen = app.screen
+        table = screen.query_one("#segments")
+        assert table.row_count == 3
+        assert str(table.get_row_at(1)[0]).startswith("⚑"), "the flagged moment is marked for the reviewer"
+        assert "Ann Lee" in str(screen.query_one("#detail").render())
+        # correct the words of segment 2
+        await pilot.press("down", "e")
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "The peer group helps me a lot."
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.events_of(m.SegmentEdited), what="edit")
+        # and its speaker
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # second option: interviewer
+        await wait_until(pilot, lambda: len(app.events_of(m.SegmentEdited)) == 2, what="speaker")
+        # reviewing with undecided suggestions is refused
+        await pilot.press("d")
+        await pilot.pause()
+        assert not app.events_of(m.TranscriptReviewed)
+        assert any("not decided yet" in n for n in notifications(app))
+        # the reviewer's own redaction, then accept the rest
+        await pilot.press("x")
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "Sundays=[day of the week]"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.events_of(m.RedactionsChanged), what="redaction")
+        await pilot.press("A")
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.events_of(m.TranscriptReviewed), what="reviewed")
+    v = opened(vault_path)
+    with v:
+        from fieldscribe.core.deid.review import deidentified_segments, replacement_table
+
+        segs = load_segments(v, current_transcript(v, sid))
+        assert segs[1].text == "The peer group helps me a lot."
+        assert segs[1].original_text == "The group helps me a lot." and segs[1].speaker == "interviewer"
+        assert sessions.get_session(v, sid).status == "reviewed"
+        clean = " ".join(s.text for s in deidentified_segments(v, sid))
+        assert "Ann Lee" not in clean and "Sundays" not in clean and "[day of the week]" in clean
+        assert replacement_table(v)["Sundays"] == "[day of the week]"
+
+
+# -- help, palette, layout ----------------------------------------------------------------------
+async def test_f1_help_and_the_palette_commands(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert "dashboard" in app.screen.text and ("e", "Enrol", "Enrol a new participant") in app.screen.keys
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("vault: lock", "participant: enrol", "interview: open", "transcript: transcribe",
+                       "transcript: review"):
+            assert wanted in titles
+        assert all(": " in t for t in titles if t.split(":")[0] in ("vault", "participant", "interview",
+                                                                     "transcript", "session", "help"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_the_interview_fits_small_and_large_screens(vault_path, study_en, size):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=size) as pilot:
+        await unlock(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.pause()
+        screen = app.screen
+        question = screen.query_one("#question")
+        assert question.region.width >= 40 and question.region.height >= 2
+        assert screen.has_class("-narrow") == (size[0] < 100)
+        assert screen.query_one("#state").region.height == 3

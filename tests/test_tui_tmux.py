@@ -1,0 +1,208 @@
+"""The real app in a real terminal, recording from the real (virtual) microphone.
+
+`fieldscribe --vault PATH` runs inside tmux; the test types at it with `tmux send-keys` and
+reads the screen with `tmux capture-pane`, like an interviewer would: unlock, open the
+interview, record while espeak-ng speech is played into the virtual microphone (moving to
+the next question half-way), stop, and read the live transcript on the review screen. Then
+it quits the app and checks the vault itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldscribe.core import sessions, timeline
+from fieldscribe.core.recording import recording_info
+from fieldscribe.core.study import load_study
+from fieldscribe.core.vault import Vault
+
+from .conftest import PASSPHRASE, ROOT, STUDY_EN
+from .speech import espeak_wav
+from .tui_helpers import make_vault
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("FIELDSCRIBE_SKIP_AUDIO_E2E") == "1", reason="FIELDSCRIBE_SKIP_AUDIO_E2E=1"),
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+SPEECH = ("When I first came to the day centre I did not talk to anyone. "
+          "Now I help the new members find their way.")
+FIELDSCRIBE = str(Path(sys.executable).parent / "fieldscribe")
+
+
+@pytest.fixture(scope="module")
+def mic_runtime_dir() -> str:
+    """Start the virtual microphone (as test_e2e_record does); its XDG_RUNTIME_DIR."""
+    proc = subprocess.run([str(ROOT / "scripts" / "virtual-mic"), "start"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, f"virtual microphone could not start:\n{proc.stderr}"
+    match = re.search(r"export XDG_RUNTIME_DIR=(\S+)", proc.stdout)
+    assert match, proc.stdout
+    return match.group(1)
+
+
+class Terminal:
+    """One tmux server of our own (its own socket), one 100×30 session running the app."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.socket = f"fs-tui-{uuid.uuid4().hex[:10]}"
+        self.name = "fieldscribe"
+        self.env = env
+        self.conf = folder / "tmux.conf"
+        # keep the pane after the app exits, to read its exit status and any last words
+        self.conf.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
+        self.last = ""
+
+    def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.conf), *args], env=self.env,
+                              capture_output=True, text=True, timeout=20, check=check)
+
+    def start(self, command: str) -> None:
+        self.tmux("new-session", "-d", "-s", self.name, "-x", "100", "-y", "30", command)
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.tmux("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
+
+    def screen(self) -> str:
+        out = self.tmux("capture-pane", "-p", "-t", self.name, check=False)
+        if out.returncode == 0:
+            self.last = out.stdout
+        return self.last
+
+    def pane(self, fmt: str) -> str:
+        return self.tmux("display-message", "-p", "-t", self.name, fmt, check=False).stdout.strip()
+
+    def dead(self) -> bool:
+        return self.pane("#{pane_dead}") in ("1", "")
+
+    def wait_for(self, what: str | Callable[[str], bool], timeout: float, why: str = "") -> str:
+        test = (lambda s: what in s) if isinstance(what, str) else what
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if test(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {why or what!r}; the screen:\n"
+                                     f"{screen}")
+            if self.dead():
+                raise AssertionError(f"the app exited (status {self.pane('#{pane_dead_status}')}) while waiting "
+                                     f"for {why or what!r}; the screen:\n{self.screen()}")
+            time.sleep(0.2)
+
+    def wait_exit(self, timeout: float) -> str:
+        """Wait for the app to end; its exit status ("0"), or "signal N"."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.dead():
+                status = self.pane("#{pane_dead_status}")
+                signal = self.pane("#{pane_dead_signal}")
+                if status or signal:
+                    return status or f"signal {signal}"
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the app did not quit within {timeout:.0f} s; the screen:\n{self.screen()}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        self.tmux("kill-server", check=False)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path, mic_runtime_dir: str) -> Iterator[Terminal]:
+    env = {**os.environ, "XDG_RUNTIME_DIR": mic_runtime_dir, "TERM": "xterm-256color",
+           "FIELDSCRIBE_LIVE": "1", "FIELDSCRIBE_IDLE_LOCK": "0"}
+    env.pop("TMUX", None)
+    term = Terminal(tmp_path, env)
+    try:
+        yield term
+    finally:
+        term.kill()
+
+
+def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_path: Path, mic_runtime_dir: str):
+    vault = tmp_path / "vault"
+    make_vault(vault, load_study(STUDY_EN))
+    wav, pcm = espeak_wav(tmp_path, SPEECH)
+    speech_s = len(pcm) / 16000
+
+    # the app's environment, spelled out on its command line too: a tmux server started
+    # elsewhere would otherwise give the pane its own environment
+    wanted = {k: terminal.env[k] for k in ("XDG_RUNTIME_DIR", "TERM", "FIELDSCRIBE_LIVE", "FIELDSCRIBE_IDLE_LOCK",
+                                          "FIELDSCRIBE_MODELS_DIR", "XDG_DATA_HOME", "XDG_CACHE_HOME")
+              if k in terminal.env}
+    assert "FIELDSCRIBE_MODELS_DIR" in wanted  # conftest's session-wide model cache
+    command = "exec env " + " ".join(shlex.quote(f"{k}={v}") for k, v in wanted.items()) \
+        + f" {shlex.quote(FIELDSCRIBE)} --vault {shlex.quote(str(vault))}"
+    terminal.start(command)
+
+    terminal.wait_for("Unlock the study vault", 60)
+    terminal.keys(PASSPHRASE, literal=True)
+    terminal.keys("Enter")
+    terminal.wait_for("Sessions", 60)
+    terminal.wait_for(lambda s: re.search(r"\bS1\b.*planned", s) is not None, 10, "S1 planned in the sessions table")
+    terminal.keys("Enter")
+    terminal.wait_for("press R to record", 20, "the interview screen, ready")
+    terminal.keys("r")
+    # the live model is loaded (and, the first time, joined into the cache) before recording starts
+    terminal.wait_for("RECORDING", 180)
+    screen = terminal.wait_for(lambda s: "Q 1/" in s, 5, "question 1")
+
+    player = subprocess.Popen(["paplay", "-d", "vmic_in", str(wav)], env=terminal.env,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(min(3.0, speech_s / 2))
+        terminal.keys("Right")
+        screen = terminal.wait_for(lambda s: "Q 2/" in s, 10, "question 2 after →")
+        assert player.wait(timeout=speech_s + 60) == 0, player.stderr.read()
+    finally:
+        if player.poll() is None:
+            player.kill()
+    time.sleep(1.5)
+
+    terminal.keys("s")
+    terminal.wait_for("Stop recording this interview?", 10)
+    terminal.keys("y")
+    # live: the rest of the transcript is finished after stop, then the screen says so
+    screen = terminal.wait_for(lambda s: "STOPPED" in s, 120, "STOPPED")
+    saved = terminal.wait_for(lambda s: "Saved" in s or "transcript was ready" in s, 10, "the Saved notification")
+    assert "transcript was ready" in saved.replace("\n", " ") or "Saved" in saved
+
+    terminal.keys("Escape")
+    terminal.wait_for(lambda s: "Sessions" in s and "Participants" in s, 20, "the study dashboard")
+    terminal.wait_for(lambda s: re.search(r"\bS1\b.*transcribed", s) is not None, 20, "S1 transcribed")
+    terminal.keys("v")
+    screen = terminal.wait_for(lambda s: "segments ·" in s, 30, "the transcript review screen")
+    # Whisper base hears espeak's "day centre" as "day center" or now and then "nace center":
+    # the distinctive words must be there either way
+    words = screen.lower()
+    assert re.search(r"\bcent(re|er)\b", words) and "new members" in words and "find their way" in words, \
+        f"the spoken words are not on the review screen:\n{screen}"
+
+    terminal.keys("C-q")
+    status = terminal.wait_exit(30)
+    assert status == "0", f"the app exited with status {status}:\n{terminal.screen()}"
+
+    v = Vault.open(vault)
+    try:
+        v.unlock(PASSPHRASE)
+        session = sessions.get_session(v, "S1")
+        events = timeline.events(v, "S1")
+        info = recording_info(v, "S1")
+    finally:
+        v.close()
+    assert session.status == sessions.TRANSCRIBED
+    questions = [e for e in events if e.kind == timeline.QUESTION]
+    assert len(questions) >= 2, events
+    assert info is not None and info.seconds > 3.0, info
