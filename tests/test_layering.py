@@ -14,7 +14,7 @@ import fieldscribe.core.vault, fieldscribe.core.study, fieldscribe.core.particip
 import fieldscribe.core.consent, fieldscribe.core.sessions, fieldscribe.core.audit, fieldscribe.core.guides
 import fieldscribe.core.demo, fieldscribe.core.recording, fieldscribe.core.recovery, fieldscribe.core.timeline
 import fieldscribe.core.transcripts, fieldscribe.core.transcription.models, fieldscribe.core.transcription.render
-import fieldscribe.cli
+import fieldscribe.cli, fieldscribe.services
 heavy = {'textual', 'rich', 'faster_whisper', 'ctranslate2', 'sounddevice', 'soundfile', 'av'}
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith('fieldscribe.core.audio.'))))
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -77,11 +78,11 @@ class EligibilityScreen(_Step):
             yield Input(placeholder="Contact details (sealed; optional)", id="contact")
             yield Label("Meets these inclusion criteria:", classes="section")
             for c in study.eligibility.inclusion:
-                yield Checkbox(c.text, id=f"inc-{c.id}")
+                yield Checkbox(Text(c.text), id=f"inc-{c.id}")
             if study.eligibility.exclusion:
                 yield Label("Any of these exclusion criteria applies:", classes="section")
                 for c in study.eligibility.exclusion:
-                    yield Checkbox(c.text, id=f"exc-{c.id}")
+                    yield Checkbox(Text(c.text), id=f"exc-{c.id}")
             yield Static("", id="problem", classes="problem")
             yield Button("Next: consent  (Ctrl+N)", id="next", variant="primary")
         yield Footer()
@@ -145,7 +146,7 @@ class ConsentScreen(_Step):
         if not done:
             item = self.items[self.position]
             heading = tr("enrol.audio") + "\n\n" if item.audio_recording else ""
-            self.query_one("#consent-item", Static).update(heading + item.text)
+            self.query_one("#consent-item", Static).update(Text(heading + item.text))
             self.query_one("#consent-counter", Static).update(
                 f"Item {self.position + 1} of {len(self.items)}" + ("" if item.required else " (optional)"))
         else:

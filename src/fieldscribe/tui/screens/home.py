@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -84,7 +85,7 @@ class HomeScreen(BaseScreen):
         if board.sessions:
             table.move_cursor(row=min(keep, len(board.sessions) - 1))
         self.query_one("#attention", Static).update(
-            "\n".join(f"• {a}" for a in board.attention) or tr("home.nothing"))
+            Text("\n".join(f"• {a}" for a in board.attention) or tr("home.nothing")))
 
     def action_refresh(self) -> None:
         self.refresh_data()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -115,14 +116,14 @@ class InterviewScreen(BaseScreen):
         total = len(self.questions)
         domain, q = self.questions[self.index]
         group = None
-        self.query_one("#domain", Label).update(f"{domain.title}   ·   Q {self.index + 1}/{total}")
-        self.query_one("#question", Static).update(q.text_for(group))
+        self.query_one("#domain", Label).update(Text(f"{domain.title}   ·   Q {self.index + 1}/{total}"))
+        self.query_one("#question", Static).update(Text(q.text_for(group)))
         used = self.probes_used.get(self.index, set())
-        self.query_one("#probes", Static).update("\n".join(
-            f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes)))
+        self.query_one("#probes", Static).update(Text("\n".join(
+            f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes))))
         if self.index + 1 < total:
             nd, nq = self.questions[self.index + 1]
-            self.query_one("#next-question", Static).update(f"{tr('interview.next')}: {nq.text}")
+            self.query_one("#next-question", Static).update(Text(f"{tr('interview.next')}: {nq.text}"))
         else:
             self.query_one("#next-question", Static).update(tr("interview.last"))
 

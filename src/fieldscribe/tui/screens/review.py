@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from rich.markup import escape
+from rich.markup import escape as rich_escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -79,7 +80,7 @@ class ReviewScreen(BaseScreen):
         for seg in segments:
             flag = "⚑" if any(n.get("kind") == "flag" for n in seg.notes) else " "
             table.add_row(f"{flag}{clock(seg.start)}", seg.speaker or "–", seg.question or "–",
-                          escape(seg.text), key=str(seg.idx))
+                          rich_escape(seg.text), key=str(seg.idx))
         if segments:
             table.move_cursor(row=min(row, len(segments) - 1))
         self._show_detail()
@@ -105,23 +106,23 @@ class ReviewScreen(BaseScreen):
             self.query_one("#detail", Static).update("")
             return
         mine = sorted((s for s in self.suggested if s.segment == seg.idx), key=lambda s: s.start)
-        text, pos, parts = seg.text, 0, []
+        # built as Text, not markup: transcripts and descriptors are full of [brackets]
+        out, pos = Text(), 0
         for s in mine:
-            parts.append(escape(text[pos:s.start]))
+            out.append(seg.text[pos:s.start])
             style = {"suggested": "black on yellow", "accepted": "strike green", "rejected": "dim"}[s.status]
-            shown = escape(text[s.start:s.end])
-            parts.append(f"[{style}]{shown}[/]" + (f" [green]{escape(s.descriptor)}[/]" if s.status == "accepted"
-                                                   else ""))
+            out.append(seg.text[s.start:s.end], style)
+            if s.status == "accepted":
+                out.append(f" {s.descriptor}", "bold green")
             pos = s.end
-        parts.append(escape(text[pos:]))
-        lines = ["".join(parts)]
+        out.append(seg.text[pos:])
         for s in mine:
-            lines.append(f"  #{s.n} {s.status:<9} {escape(s.original)} → {escape(s.descriptor)} ({s.kind})")
+            out.append(f"\n  #{s.n} {s.status:<9} {s.original} → {s.descriptor} ({s.kind})")
         for note in seg.notes:
-            lines.append(f"  note: {escape(str(note.get('text') or note.get('kind')))}")
+            out.append(f"\n  {note.get('kind', 'note')}: {note.get('text') or ''}")
         if seg.original_text:
-            lines.append(f"  [dim]Whisper heard: {escape(seg.original_text)}[/]")
-        self.query_one("#detail", Static).update("\n".join(lines))
+            out.append(f"\n  Whisper heard: {seg.original_text}", "dim")
+        self.query_one("#detail", Static).update(out)
 
     def _after_change(self, idx: int, what: str) -> None:
         self.load()
