@@ -192,7 +192,7 @@ async def test_an_interview_with_questions_probes_notes_a_flag_pause_and_stop(va
         await pilot.press("space")
         await pilot.press("right", "left")
         await pilot.pause(0.5)
-        assert screen.query_one("#level").db > -math.inf, "the level meter shows the microphone"
+        await wait_until(pilot, lambda: screen.query_one("#level").db > -40, what="the level meter to move")
         await pilot.press("s")
         await pilot.pause()
         await pilot.press("y")
@@ -363,3 +363,29 @@ async def test_the_interview_fits_small_and_large_screens(vault_path, study_en, 
         assert question.region.width >= 40 and question.region.height >= 2
         assert screen.has_class("-narrow") == (size[0] < 100)
         assert screen.query_one("#state").region.height == 3
+
+
+async def test_a_focus_group_shows_who_is_speaking_and_stamps_it(vault_path, study_en):
+    make_vault(vault_path, study_en, people=2, session=False)
+    v = opened(vault_path)
+    with v:
+        sid = sessions.create_session(v, ["P1", "P2"])
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await unlock(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        assert "P1 P2" in app.screen.sub_title
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.events_of(m.RecordingStarted), what="recording")
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("down", "enter")      # P2
+        await wait_until(pilot, lambda: any(e.kind == "speaker" for e in app.events_of(m.Marked)))
+        await wait_until(pilot, lambda: "speaking: P2" in str(app.screen.query_one("#clock").render()),
+                         what="the speaker on screen")
+        await pilot.press("s", "y")
+        await wait_until(pilot, lambda: app.events_of(m.RecordingStopped), what="stop")
+    v = opened(vault_path)
+    with v:
+        assert [e.data for e in timeline.events(v, sid) if e.kind == "speaker"] == [{"participant": "P2"}]

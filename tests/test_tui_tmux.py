@@ -97,22 +97,24 @@ class Terminal:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:.0f} s waiting for {why or what!r}; the screen:\n"
                                      f"{screen}")
-            if self.dead():
-                raise AssertionError(f"the app exited (status {self.pane('#{pane_dead_status}')}) while waiting "
-                                     f"for {why or what!r}; the screen:\n{self.screen()}")
+            if self.dead() or "fieldscribe exited with status" in screen:
+                everything = self.tmux("capture-pane", "-p", "-S", "-", "-t", self.name, check=False).stdout
+                raise AssertionError(f"the app ended while waiting for {why or what!r}; the terminal:\n{everything}")
             time.sleep(0.2)
 
-    def wait_exit(self, timeout: float) -> str:
-        """Wait for the app to end; its exit status ("0"), or "signal N"."""
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the app to end; its exit status, as the shell around it printed it.
+
+        (tmux here does not always reap its pane's process promptly, so #{pane_dead_status}
+        is no use; the shell's `wait` is.)"""
         deadline = time.monotonic() + timeout
         while True:
-            if self.dead():
-                status = self.pane("#{pane_dead_status}")
-                signal = self.pane("#{pane_dead_signal}")
-                if status or signal:
-                    return status or f"signal {signal}"
+            out = self.tmux("capture-pane", "-p", "-S", "-", "-t", self.name, check=False).stdout
+            match = re.search(r"fieldscribe exited with status (\d+)", out)
+            if match:
+                return int(match.group(1))
             if time.monotonic() > deadline:
-                raise AssertionError(f"the app did not quit within {timeout:.0f} s; the screen:\n{self.screen()}")
+                raise AssertionError(f"the app did not quit within {timeout:.0f} s; the terminal:\n{out}")
             time.sleep(0.2)
 
     def kill(self) -> None:
@@ -143,8 +145,8 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
                                           "FIELDSCRIBE_MODELS_DIR", "XDG_DATA_HOME", "XDG_CACHE_HOME")
               if k in terminal.env}
     assert "FIELDSCRIBE_MODELS_DIR" in wanted  # conftest's session-wide model cache
-    command = "exec env " + " ".join(shlex.quote(f"{k}={v}") for k, v in wanted.items()) \
-        + f" {shlex.quote(FIELDSCRIBE)} --vault {shlex.quote(str(vault))}"
+    command = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in wanted.items()) \
+        + f" {shlex.quote(FIELDSCRIBE)} --vault {shlex.quote(str(vault))}; echo fieldscribe exited with status $?"
     terminal.start(command)
 
     terminal.wait_for("Unlock the study vault", 60)
@@ -191,8 +193,9 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
         f"the spoken words are not on the review screen:\n{screen}"
 
     terminal.keys("C-q")
+    # the shell prints this once the app's process has ended, and with it the vault's lock
     status = terminal.wait_exit(30)
-    assert status == "0", f"the app exited with status {status}:\n{terminal.screen()}"
+    assert status == 0, f"the app exited with status {status}:\n{terminal.screen()}"
 
     v = Vault.open(vault)
     try:
