@@ -389,3 +389,22 @@ async def test_a_focus_group_shows_who_is_speaking_and_stamps_it(vault_path, stu
     v = opened(vault_path)
     with v:
         assert [e.data for e in timeline.events(v, sid) if e.kind == "speaker"] == [{"participant": "P2"}]
+
+
+async def test_a_chinese_study_gets_a_chinese_interface(vault_path, study_zh):
+    make_vault(vault_path, study_zh, name="王小明")
+    app = app_for(vault_path, language=None)   # follow the study
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        assert app.screen.query_one("#people").get_row_at(0)[0] == "P1"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.pause()
+        assert "就绪" in str(app.screen.query_one("#state").render())
+        labels = {b.binding.description for b in app.screen.active_bindings.values()}
+        assert {"录音", "下一题"} <= labels
+        domain, question = app.services.questions("S1")[0]
+        assert question.text in str(app.screen.query_one("#question").render())
+    from fieldscribe.tui.strings import set_language
+
+    set_language("en")

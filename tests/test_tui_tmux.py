@@ -119,6 +119,9 @@ class Terminal:
 
     def kill(self) -> None:
         self.tmux("kill-server", check=False)
+        # tmux leaves its socket behind: /tmp/tmux-UID/NAME (or under TMUX_TMPDIR)
+        folder = Path(self.env.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (folder / self.socket).unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -186,10 +189,10 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
     terminal.wait_for(lambda s: re.search(r"\bS1\b.*transcribed", s) is not None, 20, "S1 transcribed")
     terminal.keys("v")
     screen = terminal.wait_for(lambda s: "segments ·" in s, 30, "the transcript review screen")
-    # Whisper base hears espeak's "day centre" as "day center" or now and then "nace center":
-    # the distinctive words must be there either way
-    words = screen.lower()
-    assert re.search(r"\bcent(re|er)\b", words) and "new members" in words and "find their way" in words, \
+    # Whisper base hears espeak's "day centre" as "day center", "nace center" or "naysanter"
+    # from one run to the next; the rest of the words come through
+    words = " ".join(screen.lower().split())
+    assert "new members find their way" in words and "did not talk to any" in words, \
         f"the spoken words are not on the review screen:\n{screen}"
 
     terminal.keys("C-q")

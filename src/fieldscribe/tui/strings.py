@@ -40,6 +40,17 @@ _TEXT: dict[str, tuple[str, str]] = {
     "enrol.questionnaire": ("Baseline questionnaire", "基线问卷"),
 }
 
+# footer and help labels of the key bindings
+_KEYS_ZH = {
+    "Record": "录音", "Next Q": "下一题", "Prev Q": "上一题", "Note": "备注", "Flag": "标记敏感",
+    "Pause/resume": "暂停/继续", "Speaker": "发言人", "Stop": "停止", "Back": "返回", "Enrol": "登记",
+    "New interview": "新访谈", "Interview": "访谈", "Transcribe": "转写", "Review": "审阅", "Help": "帮助",
+    "Lock": "锁定", "Quit": "退出", "Play": "播放", "Edit": "编辑", "Accept": "接受", "Reject": "拒绝",
+    "Redact words": "遮蔽词语", "Accept all": "全部接受", "Reviewed": "完成审阅", "Next step": "下一步",
+    "Cancel": "取消", "Agrees": "同意", "Does not agree": "不同意", "Recovery key": "恢复密钥",
+    "Yes": "是", "No": "否", "Close": "关闭", "Live on/off": "实时转写开关", "Cancel work": "暂停任务",
+}
+
 _language = os.environ.get("FIELDSCRIBE_UI_LANGUAGE", "en")
 
 
@@ -55,3 +66,7 @@ def language() -> str:
 def tr(key: str) -> str:
     en, zh = _TEXT.get(key, (key, key))
     return zh if _language == "zh" else en
+
+
+def key_label(description: str) -> str:
+    return _KEYS_ZH.get(description, description) if _language == "zh" else description

@@ -35,10 +35,33 @@ class Attempt:
         return self.app.services  # type: ignore[attr-defined]
 
 
+def localise_bindings(node) -> None:
+    """Footer labels in the UI language. Bindings are copied per instance by Textual, so
+    this changes this screen's labels only (Textual is pinned; a test covers it)."""
+    from dataclasses import replace
+
+    from ..strings import key_label, language
+
+    if language() == "en":
+        return
+    node._bindings.key_to_bindings = {
+        key: [replace(b, description=key_label(b.description)) for b in bindings]
+        for key, bindings in node._bindings.key_to_bindings.items()
+    }
+
+
 class BaseScreen(Attempt, Screen):
     # shown by F1 when the focused widget has no help of its own
     HELP = ""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        localise_bindings(self)
+
 
 class BaseModal(Attempt, ModalScreen):
     HELP = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        localise_bindings(self)
