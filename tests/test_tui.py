@@ -39,6 +39,20 @@ async def wait_until(pilot, condition, timeout: float = 10.0, what: str = "condi
                          f"events {[type(e).__name__ for e in pilot.app.events]}")
 
 
+async def open_interview(pilot) -> None:
+    """From the dashboard, with the first session selected."""
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, InterviewScreen), what="the interview screen")
+
+
+async def answer_dialog(pilot, key: str, text: str) -> None:
+    """Press `key`, type `text` into the one-line dialog it opens, and press Enter."""
+    await pilot.press(key)
+    await pilot.pause()
+    pilot.app.screen.query_one("#answer", Input).value = text
+    await pilot.press("enter")
+
+
 def opened(path):
     v = Vault.open(path)
     v.unlock(PASSPHRASE)
@@ -171,8 +185,7 @@ async def test_an_interview_with_questions_probes_notes_a_flag_pause_and_stop(va
     app = app_for(vault_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await open_interview(pilot)
         screen = app.screen
         await pilot.press("s")  # nothing to stop yet: says so, changes nothing
         await pilot.press("r")
@@ -228,8 +241,7 @@ async def test_recording_without_audio_consent_is_refused_in_one_sentence(vault_
     app = app_for(vault_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await open_interview(pilot)
         await pilot.press("r")
         await wait_until(pilot, lambda: any("consent" in n for n in notifications(app)), what="refusal")
         text = next(n for n in notifications(app) if "consent" in n)
@@ -293,10 +305,8 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         assert str(table.get_row_at(1)[0]).startswith("⚑"), "the flagged moment is marked for the reviewer"
         assert "Ann Lee" in str(screen.query_one("#detail").render())
         # correct the words of segment 2
-        await pilot.press("down", "e")
-        await pilot.pause()
-        app.screen.query_one("#answer", Input).value = "The peer group helps me a lot."
-        await pilot.press("enter")
+        await pilot.press("down")
+        await answer_dialog(pilot, "e", "The peer group helps me a lot.")
         await wait_until(pilot, lambda: app.events_of(m.SegmentEdited), what="edit")
         # and its speaker
         await pilot.press("k")
@@ -309,10 +319,7 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         assert not app.events_of(m.TranscriptReviewed)
         assert any("not decided yet" in n for n in notifications(app))
         # the reviewer's own redaction, then accept the rest
-        await pilot.press("x")
-        await pilot.pause()
-        app.screen.query_one("#answer", Input).value = "Sundays=[day of the week]"
-        await pilot.press("enter")
+        await answer_dialog(pilot, "x", "Sundays=[day of the week]")
         await wait_until(pilot, lambda: app.events_of(m.RedactionsChanged), what="redaction")
         await pilot.press("A")
         await pilot.pause()
@@ -355,8 +362,7 @@ async def test_the_interview_fits_small_and_large_screens(vault_path, study_en, 
     app = app_for(vault_path)
     async with app.run_test(size=size) as pilot:
         await unlock(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await open_interview(pilot)
         await pilot.pause()
         screen = app.screen
         question = screen.query_one("#question")
@@ -373,8 +379,7 @@ async def test_a_focus_group_shows_who_is_speaking_and_stamps_it(vault_path, stu
     app = app_for(vault_path)
     async with app.run_test(size=(120, 35)) as pilot:
         await unlock(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await open_interview(pilot)
         assert "P1 P2" in app.screen.sub_title
         await pilot.press("r")
         await wait_until(pilot, lambda: app.events_of(m.RecordingStarted), what="recording")
@@ -397,8 +402,7 @@ async def test_a_chinese_study_gets_a_chinese_interface(vault_path, study_zh):
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
         assert app.screen.query_one("#people").get_row_at(0)[0] == "P1"
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await open_interview(pilot)
         await pilot.pause()
         assert "就绪" in str(app.screen.query_one("#state").render())
         labels = {b.binding.description for b in app.screen.active_bindings.values()}
