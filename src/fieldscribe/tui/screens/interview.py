@@ -130,7 +130,7 @@ class InterviewScreen(BaseScreen):
     def _tick(self) -> None:
         recorded = self.run.position if self.run is not None else 0.0
         speaking = f" · speaking: {self.speaker}" if self.speaker and len(self.session.participants) > 1 else ""
-        live = " · live transcript on" if self.live else ""
+        live = " · live transcript" if self.live else ""
         self.query_one("#clock", Static).update(
             f"{tr('interview.elapsed')} {clock(time.monotonic() - self.opened)} · "
             f"{tr('interview.recorded')} {clock(recorded)}{speaking}{live}")
