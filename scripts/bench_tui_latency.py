@@ -8,10 +8,12 @@ run, one after the other:
   (a) baseline: session S2 recorded with live transcription off;
   (b) live: session S1 recorded with live transcription on, measured once a couple of live
       segments have arrived (the model is loaded and windows are being transcribed).
-Each phase presses → and ← alternately (a question change: the guide redraws and the
-question is stamped on the timeline in SQLite). A press is timed from the moment the key
-event is handed to the app, as Pilot.press does, until the first screen update drawn after
-the #domain label shows the new question number.
+Each phase presses → and ← alternately, 0.15–0.45 s apart (a question change: the guide
+redraws and the question is stamped on the timeline in SQLite). A press is timed from the
+moment the key event is handed to the app, as Pilot.press does, until the first screen update
+drawn after the #domain label shows the new question number. Transcribing a window takes
+about a second in every eight or more, so the live phase presses on until enough presses
+(--busy) overlapped one; those are reported on their own line too.
 
 (Pilot.press itself is not the stopwatch: after each key it waits until the *process* looks
 idle — process CPU time, which counts the transcriber's thread — so with live transcription
@@ -281,7 +283,7 @@ def main() -> None:
           f"{args.busy} of them overlap a window's transcription")
     print(f"{'phase':<40}{'presses':>8}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'secs':>7}{'live segs':>10}")
     labels = {"baseline": "(a) live transcription off", "live": "(b) live transcription on, all presses",
-              "busy": "(b') …those during a window's transcription"}
+              "busy": "(b') …those during a window's transcr."}
     rows = {"baseline": r["baseline"]["lat"], "live": r["live"]["lat"], "busy": r["live"]["busy"]}
     stats = {}
     for k, lat in rows.items():
@@ -299,7 +301,8 @@ def main() -> None:
         print(f"ratio (b')/(a): median {om / bm:.2f}, p95 {op / bp:.2f}, max {ox / bx:.2f}")
     windows = r["windows"]
     print(f"live: {r['live']['segments']} segments arrived during the measured presses ({r['live']['live_total']} in "
-          f"all, the first after {r['live']['waited']:.1f} s); {len(windows)} windows transcribed, "
+          f"all; measuring began {r['live']['waited']:.1f} s into the recording, once {args.segments} had arrived); "
+          f"{len(windows)} windows transcribed, "
           f"{statistics.median(windows) if windows else 0:.1f} s each (median)")
     busy_p95 = stats["busy"][1] if "busy" in stats else float("nan")
     print(f"p95 < 100 ms: live {'yes' if lp < 100 else 'NO'} ({lp:.1f} ms); during transcription "

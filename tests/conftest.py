@@ -40,6 +40,21 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_cache:
 
 
 @pytest.fixture(scope="session")
+def virtual_mic() -> dict[str, str]:
+    """scripts/virtual-mic's clocked PulseAudio microphone; the environment that reaches it."""
+    import os
+    import re
+    import subprocess
+
+    proc = subprocess.run([str(ROOT / "scripts" / "virtual-mic"), "start"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, f"virtual microphone could not start:\n{proc.stderr}"
+    match = re.search(r"export XDG_RUNTIME_DIR=(\S+)", proc.stdout)
+    assert match, proc.stdout
+    return {**os.environ, "XDG_RUNTIME_DIR": match.group(1)}
+
+
+@pytest.fixture(scope="session")
 def study_en() -> StudyFile:
     return load_study(STUDY_EN)
 

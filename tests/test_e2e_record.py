@@ -36,16 +36,6 @@ SPEECH = (
 )
 
 
-@pytest.fixture(scope="module")
-def virtual_mic() -> dict[str, str]:
-    proc = subprocess.run([str(ROOT / "scripts" / "virtual-mic"), "start"], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, f"virtual microphone could not start:\n{proc.stderr}"
-    match = re.search(r"export XDG_RUNTIME_DIR=(\S+)", proc.stdout)
-    assert match, proc.stdout
-    return {**os.environ, "XDG_RUNTIME_DIR": match.group(1)}
-
-
 def speech_wav(tmp: Path, channels: int = 1) -> tuple[Path, np.ndarray]:
     raw = tmp / "espeak.wav"
     subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), SPEECH], check=True)

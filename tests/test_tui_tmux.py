@@ -39,18 +39,13 @@ pytestmark = [
 
 SPEECH = ("When I first came to the day centre I did not talk to anyone. "
           "Now I help the new members find their way.")
+DISTINCTIVE = {"first", "came", "talk", "anyone", "help", "new", "members", "find", "way"}
 FIELDSCRIBE = str(Path(sys.executable).parent / "fieldscribe")
 
 
-@pytest.fixture(scope="module")
-def mic_runtime_dir() -> str:
-    """Start the virtual microphone (as test_e2e_record does); its XDG_RUNTIME_DIR."""
-    proc = subprocess.run([str(ROOT / "scripts" / "virtual-mic"), "start"], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, f"virtual microphone could not start:\n{proc.stderr}"
-    match = re.search(r"export XDG_RUNTIME_DIR=(\S+)", proc.stdout)
-    assert match, proc.stdout
-    return match.group(1)
+@pytest.fixture
+def mic_runtime_dir(virtual_mic: dict[str, str]) -> str:
+    return virtual_mic["XDG_RUNTIME_DIR"]
 
 
 class Terminal:
@@ -189,11 +184,12 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
     terminal.wait_for(lambda s: re.search(r"\bS1\b.*transcribed", s) is not None, 20, "S1 transcribed")
     terminal.keys("v")
     screen = terminal.wait_for(lambda s: "segments ·" in s, 30, "the transcript review screen")
-    # Whisper base hears espeak's "day centre" as "day center", "nace center" or "naysanter"
-    # from one run to the next; the rest of the words come through
-    words = " ".join(screen.lower().split())
-    assert "new members find their way" in words and "did not talk to any" in words, \
-        f"the spoken words are not on the review screen:\n{screen}"
+    # Whisper base hears espeak's "day centre" as "day center", "nace center" or "naysanter",
+    # "their way" now and then as "that way": of the distinctive words, one may be missed
+    shown = set(re.findall(r"[a-z]+", screen.lower()))
+    missing = DISTINCTIVE - shown
+    assert len(missing) <= 1 and "members" in shown, \
+        f"spoken words missing from the review screen: {sorted(missing)}\n{screen}"
 
     terminal.keys("C-q")
     # the shell prints this once the app's process has ended, and with it the vault's lock
@@ -212,3 +208,7 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
     questions = [e for e in events if e.kind == timeline.QUESTION]
     assert len(questions) >= 2, events
     assert info is not None and info.seconds > 3.0, info
+    # what was said, and who said it, is on disk only sealed
+    from .test_plaintext_scan import scan
+
+    assert scan(vault, {"name": "Mary Chan", "speech": "new members", "speech 2": "talk to anyone"}) == []

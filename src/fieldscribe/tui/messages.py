@@ -62,8 +62,8 @@ class RecordingStarted(AppEvent):
         self.sid, self.live = sid, live
 
 
-class LevelChanged(_Coalescing):
-    bubble = False  # ten a second: the meter needs it, the App's record does not
+class LevelChanged(_Coalescing, bubble=False):
+    """Ten a second: the meter needs it, the App's record does not (hence no bubbling)."""
 
     def __init__(self, db: float) -> None:
         super().__init__()
