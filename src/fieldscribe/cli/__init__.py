@@ -67,14 +67,14 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from . import (audio_cmds, deid_cmds, export_cmds, guide_cmds, participant_cmds, session_cmds, transcript_cmds,
-                   vault_cmds)
+    from . import (audio_cmds, deid_cmds, export_cmds, guide_cmds, participant_cmds, session_cmds, sync_cmds,
+                   transcript_cmds, vault_cmds)
 
     for module in (vault_cmds, guide_cmds, participant_cmds, session_cmds, audio_cmds, transcript_cmds, deid_cmds,
-                   export_cmds):
+                   export_cmds, sync_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
-    for group, command in deid_cmds.EXTRA.items():
+    for group, command in (deid_cmds.EXTRA | sync_cmds.EXTRA).items():
         cli.commands[group].add_command(command)  # type: ignore[attr-defined]
 
 

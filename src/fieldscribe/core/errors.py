@@ -146,3 +146,19 @@ class DiskFull(FieldscribeError):
 
 class RecordingFailed(FieldscribeError):
     """The recorder stopped on an error; everything written before it is kept."""
+
+
+class StoreUnreachable(FieldscribeError):
+    """The study store cannot be reached (offline, wrong address, link dropped)."""
+
+    exit_code = 3
+
+
+class HostKeyRejected(FieldscribeError):
+    """The SFTP server's host key is unknown or has changed: never accepted silently."""
+
+    exit_code = 4
+
+
+class StoreRefused(FieldscribeError):
+    """The store answered but refused (authentication, permissions, a damaged upload)."""

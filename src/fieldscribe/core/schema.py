@@ -127,7 +127,19 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """The outbox: every bundle written, and how far it got (uploaded, received by the team).
+
+    Only what the store itself sees is kept here: file name, size and hashes of ciphertext,
+    session ids. The manifest hash is the secret a receipt must prove knowledge of."""
+    db["exports"].create(
+        {"name": str, "path": str, "size": int, "sha256": str, "manifest_sha256": str, "sessions": str,
+         "created_at": str, "uploaded_at": str, "remote": str, "received_at": str, "receipt": str},
+        pk="name",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -24,7 +24,8 @@ FOCUS_GROUP = "focus_group"
 
 PLANNED, RECORDING, RECORDED = "planned", "recording", "recorded"
 TRANSCRIBED, REVIEWED, EXPORTED, WITHDRAWN = "transcribed", "reviewed", "exported", "withdrawn"
-STATUSES = (PLANNED, RECORDING, RECORDED, TRANSCRIBED, REVIEWED, EXPORTED, WITHDRAWN)
+SYNCED, RECEIVED, PURGED = "synced", "received", "purged"
+STATUSES = (PLANNED, RECORDING, RECORDED, TRANSCRIBED, REVIEWED, EXPORTED, SYNCED, RECEIVED, PURGED, WITHDRAWN)
 
 # Forward along the field day; a few steps back where real work needs them
 # (re-transcribe with a better model, edit after review, re-export after edits).
@@ -34,7 +35,11 @@ TRANSITIONS: dict[str, set[str]] = {
     RECORDED: {RECORDING, TRANSCRIBED},
     TRANSCRIBED: {REVIEWED, RECORDED},
     REVIEWED: {EXPORTED, TRANSCRIBED},
-    EXPORTED: {REVIEWED, EXPORTED},
+    EXPORTED: {REVIEWED, EXPORTED, SYNCED, RECEIVED},
+    # uploaded to the study store; received = the analysis team opened and verified it
+    SYNCED: {REVIEWED, EXPORTED, SYNCED, RECEIVED},
+    RECEIVED: {REVIEWED, EXPORTED, RECEIVED, PURGED},
+    PURGED: set(),
     WITHDRAWN: set(),
 }
 

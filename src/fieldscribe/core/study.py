@@ -133,6 +133,11 @@ class ExportSettings(_Model):
     audio_sharing_consent: str | None = None
 
 
+class SyncSettings(_Model):
+    # the study's central store: sftp://user@host/path, webdavs://host/path or file:///mounted/path
+    remote: str | None = None
+
+
 class StudyInfo(_Model):
     id: Ident
     title: Text
@@ -151,6 +156,7 @@ class Study(_Model):
     guide: Guide
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     # -- lookups the rest of the core relies on -------------------------------------------
     @property

@@ -109,7 +109,9 @@ def public_hex(key: Ed25519PrivateKey) -> str:
 
 # -- writing -----------------------------------------------------------------------------------------
 def write_bundle(files: dict[str, bytes], manifest_extra: dict, signer: Ed25519PrivateKey, recipients: list,
-                 out: Path) -> Path:
+                 out: Path) -> str:
+    """Write the sealed bundle; return the SHA-256 of its manifest, which only someone who
+    can decrypt the bundle can learn (receipts prove receipt with it)."""
     import pyrage
 
     manifest = {
@@ -131,7 +133,7 @@ def write_bundle(files: dict[str, bytes], manifest_extra: dict, signer: Ed25519P
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(sealed)
     partial.replace(out)
-    return out
+    return hashlib.sha256(manifest_bytes).hexdigest()
 
 
 # -- opening -----------------------------------------------------------------------------------------
@@ -139,6 +141,7 @@ def write_bundle(files: dict[str, bytes], manifest_extra: dict, signer: Ed25519P
 class Opened:
     manifest: dict
     files: dict[str, bytes]
+    manifest_sha256: str = ""
 
 
 def open_bundle(path: Path, identity_path: Path, trusted_devices: set[str] | None = None) -> Opened:
@@ -192,7 +195,7 @@ def open_bundle(path: Path, identity_path: Path, trusted_devices: set[str] | Non
     for name, meta in listed.items():
         if hashlib.sha256(files[name]).hexdigest() != meta["sha256"]:
             raise BundleRefused(f"{name} in {path.name} does not match its manifest hash; refused.")
-    return Opened(manifest, files)
+    return Opened(manifest, files, hashlib.sha256(manifest_bytes).hexdigest())
 
 
 def _safe_name(name: str) -> str:

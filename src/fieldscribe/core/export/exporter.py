@@ -85,10 +85,14 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
         "redactions": content.redaction_counts,
         "audio_included": with_audio,
     }
-    write_bundle(files, manifest, signer, keys, out)
+    manifest_sha256 = write_bundle(files, manifest, signer, keys, out)
+    from ..sync.outbox import record_export
+
     with vault.db.atomic():
+        record_export(vault, out, manifest_sha256, [s.session_id for s in content.sessions])
         for s in content.sessions:
-            if sessions.get_session(vault, s.session_id).status in (sessions.REVIEWED, sessions.EXPORTED):
+            if sessions.get_session(vault, s.session_id).status in (sessions.REVIEWED, sessions.EXPORTED,
+                                                                     sessions.SYNCED, sessions.RECEIVED):
                 sessions.set_status(vault, s.session_id, sessions.EXPORTED)
         vault.log("export.bundle", ",".join(s.session_id for s in content.sessions),
                   files=len(files), recipients=len(keys), redactions=sum(content.redaction_counts.values()))

@@ -1,0 +1,174 @@
+"""remote set/show, sync, purge --received, bundle pull."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..core.errors import InvalidInput
+from .common import open_vault, read_passphrase, vault_option
+
+_key_option = click.option("--identity-file", metavar="KEY",
+                           help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY).")
+_hosts_option = click.option("--known-hosts", metavar="FILE",
+                             help="known_hosts holding the store's host key (env FIELDSCRIBE_KNOWN_HOSTS).")
+
+
+@click.group()
+def remote() -> None:
+    """The study store this laptop syncs to."""
+
+
+@remote.command("set")
+@vault_option
+@click.argument("url")
+@_key_option
+@_hosts_option
+@click.option("--password", "ask_password", is_flag=True,
+              help="Ask for a WebDAV password and keep it sealed in the vault (env FIELDSCRIBE_STORE_PASSWORD).")
+@click.pass_context
+def remote_set(ctx: click.Context, url: str, identity_file: str | None, known_hosts: str | None,
+               ask_password: bool) -> None:
+    """Set the store: sftp://user@host/path, webdav(s)://user@host/path or file:///folder."""
+    from ..core.sync.settings import ENV_PASSWORD, save_remote
+
+    password = read_passphrase("Store password", env=ENV_PASSWORD) if ask_password else None
+    with open_vault(ctx) as vault:
+        save_remote(vault, url, identity_file=identity_file, known_hosts=known_hosts, password=password)
+    click.echo(f"Sync will go to {url}.")
+
+
+@remote.command("show")
+@vault_option
+@click.pass_context
+def remote_show(ctx: click.Context) -> None:
+    """Show where sync goes (never the password)."""
+    from ..core.sync.settings import resolve
+    from ..core.sync.store import parse_address
+
+    with open_vault(ctx) as vault:
+        url, creds = resolve(vault)
+    click.echo(f"store: {parse_address(url).display}")
+    click.echo(f"ssh key: {creds.identity_file or '(agent / ~/.ssh defaults)'}")
+    click.echo(f"known_hosts: {creds.known_hosts or '~/.ssh/known_hosts'}")
+    click.echo(f"password: {'set (sealed)' if creds.password else 'none'}")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+@click.command("sync")
+@vault_option
+@click.option("--to", "url", metavar="URL", help="Store address (default: `fieldscribe remote set`, then the study file).")
+@_key_option
+@_hosts_option
+@click.pass_context
+def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, known_hosts: str | None) -> None:
+    """Upload exported bundles to the study store and collect the analysis team's receipts."""
+    import time
+
+    from ..core.sync.push import sync
+    from ..core.sync.settings import resolve
+    from ..core.sync.store import connect
+
+    with open_vault(ctx) as vault:
+        url, creds = resolve(vault, url, identity_file, known_hosts)
+        started = time.monotonic()
+        store = connect(url, creds, timeout=5.0)
+        last = {"t": 0.0}
+
+        def progress(p) -> None:
+            now = time.monotonic()
+            if now - last["t"] < 0.5 and p.done < p.total:
+                return
+            last["t"] = now
+            eta = f", about {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+            line = f"{_size(p.done)} of {_size(p.total)} ({100 * p.done / max(p.total, 1):.0f}%){eta}"
+            if sys.stderr.isatty():
+                click.echo("\r" + line.ljust(60), nl=False, err=True)
+            else:
+                click.echo(line, err=True)
+
+        try:
+            report = sync(vault, store, on_progress=progress)
+        finally:
+            store.close()
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for name in report.missing:
+        click.echo(f"Warning: the bundle {name} is no longer where it was exported; export again or put it back.",
+                   err=True)
+    for name, had in report.resumed.items():
+        click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
+    click.echo(f"Uploaded {len(report.uploaded)} bundle(s) ({_size(report.bytes_sent)} in "
+               f"{time.monotonic() - started:.1f} s); {len(report.already_there)} already on the store; "
+               f"{len(report.received)} newly confirmed received by the analysis team.")
+
+
+@click.command("purge")
+@vault_option
+@click.option("--received", is_flag=True, required=True,
+              help="Purge sessions the analysis team confirmed it received (required, to be explicit).")
+@click.option("--confirm", "confirmation", metavar="TEXT", help="The confirmation phrase, for scripts.")
+@click.pass_context
+def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
+    """Delete the raw audio and transcripts of received sessions for good (crypto-shredding)."""
+    from ..core.sync.purge import confirmation_phrase, purge_received, purgeable
+
+    with open_vault(ctx) as vault:
+        ids = purgeable(vault)
+        if not ids:
+            raise InvalidInput("No session has been confirmed as received by the analysis team yet; run "
+                               "`fieldscribe sync` first. Nothing was purged.")
+        phrase = confirmation_phrase(ids)
+        if confirmation is None:
+            click.echo(f"This permanently deletes the audio, timeline and transcripts of {', '.join(ids)} from this "
+                       "laptop (the analysis team holds the de-identified export; the audit trail is kept).", err=True)
+            confirmation = click.prompt(f'Type "{phrase}" to confirm', default="", show_default=False)
+        done = purge_received(vault, confirmation)
+    click.echo(f"Purged {', '.join(done)}: their keys are destroyed and the audio files deleted.")
+
+
+@click.command("pull")
+@click.argument("store_url", metavar="STORE")
+@click.option("--identity", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The analysis team's age identity.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@_key_option
+@_hosts_option
+def bundle_pull(store_url: str, identity: Path, out: Path, identity_file: str | None, known_hosts: str | None) -> None:
+    """Analysis side: fetch, verify and unpack new bundles, and write signed receipts back."""
+    import os
+
+    from ..core.sync.receipts import pull
+    from ..core.sync.settings import ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD
+    from ..core.sync.store import Credentials, connect
+
+    creds = Credentials(identity_file or os.environ.get(ENV_KEY), known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
+                        os.environ.get(ENV_PASSWORD))
+    store = connect(store_url, creds)
+    try:
+        results = pull(store, identity, out)
+    finally:
+        store.close()
+    bad = 0
+    for r in results:
+        if r.error:
+            bad += 1
+            click.echo(f"Refused {r.study}/{r.device[:12]}/{r.bundle}: {r.error}", err=True)
+        else:
+            click.echo(f"Received {r.study}/{r.device[:12]}/{r.bundle} → {r.folder}")
+    click.echo(f"{len(results) - bad} bundle(s) received and acknowledged; {bad} refused.", err=True)
+    if bad:
+        sys.exit(2)
+
+
+COMMANDS = [remote, sync_cmd, purge]
+EXTRA = {"bundle": bundle_pull}

@@ -1,0 +1,49 @@
+"""Data minimisation: once the analysis team has confirmed it holds a session's de-identified
+bundle, the laptop no longer needs the raw audio and full transcript. Purging crypto-shreds
+them (the session key is destroyed, so copies and backups of the vault cannot be read either),
+removes the audio file, and keeps the audit trail and the participant's consent record."""
+
+from __future__ import annotations
+
+from .. import sessions
+from ..audit import now_iso
+from ..errors import ConfirmationMismatch, InvalidInput
+from ..recording import audio_path
+from ..vault import Vault
+
+
+def purgeable(vault: Vault) -> list[str]:
+    return [s.id for s in sessions.list_sessions(vault) if s.status == sessions.RECEIVED]
+
+
+def confirmation_phrase(session_ids: list[str]) -> str:
+    return f"purge {len(session_ids)} session" + ("" if len(session_ids) == 1 else "s")
+
+
+def purge_received(vault: Vault, confirmation: str) -> list[str]:
+    """Purge every received session; the typed confirmation must match
+    :func:`confirmation_phrase`, because this cannot be undone."""
+    ids = purgeable(vault)
+    if not ids:
+        raise InvalidInput("No session has been confirmed as received by the analysis team yet; run "
+                           "`fieldscribe sync` to collect receipts first. Nothing was purged.")
+    expected = confirmation_phrase(ids)
+    if " ".join(confirmation.split()).lower() != expected:
+        raise ConfirmationMismatch(expected)
+    with vault.db.atomic():
+        for sid in ids:
+            transcripts = [r[0] for r in vault.db.execute("SELECT id FROM transcripts WHERE session_id = ?", (sid,))]
+            for tid in transcripts:
+                vault.db.execute("DELETE FROM transcript_segments WHERE transcript_id = ?", (tid,))
+            vault.db.execute("UPDATE transcripts SET state = 'purged', settings = '{}' WHERE session_id = ?", (sid,))
+            vault.db.execute("DELETE FROM session_events WHERE session_id = ?", (sid,))
+            vault.db.execute("DELETE FROM redactions WHERE session_id = ?", (sid,))
+            vault.db.execute("UPDATE recordings SET state = 'purged', updated_at = ? WHERE session_id = ?",
+                             (now_iso(), sid))
+            vault.db.execute("DELETE FROM session_keys WHERE session_id = ?", (sid,))
+            sessions.set_status(vault, sid, sessions.PURGED)
+            vault.log("session.purged", sid, reason="received by the analysis team")
+    for sid in ids:  # after the commit: a crash in between leaves only unreadable ciphertext
+        audio_path(vault, sid).unlink(missing_ok=True)
+    vault.shred_residue()
+    return ids

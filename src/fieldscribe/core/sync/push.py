@@ -1,0 +1,121 @@
+"""`fieldscribe sync`: upload what is not yet on the store, collect receipts, never block
+fieldwork. Every step is idempotent, so running it again — after a dropped link, a crash or
+just twice — sends only what is missing."""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import sessions
+from ..errors import InvalidInput
+from ..guides import current_guide
+from ..vault import Vault
+from .outbox import file_sha256, list_exports, mark_received, mark_uploaded
+from .receipts import RECEIPTS, receipt_name, verify_receipt
+from .store import Cancelled, Store
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    done: int
+    total: int
+    elapsed: float
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.done or self.done >= self.total:
+            return None
+        return self.elapsed * (self.total - self.done) / self.done
+
+
+@dataclass
+class SyncReport:
+    uploaded: list[str] = field(default_factory=list)
+    already_there: list[str] = field(default_factory=list)
+    resumed: dict[str, int] = field(default_factory=dict)      # bundle -> bytes already on the store
+    received: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)            # bundle files moved or deleted locally
+    bytes_sent: int = 0
+    cancelled: bool = False
+
+
+def device_folder(vault: Vault) -> tuple[str, str]:
+    return current_guide(vault).study.study.id, vault.device_id
+
+
+def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], None] | None = None,
+         cancel: threading.Event | None = None) -> SyncReport:
+    study_id, device = device_folder(vault)
+    folder = store.path(study_id, device)
+    report = SyncReport()
+    exports = list_exports(vault)
+    _collect_receipts(vault, store, folder, exports, report)
+    pending = [e for e in exports if not e.uploaded_at]
+    for e in pending:
+        if not e.path.exists():
+            report.missing.append(e.name)
+    pending = [e for e in pending if e.path.exists()]
+    total = sum(e.size for e in pending)
+    done = 0
+    started = time.monotonic()
+
+    def moved(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(SyncProgress(done, total, time.monotonic() - started))
+
+    for e in pending:
+        if file_sha256(e.path) != e.sha256:
+            raise InvalidInput(f"The bundle {e.path} has changed since it was exported; export those sessions "
+                               "again (nothing was uploaded from it).")
+        final = posixpath.join(folder, e.name)
+        if store.size(final) == e.size and store.sha256(final) == e.sha256:
+            report.already_there.append(e.name)
+            moved(e.size)
+        else:
+            tmp = posixpath.join(folder, f".{e.name}.part")
+            before = store.size(tmp) if store.can_append else None
+            try:
+                sent = store.upload(e.path, final, on_bytes=moved, cancel=cancel)
+            except Cancelled:
+                report.cancelled = True
+                break
+            report.bytes_sent += sent
+            if before and sent < e.size:
+                report.resumed[e.name] = e.size - sent
+            report.uploaded.append(e.name)
+        with vault.db.atomic():
+            mark_uploaded(vault, e.name, store.address.display)
+            for sid in e.sessions:
+                if sessions.get_session(vault, sid).status == sessions.EXPORTED:
+                    sessions.set_status(vault, sid, sessions.SYNCED)
+            vault.log("sync.upload", ",".join(e.sessions), bundle=e.name, store=store.address.display)
+    return report
+
+
+def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: SyncReport) -> None:
+    waiting = {e.name: e for e in exports if not e.received_at}
+    if not waiting:
+        return
+    present = set(store.listdir(posixpath.join(folder, RECEIPTS)))
+    for name, e in waiting.items():
+        if receipt_name(name) not in present:
+            continue
+        body = verify_receipt(store.read(posixpath.join(folder, RECEIPTS, receipt_name(name))),
+                              bundle=name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256)
+        if body is None:
+            vault.log("sync.receipt_rejected", ",".join(e.sessions), bundle=name)
+            continue
+        with vault.db.atomic():
+            mark_received(vault, name, body)
+            for sid in e.sessions:
+                status = sessions.get_session(vault, sid).status
+                if status in (sessions.EXPORTED, sessions.SYNCED):
+                    sessions.set_status(vault, sid, sessions.RECEIVED)
+            vault.log("sync.received", ",".join(e.sessions), bundle=name, by=body.get("received_by", ""))
+        report.received.append(name)

@@ -1,0 +1,50 @@
+"""Where this laptop syncs to, and with which credentials — sealed in the vault.
+
+The address comes from, in order: the command line, the vault (`fieldscribe remote set`),
+the study file (`sync: remote:`). SSH keys and known_hosts are files the interviewer already
+protects; a WebDAV password is the one secret, and it is kept sealed with the study key,
+never in a config file.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..audit import now_iso
+from ..errors import InvalidInput
+from ..guides import current_guide
+from ..vault import Vault
+from .store import Credentials, parse_address
+
+ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD = "FIELDSCRIBE_SSH_KEY", "FIELDSCRIBE_KNOWN_HOSTS", "FIELDSCRIBE_STORE_PASSWORD"
+
+
+def save_remote(vault: Vault, url: str, *, identity_file: str | None = None, known_hosts: str | None = None,
+                password: str | None = None) -> None:
+    address = parse_address(url)
+    record = {"url": url.strip(), "identity_file": identity_file, "known_hosts": known_hosts, "password": password}
+    with vault.db.atomic():
+        vault.db["study_records"].upsert(
+            {"name": "sync", "sealed": vault.seal_json(vault.study_key, record, "study", "sync"),
+             "updated_at": now_iso()}, pk="name")
+        vault.log("sync.remote_set", "", store=address.display)
+
+
+def saved_remote(vault: Vault) -> dict:
+    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'sync'").fetchone()
+    return vault.open_json(vault.study_key, row[0], "study", "sync") if row else {}
+
+
+def resolve(vault: Vault, url: str | None = None, identity_file: str | None = None,
+            known_hosts: str | None = None) -> tuple[str, Credentials]:
+    saved = saved_remote(vault)
+    url = url or saved.get("url") or current_guide(vault).study.sync.remote
+    if not url:
+        raise InvalidInput("No study store is set; give one with `fieldscribe remote set sftp://user@host/path` "
+                           "(or --to URL).")
+    creds = Credentials(
+        identity_file=identity_file or os.environ.get(ENV_KEY) or saved.get("identity_file"),
+        known_hosts=known_hosts or os.environ.get(ENV_KNOWN_HOSTS) or saved.get("known_hosts"),
+        password=os.environ.get(ENV_PASSWORD) or saved.get("password"),
+    )
+    return url, creds

@@ -1,0 +1,318 @@
+"""The study store: an SFTP server, a WebDAV share or a folder, behind one small interface.
+
+fsspec does the protocols (sshfs/asyncssh for SFTP, webdav4 for WebDAV, the local
+filesystem for mounted shares and USB drives); this module adds what sync needs on top:
+uploads under a temporary name renamed only once verified, resuming a partial upload, and
+errors that say in one sentence what happened. Host keys are checked against known_hosts
+by asyncssh and an unknown or changed key is refused — there is no "accept" path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import threading
+from contextlib import suppress
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..errors import HostKeyRejected, InvalidInput, StoreRefused, StoreUnreachable
+
+CHUNK = 1 << 20
+SCHEMES = ("sftp", "webdav", "webdavs", "file")
+
+
+@dataclass(frozen=True)
+class StoreAddress:
+    scheme: str
+    host: str
+    port: int | None
+    user: str | None
+    path: str
+
+    @property
+    def display(self) -> str:
+        """The address without any password, for messages and the audit log."""
+        if self.scheme == "file":
+            return f"file://{self.path}"
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{who}{self.host}{port}{self.path}"
+
+
+def parse_address(url: str) -> StoreAddress:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in SCHEMES:
+        raise InvalidInput(
+            f"{url!r} is not a store address fieldscribe knows; use sftp://user@host/path, "
+            "webdavs://host/path or file:///mounted/folder."
+        )
+    if parts.password:
+        raise InvalidInput("Do not put a password in the store address; give it with --password (it is kept sealed).")
+    if parts.scheme == "file":
+        if not parts.path.startswith("/"):
+            raise InvalidInput(f"{url!r}: a folder store needs an absolute path, e.g. file:///media/usb/study.")
+        return StoreAddress("file", "", None, None, unquote(parts.path))
+    if not parts.hostname:
+        raise InvalidInput(f"{url!r} names no host; e.g. sftp://fieldwork@store.example.ac.uk/studies.")
+    return StoreAddress(parts.scheme, parts.hostname, parts.port, unquote(parts.username) if parts.username else None,
+                        unquote(parts.path or "/"))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    identity_file: str | None = None     # SSH private key (else the agent and ~/.ssh defaults)
+    known_hosts: str | None = None       # else ~/.ssh/known_hosts
+    password: str | None = None          # WebDAV (or an SSH password, discouraged)
+
+
+class Store:
+    """One connected store; paths are POSIX paths below the store's root folder."""
+
+    def __init__(self, fs, root: str, address: StoreAddress) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/") or "/"
+        self.address = address
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    # -- small operations, each translating transport errors into one sentence --------------
+    def _call(self, what: str, fn: Callable, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except (StoreUnreachable, HostKeyRejected, StoreRefused, Cancelled):
+            raise
+        except PermissionError as exc:
+            raise StoreRefused(f"The store at {self.address.display} refused to {what} (permission denied); "
+                               "ask whoever runs it to give your account write access.") from exc
+        except Exception as exc:  # the transports raise their own types (asyncssh, httpx, OSError)
+            raise StoreUnreachable(
+                f"The connection to {self.address.display} failed while trying to {what} ({_reason(exc)}); "
+                "nothing is lost — run sync again when the link is back and it resumes."
+            ) from exc
+
+    def exists(self, path: str) -> bool:
+        return bool(self._call("look for a file", self.fs.exists, path))
+
+    def size(self, path: str) -> int | None:
+        try:
+            return int(self._call("read a file's size", self.fs.size, path))
+        except FileNotFoundError:
+            return None
+
+    def makedirs(self, path: str) -> None:
+        self._call("create a folder", self.fs.makedirs, path, exist_ok=True)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            entries = self._call("list a folder", self.fs.ls, path, detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(posixpath.basename(str(e).rstrip("/")) for e in entries)
+
+    def read(self, path: str) -> bytes:
+        return self._call("read a file", self.fs.cat_file, path)
+
+    def remove(self, path: str) -> None:
+        try:
+            self._call("remove a file", self.fs.rm_file, path)
+        except FileNotFoundError:
+            return
+
+    def rename(self, src: str, dst: str) -> None:
+        self._call("rename a file", self.fs.mv, src, dst)
+
+    def sha256(self, path: str, limit: int | None = None) -> str:
+        """SHA-256 of the file as the store holds it (or of its first `limit` bytes)."""
+        h = hashlib.sha256()
+        left = limit
+
+        def run() -> None:
+            nonlocal left
+            with self.fs.open(path, "rb") as f:
+                while left is None or left > 0:
+                    block = f.read(CHUNK if left is None else min(CHUNK, left))
+                    if not block:
+                        break
+                    h.update(block)
+                    if left is not None:
+                        left -= len(block)
+
+        self._call("read a file back", run)
+        return h.hexdigest()
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Small files (receipts): written under a temporary name, then renamed."""
+        tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.part")
+
+        def run() -> None:
+            with self.fs.open(tmp, "wb") as f:
+                f.write(data)
+
+        self.makedirs(posixpath.dirname(path))
+        self._call("write a file", run)
+        self.rename(tmp, path)
+
+    @property
+    def can_append(self) -> bool:
+        return self.address.scheme in ("sftp", "file")
+
+    def upload(self, local: Path, final: str, *, on_bytes: Callable[[int], None] | None = None,
+               cancel: threading.Event | None = None) -> int:
+        """Copy `local` to `final` through `.NAME.part`, resuming a partial upload whose bytes
+        match ours; verify size and SHA-256 as stored; rename. Returns the bytes sent."""
+        folder, name = posixpath.split(final)
+        tmp = posixpath.join(folder, f".{name}.part")
+        total = local.stat().st_size
+        self.makedirs(folder)
+        start = self.size(tmp) if self.can_append else None
+        if start is not None and (start > total or self.sha256(tmp, start) != _local_sha(local, start)):
+            self.remove(tmp)   # not a prefix of this bundle: start over
+            start = None
+        if start is None:
+            start = 0
+            mode = "wb"
+        else:
+            mode = "ab"
+        if on_bytes and start:
+            on_bytes(start)
+        sent = 0
+
+        def run() -> None:
+            nonlocal sent
+            with open(local, "rb") as src, self.fs.open(tmp, mode) as dst:
+                src.seek(start)
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled()
+                    block = src.read(CHUNK)
+                    if not block:
+                        break
+                    dst.write(block)
+                    sent += len(block)
+                    if on_bytes:
+                        on_bytes(len(block))
+
+        self._call(f"upload {name}", run)
+        if self.size(tmp) != total or self.sha256(tmp) != _local_sha(local):
+            self.remove(tmp)
+            raise StoreRefused(f"{name} arrived damaged at {self.address.display} (its size or SHA-256 differs); "
+                               "it was removed there — run sync again to upload it afresh.")
+        self.rename(tmp, final)
+        return sent
+
+    def close(self) -> None:
+        stack = getattr(self.fs, "_stack", None)
+        if stack is not None:  # sshfs: end the SSH connection now, not at garbage collection
+            from fsspec.asyn import sync
+
+            # a connection that already dropped has nothing left to close
+            with suppress(OSError, ConnectionError, TimeoutError):
+                sync(self.fs.loop, stack.aclose, timeout=5)
+
+
+class Cancelled(Exception):
+    """The user asked sync to stop; what was sent stays as a resumable .part file."""
+
+
+def _local_sha(path: Path, limit: int | None = None) -> str:
+    h = hashlib.sha256()
+    left = limit
+    with open(path, "rb") as f:
+        while left is None or left > 0:
+            block = f.read(CHUNK if left is None else min(CHUNK, left))
+            if not block:
+                break
+            h.update(block)
+            if left is not None:
+                left -= len(block)
+    return h.hexdigest()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:160]
+
+
+def connect(url: str, creds: Credentials | None = None, *, timeout: float = 5.0) -> Store:
+    """Connect to the store at `url`; fail within about `timeout` seconds when offline."""
+    creds = creds or Credentials()
+    address = parse_address(url)
+    if address.scheme == "file":
+        from fsspec.implementations.local import LocalFileSystem
+
+        root = Path(address.path)
+        if not root.is_dir():
+            raise StoreUnreachable(f"The store folder {root} is not there (is the drive or share mounted?); "
+                                   "mount it and run sync again.")
+        return Store(LocalFileSystem(), str(root), address)
+    if address.scheme == "sftp":
+        return Store(_sftp(address, creds, timeout), address.path, address)
+    return Store(_webdav(address, creds, timeout), address.path, address)
+
+
+def _sftp(address: StoreAddress, creds: Credentials, timeout: float):
+    import asyncssh
+    from sshfs import SSHFileSystem
+
+    options: dict = {"port": address.port or 22, "connect_timeout": timeout, "skip_instance_cache": True}
+    if address.user:
+        options["username"] = address.user
+    known = creds.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+    if not os.path.exists(known):
+        raise HostKeyRejected(
+            f"There is no known_hosts file ({known}) to check {address.host}'s identity against; get the store's "
+            "host key from whoever runs it and give it with --known-hosts (fieldscribe never trusts an unknown key)."
+        )
+    options["known_hosts"] = known
+    if creds.identity_file:
+        if not os.path.exists(creds.identity_file):
+            raise InvalidInput(f"The SSH key {creds.identity_file} does not exist; check --identity-file.")
+        options["client_keys"] = [creds.identity_file]
+    if creds.password:
+        options["password"] = creds.password
+    try:
+        return SSHFileSystem(address.host, **options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise HostKeyRejected(
+            f"The host key of {address.host} is not the one in {known}: it changed, or someone is intercepting the "
+            "connection. Nothing was sent. Check the key's fingerprint with whoever runs the store before changing "
+            "known_hosts."
+        ) from exc
+    except asyncssh.PermissionDenied as exc:
+        raise StoreRefused(f"{address.display} refused the login ({_reason(exc)}); check the user name and "
+                           "--identity-file.") from exc
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        raise StoreUnreachable(f"The study store {address.display} cannot be reached ({_reason(exc)}); fieldwork "
+                               "is unaffected — run sync again when the laptop is online.") from exc
+
+
+def _webdav(address: StoreAddress, creds: Credentials, timeout: float):
+    import httpx
+    from webdav4.client import HTTPError as DavHTTPError
+    from webdav4.fsspec import WebdavFileSystem
+
+    scheme = "https" if address.scheme == "webdavs" else "http"
+    port = f":{address.port}" if address.port else ""
+    base = f"{scheme}://{address.host}{port}"
+    auth = (address.user, creds.password or "") if address.user else None
+    fs = WebdavFileSystem(base, auth=auth, timeout=timeout)
+    try:
+        fs.ls(address.path or "/", detail=False)
+    except (httpx.HTTPStatusError, DavHTTPError) as exc:
+        if exc.response.status_code in (401, 403):
+            raise StoreRefused(f"{address.display} refused the login; check the user name and password.") from exc
+        raise StoreUnreachable(f"The study store {address.display} answered with an error ({_reason(exc)}); "
+                               "run sync again later.") from exc
+    except FileNotFoundError as exc:
+        raise StoreRefused(f"The folder {address.path} does not exist on {address.host}; check the address.") from exc
+    except (httpx.HTTPError, OSError) as exc:
+        raise StoreUnreachable(f"The study store {address.display} cannot be reached ({_reason(exc)}); fieldwork "
+                               "is unaffected — run sync again when the laptop is online.") from exc
+    return fs

@@ -1,0 +1,327 @@
+"""Sync to real stores on loopback: Debian's OpenSSH sshd (throwaway host and user keys) and
+a wsgidav WebDAV server; receipts from the analysis side; purge after receipt."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fieldscribe.core import consent, participants, sessions, timeline
+from fieldscribe.core.audio.importer import import_file
+from fieldscribe.core.deid.review import decide, mark_reviewed
+from fieldscribe.core.errors import ConfirmationMismatch, HostKeyRejected, StoreUnreachable
+from fieldscribe.core.export.bundle import keygen
+from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.guides import import_guide
+from fieldscribe.core.recording import audio_path, recording_info
+from fieldscribe.core.sync.outbox import file_sha256, list_exports, record_export
+from fieldscribe.core.sync.purge import purge_received
+from fieldscribe.core.sync.push import sync
+from fieldscribe.core.sync.receipts import pull
+from fieldscribe.core.sync.store import Credentials, connect
+from fieldscribe.core.transcription.engine import EngineSettings
+from fieldscribe.core.transcription.guard import Segment
+from fieldscribe.core.transcripts import _begin, _complete, store_segments
+from fieldscribe.core.vault import Vault
+
+from .conftest import FAST_KDF, PASSPHRASE
+from .sync_servers import start_sshd, start_webdav
+from .test_plaintext_scan import scan
+
+pytestmark = pytest.mark.skipif(not shutil.which("sshd") and not os.path.exists("/usr/sbin/sshd"),
+                                reason="openssh-server is not installed (scripts/test installs it)")
+
+LINES = ["My name is Ann Lee and I go to Harbour View every day.",
+         "The peer group helped me when my medication changed.",
+         "My sister Mary phones me on Sundays."]
+SECRETS = {"name": "Ann Lee", "sister": "Mary", "words": "medication changed", "site": "Harbour View"}
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def webdav(tmp_path_factory):
+    server = start_webdav(tmp_path_factory.mktemp("webdav"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def team(tmp_path):
+    return keygen(tmp_path / "team" / "team.key")
+
+
+def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann Lee") -> tuple[Vault, str, Path]:
+    """A laptop's vault with one recorded, transcribed, reviewed and exported interview."""
+    v, _ = Vault.create(path, PASSPHRASE, kdf=FAST_KDF)
+    import_guide(v, study)
+    pid = participants.enrol(v, study.study, group="service_user", name=name)
+    consent.record_consent(v, study.study, pid, {c.id: True for c in study.study.consent})
+    sid = sessions.create_session(v, [pid])
+    wav = tmp / f"{path.name}.wav"
+    sf.write(wav, (np.sin(np.arange(48000) / 16000 * 2 * np.pi * 220) * 8000).astype(np.int16), 16000)
+    import_file(v, sid, wav)
+    wav.unlink()
+    key = sessions.session_key(v, sid)
+    t = _begin(v, sid, EngineSettings(model="test", language="en"), 15.0)
+    store_segments(v, t, key, [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(LINES)],
+                   timeline.events(v, sid, key), 15.0)
+    _complete(v, t)
+    decide(v, sid, accept_all=True)
+    mark_reviewed(v, sid)
+    bundle = export_sessions(v, [sid], tmp / f"{path.name}-out", [recipient])
+    return v, sid, bundle
+
+
+def ssh_creds(server) -> Credentials:
+    return Credentials(identity_file=str(server.user_key), known_hosts=str(server.known_hosts))
+
+
+def stored_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+# -- SFTP -------------------------------------------------------------------------------------------
+def test_first_sync_uploads_verified_and_a_second_sends_nothing(sshd, tmp_path, study_en, team):
+    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        store = connect(sshd.url, ssh_creds(sshd))
+        try:
+            first = sync(v, store)
+            second = sync(v, store)
+        finally:
+            store.close()
+        assert first.uploaded == [bundle.name] and first.bytes_sent == bundle.stat().st_size
+        assert second.uploaded == [] and second.bytes_sent == 0
+        on_store = sshd.root / study_en.study.study.id / v.device_id / bundle.name
+        assert file_sha256(on_store) == file_sha256(bundle)
+        assert not list(on_store.parent.glob(".*.part")), "no half-written file is left visible"
+        assert sessions.get_session(v, sid).status == sessions.SYNCED
+        assert list_exports(v)[0].state == "uploaded"
+
+
+def test_an_upload_cut_mid_file_resumes_where_it_stopped(sshd, tmp_path, study_en, team):
+    v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    big = tmp_path / "big.fsbundle.age"          # ciphertext as far as the store can tell
+    big.write_bytes(os.urandom(24 * 1024 * 1024))
+    with v:
+        record_export(v, big, "0" * 64, [])
+        cut = threading.Event()
+
+        def on_progress(p) -> None:
+            if p.done > 10 * 1024 * 1024 and not cut.is_set():
+                cut.set()
+                sshd.drop_connections()
+
+        store = connect(sshd.url, ssh_creds(sshd))
+        with pytest.raises(StoreUnreachable) as failure:
+            sync(v, store, on_progress=on_progress)
+        store.close()
+        assert "run sync again" in str(failure.value)
+        partial = sshd.root / study_en.study.study.id / v.device_id / f".{big.name}.part"
+        assert partial.exists() and 0 < partial.stat().st_size < big.stat().st_size
+        already = partial.stat().st_size
+        store = connect(sshd.url, ssh_creds(sshd))
+        try:
+            again = sync(v, store)
+        finally:
+            store.close()
+        assert big.name in again.uploaded and again.resumed.get(big.name) == already
+        assert again.bytes_sent == big.stat().st_size - already + (bundle.stat().st_size
+                                                                   if bundle.name in again.uploaded else 0)
+        assert file_sha256(sshd.root / study_en.study.study.id / v.device_id / big.name) == file_sha256(big)
+
+
+def test_two_laptops_sync_to_one_store_without_touching_each_other(sshd, tmp_path, study_en, team):
+    a, _, bundle_a = field_vault(tmp_path / "laptop-a", study_en, tmp_path, team[1])
+    b, _, bundle_b = field_vault(tmp_path / "laptop-b", study_en, tmp_path, team[1], name="Bo Chen")
+    devices = [a.device_id, b.device_id]
+    for v in (a, b):
+        with v:
+            store = connect(sshd.url, ssh_creds(sshd))
+            try:
+                sync(v, store)
+            finally:
+                store.close()
+    study_dir = sshd.root / study_en.study.study.id
+    assert (study_dir / devices[0] / bundle_a.name).exists() and (study_dir / devices[1] / bundle_b.name).exists()
+    assert devices[0] != devices[1] and set(devices) <= {p.name for p in study_dir.iterdir()}
+
+
+def test_receipts_round_trip_then_purge_shreds_what_the_team_holds(sshd, tmp_path, study_en, team):
+    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        store = connect(sshd.url, ssh_creds(sshd))
+        try:
+            sync(v, store)
+        finally:
+            store.close()
+    # the analysis side, elsewhere, with the team's identity
+    store = connect(sshd.url, ssh_creds(sshd))
+    try:
+        got = pull(store, team[0], tmp_path / "analysis")
+        again = pull(store, team[0], tmp_path / "analysis")
+    finally:
+        store.close()
+    mine = [r for r in got if r.bundle == bundle.name]
+    assert mine and mine[0].error is None and (mine[0].folder / "manifest.json").exists()
+    assert not [r for r in again if r.bundle == bundle.name], "a received bundle is not fetched twice"
+    with Vault.open(tmp_path / "laptop") as v:
+        v.unlock(PASSPHRASE)
+        store = connect(sshd.url, ssh_creds(sshd))
+        try:
+            report = sync(v, store)
+        finally:
+            store.close()
+        assert report.received == [bundle.name]
+        assert sessions.get_session(v, sid).status == sessions.RECEIVED
+        assert audio_path(v, sid).exists()
+        with pytest.raises(ConfirmationMismatch):
+            purge_received(v, "yes")
+        assert purge_received(v, "purge 1 session") == [sid]
+        assert sessions.get_session(v, sid).status == sessions.PURGED
+        assert not audio_path(v, sid).exists()
+        assert v.db.execute("SELECT COUNT(*) FROM session_keys WHERE session_id = ?", (sid,)).fetchone()[0] == 0
+        assert v.db.execute("SELECT COUNT(*) FROM transcript_segments").fetchone()[0] == 0
+        assert recording_info(v, sid).state == "purged"
+        actions = [e.action for e in v.audit.entries()]
+        assert "session.purged" in actions and "sync.received" in actions and "sync.upload" in actions
+        assert v.audit.verify().ok, "the audit trail survives the purge intact"
+    # the site's name is in the study file itself (the protocol is not secret); what people said is
+    leaks = scan(tmp_path / "laptop", {k: t for k, t in SECRETS.items() if k != "site"})
+    assert leaks == [], leaks
+
+
+def test_a_forged_receipt_is_not_believed(sshd, tmp_path, study_en, team):
+    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        store = connect(sshd.url, ssh_creds(sshd))
+        try:
+            sync(v, store)
+            # someone with access to the store (but not the team's key) writes a receipt
+            other, _ = keygen(tmp_path / "mallory.key")
+            from fieldscribe.core.sync.receipts import make_receipt, receipt_name
+
+            fake = make_receipt(bundle.name, file_sha256(bundle), "f" * 64, v.device_id, other)
+            store.write_atomic(store.path(study_en.study.study.id, v.device_id, "receipts", receipt_name(bundle.name)), fake)
+            report = sync(v, store)
+        finally:
+            store.close()
+        assert report.received == [] and sessions.get_session(v, sid).status == sessions.SYNCED
+
+
+def test_a_changed_host_key_is_refused_and_nothing_is_sent(sshd, tmp_path, study_en, team):
+    v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    from .sync_servers import keygen as ssh_keygen
+
+    impostor = ssh_keygen(tmp_path / "impostor")
+    kind, key = impostor.split()[:2]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{sshd.port} {kind} {key}\n")
+    device = v.device_id
+    v.close()
+    with pytest.raises(HostKeyRejected) as refused:
+        connect(sshd.url, Credentials(identity_file=str(sshd.user_key), known_hosts=str(wrong)))
+    assert "host key" in str(refused.value) and "Nothing was sent" in str(refused.value)
+    assert not (sshd.root / study_en.study.study.id / device / bundle.name).exists()
+
+
+def test_an_unreachable_store_fails_in_a_second(tmp_path, sshd):
+    from .sync_servers import free_port
+
+    started = time.monotonic()
+    with pytest.raises(StoreUnreachable) as failure:
+        connect(f"sftp://someone@127.0.0.1:{free_port()}/store", ssh_creds(sshd), timeout=5)
+    assert time.monotonic() - started < 2.0
+    assert "cannot be reached" in str(failure.value) and "fieldwork is unaffected" in str(failure.value)
+
+
+def test_the_store_only_ever_holds_ciphertext(sshd, tmp_path, study_en, team):
+    v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        store = connect(sshd.url, ssh_creds(sshd))
+        try:
+            sync(v, store)
+        finally:
+            store.close()
+    store = connect(sshd.url, ssh_creds(sshd))
+    try:
+        pull(store, team[0], tmp_path / "analysis")    # receipts too are on the store now
+    finally:
+        store.close()
+    assert stored_files(sshd.root)
+    assert scan_any(sshd.root, {**SECRETS, "pseudonymised text": "peer group helped"}) == []
+
+
+def scan_any(root: Path, secrets: dict[str, str]) -> list[str]:
+    from .test_plaintext_scan import encodings
+
+    found = []
+    for path in stored_files(root):
+        data = path.read_bytes()
+        for label, text in secrets.items():
+            if any(needle in data for needle in encodings(text).values()):
+                found.append(f"{label} in {path.relative_to(root)}")
+    return found
+
+
+# -- WebDAV and folders ------------------------------------------------------------------------------
+def test_webdav_sync_is_idempotent_and_receipts_come_back(webdav, tmp_path, study_en, team, monkeypatch):
+    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    creds = Credentials(password=webdav.password)
+    with v:
+        store = connect(webdav.url, creds)
+        try:
+            first = sync(v, store)
+            second = sync(v, store)
+        finally:
+            store.close()
+        assert first.uploaded == [bundle.name] and second.uploaded == []
+        assert file_sha256(webdav.root / study_en.study.study.id / v.device_id / bundle.name) == file_sha256(bundle)
+    store = connect(webdav.url, creds)
+    try:
+        assert [r.error for r in pull(store, team[0], tmp_path / "analysis")] == [None]
+    finally:
+        store.close()
+    with Vault.open(tmp_path / "laptop") as v:
+        v.unlock(PASSPHRASE)
+        store = connect(webdav.url, creds)
+        try:
+            assert sync(v, store).received == [bundle.name]
+        finally:
+            store.close()
+    assert scan_any(webdav.root, SECRETS) == []
+
+
+def test_a_wrong_webdav_password_is_one_sentence(webdav):
+    from fieldscribe.core.errors import StoreRefused
+
+    with pytest.raises(StoreRefused) as refused:
+        connect(webdav.url, Credentials(password="wrong"))
+    assert "refused the login" in str(refused.value)
+
+
+def test_a_usb_folder_store(tmp_path, study_en, team):
+    v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    usb = tmp_path / "usb"
+    device = v.device_id
+    with v:
+        with pytest.raises(StoreUnreachable):
+            connect(f"file://{usb}")          # not mounted yet
+        usb.mkdir()
+        store = connect(f"file://{usb}")
+        assert sync(v, store).uploaded == [bundle.name]
+        assert sync(v, store).uploaded == []
+    assert (usb / study_en.study.study.id / device / bundle.name).exists()
