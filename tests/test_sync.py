@@ -325,3 +325,60 @@ def test_a_usb_folder_store(tmp_path, study_en, team):
         assert sync(v, store).uploaded == [bundle.name]
         assert sync(v, store).uploaded == []
     assert (usb / study_en.study.study.id / device / bundle.name).exists()
+
+
+# -- the command line --------------------------------------------------------------------------------
+def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
+    from .test_cli import invoke
+
+    laptop = tmp_path / "laptop"
+    v, sid, bundle = field_vault(laptop, study_en, tmp_path, team[1])
+    v.close()
+
+    def fs(*args, **kw):
+        return invoke(["--vault", str(laptop), *args], **kw)
+
+    url = f"{sshd.url}/cli-test"   # a folder of its own on the shared server
+    r = fs("remote", "set", url, "--identity-file", str(sshd.user_key), "--known-hosts", str(sshd.known_hosts))
+    assert r.exit_code == 0, r.output
+    r = fs("remote", "show")
+    assert f"127.0.0.1:{sshd.port}" in r.output and "password: none" in r.output
+    r = fs("sync")
+    assert r.exit_code == 0, r.output
+    assert "Uploaded 1 bundle(s)" in r.output and "%" in r.output          # bytes, percentage progress
+    assert "Uploaded 0 bundle(s)" in fs("sync").output
+    pulled = invoke(["bundle", "pull", url, "--identity", str(team[0]), "--out", str(tmp_path / "team-out"),
+                     "--identity-file", str(sshd.user_key), "--known-hosts", str(sshd.known_hosts)], passphrase=None)
+    assert pulled.exit_code == 0 and f"Received {study_en.study.study.id}/" in pulled.output, pulled.output
+    assert "1 newly confirmed received" in fs("sync").output
+    refused = fs("purge", "--received", "--confirm", "purge everything")
+    assert refused.exit_code != 0 and "purge 1 session" in refused.output
+    r = fs("purge", "--received", input="purge 1 session\n")
+    assert r.exit_code == 0 and f"Purged {sid}" in r.output, r.output
+    offline = fs("sync", "--to", "sftp://nobody@127.0.0.1:1/store")
+    assert offline.exit_code == 3 and "cannot be reached" in offline.output and "Traceback" not in offline.output
+
+
+async def test_the_app_syncs_with_a_progress_bar(sshd, tmp_path, study_en, team):
+    from fieldscribe.core.sync.settings import save_remote
+    from fieldscribe.tui import messages as m
+
+    from .tui_helpers import app_for, unlock
+
+    laptop = tmp_path / "laptop"
+    v, sid, _bundle = field_vault(laptop, study_en, tmp_path, team[1])
+    with v:
+        save_remote(v, sshd.url, identity_file=str(sshd.user_key), known_hosts=str(sshd.known_hosts))
+    app = app_for(laptop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("u")
+        for _ in range(200):
+            if app.events_of(m.WorkDone) or app.events_of(m.WorkFailed):
+                break
+            await pilot.pause(0.05)
+        assert not app.events_of(m.WorkFailed), app.events_of(m.WorkFailed)[0].error
+        assert "1 bundle(s) uploaded" in app.events_of(m.WorkDone)[0].summary
+        assert any(e.task == "sync" for e in app.events_of(m.WorkProgress))
+        await pilot.pause(0.2)
+        assert "synced" in str(app.screen.query_one("#sessions").get_row_at(0)[-1])

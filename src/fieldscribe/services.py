@@ -148,7 +148,9 @@ class Services:
             elif r.status == sessions.TRANSCRIBED:
                 attention.append(f"{r.id}: transcript waiting for review.")
             elif r.status == sessions.EXPORTED:
-                attention.append(f"{r.id}: exported, not synced to the study store yet.")
+                attention.append(f"{r.id}: exported, not synced to the study store yet (press U).")
+            elif r.status == sessions.RECEIVED:
+                attention.append(f"{r.id}: received by the analysis team; its raw data can be purged.")
         return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
 
     def _consent_state(self, study: Study, pid: str) -> str:
@@ -246,3 +248,17 @@ class Services:
         from .core.audio.playback import play
 
         return play(self.vault, sid, start, end, cancel=cancel)
+
+    # -- sync -----------------------------------------------------------------------------------
+    def sync(self, *, on_progress: Callable | None = None, cancel: threading.Event | None = None):
+        """Upload exported bundles and collect receipts (see core.sync.push)."""
+        from .core.sync.push import sync
+        from .core.sync.settings import resolve
+        from .core.sync.store import connect
+
+        url, creds = resolve(self.vault)
+        store = connect(url, creds, timeout=5.0)
+        try:
+            return sync(self.vault, store, on_progress=on_progress, cancel=cancel)
+        finally:
+            store.close()

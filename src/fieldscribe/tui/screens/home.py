@@ -21,7 +21,8 @@ from .base import BaseScreen
 class HomeScreen(BaseScreen):
     HELP = ("The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
             "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
-            "participant selected in the list on the left.")
+            "participant selected in the list on the left. U syncs exported bundles to the study store (what was "
+            "sent is kept if the link drops; the next sync resumes).")
     BINDINGS = [
         Binding("e", "enrol", "Enrol", id="home.enrol", tooltip="Enrol a new participant"),
         Binding("n", "new_session", "New interview", id="home.new_session",
@@ -30,6 +31,8 @@ class HomeScreen(BaseScreen):
         Binding("t", "transcribe", "Transcribe", id="home.transcribe",
                 tooltip="Transcribe the selected session on this laptop"),
         Binding("v", "review", "Review", id="home.review", tooltip="Review the selected session's transcript"),
+        Binding("u", "sync", "Sync", id="home.sync",
+                tooltip="Upload exported bundles to the study store and collect receipts"),
         Binding("c", "cancel", "Cancel work", id="home.cancel", show=False,
                 tooltip="Pause the running transcription (it resumes where it stopped)"),
         Binding("f5", "refresh", "Refresh", id="home.refresh", show=False),
@@ -156,6 +159,32 @@ class HomeScreen(BaseScreen):
         self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
         self.transcribe(sid, self._cancel)
 
+    def action_sync(self) -> None:
+        if self._cancel is not None:
+            self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
+            return
+        self._cancel = threading.Event()
+        self.query_one("#work-line").display = True
+        self.query_one("#work-label", Label).update("Syncing  ")
+        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
+        self.sync(self._cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
+    def sync(self, cancel: threading.Event) -> None:
+        def progress(p) -> None:
+            self.post_message(WorkProgress("sync", ProgressInfo(p.done, p.total, p.eta_s, "bytes")))
+
+        try:
+            report = self.services.sync(on_progress=progress, cancel=cancel)
+        except FieldscribeError as exc:
+            self.post_message(WorkFailed("sync", str(exc)))
+            return
+        summary = (f"Sync: {len(report.uploaded)} bundle(s) uploaded, {len(report.already_there)} already there, "
+                   f"{len(report.received)} confirmed received by the analysis team.")
+        if report.cancelled:
+            summary = "Sync paused; what was sent is kept and the next sync resumes it."
+        self.post_message(WorkDone("sync", summary))
+
     def action_cancel(self) -> None:
         if self._cancel is not None:
             self._cancel.set()
@@ -181,6 +210,9 @@ class HomeScreen(BaseScreen):
     def on_work_progress(self, message: WorkProgress) -> None:
         bar = self.query_one("#work-progress", ProgressBar)
         bar.update(total=max(message.info.total, 0.001), progress=message.info.done)
+        if message.task == "sync":
+            self.query_one("#work-label", Label).update(
+                f"Syncing {message.info.done / 2**20:.1f} of {message.info.total / 2**20:.1f} MiB  ")
 
     def on_work_done(self, message: WorkDone) -> None:
         self._finish_work()
