@@ -382,3 +382,30 @@ async def test_the_app_syncs_with_a_progress_bar(sshd, tmp_path, study_en, team)
         assert any(e.task == "sync" for e in app.events_of(m.WorkProgress))
         await pilot.pause(0.2)
         assert "synced" in str(app.screen.query_one("#sessions").get_row_at(0)[-1])
+
+
+async def test_the_app_offline_says_so_and_retries_later(tmp_path, study_en, team, monkeypatch):
+    from fieldscribe.core.sync.settings import save_remote
+    from fieldscribe.tui import messages as m
+    from fieldscribe.tui.screens import home
+
+    from .sync_servers import free_port
+    from .tui_helpers import app_for, unlock
+
+    monkeypatch.setattr(home, "SYNC_RETRY_S", 0.5)
+    laptop = tmp_path / "laptop"
+    v, _sid, _bundle = field_vault(laptop, study_en, tmp_path, team[1])
+    with v:
+        save_remote(v, f"sftp://someone@127.0.0.1:{free_port()}/store", known_hosts=str(tmp_path / "kh"))
+    (tmp_path / "kh").write_text("")
+    app = app_for(laptop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        await pilot.press("u")
+        for _ in range(100):
+            if len(app.events_of(m.WorkFailed)) >= 2:
+                break
+            await pilot.pause(0.05)
+        failures = app.events_of(m.WorkFailed)
+        assert len(failures) >= 2, "it tried again by itself"
+        assert "cannot be reached" in failures[0].error and failures[0].retry_in

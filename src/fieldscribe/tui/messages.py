@@ -125,9 +125,9 @@ class WorkDone(AppEvent):
 class WorkFailed(AppEvent):
     """A typed error from the core: shown as its one sentence, never as a traceback."""
 
-    def __init__(self, task: str, error: str) -> None:
+    def __init__(self, task: str, error: str, retry_in: float | None = None) -> None:
         super().__init__()
-        self.task, self.error = task, error
+        self.task, self.error, self.retry_in = task, error, retry_in
 
 
 # -- review ------------------------------------------------------------------------------------

@@ -12,10 +12,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
-from ...core.errors import FieldscribeError
+from ...core.errors import FieldscribeError, StoreUnreachable
 from ..messages import ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
 from .base import BaseScreen
+
+
+SYNC_RETRY_S = 300.0
 
 
 class HomeScreen(BaseScreen):
@@ -176,6 +179,9 @@ class HomeScreen(BaseScreen):
 
         try:
             report = self.services.sync(on_progress=progress, cancel=cancel)
+        except StoreUnreachable as exc:  # offline: fieldwork goes on, sync tries again by itself
+            self.post_message(WorkFailed("sync", str(exc), retry_in=SYNC_RETRY_S))
+            return
         except FieldscribeError as exc:
             self.post_message(WorkFailed("sync", str(exc)))
             return
@@ -220,7 +226,16 @@ class HomeScreen(BaseScreen):
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self._finish_work()
+        if message.retry_in:
+            self.set_timer(message.retry_in, self._retry_sync)
+            self.notify(f"{message.error} Trying again in {message.retry_in / 60:.0f} minutes.", severity="warning",
+                        timeout=8)
+            return
         self.notify(message.error, severity="error", timeout=8)
+
+    def _retry_sync(self) -> None:
+        if self.services.unlocked and self._cancel is None:
+            self.action_sync()
 
     def _finish_work(self) -> None:
         self._cancel = None
