@@ -91,7 +91,7 @@ class Store:
         except PermissionError as exc:
             raise StoreRefused(f"The store at {self.address.display} refused to {what} (permission denied); "
                                "ask whoever runs it to give your account write access.") from exc
-        except Exception as exc:  # the transports raise their own types (asyncssh, httpx, OSError)
+        except _transport_errors() as exc:
             raise StoreUnreachable(
                 f"The connection to {self.address.display} failed while trying to {what} ({_reason(exc)}); "
                 "nothing is lost — run sync again when the link is back and it resumes."
@@ -219,6 +219,15 @@ class Store:
 
 class Cancelled(Exception):
     """The user asked sync to stop; what was sent stays as a resumable .part file."""
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a dropped or refused link raises, per transport (a bug still raises as itself)."""
+    import asyncssh
+    import httpx
+    from webdav4.client import ClientError
+
+    return (OSError, TimeoutError, EOFError, asyncssh.Error, httpx.HTTPError, ClientError)
 
 
 def _local_sha(path: Path, limit: int | None = None) -> str:
