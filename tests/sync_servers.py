@@ -33,6 +33,14 @@ def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 15)
     raise RuntimeError(f"{what} did not listen on {port}")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def keygen(path: Path, kind: str = "ed25519") -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)], check=True)
     return (path.with_suffix(".pub") if path.suffix else Path(str(path) + ".pub")).read_text().strip()
@@ -58,11 +66,7 @@ class SshServer:
         subprocess.run(["pkill", "-KILL", "-P", str(self.proc.pid)], check=False)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 def start_sshd(folder: Path) -> SshServer:
@@ -107,11 +111,7 @@ class DavServer:
         return f"webdav://{self.user}@127.0.0.1:{self.port}/store"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 def start_webdav(folder: Path) -> DavServer:

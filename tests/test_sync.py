@@ -89,6 +89,22 @@ def ssh_creds(server) -> Credentials:
     return Credentials(identity_file=str(server.user_key), known_hosts=str(server.known_hosts))
 
 
+def sync_to(v: Vault, url: str, creds: Credentials):
+    store = connect(url, creds)
+    try:
+        return sync(v, store)
+    finally:
+        store.close()
+
+
+def pull_from(url: str, creds: Credentials, identity: Path, out: Path):
+    store = connect(url, creds)
+    try:
+        return pull(store, identity, out)
+    finally:
+        store.close()
+
+
 def stored_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
@@ -133,11 +149,7 @@ def test_an_upload_cut_mid_file_resumes_where_it_stopped(sshd, tmp_path, study_e
         partial = sshd.root / study_en.study.study.id / v.device_id / f".{big.name}.part"
         assert partial.exists() and 0 < partial.stat().st_size < big.stat().st_size
         already = partial.stat().st_size
-        store = connect(sshd.url, ssh_creds(sshd))
-        try:
-            again = sync(v, store)
-        finally:
-            store.close()
+        again = sync_to(v, sshd.url, ssh_creds(sshd))
         assert big.name in again.uploaded and again.resumed.get(big.name) == already
         assert again.bytes_sent == big.stat().st_size - already + (bundle.stat().st_size
                                                                    if bundle.name in again.uploaded else 0)
@@ -150,11 +162,7 @@ def test_two_laptops_sync_to_one_store_without_touching_each_other(sshd, tmp_pat
     devices = [a.device_id, b.device_id]
     for v in (a, b):
         with v:
-            store = connect(sshd.url, ssh_creds(sshd))
-            try:
-                sync(v, store)
-            finally:
-                store.close()
+            sync_to(v, sshd.url, ssh_creds(sshd))
     study_dir = sshd.root / study_en.study.study.id
     assert (study_dir / devices[0] / bundle_a.name).exists() and (study_dir / devices[1] / bundle_b.name).exists()
     assert devices[0] != devices[1] and set(devices) <= {p.name for p in study_dir.iterdir()}
@@ -163,28 +171,16 @@ def test_two_laptops_sync_to_one_store_without_touching_each_other(sshd, tmp_pat
 def test_receipts_round_trip_then_purge_shreds_what_the_team_holds(sshd, tmp_path, study_en, team):
     v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
-        store = connect(sshd.url, ssh_creds(sshd))
-        try:
-            sync(v, store)
-        finally:
-            store.close()
+        sync_to(v, sshd.url, ssh_creds(sshd))
     # the analysis side, elsewhere, with the team's identity
-    store = connect(sshd.url, ssh_creds(sshd))
-    try:
-        got = pull(store, team[0], tmp_path / "analysis")
-        again = pull(store, team[0], tmp_path / "analysis")
-    finally:
-        store.close()
+    got = pull_from(sshd.url, ssh_creds(sshd), team[0], tmp_path / "analysis")
+    again = pull_from(sshd.url, ssh_creds(sshd), team[0], tmp_path / "analysis")
     mine = [r for r in got if r.bundle == bundle.name]
     assert mine and mine[0].error is None and (mine[0].folder / "manifest.json").exists()
     assert not [r for r in again if r.bundle == bundle.name], "a received bundle is not fetched twice"
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)
-        store = connect(sshd.url, ssh_creds(sshd))
-        try:
-            report = sync(v, store)
-        finally:
-            store.close()
+        report = sync_to(v, sshd.url, ssh_creds(sshd))
         assert report.received == [bundle.name]
         assert sessions.get_session(v, sid).status == sessions.RECEIVED
         assert audio_path(v, sid).exists()
@@ -251,16 +247,8 @@ def test_an_unreachable_store_fails_in_a_second(tmp_path, sshd):
 def test_the_store_only_ever_holds_ciphertext(sshd, tmp_path, study_en, team):
     v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
-        store = connect(sshd.url, ssh_creds(sshd))
-        try:
-            sync(v, store)
-        finally:
-            store.close()
-    store = connect(sshd.url, ssh_creds(sshd))
-    try:
-        pull(store, team[0], tmp_path / "analysis")    # receipts too are on the store now
-    finally:
-        store.close()
+        sync_to(v, sshd.url, ssh_creds(sshd))
+    pull_from(sshd.url, ssh_creds(sshd), team[0], tmp_path / "analysis")    # receipts too are on the store now
     assert stored_files(sshd.root)
     assert scan_any(sshd.root, {**SECRETS, "pseudonymised text": "peer group helped"}) == []
 
@@ -282,26 +270,14 @@ def test_webdav_sync_is_idempotent_and_receipts_come_back(webdav, tmp_path, stud
     v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     creds = Credentials(password=webdav.password)
     with v:
-        store = connect(webdav.url, creds)
-        try:
-            first = sync(v, store)
-            second = sync(v, store)
-        finally:
-            store.close()
+        first = sync_to(v, webdav.url, creds)
+        second = sync_to(v, webdav.url, creds)
         assert first.uploaded == [bundle.name] and second.uploaded == []
         assert file_sha256(webdav.root / study_en.study.study.id / v.device_id / bundle.name) == file_sha256(bundle)
-    store = connect(webdav.url, creds)
-    try:
-        assert [r.error for r in pull(store, team[0], tmp_path / "analysis")] == [None]
-    finally:
-        store.close()
+    assert [r.error for r in pull_from(webdav.url, creds, team[0], tmp_path / "analysis")] == [None]
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)
-        store = connect(webdav.url, creds)
-        try:
-            assert sync(v, store).received == [bundle.name]
-        finally:
-            store.close()
+        assert sync_to(v, webdav.url, creds).received == [bundle.name]
     assert scan_any(webdav.root, SECRETS) == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,9 @@ class Export:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .store import _local_sha
+
+    return _local_sha(path)
 
 
 def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: list[str]) -> Export:

@@ -130,22 +130,11 @@ class Store:
 
     def sha256(self, path: str, limit: int | None = None) -> str:
         """SHA-256 of the file as the store holds it (or of its first `limit` bytes)."""
-        h = hashlib.sha256()
-        left = limit
-
-        def run() -> None:
-            nonlocal left
+        def run() -> str:
             with self.fs.open(path, "rb") as f:
-                while left is None or left > 0:
-                    block = f.read(CHUNK if left is None else min(CHUNK, left))
-                    if not block:
-                        break
-                    h.update(block)
-                    if left is not None:
-                        left -= len(block)
+                return _sha_of(f, limit)
 
-        self._call("read a file back", run)
-        return h.hexdigest()
+        return self._call("read a file back", run)
 
     def write_atomic(self, path: str, data: bytes) -> None:
         """Small files (receipts): written under a temporary name, then renamed."""
@@ -230,18 +219,23 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return (OSError, TimeoutError, EOFError, asyncssh.Error, httpx.HTTPError, ClientError)
 
 
-def _local_sha(path: Path, limit: int | None = None) -> str:
+def _sha_of(f, limit: int | None = None) -> str:
+    """SHA-256 of an open binary file, or of its first `limit` bytes."""
     h = hashlib.sha256()
     left = limit
-    with open(path, "rb") as f:
-        while left is None or left > 0:
-            block = f.read(CHUNK if left is None else min(CHUNK, left))
-            if not block:
-                break
-            h.update(block)
-            if left is not None:
-                left -= len(block)
+    while left is None or left > 0:
+        block = f.read(CHUNK if left is None else min(CHUNK, left))
+        if not block:
+            break
+        h.update(block)
+        if left is not None:
+            left -= len(block)
     return h.hexdigest()
+
+
+def _local_sha(path: Path, limit: int | None = None) -> str:
+    with open(path, "rb") as f:
+        return _sha_of(f, limit)
 
 
 def _reason(exc: BaseException) -> str:
