@@ -63,7 +63,8 @@ def team(tmp_path):
     return keygen(tmp_path / "team" / "team.key")
 
 
-def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann Lee") -> tuple[Vault, str, Path]:
+def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann Lee",
+                export: bool = True) -> tuple[Vault, str, Path | None]:
     """A laptop's vault with one recorded, transcribed, reviewed and exported interview."""
     v, _ = Vault.create(path, PASSPHRASE, kdf=FAST_KDF)
     import_guide(v, study)
@@ -81,7 +82,7 @@ def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann L
     _complete(v, t)
     decide(v, sid, accept_all=True)
     mark_reviewed(v, sid)
-    bundle = export_sessions(v, [sid], tmp / f"{path.name}-out", [recipient])
+    bundle = export_sessions(v, [sid], tmp / f"{path.name}-out", [recipient]) if export else None
     return v, sid, bundle
 
 
@@ -335,29 +336,44 @@ def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
     assert offline.exit_code == 3 and "cannot be reached" in offline.output and "Traceback" not in offline.output
 
 
-async def test_the_app_syncs_with_a_progress_bar(sshd, tmp_path, study_en, team):
+async def test_the_app_exports_then_syncs_with_a_progress_bar(sshd, tmp_path, study_en, team):
     from fieldscribe.core.sync.settings import save_remote
+    from fieldscribe.services import Services
     from fieldscribe.tui import messages as m
+    from fieldscribe.tui.app import FieldscribeApp
+    from fieldscribe.tui.settings import Settings
 
-    from .tui_helpers import app_for, unlock
+    from .tui_helpers import unlock
 
     laptop = tmp_path / "laptop"
-    v, sid, _bundle = field_vault(laptop, study_en, tmp_path, team[1])
+    v, sid, _none = field_vault(laptop, study_en, tmp_path, team[1], export=False)
     with v:
         save_remote(v, sshd.url, identity_file=str(sshd.user_key), known_hosts=str(sshd.known_hosts))
-    app = app_for(laptop)
+        device = v.device_id
+    app = FieldscribeApp(Services(laptop, export_recipients=[team[1]]), Settings(idle_lock_s=0, language="en"))
+
+    async def finished(pilot, task: str) -> m.WorkDone:
+        for _ in range(200):
+            failed = [e for e in app.events_of(m.WorkFailed) if e.task == task]
+            assert not failed, failed[0].error
+            done = [e for e in app.events_of(m.WorkDone) if e.task == task]
+            if done:
+                return done[0]
+            await pilot.pause(0.05)
+        raise AssertionError(f"{task} did not finish")
+
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
+        await pilot.press("x")
+        assert "press U to sync" in (await finished(pilot, "export")).summary
         await pilot.press("u")
-        for _ in range(200):
-            if app.events_of(m.WorkDone) or app.events_of(m.WorkFailed):
-                break
-            await pilot.pause(0.05)
-        assert not app.events_of(m.WorkFailed), app.events_of(m.WorkFailed)[0].error
-        assert "1 bundle(s) uploaded" in app.events_of(m.WorkDone)[0].summary
+        assert "1 bundle(s) uploaded" in (await finished(pilot, "sync")).summary
         assert any(e.task == "sync" for e in app.events_of(m.WorkProgress))
         await pilot.pause(0.2)
         assert "synced" in str(app.screen.query_one("#sessions").get_row_at(0)[-1])
+    bundles = list((laptop / "outbox").glob("*.fsbundle.age"))
+    assert len(bundles) == 1
+    assert file_sha256(sshd.root / study_en.study.study.id / device / bundles[0].name) == file_sha256(bundles[0])
 
 
 async def test_the_app_offline_says_so_and_retries_later(tmp_path, study_en, team, monkeypatch):

@@ -53,11 +53,12 @@ class Services:
 
     def __init__(self, vault_path: str | Path, *, source_factory: Callable[[], Any] | None = None,
                  recorder_config: Callable[[], Any] | None = None,
-                 live_model: str | None = None) -> None:
+                 live_model: str | None = None, export_recipients: list[str] | None = None) -> None:
         self.vault_path = Path(vault_path)
         self._source_factory = source_factory      # tests: a fake microphone
         self._recorder_config = recorder_config
         self.live_model = live_model
+        self.export_recipients = export_recipients   # else the study file's
         self._vault: Vault | None = None
 
     # -- the vault ------------------------------------------------------------------------------
@@ -248,6 +249,18 @@ class Services:
         from .core.audio.playback import play
 
         return play(self.vault, sid, start, end, cancel=cancel)
+
+    # -- export -------------------------------------------------------------------------------
+    @property
+    def outbox(self) -> Path:
+        """Where the app writes bundles: inside the vault folder (they are ciphertext the laptop
+        cannot read), so sync always finds them."""
+        return self.vault_path / "outbox"
+
+    def export(self, sids: list[str]) -> Path:
+        from .core.export.exporter import export_sessions
+
+        return export_sessions(self.vault, sids, self.outbox, self.export_recipients)
 
     # -- sync -----------------------------------------------------------------------------------
     def sync(self, *, on_progress: Callable | None = None, cancel: threading.Event | None = None):

@@ -134,6 +134,8 @@ class FieldscribeApp(App):
             yield SystemCommand("transcript: transcribe", "Transcribe the selected session", screen.action_transcribe)
             yield SystemCommand("transcript: review", "Review the selected session's transcript",
                                 screen.action_review)
+            yield SystemCommand("export: session", "Export the selected reviewed session for the analysis team",
+                                screen.action_export)
             yield SystemCommand("sync: upload", "Upload exported bundles to the study store, collect receipts",
                                 screen.action_sync)
         yield SystemCommand("help: keys", "Help and the keys of this screen", self.action_help)

@@ -17,6 +17,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                     "回车解锁 · Ctrl+R 使用恢复密钥 · Ctrl+Q 退出"),
     "unlock.working": ("Unlocking…", "正在解锁…"),
     "home.participants": ("Participants", "参与者"),
+    "home.sites": ("Sites", "研究地点"),
     "home.sessions": ("Sessions", "访谈"),
     "home.attention": ("Needs attention", "待处理"),
     "home.nothing": ("Nothing needs attention.", "没有待处理事项。"),

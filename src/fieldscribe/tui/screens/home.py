@@ -24,7 +24,7 @@ SYNC_RETRY_S = 300.0
 class HomeScreen(BaseScreen):
     HELP = ("The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
             "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
-            "participant selected in the list on the left. U syncs exported bundles to the study store (what was "
+            "participant selected in the list on the left. X exports a reviewed session for the analysis team; U syncs exported bundles to the study store (what was "
             "sent is kept if the link drops; the next sync resumes).")
     BINDINGS = [
         Binding("e", "enrol", "Enrol", id="home.enrol", tooltip="Enrol a new participant"),
@@ -34,6 +34,8 @@ class HomeScreen(BaseScreen):
         Binding("t", "transcribe", "Transcribe", id="home.transcribe",
                 tooltip="Transcribe the selected session on this laptop"),
         Binding("v", "review", "Review", id="home.review", tooltip="Review the selected session's transcript"),
+        Binding("x", "export", "Export", id="home.export",
+                tooltip="Export the selected reviewed session, de-identified and encrypted for the analysis team"),
         Binding("u", "sync", "Sync", id="home.sync",
                 tooltip="Upload exported bundles to the study store and collect receipts"),
         Binding("c", "cancel", "Cancel work", id="home.cancel", show=False,
@@ -49,6 +51,7 @@ class HomeScreen(BaseScreen):
         yield Header()
         with Horizontal(id="home-body"):
             with Vertical(id="people-pane"):
+                yield Static(id="sites")
                 yield Label(tr("home.participants"), classes="pane-title")
                 yield DataTable(id="people", cursor_type="row", zebra_stripes=True)
             with Vertical(id="sessions-pane"):
@@ -79,6 +82,7 @@ class HomeScreen(BaseScreen):
         if board is None:
             return
         self.sub_title = board.study_title
+        self.query_one("#sites", Static).update(Text(f"{tr('home.sites')}: {' · '.join(board.sites) or '–'}"))
         people = self.query_one("#people", DataTable)
         people.clear()
         for p in board.participants:
@@ -161,6 +165,29 @@ class HomeScreen(BaseScreen):
         self.query_one("#work-label", Label).update(f"Transcribing {sid}  ")
         self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
         self.transcribe(sid, self._cancel)
+
+    def action_export(self) -> None:
+        sid = self.selected_session()
+        if not sid:
+            return
+        if self._cancel is not None:
+            self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
+            return
+        self._cancel = threading.Event()
+        self.query_one("#work-line").display = True
+        self.query_one("#work-label", Label).update(f"Exporting {sid}  ")
+        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
+        self.export(sid)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def export(self, sid: str) -> None:
+        try:
+            bundle = self.services.export([sid])
+        except FieldscribeError as exc:
+            self.post_message(WorkFailed("export", str(exc)))
+            return
+        self.post_message(WorkDone("export", f"Exported {sid} as {bundle.name} (only the analysis team can open "
+                                             "it); press U to sync."))
 
     def action_sync(self) -> None:
         if self._cancel is not None:
