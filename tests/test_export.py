@@ -25,7 +25,15 @@ from fieldscribe.core.export.exporter import export_sessions
 from .conftest import ROOT
 from .test_deidentify import EN_IDENTIFIERS, EN_SECRETS, EN_TRANSCRIPT, STUDY_IDENTIFIERS, transcript_session
 
-XSD = ROOT.parent / "shared" / "refi-qda" / "Project.xsd"
+# the official schema, kept byte-for-byte in tests/data (see SOURCE.md there)
+XSD = ROOT / "tests" / "data" / "refi-qda" / "Project.xsd"
+XSD_SHA256 = "77608205d5c17c6a60f75e771dd825d8e36eb7db24f8fe7cb86d47e70f83c0f5"
+
+
+def test_the_schema_is_the_official_one():
+    import hashlib
+
+    assert hashlib.sha256(XSD.read_bytes()).hexdigest() == XSD_SHA256
 
 
 @pytest.fixture
