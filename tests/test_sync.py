@@ -320,6 +320,7 @@ def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
     assert r.exit_code == 0, r.output
     r = fs("remote", "show")
     assert f"127.0.0.1:{sshd.port}" in r.output and "password: none" in r.output
+    assert f"{sid}: exported, not synced" in fs("status").output
     r = fs("sync")
     assert r.exit_code == 0, r.output
     assert "Uploaded 1 bundle(s)" in r.output and "%" in r.output          # bytes, percentage progress
@@ -328,6 +329,7 @@ def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
                      "--identity-file", str(sshd.user_key), "--known-hosts", str(sshd.known_hosts)], passphrase=None)
     assert pulled.exit_code == 0 and f"Received {study_en.study.study.id}/" in pulled.output, pulled.output
     assert "1 newly confirmed received" in fs("sync").output
+    assert f"{sid}: received by the analysis team" in fs("status").output
     refused = fs("purge", "--received", "--confirm", "purge everything")
     assert refused.exit_code != 0 and "purge 1 session" in refused.output
     r = fs("purge", "--received", input="purge 1 session\n")

@@ -133,6 +133,13 @@ def status(ctx: click.Context) -> None:
     for s in all_sessions:
         click.echo(f"  {s.id:<5} {s.kind:<12} wave {s.wave}  {','.join(s.participants):<12} {s.status}")
     attention = [f"{pid}: consent incomplete" for pid, ok in consent_ok.items() if not ok]
+    follow_up = {
+        score.RECORDED: "recorded, not transcribed yet — `fieldscribe transcribe {}`",
+        score.TRANSCRIBED: "transcript waiting for review — `fieldscribe redact {}`",
+        score.EXPORTED: "exported, not synced to the study store — `fieldscribe sync`",
+        score.RECEIVED: "received by the analysis team — raw data can go: `fieldscribe purge --received`",
+    }
+    attention += [f"{s.id}: {follow_up[s.status].format(s.id)}" for s in all_sessions if s.status in follow_up]
     if not audit_ok:
         attention.append("audit log failed verification — run `fieldscribe audit verify`")
     if attention:
