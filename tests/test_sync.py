@@ -403,3 +403,71 @@ async def test_the_app_offline_says_so_and_retries_later(tmp_path, study_en, tea
         failures = app.events_of(m.WorkFailed)
         assert len(failures) >= 2, "it tried again by itself"
         assert "cannot be reached" in failures[0].error and failures[0].retry_in
+
+
+# -- what must not count as received ---------------------------------------------------------------
+def test_an_edit_after_receipt_takes_the_session_back_to_review_and_out_of_purge(sshd, tmp_path, study_en, team):
+    from fieldscribe.core.transcripts import edit_segment
+
+    url = f"{sshd.url}/edit-after"
+    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        sync_to(v, url, ssh_creds(sshd))
+    pull_from(url, ssh_creds(sshd), team[0], tmp_path / "analysis")
+    with Vault.open(tmp_path / "laptop") as v:
+        v.unlock(PASSPHRASE)
+        assert sync_to(v, url, ssh_creds(sshd)).received == [bundle.name]
+        edit_segment(v, sid, 1, text="The peer group helped me a great deal.")
+        assert sessions.get_session(v, sid).status == sessions.TRANSCRIBED
+        with pytest.raises(Exception, match="No session has been confirmed"):
+            purge_received(v, "purge 1 session")
+        assert audio_path(v, sid).exists()
+
+
+def test_a_receipt_for_a_superseded_bundle_does_not_mark_the_session_received(sshd, tmp_path, study_en, team):
+    url = f"{sshd.url}/superseded"
+    v, sid, first = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        sync_to(v, url, ssh_creds(sshd))
+        time.sleep(1.1)   # export times are stamped to the second
+        second = export_sessions(v, [sid], tmp_path / "again", [team[1]])
+    # the team acknowledges only the first bundle (the second is not on the store yet)
+    assert [r.bundle for r in pull_from(url, ssh_creds(sshd), team[0], tmp_path / "analysis")] == [first.name]
+    with Vault.open(tmp_path / "laptop") as v:
+        v.unlock(PASSPHRASE)
+        report = sync_to(v, url, ssh_creds(sshd))
+        assert report.received == [first.name] and second.name in report.uploaded
+        assert sessions.get_session(v, sid).status == sessions.SYNCED, "the newest export is not received yet"
+
+
+def test_pull_refuses_a_bundle_planted_in_another_devices_folder(tmp_path, study_en, team):
+    v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    v.close()
+    store_dir = tmp_path / "usb"
+    planted = store_dir / study_en.study.study.id / "someone-elses-device"
+    planted.mkdir(parents=True)
+    shutil.copy(bundle, planted / bundle.name)
+    results = pull_from(f"file://{store_dir}", Credentials(), team[0], tmp_path / "analysis")
+    assert len(results) == 1 and "refused" in results[0].error
+    assert not (planted / "receipts").exists(), "no receipt for what was refused"
+
+
+def test_a_bundle_altered_after_export_is_reported_and_the_rest_still_go(tmp_path, study_en, team):
+    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    with v:
+        extra = tmp_path / "extra.fsbundle.age"
+        extra.write_bytes(os.urandom(4096))
+        record_export(v, extra, "0" * 64, [])
+        bundle.write_bytes(bundle.read_bytes() + b"tampered")
+        report = sync_to(v, f"file://{usb}", Credentials())
+        assert report.changed == [bundle.name] and report.uploaded == [extra.name]
+        assert sessions.get_session(v, sid).status == sessions.EXPORTED
+
+
+def test_a_webdav_password_is_never_sent_unencrypted_to_another_host():
+    from fieldscribe.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="webdavs://"):
+        connect("webdav://me@store.example.org/dav", Credentials(password="secret"))

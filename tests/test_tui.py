@@ -94,6 +94,7 @@ async def test_locking_clears_every_decrypted_screen_and_forgets_the_keys(vault_
         assert isinstance(app.screen, UnlockScreen) and len(app.screen_stack) == 1
         assert not app.services.unlocked
         assert app.screen.query_one("#passphrase", Input).value == ""
+        assert not app.events_of(m.Marked) and not app.events_of(m.Unlocked), "the record is cleared on lock"
         await unlock(pilot)  # and it opens again
 
 

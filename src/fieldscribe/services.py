@@ -159,7 +159,7 @@ class Services:
         if not state:
             return "none"
         audio = state.get(study.audio_consent_item.id)
-        if consent.consent_complete(self.vault, study, pid):
+        if all(state.get(c.id) is not None and state[c.id].given for c in study.consent if c.required):
             return "complete"
         if audio is None or not audio.given:
             return "no audio"
@@ -239,6 +239,11 @@ class Services:
         from .core.deid.review import redact_phrase
 
         return redact_phrase(self.vault, sid, entry)
+
+    def is_reviewed(self, sid: str) -> bool:
+        from .core.deid.review import is_reviewed
+
+        return is_reviewed(self.vault, sid)
 
     def mark_reviewed(self, sid: str) -> None:
         from .core.deid.review import mark_reviewed

@@ -105,6 +105,9 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
     for name in report.missing:
         click.echo(f"Warning: the bundle {name} is no longer where it was exported; export again or put it back.",
                    err=True)
+    for name in report.changed:
+        click.echo(f"Warning: the bundle {name} was altered after export and was not uploaded; export those "
+                   "sessions again.", err=True)
     for name, had in report.resumed.items():
         click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
     click.echo(f"Uploaded {len(report.uploaded)} bundle(s) ({_size(report.bytes_sent)} in "

@@ -80,12 +80,18 @@ class FieldscribeApp(App):
     def recording_running(self) -> bool:
         from .screens.interview import InterviewScreen
 
-        return any(isinstance(s, InterviewScreen) and s.recording for s in self.screen_stack)
+        return any(isinstance(s, InterviewScreen) and s.busy for s in self.screen_stack)
+
+    def work_running(self) -> bool:
+        """Transcription, export or sync is using the vault's keys in a worker."""
+        from .screens.home import HomeScreen
+
+        return any(isinstance(s, HomeScreen) and s.working for s in self.screen_stack)
 
     def _check_idle(self) -> None:
         limit = self.settings.idle_lock_s
         if limit and self.services.unlocked and time.monotonic() - self.last_activity > limit \
-                and not self.recording_running():
+                and not self.recording_running() and not self.work_running():
             self.run_worker(self.lock("idle for a while"), exclusive=True, group="lock")
 
     async def action_lock(self) -> None:
@@ -98,7 +104,13 @@ class FieldscribeApp(App):
         """Forget the keys and take every screen that showed decrypted data off the stack."""
         if not self.services.unlocked:
             return
+        from .screens.home import HomeScreen
+
+        for screen in self.screen_stack:  # ask running work to stop where it can resume
+            if isinstance(screen, HomeScreen):
+                screen.action_cancel()
         self.services.lock()
+        self.events.clear()  # live transcript lines and note texts must not outlive the lock
         while len(self.screen_stack) > 1:
             await self.pop_screen()
         self.screen.reset()  # type: ignore[attr-defined]

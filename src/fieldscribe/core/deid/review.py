@@ -224,6 +224,10 @@ def reopen_review(vault: Vault, session_id: str, version: int) -> None:
     if doc.get("reviewed"):
         doc["reviewed"] = None
         _save_doc(vault, session_id, version, doc)
+    # an edit after export means the team does not hold this version: back to review, so
+    # it can be neither reported as received nor purged before it is exported again
+    if sessions.get_session(vault, session_id).status in (sessions.EXPORTED, sessions.SYNCED, sessions.RECEIVED):
+        sessions.set_status(vault, session_id, sessions.REVIEWED)
     if sessions.get_session(vault, session_id).status == sessions.REVIEWED:
         sessions.set_status(vault, session_id, sessions.TRANSCRIBED)
 

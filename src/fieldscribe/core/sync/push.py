@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import sessions
-from ..errors import InvalidInput
 from ..guides import current_guide
 from ..vault import Vault
 from .outbox import file_sha256, list_exports, mark_received, mark_uploaded
@@ -39,6 +38,7 @@ class SyncReport:
     resumed: dict[str, int] = field(default_factory=dict)      # bundle -> bytes already on the store
     received: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)            # bundle files moved or deleted locally
+    changed: list[str] = field(default_factory=list)            # bundle files altered since export
     bytes_sent: int = 0
     cancelled: bool = False
 
@@ -71,8 +71,9 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
 
     for e in pending:
         if file_sha256(e.path) != e.sha256:
-            raise InvalidInput(f"The bundle {e.path} has changed since it was exported; export those sessions "
-                               "again (nothing was uploaded from it).")
+            report.changed.append(e.name)   # reported; the other bundles still go
+            moved(e.size)
+            continue
         final = posixpath.join(folder, e.name)
         if store.size(final) == e.size and store.sha256(final) == e.sha256:
             report.already_there.append(e.name)
@@ -81,7 +82,7 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
             tmp = posixpath.join(folder, f".{e.name}.part")
             before = store.size(tmp) if store.can_append else None
             try:
-                sent = store.upload(e.path, final, on_bytes=moved, cancel=cancel)
+                sent = store.upload(e.path, final, on_bytes=moved, cancel=cancel, sha256=e.sha256)
             except Cancelled:
                 report.cancelled = True
                 break
@@ -102,6 +103,10 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
     waiting = {e.name: e for e in exports if not e.received_at}
     if not waiting:
         return
+    newest: dict[str, str] = {}   # session -> its latest bundle: only that one's receipt counts for it
+    for e in sorted(exports, key=lambda e: e.created_at):
+        for sid in e.sessions:
+            newest[sid] = e.name
     present = set(store.listdir(posixpath.join(folder, RECEIPTS)))
     for name, e in waiting.items():
         if receipt_name(name) not in present:
@@ -115,7 +120,7 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
             mark_received(vault, name, body)
             for sid in e.sessions:
                 status = sessions.get_session(vault, sid).status
-                if status in (sessions.EXPORTED, sessions.SYNCED):
+                if newest.get(sid) == name and status in (sessions.EXPORTED, sessions.SYNCED):
                     sessions.set_status(vault, sid, sessions.RECEIVED)
             vault.log("sync.received", ",".join(e.sessions), bundle=name, by=body.get("received_by", ""))
         report.received.append(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,9 +104,20 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, on_bundle=None) ->
                 local.write_bytes(store.read(posixpath.join(folder, name)))   # ciphertext
                 try:
                     opened = open_bundle(local, identity_path)
+                    m = opened.manifest
+                    if m.get("device_id") != device or m.get("study", {}).get("id") != study:
+                        raise BundleRefused(f"{name} says it comes from study {m.get('study', {}).get('id')!r}, "
+                                            f"device {str(m.get('device_id'))[:12]!r}, but lies in {study}/{device[:12]}"
+                                            " on the store; refused.")
                     target = out_dir / study / device[:12] / name.removesuffix(BUNDLE_SUFFIX)
                     if not target.exists():
-                        extract(opened, target)
+                        # unpacked completely before it is named, so a crash never leaves a
+                        # partial copy that a later run would acknowledge
+                        partial = target.with_name(target.name + ".partial")
+                        if partial.exists():
+                            shutil.rmtree(partial)
+                        extract(opened, partial)
+                        partial.rename(target)
                     item.folder = target
                     store.write_atomic(posixpath.join(folder, RECEIPTS, receipt_name(name)), make_receipt(
                         name, file_sha256(local), opened.manifest_sha256, opened.manifest.get("device_id", device),

@@ -153,12 +153,13 @@ class Store:
         return self.address.scheme in ("sftp", "file")
 
     def upload(self, local: Path, final: str, *, on_bytes: Callable[[int], None] | None = None,
-               cancel: threading.Event | None = None) -> int:
+               cancel: threading.Event | None = None, sha256: str | None = None) -> int:
         """Copy `local` to `final` through `.NAME.part`, resuming a partial upload whose bytes
         match ours; verify size and SHA-256 as stored; rename. Returns the bytes sent."""
         folder, name = posixpath.split(final)
         tmp = posixpath.join(folder, f".{name}.part")
         total = local.stat().st_size
+        sha256 = sha256 or _local_sha(local)
         self.makedirs(folder)
         start = self.size(tmp) if self.can_append else None
         if start is not None and (start > total or self.sha256(tmp, start) != _local_sha(local, start)):
@@ -189,7 +190,7 @@ class Store:
                         on_bytes(len(block))
 
         self._call(f"upload {name}", run)
-        if self.size(tmp) != total or self.sha256(tmp) != _local_sha(local):
+        if self.size(tmp) != total or self.sha256(tmp) != sha256:
             self.remove(tmp)
             raise StoreRefused(f"{name} arrived damaged at {self.address.display} (its size or SHA-256 differs); "
                                "it was removed there — run sync again to upload it afresh.")
@@ -302,6 +303,8 @@ def _webdav(address: StoreAddress, creds: Credentials, timeout: float):
     from webdav4.fsspec import WebdavFileSystem
 
     scheme = "https" if address.scheme == "webdavs" else "http"
+    if scheme == "http" and creds.password and address.host not in ("127.0.0.1", "localhost", "::1"):
+        raise InvalidInput(f"webdav:// would send the password unencrypted to {address.host}; use webdavs://.")
     port = f":{address.port}" if address.port else ""
     base = f"{scheme}://{address.host}{port}"
     auth = (address.user, creds.password or "") if address.user else None

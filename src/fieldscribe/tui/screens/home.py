@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.worker import Worker, WorkerState
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
 from ...core.errors import FieldscribeError, StoreUnreachable
@@ -218,9 +219,22 @@ class HomeScreen(BaseScreen):
             summary = "Sync paused; what was sent is kept and the next sync resumes it."
         self.post_message(WorkDone("sync", summary))
 
+    @property
+    def working(self) -> bool:
+        return self._cancel is not None
+
     def action_cancel(self) -> None:
         if self._cancel is not None:
             self._cancel.set()
+
+    def on_unmount(self) -> None:
+        self.action_cancel()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # an unexpected error (the App reports it) must not leave the work line stuck
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED) and \
+                event.worker.group in ("transcribe", "export", "sync") and self.is_attached:
+            self._finish_work()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcribe")
     def transcribe(self, sid: str, cancel: threading.Event) -> None:

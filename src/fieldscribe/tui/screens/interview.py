@@ -63,7 +63,7 @@ class InterviewScreen(BaseScreen):
         self.live = live
         self.opened = time.monotonic()
         self.speaker: str | None = None
-        self.state = "ready"        # ready | recording | paused | finishing | stopped
+        self.state = "ready"        # ready | starting | recording | paused | finishing | stopped
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -150,9 +150,15 @@ class InterviewScreen(BaseScreen):
     def recording(self) -> bool:
         return self.run is not None and self.state in ("recording", "paused")
 
+    @property
+    def busy(self) -> bool:
+        """Audio is (or is about to be) recorded: leaving, locking or quitting must wait."""
+        return self.state in ("starting", "recording", "paused", "finishing")
+
     def action_record(self) -> None:
-        if self.run is not None:
+        if self.run is not None or self.state != "ready":
             return
+        self.set_state("starting")
         self.query_one("#clock", Static).update("starting the microphone…")
         self.start_recording(bool(self.live))
 
@@ -173,9 +179,14 @@ class InterviewScreen(BaseScreen):
 
     def _start_failed(self, error: str) -> None:
         self.notify(error, severity="error", timeout=10)
-        self._tick()
+        if self.is_attached:
+            self.set_state("ready")
+            self._tick()
 
     def _started(self, run, live: bool) -> None:
+        if not self.is_attached:  # the screen went away meanwhile: never leave a microphone running
+            self.attempt(run.stop)
+            return
         self.run = run
         self.set_state("recording")
         self.emit(RecordingStarted(self.sid, live))
@@ -320,6 +331,9 @@ class InterviewScreen(BaseScreen):
             self.notify(f"Saved {clock(message.seconds)} of audio. Press Escape, then T to transcribe it.")
 
     def action_leave(self) -> None:
+        if self.state == "starting":
+            self.notify("The microphone is starting; stop the recording once it runs.", severity="warning")
+            return
         if self.recording:
             self.notify("Stop the recording first (S); it keeps running until you do.", severity="warning")
             return
@@ -332,6 +346,8 @@ class InterviewScreen(BaseScreen):
         # the footer shows only what makes sense now
         state = self.state
         if action == "record":
+            return state == "ready"
+        if action == "toggle_live":
             return state == "ready"
         if action in ("pause", "stop", "note", "flag"):
             return state in ("recording", "paused")

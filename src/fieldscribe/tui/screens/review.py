@@ -44,6 +44,7 @@ class ReviewScreen(BaseScreen):
         super().__init__()
         self.sid = sid
         self.segments: list = []
+        self.reviewed = False
         self.suggested: list = []
         self._playing: threading.Event | None = None
 
@@ -74,6 +75,7 @@ class ReviewScreen(BaseScreen):
             return False
         self.segments = segments
         self.suggested = self.attempt(self.services.suggestions, self.sid) or []
+        self.reviewed = self.services.is_reviewed(self.sid)
         table = self.query_one("#segments", DataTable)
         row = table.cursor_row
         table.clear()
@@ -101,7 +103,7 @@ class ReviewScreen(BaseScreen):
         pending = sum(1 for s in self.suggested if s.status == "suggested")
         self.query_one("#review-status", Static).update(
             f"{len(self.segments)} segments · {pending} suggestion(s) undecided · "
-            + ("reviewed" if self.services.session(self.sid).status in ("reviewed", "exported") else "not reviewed"))
+            + ("reviewed" if self.reviewed else "not reviewed"))
         if seg is None:
             self.query_one("#detail", Static).update("")
             return
@@ -190,6 +192,7 @@ class ReviewScreen(BaseScreen):
         except FieldscribeError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
+        self.reviewed = True
         self.emit(TranscriptReviewed(self.sid))
         self.notify(f"{self.sid} is reviewed and may be exported.")
         self._show_detail()

@@ -76,6 +76,12 @@ class UnlockScreen(BaseScreen):
             return
         self.post_message(Unlocked(recovered))
 
+    def on_worker_state_changed(self, event) -> None:
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR and event.worker.group == "unlock":
+            self.reset()  # the App has said what went wrong; the passphrase can be typed again
+
     def on_unlock_failed(self, message: UnlockFailed) -> None:
         self.reset()
         self.query_one("#unlock-error", Static).update(message.error)
