@@ -471,3 +471,32 @@ def test_a_webdav_password_is_never_sent_unencrypted_to_another_host():
 
     with pytest.raises(InvalidInput, match="webdavs://"):
         connect("webdav://me@store.example.org/dav", Credentials(password="secret"))
+
+
+def test_webdav_upload_streams_progress_and_can_be_cancelled(webdav, tmp_path, study_en, team):
+    v, _sid, _none = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1], export=False)
+    creds = Credentials(password=webdav.password)
+    url = webdav.url
+    big = tmp_path / "big.fsbundle.age"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    seen: list[int] = []
+    cancel = threading.Event()
+
+    def on_progress(p) -> None:
+        seen.append(p.done)
+        if p.done >= 2 * 1024 * 1024:
+            cancel.set()
+
+    with v:
+        record_export(v, big, "0" * 64, [])
+        device = v.device_id
+        store = connect(url, creds)
+        try:
+            report = sync(v, store, on_progress=on_progress, cancel=cancel)
+        finally:
+            store.close()
+        assert report.cancelled and report.uploaded == []
+        assert len(seen) >= 2 and seen[0] < big.stat().st_size, "progress arrives while the PUT streams"
+        assert not (webdav.root / study_en.study.study.id / device / big.name).exists()
+        assert sync_to(v, url, creds).uploaded == [big.name]
+    assert file_sha256(webdav.root / study_en.study.study.id / device / big.name) == file_sha256(big)

@@ -189,7 +189,26 @@ class Store:
                     if on_bytes:
                         on_bytes(len(block))
 
-        self._call(f"upload {name}", run)
+        def stream() -> None:
+            # WebDAV: one streamed PUT (no append), so progress and cancel act on what is sent
+            nonlocal sent
+            with open(local, "rb") as src:
+                outer = self
+
+                class Reader:
+                    def read(self, n: int = -1) -> bytes:
+                        nonlocal sent
+                        if cancel is not None and cancel.is_set():
+                            raise Cancelled()
+                        block = src.read(CHUNK if n is None or n < 0 else min(n, CHUNK))
+                        sent += len(block)
+                        if on_bytes and block:
+                            on_bytes(len(block))
+                        return block
+
+                outer.fs.upload_fileobj(Reader(), tmp, overwrite=True, size=total)
+
+        self._call(f"upload {name}", stream if hasattr(self.fs, "upload_fileobj") and not self.can_append else run)
         if self.size(tmp) != total or self.sha256(tmp) != sha256:
             self.remove(tmp)
             raise StoreRefused(f"{name} arrived damaged at {self.address.display} (its size or SHA-256 differs); "
