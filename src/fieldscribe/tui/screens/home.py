@@ -153,32 +153,31 @@ class HomeScreen(BaseScreen):
 
             self.app.push_screen(ReviewScreen(sid))
 
+    def _begin_work(self, label: str) -> bool:
+        """One long job at a time: show the work line; False (and why) if another job runs."""
+        if self._cancel is not None:
+            self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
+            return False
+        self._cancel = threading.Event()
+        self.query_one("#work-line").display = True
+        self.query_one("#work-label", Label).update(f"{label}  ")
+        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
+        return True
+
     def action_transcribe(self) -> None:
         sid = self.selected_session()
         if not sid:
             return
-        if self._cancel is not None:
-            self.notify("A transcription is already running; press C to pause it first.", severity="warning")
+        if not self._begin_work(f"Transcribing {sid}"):
             return
-        self._cancel = threading.Event()
-        line = self.query_one("#work-line")
-        line.display = True
-        self.query_one("#work-label", Label).update(f"Transcribing {sid}  ")
-        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
         self.transcribe(sid, self._cancel)
 
     def action_export(self) -> None:
         sid = self.selected_session()
         if not sid:
             return
-        if self._cancel is not None:
-            self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
-            return
-        self._cancel = threading.Event()
-        self.query_one("#work-line").display = True
-        self.query_one("#work-label", Label).update(f"Exporting {sid}  ")
-        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
-        self.export(sid)
+        if self._begin_work(f"Exporting {sid}"):
+            self.export(sid)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def export(self, sid: str) -> None:
@@ -191,14 +190,8 @@ class HomeScreen(BaseScreen):
                                              "it); press U to sync."))
 
     def action_sync(self) -> None:
-        if self._cancel is not None:
-            self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
-            return
-        self._cancel = threading.Event()
-        self.query_one("#work-line").display = True
-        self.query_one("#work-label", Label).update("Syncing  ")
-        self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
-        self.sync(self._cancel)
+        if self._begin_work("Syncing"):
+            self.sync(self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
     def sync(self, cancel: threading.Event) -> None:
