@@ -181,8 +181,8 @@ def record(ctx: click.Context, session: str, device: str | None, seconds: float 
                             f"level {db:6.1f} dBFS " + "#" * max(0, int((db + 60) / 3)) if db > -math.inf else "level  silent")
                         line = f"{_clock(run.position)}  {meter}"
                         click.echo(("\r" + line.ljust(60)) if interactive else line, nl=not interactive, err=True)
-            except KeyboardInterrupt:
-                pass
+            except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) is how a recording is stopped
+                click.echo("\nStopping: saving everything recorded so far.", err=True)
             if interactive:
                 click.echo("", err=True)
             if live:
