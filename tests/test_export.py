@@ -52,7 +52,7 @@ def reviewed(vault, study_en):
     from fieldscribe.core import participants
 
     participants.update(vault, study_en.study, pid, baseline={"age": 47, "gender": "female", "diagnosis": "bipolar"})
-    add_participant_identifiers(vault, pid, EN_IDENTIFIERS)
+    add_participant_identifiers(vault, pid, [e.replace("{pid}", pid) for e in EN_IDENTIFIERS])
     add_study_identifiers(vault, STUDY_IDENTIFIERS)
     decide(vault, sid, accept_all=True)
     mark_reviewed(vault, sid)

@@ -29,6 +29,23 @@ class _Model(BaseModel):
 class Site(_Model):
     id: Ident
     name: Text
+    # what people call it in an interview ("Harbour View", "the View", 晨曦): replaced too
+    short_names: list[Text] = Field(default_factory=list)
+    # what it becomes in an export, e.g. "day-care centre" → [day-care centre]
+    descriptor: str | None = None
+
+
+# words that end a site's name without saying which site it is: "Harbour View Day Centre"
+# is also called "Harbour View"
+_GENERIC_SITE_TAIL = ("Day Care Centre", "Day Centre", "Day Center", "Resource Centre", "Recovery Centre",
+                      "Wellbeing Centre", "Community Centre", "Centre", "Center", "Clubhouse", "Club", "Project",
+                      "Services", "Service", "Hub", "House")
+
+
+class DeidentificationSettings(_Model):
+    # staff, places and organisations to replace in every transcript: "Dr Helen Marsh=consultant",
+    # "Lakeside Ward=ward" (TEXT=DESCRIPTOR, as `fieldscribe study identifiers --add` takes them)
+    identifiers: list[Text] = Field(default_factory=list)
 
 
 class Group(_Model):
@@ -157,6 +174,28 @@ class Study(_Model):
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    deidentification: DeidentificationSettings = Field(default_factory=DeidentificationSettings)
+
+    def identifiers(self) -> list[tuple[str, str]]:
+        """(text, descriptor) for every name the study file itself gives: its sites, their
+        short forms (given, and the name without a generic ending such as "Day Centre"),
+        and the staff and places listed under deidentification."""
+        zh = self.study.language == "zh"
+        out: list[tuple[str, str]] = []
+        for site in self.study.sites:
+            desc = site.descriptor or ("研究地点" if zh else "study site")
+            names = [site.name, *site.short_names]
+            for tail in _GENERIC_SITE_TAIL:
+                if site.name.endswith(" " + tail):
+                    short = site.name[: -len(tail) - 1].strip()
+                    if short and short[:1].isupper():
+                        names.append(short)
+                    break
+            out += [(n, desc) for n in dict.fromkeys(names)]
+        for entry in self.deidentification.identifiers:
+            text, sep, desc = entry.partition("=")
+            out.append((text.strip(), desc.strip() if sep and desc.strip() else ("地点" if zh else "identifier")))
+        return [(t, d) for t, d in out if t]
 
     # -- lookups the rest of the core relies on -------------------------------------------
     @property

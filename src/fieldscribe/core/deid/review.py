@@ -18,7 +18,9 @@ from ..participants import _get, _put, require_active
 from ..paths import actor
 from ..transcripts import StoredSegment, current_transcript, load_segments
 from ..vault import Vault
-from .detect import Identifier, Span, apply, detect
+from . import ner
+from .descriptors import ROLES, base_of, has_cjk, numbered
+from .detect import Identifier, Span, apply, detect, prepare
 
 SUGGESTED, ACCEPTED, REJECTED = "suggested", "accepted", "rejected"
 
@@ -57,11 +59,34 @@ def participant_identifiers(vault: Vault, pid: str) -> list[Identifier]:
     return out
 
 
+def infer_descriptor(text: str, own_names: list[str], pid: str) -> str:
+    """What an identifier typed without a descriptor stands for. Only the participant's
+    own name (or a part of it) reads as them; anything else is classified by the rules
+    and models ('Peter Walsh' → [person], 'Ward 12' → [ward]), never silently the
+    participant: "My friend [P1] taught me" would say something false about them."""
+    words = text.split()
+    if any(text == n or text in n.split() or (has_cjk(text) and text in n) for n in own_names):
+        return f"[{pid}]"
+    spans = detect(text, [])
+    whole = [sp for sp in spans if sp.start == 0 and sp.end >= len(text.rstrip())]
+    if whole:
+        return base_of(whole[0].descriptor) if whole[0].descriptor != "[名字]" else "[某人]"
+    if has_cjk(text):
+        return "[某人]" if len(text) <= 4 else "[identifier]"
+    return "[person]" if words and all(w[:1].isupper() for w in words) else "[identifier]"
+
+
 def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> list[Identifier]:
     pid = require_active(vault, pid)
     key = vault.participant_key(pid)
     current = _get(vault, key, pid, "identifiers") or []
-    new = [parse_identifier(e, f"[{pid}]") for e in entries]  # their own nicknames read as them
+    identity = _get(vault, key, pid, "identity") or {}
+    own = [identity["name"]] if identity.get("name") else []
+    new = []
+    for e in entries:
+        ident = parse_identifier(e, "")
+        new.append(ident if ident.descriptor else
+                   Identifier(ident.text, infer_descriptor(ident.text, own, pid), ident.kind))
     with vault.db.atomic():
         _put(vault, key, pid, "identifiers", current + [asdict(i) for i in new])
         vault.log("deid.identifiers_added", pid, count=len(new))
@@ -69,13 +94,32 @@ def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> l
 
 
 def study_identifiers(vault: Vault) -> list[Identifier]:
+    """The study-wide list: what was added with `study identifiers`, and what every
+    imported version of the study file names (sites, their short forms, staff, places)."""
+    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'identifiers'").fetchone()
+    added = [Identifier(**i) for i in vault.open_json(vault.study_key, row[0], "study", "identifiers")] if row else []
+    return added + study_file_identifiers(vault)
+
+
+def study_file_identifiers(vault: Vault) -> list[Identifier]:
+    from ..guides import list_guides, load_guide
+
+    out: dict[str, Identifier] = {}
+    for guide in list_guides(vault):
+        for ident in load_guide(vault, guide.sha256).study.identifiers():
+            out.setdefault(ident[0], Identifier(ident[0], _descriptor(ident[1]), "identifier"))
+    return list(out.values())
+
+
+def added_study_identifiers(vault: Vault) -> list[Identifier]:
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'identifiers'").fetchone()
     return [Identifier(**i) for i in vault.open_json(vault.study_key, row[0], "study", "identifiers")] if row else []
 
 
 def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
-    new = [parse_identifier(e, "[place]") for e in entries]
-    items = [asdict(i) for i in study_identifiers(vault) + new]
+    new = [parse_identifier(e, "") for e in entries]
+    new = [i if i.descriptor else Identifier(i.text, infer_descriptor(i.text, [], ""), i.kind) for i in new]
+    items = [asdict(i) for i in added_study_identifiers(vault) + new]
     with vault.db.atomic():
         vault.db["study_records"].upsert(
             {"name": "identifiers", "sealed": vault.seal_json(vault.study_key, items, "study", "identifiers"),
@@ -89,6 +133,23 @@ def replacement_table(vault: Vault) -> dict[str, str]:
     return vault.open_json(vault.study_key, row[0], "study", "replacements") if row else {}
 
 
+def rejected_strings(vault: Vault) -> set[str]:
+    """What a reviewer said is not an identifier, for the whole study (normalised)."""
+    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'not_identifiers'").fetchone()
+    return set(vault.open_json(vault.study_key, row[0], "study", "not_identifiers")) if row else set()
+
+
+def _save_rejected(vault: Vault, rejected: set[str]) -> None:
+    vault.db["study_records"].upsert(
+        {"name": "not_identifiers",
+         "sealed": vault.seal_json(vault.study_key, sorted(rejected), "study", "not_identifiers"),
+         "updated_at": now_iso()}, pk="name")
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def _save_table(vault: Vault, table: dict[str, str]) -> None:
     vault.db["study_records"].upsert(
         {"name": "replacements", "sealed": vault.seal_json(vault.study_key, table, "study", "replacements"),
@@ -98,7 +159,7 @@ def _save_table(vault: Vault, table: dict[str, str]) -> None:
 # -- suggestions and review ------------------------------------------------------------------------
 @dataclass
 class Suggestion:
-    n: int                 # number shown to the reviewer
+    n: int                 # the group's number shown to the reviewer: one decision for every occurrence
     segment: int
     start: int
     end: int
@@ -106,12 +167,19 @@ class Suggestion:
     kind: str
     descriptor: str
     status: str
-    source: str
+    source: str            # list, rule:<name>, ner:<model>, or table (decided earlier in the study)
     t: float               # time in the recording, to jump there
+    weak: bool = False     # found by a heuristic or a model: look twice
 
     @property
     def key(self) -> str:
         return f"{self.segment}:{self.start}:{self.end}:{self.original}"
+
+    @property
+    def layer(self) -> str:
+        """'list' (typed in), 'rule' or 'model' — what the reviewer is shown."""
+        head = self.source.split(":", 1)[0]
+        return {"ner": "model", "table": "list"}.get(head, head)
 
 
 def _doc(vault: Vault, sid: str, version: int) -> dict:
@@ -138,64 +206,177 @@ def _transcript(vault: Vault, sid: str):
     return t
 
 
-def suggestions(vault: Vault, session_id: str) -> list[Suggestion]:
-    session = sessions.get_session(vault, session_id)
-    t = _transcript(vault, session.id)
+@dataclass
+class Group:
+    """One distinct string and all its occurrences in a transcript."""
+    n: int
+    original: str
+    descriptor: str
+    kind: str
+    status: str
+    layer: str
+    weak: bool
+    occurrences: list[Suggestion]
+
+
+def groups(items: list[Suggestion]) -> list[Group]:
+    out: dict[int, Group] = {}
+    for s in items:
+        g = out.get(s.n)
+        if g is None:
+            out[s.n] = Group(s.n, s.original, s.descriptor, s.kind, s.status, s.layer, s.weak, [s])
+        else:
+            g.occurrences.append(s)
+            g.weak = g.weak and s.weak
+            if s.status == SUGGESTED:
+                g.status = SUGGESTED
+    return list(out.values())
+
+
+def _transcript_identifiers(vault: Vault, session: sessions.Session) -> list[Identifier]:
     idents = study_identifiers(vault)
     for pid in session.participants:
         idents += participant_identifiers(vault, pid)
-    table = replacement_table(vault)
     # what was accepted in any transcript of the study is looked for in every other one
-    idents += [Identifier(original, descriptor, "identifier") for original, descriptor in table.items()]
+    idents += [Identifier(original, descriptor, "identifier") for original, descriptor in replacement_table(vault).items()]
+    return idents
+
+
+def _person_tokens(spans: list[Span]) -> set[str]:
+    """Name words worth looking for elsewhere in the transcript: 'Hope' once 'Hope Mensah'
+    was found ('Hope was the one…' at the start of a sentence is the same person)."""
+    out = set()
+    for sp in spans:
+        if sp.kind in ("person", "name") and sp.layer != "list":
+            for w in sp.text.split():
+                w = w.strip(",.'’")
+                if len(w) >= 3 and w[:1].isupper() and not w.isupper():
+                    out.add(w)
+    return out
+
+
+def _number_descriptors(items: list[tuple[Span, int]], table: dict[str, str]) -> dict[str, str]:
+    """Neutral descriptors numbered across the study ([person 3], [hospital 2]) so that
+    two people stay two people for analysis; a name already in the table keeps its
+    descriptor, and a first or last name alone takes the full name's."""
+    generic = {f"[{en}]" for en, _ in ROLES.values()} | {f"[{zh}]" for _, zh in ROLES.values()}
+    used: dict[str, int] = {}
+    for d in table.values():
+        base = base_of(d)
+        tail = d.strip("[]")[len(base.strip("[]")):].strip()
+        if tail.isdigit():
+            used[base] = max(used.get(base, 0), int(tail))
+    out: dict[str, str] = {}
+    full_names = {o: d for o, d in table.items() if " " in o}
+    for sp, _ in items:
+        if sp.text in table or sp.text in out or sp.layer == "list":
+            continue
+        if sp.kind not in ("person", "place", "organisation") or sp.descriptor not in generic:
+            continue
+        if sp.kind == "person" and " " not in sp.text:
+            linked = [d for o, d in full_names.items() if sp.text in o.split()]
+            if len(set(linked)) == 1:
+                out[sp.text] = linked[0]
+                continue
+        used[sp.descriptor] = used.get(sp.descriptor, 0) + 1
+        out[sp.text] = numbered(sp.descriptor, used[sp.descriptor])
+        if sp.kind == "person" and " " in sp.text:
+            full_names[sp.text] = out[sp.text]
+    return out
+
+
+def suggestions(vault: Vault, session_id: str) -> list[Suggestion]:
+    """Every identifier found in the current transcript, grouped by distinct string (the
+    group number is the one to decide on), with what the study already decided applied."""
+    session = sessions.get_session(vault, session_id)
+    t = _transcript(vault, session.id)
+    idents = _transcript_identifiers(vault, session)
+    table = replacement_table(vault)
+    rejected = rejected_strings(vault)
     decisions = _doc(vault, session.id, t.version)["decisions"]
+    segs = load_segments(vault, t)
+    prepare([seg.text for seg in segs])
+    found = [(seg, detect(seg.text, idents)) for seg in segs]
+    # a name found anywhere in the transcript is looked for everywhere in it
+    names = set().union(*(_person_tokens(spans) for _, spans in found)) if found else set()
+    known = {i.text for i in idents}
+    extra = [Identifier(w, "[person]", "person") for w in sorted(names) if w not in known]
+    if extra:
+        found = [(seg, _with_names(seg.text, spans, extra)) for seg, spans in found]
+    flat = [(sp, seg.idx) for seg, spans in found for sp in spans]
+    numbers = _number_descriptors(flat, table)
     out: list[Suggestion] = []
-    for seg in load_segments(vault, t):
-        for span in detect(seg.text, idents):
-            s = Suggestion(len(out) + 1, seg.idx, span.start, span.end, span.text, span.kind,
-                           table.get(span.text, span.descriptor), SUGGESTED, span.source, seg.start)
-            d = decisions.get(s.key)
+    group_of: dict[str, int] = {}
+    for seg, spans in found:
+        for span in spans:
+            norm = normalise(span.text)
+            n = group_of.setdefault(norm, len(group_of) + 1)
+            in_table = span.text in table
+            s = Suggestion(n, seg.idx, span.start, span.end, span.text, span.kind,
+                           table.get(span.text) or numbers.get(span.text, span.descriptor),
+                           ACCEPTED if in_table else REJECTED if norm in rejected else SUGGESTED,
+                           span.source, seg.start, span.weak)
+            d = decisions.get(s.key)   # a decision about this one occurrence (vaults before study-wide decisions)
             if d:
                 s.status, s.descriptor = d["status"], d["descriptor"]
             out.append(s)
     return out
 
 
+def _with_names(text: str, spans: list[Span], names: list[Identifier]) -> list[Span]:
+    """Add occurrences of names found elsewhere in the transcript, where nothing was found."""
+    extra = [sp for sp in detect(text, names, use_ner=True) if sp.layer == "list"
+             and all(sp.end <= k.start or sp.start >= k.end for k in spans)]
+    extra = [Span(sp.start, sp.end, sp.text, "person", sp.descriptor, "rule:same_name", True) for sp in extra]
+    return sorted(spans + extra, key=lambda sp: sp.start)
+
+
 def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, reject: list[int] | None = None,
            edit: dict[int, str] | None = None, accept_all: bool = False) -> list[Suggestion]:
+    """Decide groups by their number, for the whole study: an accepted string is replaced
+    in every transcript from now on, a rejected one is no longer suggested anywhere."""
     sid = sessions.get_session(vault, session_id).id
     t = _transcript(vault, sid)
     current = suggestions(vault, sid)
-    by_n = {s.n: s for s in current}
+    by_n: dict[int, list[Suggestion]] = {}
+    for s in current:
+        by_n.setdefault(s.n, []).append(s)
     wanted = set(accept or []) | set(reject or []) | set(edit or {})
     unknown = sorted(n for n in wanted if n not in by_n)
     if unknown:
         raise InvalidInput(f"No suggestion number {', '.join(map(str, unknown))}; `fieldscribe redact {sid}` lists them.")
     doc = _doc(vault, sid, t.version)
     table = replacement_table(vault)
+    rejected = rejected_strings(vault)
     who, when = actor(), now_iso()
-    # an edited descriptor applies to every occurrence of the same words
-    renamed = {by_n[n].original: _descriptor(d) for n, d in (edit or {}).items()}
     changes = []
-    for s in current:
-        if s.n in (edit or {}):
-            status, descriptor = ACCEPTED, _descriptor(edit[s.n])
-        elif s.n in (reject or []):
-            status, descriptor = REJECTED, s.descriptor
-        elif s.n in (accept or []) or (accept_all and s.status == SUGGESTED):
-            status, descriptor = ACCEPTED, renamed.get(s.original, s.descriptor)
+    for n, items in by_n.items():
+        if n in (edit or {}):
+            status, descriptor = ACCEPTED, _descriptor((edit or {})[n])
+        elif n in (reject or []):
+            status, descriptor = REJECTED, items[0].descriptor
+        elif n in (accept or []) or (accept_all and any(s.status == SUGGESTED for s in items)):
+            status, descriptor = ACCEPTED, items[0].descriptor
         else:
             continue
-        doc["decisions"][s.key] = {"status": status, "descriptor": descriptor}
+        for s in items:
+            doc["decisions"].pop(s.key, None)
+            if status == ACCEPTED:
+                table[s.original] = descriptor  # the same person or place reads the same everywhere
+                rejected.discard(normalise(s.original))
+            else:
+                table.pop(s.original, None)
+                rejected.add(normalise(s.original))
         # the anonymisation log: what was replaced by what, by whom, when (sealed; never exported)
-        doc["log"].append({"segment": s.segment, "original": s.original, "descriptor": descriptor,
-                           "status": status, "kind": s.kind, "by": who, "at": when})
-        if status == ACCEPTED:
-            table[s.original] = descriptor  # the same person or place reads the same everywhere
-        changes.append(s.n)
+        doc["log"].append({"segment": items[0].segment, "original": items[0].original, "descriptor": descriptor,
+                           "status": status, "kind": items[0].kind, "occurrences": len(items),
+                           "found_by": items[0].source, "by": who, "at": when})
+        changes.append(n)
     doc["reviewed"] = None  # any change re-opens the review
     with vault.db.atomic():
         _save_doc(vault, sid, t.version, doc)
         _save_table(vault, table)
+        _save_rejected(vault, rejected)
         vault.log("deid.decide", sid, version=t.version, decisions=len(changes))
     return suggestions(vault, sid)
 
@@ -241,12 +422,13 @@ def redact_phrase(vault: Vault, session_id: str, entry: str) -> list[Suggestion]
     descriptor = table.get(ident.text, ident.descriptor) if "=" not in entry else ident.descriptor
     if not any(ident.text in seg.text for seg in load_segments(vault, _transcript(vault, sid))):
         raise InvalidInput(f"{ident.text!r} does not occur in the transcript of {sid}; check its spelling.")
+    with vault.db.atomic():
+        table[ident.text] = descriptor
+        _save_table(vault, table)
+        rejected = rejected_strings(vault)
+        rejected.discard(normalise(ident.text))
+        _save_rejected(vault, rejected)
     found = [s for s in suggestions(vault, sid) if s.original == ident.text]
-    if not found:
-        with vault.db.atomic():
-            table[ident.text] = descriptor
-            _save_table(vault, table)
-        found = [s for s in suggestions(vault, sid) if s.original == ident.text]
     return decide(vault, sid, edit={s.n: descriptor for s in found})
 
 
@@ -270,9 +452,7 @@ def deidentified_segments(vault: Vault, session_id: str) -> list[StoredSegment]:
         if s.status == ACCEPTED:
             accepted.setdefault(s.segment, []).append(Span(s.start, s.end, s.original, s.kind, s.descriptor, s.source))
     table = replacement_table(vault)
-    idents = study_identifiers(vault)
-    for pid in sessions.get_session(vault, sid).participants:
-        idents += participant_identifiers(vault, pid)
+    idents = _transcript_identifiers(vault, sessions.get_session(vault, sid))
     out = []
     for seg in load_segments(vault, t):
         spans = accepted.get(seg.idx, [])
@@ -289,5 +469,4 @@ def deidentified_segments(vault: Vault, session_id: str) -> list[StoredSegment]:
 def _scrub(text: str, idents: list[Identifier], table: dict[str, str]) -> str:
     """Field notes are typed in the moment and not reviewed one by one: every known
     identifier and every rule match is replaced."""
-    known = idents + [Identifier(original, descriptor) for original, descriptor in table.items()]
-    return apply(text, detect(text, known))
+    return apply(text, detect(text, idents))
