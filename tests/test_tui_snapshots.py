@@ -75,5 +75,10 @@ def test_review_screen(snap_compare, vault_path, study_en, size):
         await unlock(pilot)
         await pilot.press("v")
         await _wait(pilot, ReviewScreen)
+        for _ in range(600):   # the name finders run in a worker: picture the screen once they are done
+            if not pilot.app.screen.finding:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
 
     assert snap_compare(app_for(vault_path), terminal_size=size, run_before=run_before)

@@ -98,10 +98,16 @@ class Services:
 
     def lock(self) -> None:
         """Forget every key; the vault stays open (and locked against other processes)."""
+        from .core.deid import ner
+
+        ner.forget()  # cached name-finder results quote transcript text
         if self._vault is not None and self._vault.unlocked:
             self._vault.lock()
 
     def close(self) -> None:
+        from .core.deid import ner
+
+        ner.forget()
         if self._vault is not None:
             self._vault.close()
             self._vault = None
@@ -229,6 +235,19 @@ class Services:
         from .core.deid.review import suggestions
 
         return suggestions(self.vault, sid)
+
+    def suggestion_groups(self, sid: str) -> list:
+        """One entry per distinct string with all its occurrences (computing them loads the
+        offline name finders: call from a worker)."""
+        from .core.deid.review import groups, suggestions
+
+        return groups(suggestions(self.vault, sid))
+
+    def deid_layers(self) -> list[str]:
+        """A sentence for each name finder that could not be loaded (empty when all work)."""
+        from .core.deid import ner
+
+        return ner.missing_layers()
 
     def decide(self, sid: str, **kwargs: Any) -> list:
         from .core.deid.review import decide

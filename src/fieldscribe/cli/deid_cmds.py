@@ -14,15 +14,23 @@ def _clock(t: float) -> str:
 @click.command()
 @vault_option
 @click.argument("session")
-@click.option("--accept", multiple=True, type=int, metavar="N", help="Accept suggestion N.")
-@click.option("--reject", multiple=True, type=int, metavar="N", help="Reject suggestion N (not an identifier).")
+@click.option("--accept", multiple=True, type=int, metavar="N",
+              help="Accept suggestion N: every occurrence, in every transcript of the study.")
+@click.option("--reject", multiple=True, type=int, metavar="N",
+              help="Reject suggestion N (not an identifier), for the whole study.")
 @click.option("--edit", "edits", multiple=True, metavar="N=DESCRIPTOR", help="Accept N with another descriptor.")
+@click.option("--all-occurrences", "show_all", is_flag=True, help="List every occurrence with its time.")
 @click.option("--accept-all", is_flag=True, help="Accept every undecided suggestion (for scripts).")
 @click.pass_context
 def redact(ctx: click.Context, session: str, accept: tuple[int, ...], reject: tuple[int, ...],
-           edits: tuple[str, ...], accept_all: bool) -> None:
-    """List identifier suggestions in a transcript, and accept, reject or edit them."""
-    from ..core.deid.review import decide, suggestions
+           edits: tuple[str, ...], accept_all: bool, show_all: bool) -> None:
+    """List identifier suggestions in a transcript, one line per distinct name, number or
+    place with all its occurrences, and accept, reject or edit them once for the study.
+
+    Each line says which layer found it: "list" (typed in, or decided earlier), "rule" (a
+    format, a title, a suffix) or "model" (offline name finder) — look twice at "?" lines."""
+    from ..core.deid import ner
+    from ..core.deid.review import decide, groups, suggestions
     from ..core.errors import InvalidInput
 
     edit: dict[int, str] = {}
@@ -43,13 +51,21 @@ def redact(ctx: click.Context, session: str, accept: tuple[int, ...], reject: tu
     for f in flags:
         click.echo(f"  sensitive moment flagged at {_clock(f.t)}{': ' + f.data['text'] if f.data.get('text') else ''}"
                    " — read this part closely", err=True)
+    for problem in ner.missing_layers():
+        click.echo(problem, err=True)
     if not items:
         click.echo("No identifiers found. Add names or places with `fieldscribe participant identifiers` or "
                    "`fieldscribe study identifiers`, then check again.")
         return
-    for s in items:
-        click.echo(f"{s.n:>3}. [{_clock(s.t)}] {s.original!r:<28} → {s.descriptor:<22} {s.kind:<10} {s.status}")
-    pending = sum(1 for s in items if s.status == "suggested")
+    for g in groups(items):
+        first = g.occurrences[0]
+        mark = "?" if g.weak else " "
+        click.echo(f"{g.n:>3}.{mark}{g.original!r:<30} → {g.descriptor:<22} {g.kind:<12} ×{len(g.occurrences):<3} "
+                   f"{g.layer:<5} {g.status:<9} first at {_clock(first.t)}")
+        if show_all:
+            for s in g.occurrences:
+                click.echo(f"       [{_clock(s.t)}] segment {s.segment} ({s.source})")
+    pending = sum(1 for g in groups(items) if g.status == "suggested")
     click.echo(f"{pending} undecided." if pending else "All decided; mark the transcript reviewed with "
                f"`fieldscribe transcript review {session.upper()} --done`.", err=True)
 

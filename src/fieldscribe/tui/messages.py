@@ -143,6 +143,14 @@ class RedactionsChanged(AppEvent):
         self.sid, self.pending = sid, pending
 
 
+class SuggestionsReady(AppEvent):
+    """The name finders went through a transcript (in a worker) and found these."""
+
+    def __init__(self, sid: str, suggestions: list, missing_layers: list[str]) -> None:
+        super().__init__()
+        self.sid, self.suggestions, self.missing_layers = sid, suggestions, missing_layers
+
+
 class TranscriptReviewed(AppEvent):
     def __init__(self, sid: str) -> None:
         super().__init__()

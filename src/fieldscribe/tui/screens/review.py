@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from ...core.errors import FieldscribeError
-from ..messages import RedactionsChanged, SegmentEdited, TranscriptReviewed, WorkFailed
+from ..messages import RedactionsChanged, SegmentEdited, SuggestionsReady, TranscriptReviewed, WorkFailed
 from ..strings import tr
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne
@@ -24,8 +24,10 @@ from .interview import clock
 class ReviewScreen(BaseScreen):
     HELP = ("Each row is a stretch of speech with its time, speaker and guide question; ⚑ marks a moment flagged "
             "during the interview. Space plays the selected segment; E edits its words; K changes its speaker. "
-            "Suggested redactions are shown in yellow under the table: A accepts and R rejects those of the "
-            "selected segment, X marks other words for redaction everywhere, Shift+A accepts every suggestion. "
+            "Suggested redactions are shown in yellow under the table, each with the layer that found it: "
+            "list (typed in or decided before), rule, or model (offline name finder; '?' means look twice). "
+            "A accepts and R rejects those of the selected segment — for every occurrence in the study at once; "
+            "X marks other words for redaction everywhere, Shift+A accepts every suggestion. "
             "D marks the transcript reviewed once nothing is left undecided.")
     BINDINGS = [
         Binding("space", "play", "Play", id="review.play", tooltip="Play the selected segment (again to stop)"),
@@ -46,6 +48,8 @@ class ReviewScreen(BaseScreen):
         self.segments: list = []
         self.reviewed = False
         self.suggested: list = []
+        self.finding = True            # the name finders are still going through the transcript
+        self.missing_layers: list[str] = []
         self._playing: threading.Event | None = None
 
     def compose(self) -> ComposeResult:
@@ -64,17 +68,38 @@ class ReviewScreen(BaseScreen):
         table.add_column("who", key="who", width=11)
         table.add_column("question", key="question", width=14)
         table.add_column("text", key="text")
-        if not self.load():
+        if not self.load(find=False):
             self.app.pop_screen()
             return
         table.focus()
+        self.find_suggestions(self.sid)
 
-    def load(self) -> bool:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="suggestions")
+    def find_suggestions(self, sid: str) -> None:
+        """Loading the models and going through an hour of talk takes seconds: off the UI thread."""
+        try:
+            found = self.services.suggestions(sid)
+        except FieldscribeError as exc:
+            self.post_message(WorkFailed("suggestions", str(exc)))
+            return
+        self.post_message(SuggestionsReady(sid, found, self.services.deid_layers()))
+
+    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
+        if message.sid != self.sid:
+            return
+        self.finding = False
+        self.suggested = message.suggestions
+        self.missing_layers = message.missing_layers
+        self._show_detail()
+
+    def load(self, find: bool = True) -> bool:
         segments = self.attempt(self.services.segments, self.sid)
         if segments is None:
             return False
         self.segments = segments
-        self.suggested = self.attempt(self.services.suggestions, self.sid) or []
+        if find:
+            self.suggested = self.attempt(self.services.suggestions, self.sid) or []
+            self.finding = False
         self.reviewed = self.services.is_reviewed(self.sid)
         table = self.query_one("#segments", DataTable)
         row = table.cursor_row
@@ -100,10 +125,12 @@ class ReviewScreen(BaseScreen):
 
     def _show_detail(self) -> None:
         seg = self._current()
-        pending = sum(1 for s in self.suggested if s.status == "suggested")
+        pending = len({s.n for s in self.suggested if s.status == "suggested"})
+        finding = "looking for names, places and numbers…" if self.finding else f"{pending} suggestion(s) undecided"
+        missing = (" · " + " ".join(self.missing_layers)) if self.missing_layers else ""
         self.query_one("#review-status", Static).update(
-            f"{len(self.segments)} segments · {pending} suggestion(s) undecided · "
-            + ("reviewed" if self.reviewed else "not reviewed"))
+            f"{len(self.segments)} segments · {finding} · " + ("reviewed" if self.reviewed else "not reviewed")
+            + missing)
         if seg is None:
             self.query_one("#detail", Static).update("")
             return
@@ -118,8 +145,13 @@ class ReviewScreen(BaseScreen):
                 out.append(f" {s.descriptor}", "bold green")
             pos = s.end
         out.append(seg.text[pos:])
+        counts: dict[int, int] = {}
+        for s in self.suggested:
+            counts[s.n] = counts.get(s.n, 0) + 1
         for s in mine:
-            out.append(f"\n  #{s.n} {s.status:<9} {s.original} → {s.descriptor} ({s.kind})")
+            where = f", ×{counts[s.n]} in this transcript" if counts.get(s.n, 0) > 1 else ""
+            out.append(f"\n  #{s.n}{'?' if s.weak else ' '}{s.status:<9} {s.original} → {s.descriptor} "
+                       f"({s.kind}, {s.layer}{where})")
         for note in seg.notes:
             out.append(f"\n  {note.get('kind', 'note')}: {note.get('text') or ''}")
         if seg.original_text:
@@ -164,7 +196,10 @@ class ReviewScreen(BaseScreen):
 
     def _mine(self) -> list[int]:
         seg = self._current()
-        return [s.n for s in self.suggested if seg is not None and s.segment == seg.idx]
+        if self.finding:
+            self.notify("Still looking for names, places and numbers in this transcript; a moment.")
+            return []
+        return sorted({s.n for s in self.suggested if seg is not None and s.segment == seg.idx})
 
     def action_accept(self) -> None:
         if self._mine():
@@ -175,7 +210,8 @@ class ReviewScreen(BaseScreen):
             self._decide(reject=self._mine())
 
     def action_accept_all(self) -> None:
-        self._decide(accept_all=True)
+        if not self.finding:
+            self._decide(accept_all=True)
 
     def action_redact(self) -> None:
         def done(entry: str | None) -> None:
