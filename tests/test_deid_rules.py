@@ -60,18 +60,12 @@ def test_handles_are_found(text, handle):
     assert [s.text for s in found] == [handle], listing(spans_of(text))
 
 
-@pytest.mark.xfail(strict=True, reason="rules_common.HANDLE takes the sentence's full stop into the handle "
-                                       "('trishbakes.'), so the export loses the full stop and the table holds "
-                                       "'trishbakes.' and 'trishbakes' as two strings")
 def test_a_handle_at_the_end_of_a_sentence_leaves_the_full_stop():
     text = "Add me on IG: trishbakes."
     assert [s.text for s in spans_of(text) if s.kind == "handle"] == ["trishbakes"]
     assert apply(text, spans_of(text)) == "Add me on IG: [social media handle]."
 
 
-@pytest.mark.xfail(strict=True, reason="rules_common: the _NOT_HANDLES filter compares 'private.' (full stop "
-                                       "included) and lets it through, so 'My Instagram is private.' is "
-                                       "suggested as a handle; same for 'My WhatsApp is broken.'")
 @pytest.mark.parametrize("text", ["My Instagram is private.", "My WhatsApp is broken."])
 def test_an_ordinary_word_after_a_platform_name_is_not_a_handle(text):
     assert not [s for s in spans_of(text) if s.kind == "handle"], listing(spans_of(text))

@@ -100,10 +100,10 @@ def find(text: str, folded: str, lang: str) -> Iterator[Span]:
     for m in SPOKEN_EMAIL.finditer(folded):
         yield mk(m.start(), m.end(), "email", "spoken_email")
     for m in HANDLE.finditer(folded):
-        value = m.group(1)
-        if value.lower() in _NOT_HANDLES:
+        value = m.group(1).rstrip(".-")   # the sentence's full stop is not part of the handle
+        if value.lower() in _NOT_HANDLES or not value:
             continue
-        yield mk(m.start(1), m.end(1), "handle", "handle")
+        yield mk(m.start(1), m.start(1) + len(value), "handle", "handle")
     for m in AT_HANDLE.finditer(folded):
         yield mk(m.start(), m.end(), "handle", "at_handle")
     for m in USERNAME.finditer(folded):
