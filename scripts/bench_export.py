@@ -44,7 +44,7 @@ def main() -> None:
     from fieldscribe.core.study import load_study
     from fieldscribe.core.transcription.engine import EngineSettings
     from fieldscribe.core.transcription.guard import Segment
-    from fieldscribe.core.transcripts import _begin, _complete, store_segments
+    from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
     from fieldscribe.core.vault import Vault
 
     per_session = int(args.minutes * 60 / 5)   # one ~5 s segment after another
@@ -62,11 +62,11 @@ def main() -> None:
             consent.record_consent(vault, sf.study, pid, {c.id: True for c in sf.study.consent})
             sid = sessions.create_session(vault, [pid])
             vault.db.execute("UPDATE sessions SET status = 'transcribed' WHERE id = ?", (sid,))
-            t = _begin(vault, sid, EngineSettings(model="bench"), per_session * 5.0)
+            t = begin_transcript(vault, sid, EngineSettings(model="bench"), per_session * 5.0)
             key = sessions.session_key(vault, sid)
             segs = [Segment(j * 5.0, j * 5.0 + 4.5, SENTENCES[j % len(SENTENCES)]) for j in range(per_session)]
             store_segments(vault, t, key, segs, [], per_session * 5.0)
-            _complete(vault, t)
+            complete_transcript(vault, t)
             ids.append(sid)
         setup = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ from fieldscribe.core.deid.review import (
 from fieldscribe.core.errors import InvalidTransition
 from fieldscribe.core.transcription.guard import Segment
 from fieldscribe.core.transcription.engine import EngineSettings
-from fieldscribe.core.transcripts import _begin, _complete, store_segments
+from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
 
 EN_TRANSCRIPT = [
     "My name is Ann Lee, but everyone at Harbour View calls me Annie.",
@@ -61,10 +61,10 @@ def transcript_session(vault, study, name, lines, language="en", events=()):
     key = sessions.session_key(vault, sid)
     for kind, t_event, data in events:
         timeline.add_event(vault, sid, kind, t_event, key, **data)
-    t = _begin(vault, sid, EngineSettings(model="test", language=language), len(lines) * 5.0)
+    t = begin_transcript(vault, sid, EngineSettings(model="test", language=language), len(lines) * 5.0)
     segs = [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(lines)]
     store_segments(vault, t, key, segs, timeline.events(vault, sid, key), len(lines) * 5.0)
-    _complete(vault, t)
+    complete_transcript(vault, t)
     return pid, sid
 
 

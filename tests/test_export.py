@@ -293,11 +293,11 @@ def test_audio_only_with_an_explicit_option_and_matching_consent(vault, study_en
     import_file(vault, sid, wav)
     from fieldscribe.core.transcription.engine import EngineSettings
     from fieldscribe.core.transcription.guard import Segment
-    from fieldscribe.core.transcripts import _begin, _complete, store_segments
+    from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
 
-    t = _begin(vault, sid, EngineSettings(model="test"), 2.0)
+    t = begin_transcript(vault, sid, EngineSettings(model="test"), 2.0)
     store_segments(vault, t, sessions.session_key(vault, sid), [Segment(0.0, 2.0, "Hello.")], [], 2.0)
-    _complete(vault, t)
+    complete_transcript(vault, t)
     mark_reviewed(vault, sid)
     plain = open_bundle(export_sessions(vault, [sid], tmp_path / "o1", [recipient]), key)
     assert not any(n.startswith("audio/") for n in plain.files) and plain.manifest["audio_included"] is False

@@ -28,7 +28,7 @@ from fieldscribe.core.sync.receipts import pull
 from fieldscribe.core.sync.store import Credentials, connect
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment
-from fieldscribe.core.transcripts import _begin, _complete, store_segments
+from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
 from fieldscribe.core.vault import Vault
 
 from .conftest import FAST_KDF, PASSPHRASE
@@ -76,10 +76,10 @@ def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann L
     import_file(v, sid, wav)
     wav.unlink()
     key = sessions.session_key(v, sid)
-    t = _begin(v, sid, EngineSettings(model="test", language="en"), 15.0)
+    t = begin_transcript(v, sid, EngineSettings(model="test", language="en"), 15.0)
     store_segments(v, t, key, [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(LINES)],
                    timeline.events(v, sid, key), 15.0)
-    _complete(v, t)
+    complete_transcript(v, t)
     decide(v, sid, accept_all=True)
     mark_reviewed(v, sid)
     bundle = export_sessions(v, [sid], tmp / f"{path.name}-out", [recipient]) if export else None

@@ -112,11 +112,11 @@ def enrol(
             }
         )
         key = vault.new_participant_key(pid)
-        _put(vault, key, pid, "identity", identity)
-        _put(vault, key, pid, "eligibility", screened)
-        _put(vault, key, pid, "baseline", answers)
+        put_record(vault, key, pid, "identity", identity)
+        put_record(vault, key, pid, "eligibility", screened)
+        put_record(vault, key, pid, "baseline", answers)
         if compensation:
-            _put(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
+            put_record(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
         vault.log("participant.enrol", pid, group=group, screened=screened["screened"])
     return pid
 
@@ -138,26 +138,26 @@ def update(
     with vault.db.atomic():
         changed = []
         if answers:
-            merged = _get(vault, key, pid, "baseline") or {}
+            merged = get_record(vault, key, pid, "baseline") or {}
             merged.update(answers)
-            _put(vault, key, pid, "baseline", merged)
+            put_record(vault, key, pid, "baseline", merged)
             changed.append("baseline")
         if screened is not None:
-            _put(vault, key, pid, "eligibility", screened)
+            put_record(vault, key, pid, "eligibility", screened)
             changed.append("eligibility")
         if compensation:
-            _put(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
+            put_record(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
             changed.append("compensation")
         if identity:
-            merged = _get(vault, key, pid, "identity") or {}
+            merged = get_record(vault, key, pid, "identity") or {}
             merged.update({k: v for k, v in identity.items() if v})
-            _put(vault, key, pid, "identity", merged)
+            put_record(vault, key, pid, "identity", merged)
             changed.append("identity")
         if changed:
             vault.log("participant.update", pid, fields=changed)
 
 
-def _put(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> None:
+def put_record(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> None:
     vault.db["participant_records"].upsert(
         {
             "participant_id": pid,
@@ -169,7 +169,7 @@ def _put(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> None:
     )
 
 
-def _get(vault: Vault, key: bytes, pid: str, kind: str) -> Any:
+def get_record(vault: Vault, key: bytes, pid: str, kind: str) -> Any:
     row = vault.db.execute(
         "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = ?", (pid, kind)
     ).fetchone()
@@ -210,10 +210,10 @@ def get_participant(vault: Vault, pid: str) -> Participant:
     if p.withdrawn:
         return p
     key = vault.participant_key(pid)
-    p.identity = _get(vault, key, pid, "identity") or {}
-    p.eligibility = _get(vault, key, pid, "eligibility")
-    p.baseline = _get(vault, key, pid, "baseline") or {}
-    p.compensation = _get(vault, key, pid, "compensation")
+    p.identity = get_record(vault, key, pid, "identity") or {}
+    p.eligibility = get_record(vault, key, pid, "eligibility")
+    p.baseline = get_record(vault, key, pid, "baseline") or {}
+    p.compensation = get_record(vault, key, pid, "compensation")
     return p
 
 

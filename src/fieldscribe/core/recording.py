@@ -170,9 +170,9 @@ def begin_recording(
     if live:  # resolve the model before anything changes, so a missing model changes nothing
         from dataclasses import replace
 
-        from .transcripts import _settings_for
+        from .transcripts import settings_for
 
-        live_settings, live_info = _settings_for(vault, sid, live_model, None)
+        live_settings, live_info = settings_for(vault, sid, live_model, None)
         # one thread: the other core stays free for the recorder and the interface
         live_settings = replace(live_settings, cpu_threads=1)
     sessions.start_recording(vault, sid)  # the consent gate; status -> recording

@@ -135,7 +135,7 @@ def load_segments(vault: Vault, transcript: TranscriptInfo, key: bytes | None = 
     ]
 
 
-def _settings_for(vault: Vault, sid: str, model: str | None, language: str | None):
+def settings_for(vault: Vault, sid: str, model: str | None, language: str | None):
     from .transcription.engine import EngineSettings
     from .transcription.models import resolve_model
 
@@ -152,7 +152,7 @@ def _settings_for(vault: Vault, sid: str, model: str | None, language: str | Non
     return settings, info
 
 
-def _begin(vault: Vault, sid: str, settings, total_s: float) -> TranscriptInfo:
+def begin_transcript(vault: Vault, sid: str, settings, total_s: float) -> TranscriptInfo:
     """Resume the unfinished run with the same model and language, or start a new version."""
     for t in reversed(list_transcripts(vault, sid)):
         if t.state == "running" and t.model == settings.model and t.language == settings.language:
@@ -191,7 +191,7 @@ def store_segments(vault: Vault, t: TranscriptInfo, key: bytes, segs: list, even
     return idx
 
 
-def _complete(vault: Vault, t: TranscriptInfo) -> None:
+def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
     with vault.db.atomic():
         vault.db.execute(
             "UPDATE transcripts SET state = 'superseded' WHERE session_id = ? AND state = 'complete'", (t.session_id,)
@@ -229,11 +229,11 @@ def transcribe_session(
         raise InvalidTransition(f"Session {sid} is being recorded (or was interrupted); run `fieldscribe recover` first.")
     if rec.rate != SAMPLE_RATE:
         raise InvalidInput(f"Session {sid} was recorded at {rec.rate} Hz; transcription needs 16 kHz audio.")
-    settings, info = _settings_for(vault, sid, model, language)
+    settings, info = settings_for(vault, sid, model, language)
     key = sessions.session_key(vault, sid)
     events = timeline.events(vault, sid, key)
     total = rec.frames / rec.rate
-    t = _begin(vault, sid, settings, total)
+    t = begin_transcript(vault, sid, settings, total)
     previous = load_segments(vault, t, key)
     started = time.monotonic()
     done = t.done_s
@@ -253,7 +253,7 @@ def transcribe_session(
     if cancel is not None and cancel.is_set():
         vault.log("transcript.paused", sid, version=t.version, done_s=round(done, 1))
         return next(x for x in list_transcripts(vault, sid) if x.id == t.id)
-    _complete(vault, t)
+    complete_transcript(vault, t)
     if on_progress:
         on_progress(Progress(total, total, time.monotonic() - started))
     return next(x for x in list_transcripts(vault, sid) if x.id == t.id)

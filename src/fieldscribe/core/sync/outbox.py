@@ -29,9 +29,9 @@ class Export:
 
 
 def file_sha256(path: Path) -> str:
-    from .store import _local_sha
+    from .store import local_sha
 
-    return _local_sha(path)
+    return local_sha(path)
 
 
 def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: list[str]) -> Export:

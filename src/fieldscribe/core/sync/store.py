@@ -159,10 +159,10 @@ class Store:
         folder, name = posixpath.split(final)
         tmp = posixpath.join(folder, f".{name}.part")
         total = local.stat().st_size
-        sha256 = sha256 or _local_sha(local)
+        sha256 = sha256 or local_sha(local)
         self.makedirs(folder)
         start = self.size(tmp) if self.can_append else None
-        if start is not None and (start > total or self.sha256(tmp, start) != _local_sha(local, start)):
+        if start is not None and (start > total or self.sha256(tmp, start) != local_sha(local, start)):
             self.remove(tmp)   # not a prefix of this bundle: start over
             start = None
         if start is None:
@@ -253,7 +253,7 @@ def _sha_of(f, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
-def _local_sha(path: Path, limit: int | None = None) -> str:
+def local_sha(path: Path, limit: int | None = None) -> str:
     with open(path, "rb") as f:
         return _sha_of(f, limit)
 

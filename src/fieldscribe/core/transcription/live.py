@@ -55,7 +55,7 @@ def find_cut(audio: np.ndarray, rate: int = SAMPLE_RATE, min_s: float = MIN_WIND
 class LiveTranscriber:
     def __init__(self, vault: Vault, session_id: str, settings: EngineSettings, model_path,
                  on_segment: Callable | None = None) -> None:
-        from ..transcripts import _begin, load_segments
+        from ..transcripts import begin_transcript, load_segments
 
         self.vault = vault
         self.session_id = session_id
@@ -66,7 +66,7 @@ class LiveTranscriber:
         from ..recording import recording_info
 
         rec = recording_info(vault, session_id)
-        self.transcript = _begin(vault, session_id, settings, rec.seconds if rec else 0.0)
+        self.transcript = begin_transcript(vault, session_id, settings, rec.seconds if rec else 0.0)
         done = self.transcript.done_s
         self._previous = load_segments(vault, self.transcript, self._key)
         self._tail = ChunkTail(audio_path(vault, session_id), session_id, self._key, vault.aad)
@@ -138,7 +138,7 @@ class LiveTranscriber:
 
     def finish(self, total_frames: int) -> None:
         """After the recorder stopped: transcribe what is left and complete the transcript."""
-        from ..transcripts import _complete
+        from ..transcripts import complete_transcript
 
         self._finish.set()
         if self._thread is not None:
@@ -148,7 +148,7 @@ class LiveTranscriber:
         with self.vault.db.atomic():
             self.vault.db.execute("UPDATE transcripts SET total_s = ? WHERE id = ?",
                                   (total_frames / SAMPLE_RATE, self.transcript.id))
-        _complete(self.vault, self.transcript)
+        complete_transcript(self.vault, self.transcript)
 
     def abandon(self) -> None:
         """Stop without completing (the transcript stays 'running', resumable)."""
