@@ -25,7 +25,9 @@ from fieldscribe.core.sync.outbox import file_sha256, list_exports, record_expor
 from fieldscribe.core.sync.purge import purge_received
 from fieldscribe.core.sync.push import sync
 from fieldscribe.core.sync.receipts import pull
+from fieldscribe.core.study import StudyFile, parse_study
 from fieldscribe.core.sync.store import Credentials, connect
+from fieldscribe.core.sync.trust import receipt_key_hex
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment
 from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
@@ -67,7 +69,8 @@ def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann L
                 export: bool = True) -> tuple[Vault, str, Path | None]:
     """A laptop's vault with one recorded, transcribed, reviewed and exported interview."""
     v, _ = Vault.create(path, PASSPHRASE, kdf=FAST_KDF)
-    import_guide(v, study)
+    identity = tmp / "team" / "team.key"
+    import_guide(v, with_receipt_key(study, identity) if identity.exists() else study)
     pid = participants.enrol(v, study.study, group="service_user", name=name)
     consent.record_consent(v, study.study, pid, {c.id: True for c in study.study.consent})
     sid = sessions.create_session(v, [pid])
@@ -99,11 +102,20 @@ def sync_to(v: Vault, url: str, creds: Credentials):
 
 
 def pull_from(url: str, creds: Credentials, identity: Path, out: Path):
+    return pull_report(url, creds, identity, out).bundles
+
+
+def pull_report(url: str, creds: Credentials, identity: Path, out: Path):
     store = connect(url, creds)
     try:
         return pull(store, identity, out)
     finally:
         store.close()
+
+
+def with_receipt_key(study: StudyFile, identity: Path) -> StudyFile:
+    """The study file as a team lead would edit it after `bundle keygen`: it lists the team's receipt key."""
+    return parse_study(study.text.rstrip("\n") + f"\nexport:\n  receipt_keys: [{receipt_key_hex(identity)}]\n")
 
 
 def stored_files(root: Path) -> list[Path]:

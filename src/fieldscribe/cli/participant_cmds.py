@@ -8,6 +8,7 @@ import click
 
 from ..core import consent as consent_core
 from ..core import participants as pcore
+from ..core import withdrawal
 from ..core.guides import current_guide
 from ..core.study import ChoiceField, NumberField, Study
 from .common import open_vault, parse_bool, parse_pairs, vault_option
@@ -199,15 +200,29 @@ def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> No
         if confirmation is None:
             click.echo(
                 f"Withdrawing {pid} destroys their data key: their records, consent and individual "
-                "interviews become unreadable for good, here and in every copy."
+                "interviews become unreadable for good; names only their interviews added are removed from the "
+                "replacement table, unsent bundles holding them are deleted, and the analysis team is notified "
+                "of bundles already sent."
             )
             try:
                 confirmation = click.prompt(f"Type {pid} to confirm", default="", show_default=False)
             except click.Abort:
                 confirmation = ""
-        shredded = pcore.withdraw(vault, pid, confirmation)
-    extra = f"; sessions destroyed with them: {', '.join(shredded)}" if shredded else ""
+        report = withdrawal.withdraw(vault, pid, confirmation)
+    extra = f"; sessions destroyed with them: {', '.join(report.shredded_sessions)}" if report.shredded_sessions else ""
     click.echo(f"{pid} withdrawn{extra}. The pseudonym will not be reused.")
+    if report.group_sessions:
+        click.echo(f"Focus groups {', '.join(report.group_sessions)} stay readable through the other members; remove "
+                   f"{pid}'s contributions when you review them.")
+    if report.table_entries_removed:
+        click.echo(f"Removed {report.table_entries_removed} name(s) only {pid}'s interviews had added to the study's "
+                   "replacement table.")
+    if report.held_back:
+        click.echo(f"Held back and deleted {len(report.held_back)} bundle(s) not yet sent: "
+                   f"{', '.join(report.held_back)}; export the other sessions in them again.")
+    if report.sent:
+        click.echo(f"Already sent to the analysis team: {', '.join(report.sent)}. A signed withdrawal notice goes with "
+                   "the next `fieldscribe sync`; ask the team to delete these interviews wherever they copied them.")
 
 
 COMMANDS = [participant, consent, withdraw]

@@ -110,6 +110,15 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
                    "sessions again.", err=True)
     for name, had in report.resumed.items():
         click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
+    for name in report.notices_sent:
+        click.echo(f"Sent the withdrawal notice {name} to the analysis team.", err=True)
+    for name in report.rejected:
+        click.echo(f"Warning: the receipt for {name} is not signed by a receipt key the study file lists; it was "
+                   "ignored (ask the analysis team, and check export: receipt_keys:).", err=True)
+    if report.no_receipt_key:
+        click.echo("Warning: the analysis team has written receipts, but the study file lists no receipt key "
+                   "(export: receipt_keys:, printed by `fieldscribe bundle keygen`), so none can be believed; add "
+                   "it, import the study file again and sync.", err=True)
     click.echo(f"Uploaded {len(report.uploaded)} bundle(s) ({_size(report.bytes_sent)} in "
                f"{time.monotonic() - started:.1f} s); {len(report.already_there)} already on the store; "
                f"{len(report.received)} newly confirmed received by the analysis team.")
@@ -144,9 +153,13 @@ def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
 @click.option("--identity", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The analysis team's age identity.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--study", "study_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Study file whose export: device_keys: lists the only laptops to accept "
+                   "(default: trust each device folder's first key and refuse any other).")
 @_key_option
 @_hosts_option
-def bundle_pull(store_url: str, identity: Path, out: Path, identity_file: str | None, known_hosts: str | None) -> None:
+def bundle_pull(store_url: str, identity: Path, out: Path, study_file: Path | None, identity_file: str | None,
+                known_hosts: str | None) -> None:
     """Analysis side: fetch, verify and unpack new bundles, and write signed receipts back."""
     import os
 
@@ -156,21 +169,44 @@ def bundle_pull(store_url: str, identity: Path, out: Path, identity_file: str | 
 
     creds = Credentials(identity_file or os.environ.get(ENV_KEY), known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
                         os.environ.get(ENV_PASSWORD))
+    from ..core.export.sanitise import printable
+    from ..core.sync.trust import DeviceTrust
+
+    trust = DeviceTrust(_listed_devices(study_file))
     store = connect(store_url, creds)
     try:
-        results = pull(store, identity, out)
+        report = pull(store, identity, out, trust=trust)
     finally:
         store.close()
+    for w in report.withdrawals:
+        where = f"{printable(w.study)}/{printable(w.device[:12])}"
+        if w.error:
+            click.echo(f"Warning: {where}: {printable(w.error)}.", err=True)
+            continue
+        click.echo(f"{printable(w.participant)} withdrew from the study ({where}): deleted "
+                   f"{len(w.deleted)} unpacked bundle folder(s); {len(w.bundles)} bundle(s) will not be unpacked "
+                   "again. Delete their interviews from any QDA project you imported them into.")
     bad = 0
-    for r in results:
+    for r in report.bundles:
+        where = f"{printable(r.study)}/{printable(r.device[:12])}/{printable(r.bundle)}"
         if r.error:
             bad += 1
-            click.echo(f"Refused {r.study}/{r.device[:12]}/{r.bundle}: {r.error}", err=True)
+            click.echo(f"Refused {where}: {printable(r.error)}", err=True)
         else:
-            click.echo(f"Received {r.study}/{r.device[:12]}/{r.bundle} → {r.folder}")
-    click.echo(f"{len(results) - bad} bundle(s) received and acknowledged; {bad} refused.", err=True)
+            new = " (first bundle from this device: its key is now pinned)" if r.trust == "new" else ""
+            click.echo(f"Received {where} → {r.folder}{new}")
+    click.echo(f"{len(report.bundles) - bad} bundle(s) received and acknowledged; {bad} refused.", err=True)
     if bad:
         sys.exit(2)
+
+
+def _listed_devices(study_file: Path | None) -> set[str]:
+    """Device keys listed in a study file given with --study (then only these are accepted)."""
+    if study_file is None:
+        return set()
+    from ..core.study import load_study
+
+    return set(load_study(study_file).study.export.device_keys)
 
 
 COMMANDS = [remote, sync_cmd, purge]

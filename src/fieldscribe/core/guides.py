@@ -7,10 +7,11 @@ earlier interview was asked.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from .audit import now_iso
-from .errors import GuideNotImported
+from .errors import GuideNotImported, RecordTampered
 from .study import StudyFile, parse_study
 from .vault import Vault
 
@@ -44,6 +45,7 @@ def import_guide(vault: Vault, study_file: StudyFile) -> tuple[ImportedGuide, bo
                     "text": study_file.text,
                 }
             )
+            _seal_guide(vault, study_file.sha256)
             vault.log("guide.import", info.id, version=study_file.version, language=info.language)
     return get_guide_info(vault, study_file.sha256), existing is None
 
@@ -64,10 +66,46 @@ def get_guide_info(vault: Vault, ref: str) -> ImportedGuide:
     return matches[-1]
 
 
+SEALED_MARK = "guides_sealed"
+
+
+def _seal_guide(vault: Vault, sha256: str) -> None:
+    """Bind an imported study file to the vault's study key. The text itself is the protocol
+    and stays readable, but it names the keys bundles are encrypted to and receipts are
+    believed from: someone who edits vault.db must not be able to slip in a key of theirs."""
+    vault.db["study_records"].upsert(
+        {"name": f"guide:{sha256}", "sealed": vault.seal_json(vault.study_key, sha256, "study", "guide", sha256),
+         "updated_at": now_iso()}, pk="name")
+    if vault.db.execute("SELECT 1 FROM study_records WHERE name = ?", (SEALED_MARK,)).fetchone() is None:
+        vault.db["study_records"].insert({"name": SEALED_MARK, "updated_at": now_iso(),
+                                          "sealed": vault.seal_json(vault.study_key, True, "study", SEALED_MARK)})
+
+
+def _check_guide(vault: Vault, sha256: str, text: str) -> None:
+    label = f"study file {sha256[:12]}"
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != sha256:
+        raise RecordTampered(label)
+    if not vault.unlocked:
+        return   # trust decisions (recipients, receipt keys) are only taken unlocked
+    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (f"guide:{sha256}",)).fetchone()
+    if row is not None:
+        if vault.open_json(vault.study_key, row[0], "study", "guide", sha256) != sha256:
+            raise RecordTampered(label)
+        return
+    if vault.db.execute("SELECT 1 FROM study_records WHERE name = ?", (SEALED_MARK,)).fetchone() is not None:
+        raise RecordTampered(label)   # a study file added to vault.db without the vault's key
+    # a vault from before study files were sealed: seal what it holds now, once
+    with vault.db.atomic():
+        for (other,) in vault.db.execute("SELECT sha256 FROM guides").fetchall():
+            _seal_guide(vault, other)
+        vault.log("guide.sealed", "", count=len(list_guides(vault)))
+
+
 def load_guide(vault: Vault, sha256: str) -> StudyFile:
     row = vault.db.execute("SELECT text FROM guides WHERE sha256 = ?", (sha256,)).fetchone()
     if row is None:
         raise GuideNotImported(sha256[:12])
+    _check_guide(vault, sha256, row[0])
     return parse_study(row[0], source=f"guide {sha256[:12]}")
 
 

@@ -220,33 +220,47 @@ def get_participant(vault: Vault, pid: str) -> Participant:
 def withdraw(vault: Vault, pid: str, confirmation: str) -> list[str]:
     """Crypto-shred one participant; return the sessions that became unreadable with them.
 
-    The typed confirmation must repeat the pseudonym, because this cannot be undone.
+    The typed confirmation must repeat the pseudonym, because this cannot be undone. This is
+    the vault's part only; ``core.withdrawal.withdraw`` also reaches the replacement table,
+    the outbox and the analysis team, and is what the app and the CLI call.
     """
     pid = require_active(vault, pid)
     if confirmation.strip().upper() != pid:
         raise ConfirmationMismatch(pid)
     with vault.db.atomic():
-        shredded_sessions = [
-            r[0]
-            for r in vault.db.execute(
-                "SELECT session_id FROM session_keys WHERE participant_id = ? AND session_id NOT IN "
-                "(SELECT session_id FROM session_keys WHERE participant_id != ?)",
-                (pid, pid),
-            ).fetchall()
-        ]
-        vault.db.execute("DELETE FROM session_keys WHERE participant_id = ?", (pid,))
-        vault.db.execute("DELETE FROM participant_records WHERE participant_id = ?", (pid,))
-        vault.db.execute("DELETE FROM consents WHERE participant_id = ?", (pid,))
-        vault.db.execute("DELETE FROM participant_keys WHERE participant_id = ?", (pid,))
-        vault.db.execute(
-            "UPDATE participants SET status = ?, withdrawn_at = ?, site = NULL WHERE id = ?",
-            (WITHDRAWN, now_iso(), pid),
-        )
-        for sid in shredded_sessions:
-            vault.db.execute(
-                "UPDATE sessions SET status = 'withdrawn', updated_at = ? WHERE id = ?", (now_iso(), sid)
-            )
-        vault.log("participant.withdraw", pid, sessions_shredded=shredded_sessions)
+        shredded = shred(vault, pid)
     vault.forget_participant_key(pid)
     vault.shred_residue()
+    return shredded
+
+
+def sessions_keyed_only_by(vault: Vault, pid: str) -> list[str]:
+    """Sessions whose key is wrapped for PID alone: withdrawing PID makes them unreadable."""
+    return [
+        r[0]
+        for r in vault.db.execute(
+            "SELECT session_id FROM session_keys WHERE participant_id = ? AND session_id NOT IN "
+            "(SELECT session_id FROM session_keys WHERE participant_id != ?)",
+            (pid, pid),
+        ).fetchall()
+    ]
+
+
+def shred(vault: Vault, pid: str) -> list[str]:
+    """Delete PID's key, key wraps, records and consent history (inside the caller's
+    transaction); returns the sessions that became unreadable."""
+    shredded_sessions = sessions_keyed_only_by(vault, pid)
+    vault.db.execute("DELETE FROM session_keys WHERE participant_id = ?", (pid,))
+    vault.db.execute("DELETE FROM participant_records WHERE participant_id = ?", (pid,))
+    vault.db.execute("DELETE FROM consents WHERE participant_id = ?", (pid,))
+    vault.db.execute("DELETE FROM participant_keys WHERE participant_id = ?", (pid,))
+    vault.db.execute(
+        "UPDATE participants SET status = ?, withdrawn_at = ?, site = NULL WHERE id = ?",
+        (WITHDRAWN, now_iso(), pid),
+    )
+    for sid in shredded_sessions:
+        vault.db.execute(
+            "UPDATE sessions SET status = 'withdrawn', updated_at = ? WHERE id = ?", (now_iso(), sid)
+        )
+    vault.log("participant.withdraw", pid, sessions_shredded=shredded_sessions)
     return shredded_sessions

@@ -9,17 +9,21 @@ pass; a file that validates is frozen by the SHA-256 of its exact bytes when imp
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import GuideInvalid, InvalidAnswer
-from .yaml_source import LocatedYaml, dotted, load_located
+from .yaml_source import MAX_BYTES, LocatedYaml, dotted, load_located
 
 FORMAT = "fieldscribe-study/1"
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[str, Field(min_length=1)]
+KeyHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class _Model(BaseModel):
@@ -148,6 +152,12 @@ class ExportSettings(_Model):
     # the consent item that allows sharing the recording itself with the analysis team;
     # without one, bundles never carry audio
     audio_sharing_consent: str | None = None
+    # the team's receipt keys (64 hex digits, printed by `fieldscribe bundle keygen`): only a
+    # receipt signed by one of these lets `purge --received` destroy anything on the laptop
+    receipt_keys: list[KeyHex] = Field(default_factory=list)
+    # the laptops' bundle-signing keys (shown by `fieldscribe export`): when listed, `bundle
+    # pull --study` and `bundle open --study` accept bundles from these devices only
+    device_keys: list[KeyHex] = Field(default_factory=list)
 
 
 class SyncSettings(_Model):
@@ -229,10 +239,12 @@ class Study(_Model):
             try:
                 value: float | int = float(str(raw).strip())
             except ValueError:
-                raise InvalidAnswer(f"{f.label}: {raw!r} is not a number; enter digits only.") from None
+                raise InvalidAnswer(f"{f.label}: {str(raw).strip()[:40]!r} is not a number; enter digits only.") from None
+            if not math.isfinite(value):  # "nan", "inf", "1e309": float() accepts them, no answer is one
+                raise InvalidAnswer(f"{f.label}: {str(raw).strip()[:40]!r} is not a finite number; enter digits only.")
             if f.integer:
                 if value != int(value):
-                    raise InvalidAnswer(f"{f.label}: enter a whole number, not {raw!r}.")
+                    raise InvalidAnswer(f"{f.label}: enter a whole number, not {str(raw).strip()[:40]!r}.")
                 value = int(value)
             low = f.min if f.min is not None else float("-inf")
             high = f.max if f.max is not None else float("inf")
@@ -389,15 +401,40 @@ def _is_union_loc(loc: tuple[Any, ...]) -> bool:
 
 def load_study(path: str | Path) -> StudyFile:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise GuideInvalid(str(path), ["the file does not exist"]) from None
-    except OSError as exc:
-        raise GuideInvalid(str(path), [f"the file cannot be read ({exc.strerror})"]) from None
+    raw = _read_capped(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise GuideInvalid(str(path), [f"line {line}: the file is not UTF-8 text; save it as UTF-8"]) from None
     return parse_study(text, source=str(path))
+
+
+def _read_capped(path: Path) -> bytes:
+    """The bytes of a study file, refusing what is not one before reading it all.
+
+    A path given on the command line can name a device (/dev/zero never ends), a pipe (a read
+    blocks forever) or a 100 MB file; each is refused from its metadata, and a file that
+    grows while being read is cut off one byte past the cap."""
+    too_big = f"larger than the {MAX_BYTES / 2**20:g} MB a study file may be; check that this is the right file"
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then sees what was opened
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise GuideInvalid(str(path), ["the file does not exist"]) from None
+    except OSError as exc:
+        raise GuideInvalid(str(path), [f"the file cannot be read ({exc.strerror})"]) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            problem = "this is not a regular file (a folder, device or pipe); give the path of a study file (.yaml)"
+            raise GuideInvalid(str(path), [problem])
+        if info.st_size > MAX_BYTES:
+            raise GuideInvalid(str(path), [f"the file is {info.st_size / 1e6:.1f} MB, {too_big}"])
+        try:
+            raw = f.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise GuideInvalid(str(path), [f"the file cannot be read ({exc.strerror})"]) from None
+    if len(raw) > MAX_BYTES:
+        raise GuideInvalid(str(path), [f"the file is {too_big}"])
+    return raw

@@ -22,6 +22,7 @@ from .descriptors import ROLES, base_of, has_cjk, numbered
 from .detect import Identifier, Span, apply, detect, find_listed, prepare
 
 SUGGESTED, ACCEPTED, REJECTED = "suggested", "accepted", "rejected"
+TABLE_FORMAT = "replacements/2"
 
 
 def _descriptor(text: str) -> str:
@@ -127,9 +128,23 @@ def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
     return new
 
 
-def replacement_table(vault: Vault) -> dict[str, str]:
+def _table_doc(vault: Vault) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The table and, per original, the sessions whose review put it there (tables written
+    before origins were kept have none: withdrawal then falls back on the decision logs)."""
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'replacements'").fetchone()
-    return vault.open_json(vault.study_key, row[0], "study", "replacements") if row else {}
+    doc = vault.open_json(vault.study_key, row[0], "study", "replacements") if row else {}
+    if isinstance(doc, dict) and doc.get("format") == TABLE_FORMAT:
+        return dict(doc["entries"]), {k: list(v) for k, v in doc["origins"].items()}
+    return dict(doc), {}
+
+
+def replacement_table(vault: Vault) -> dict[str, str]:
+    return _table_doc(vault)[0]
+
+
+def table_origins(vault: Vault) -> dict[str, list[str]]:
+    """original → the sessions whose review accepted it (for withdrawal)."""
+    return _table_doc(vault)[1]
 
 
 def rejected_strings(vault: Vault) -> set[str]:
@@ -149,9 +164,18 @@ def normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _save_table(vault: Vault, table: dict[str, str]) -> None:
+def save_table(vault: Vault, table: dict[str, str], session_id: str | None = None,
+               originals: list[str] | tuple[str, ...] = (), origins: dict[str, list[str]] | None = None) -> None:
+    """Seal the table; the originals accepted now are remembered as coming from SESSION_ID,
+    so that a participant's withdrawal can take out what only their interviews put in."""
+    kept = table_origins(vault) if origins is None else origins
+    kept = {o: sids for o, sids in kept.items() if o in table}
+    for original in originals:
+        if session_id and original in table and session_id not in kept.setdefault(original, []):
+            kept[original].append(session_id)
+    doc = {"format": TABLE_FORMAT, "entries": table, "origins": kept}
     vault.db["study_records"].upsert(
-        {"name": "replacements", "sealed": vault.seal_json(vault.study_key, table, "study", "replacements"),
+        {"name": "replacements", "sealed": vault.seal_json(vault.study_key, doc, "study", "replacements"),
          "updated_at": now_iso()}, pk="name")
 
 
@@ -188,6 +212,17 @@ def _doc(vault: Vault, sid: str, version: int) -> dict:
     if row is None:
         return {"decisions": {}, "log": [], "reviewed": None}
     return vault.open_json(sessions.session_key(vault, sid), row[0], "redactions", sid, str(version))
+
+
+def logged_originals(vault: Vault, sid: str) -> set[str]:
+    """Every string the anonymisation log of any transcript version of SID replaced."""
+    key = sessions.session_key(vault, sid)
+    out: set[str] = set()
+    for version, sealed in vault.db.execute(
+            "SELECT transcript_version, sealed FROM redactions WHERE session_id = ?", (sid,)).fetchall():
+        doc = vault.open_json(key, sealed, "redactions", sid, str(version))
+        out |= {str(entry["original"]) for entry in doc.get("log", []) if entry.get("original")}
+    return out
 
 
 def _save_doc(vault: Vault, sid: str, version: int, doc: dict) -> None:
@@ -347,6 +382,7 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
     rejected = rejected_strings(vault)
     who, when = actor(), now_iso()
     changes = []
+    accepted: list[str] = []
     for n, items in by_n.items():
         if n in (edit or {}):
             status, descriptor = ACCEPTED, _descriptor((edit or {})[n])
@@ -360,6 +396,7 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
             doc["decisions"].pop(s.key, None)
             if status == ACCEPTED:
                 table[s.original] = descriptor  # the same person or place reads the same everywhere
+                accepted.append(s.original)
                 rejected.discard(normalise(s.original))
             else:
                 table.pop(s.original, None)
@@ -372,7 +409,7 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
     doc["reviewed"] = None  # any change re-opens the review
     with vault.db.atomic():
         _save_doc(vault, sid, t.version, doc)
-        _save_table(vault, table)
+        save_table(vault, table, sid, accepted)
         _save_rejected(vault, rejected)
         vault.log("deid.decide", sid, version=t.version, decisions=len(changes))
     return suggestions(vault, sid)
@@ -421,7 +458,7 @@ def redact_phrase(vault: Vault, session_id: str, entry: str) -> list[Suggestion]
         raise InvalidInput(f"{ident.text!r} does not occur in the transcript of {sid}; check its spelling.")
     with vault.db.atomic():
         table[ident.text] = descriptor
-        _save_table(vault, table)
+        save_table(vault, table, sid, [ident.text])
         rejected = rejected_strings(vault)
         rejected.discard(normalise(ident.text))
         _save_rejected(vault, rejected)

@@ -1,4 +1,9 @@
-"""The outbox: bundles written by `export`, and how far each got toward the analysis team."""
+"""The outbox: bundles written by `export`, and how far each got toward the analysis team.
+
+The SHA-256 of a bundle's manifest is what a receipt must prove knowledge of; it is kept
+sealed with the study key, so a copy of ``vault.db`` does not hand it to a forger. The raw
+receipt is kept too, so that purging can verify it again instead of trusting a status column.
+"""
 
 from __future__ import annotations
 
@@ -34,33 +39,82 @@ def file_sha256(path: Path) -> str:
     return local_sha(path)
 
 
+SEALED = "sealed:"
+
+
+def _seal_secret(vault: Vault, name: str, manifest_sha256: str) -> str:
+    return SEALED + vault.seal_json(vault.study_key, manifest_sha256, "export", name, "manifest").hex()
+
+
+def _open_secret(vault: Vault, name: str, stored: str) -> str:
+    if not stored.startswith(SEALED):
+        return stored   # written by a release before the secret was sealed; resealed by reseal_secrets
+    try:
+        sealed = bytes.fromhex(stored[len(SEALED):])
+    except ValueError:
+        sealed = b""
+    return str(vault.open_json(vault.study_key, sealed, "export", name, "manifest"))
+
+
+def reseal_secrets(vault: Vault) -> int:
+    """Seal manifest hashes an older release stored in the clear; returns how many."""
+    rows = vault.db.execute("SELECT name, manifest_sha256 FROM exports WHERE manifest_sha256 NOT LIKE 'sealed:%'")
+    todo = [(name, value) for name, value in rows.fetchall() if value]
+    with vault.db.atomic():
+        for name, value in todo:
+            vault.db.execute("UPDATE exports SET manifest_sha256 = ? WHERE name = ?",
+                             (_seal_secret(vault, name, value), name))
+    if todo:
+        vault.shred_residue()
+    return len(todo)
+
+
 def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: list[str]) -> Export:
     path = Path(path).resolve()
-    vault.db["exports"].upsert({
+    vault.db["exports"].insert({
         "name": path.name, "path": str(path), "size": path.stat().st_size, "sha256": file_sha256(path),
-        "manifest_sha256": manifest_sha256, "sessions": json.dumps(session_ids), "created_at": now_iso(),
-        "uploaded_at": None, "remote": None, "received_at": None, "receipt": None,
+        "manifest_sha256": _seal_secret(vault, path.name, manifest_sha256), "sessions": json.dumps(session_ids),
+        "created_at": now_iso(), "uploaded_at": None, "remote": None, "received_at": None, "receipt": None,
     }, pk="name")
     return get_export(vault, path.name)
 
 
-def _row(r: dict) -> Export:
-    return Export(r["name"], Path(r["path"]), r["size"], r["sha256"], r["manifest_sha256"],
+def _row(vault: Vault, r: dict) -> Export:
+    return Export(r["name"], Path(r["path"]), r["size"], r["sha256"], _open_secret(vault, r["name"], r["manifest_sha256"]),
                   tuple(json.loads(r["sessions"])), r["created_at"], r["uploaded_at"], r["remote"], r["received_at"])
 
 
 def get_export(vault: Vault, name: str) -> Export:
-    return _row(vault.db["exports"].get(name))
+    return _row(vault, vault.db["exports"].get(name))
 
 
 def list_exports(vault: Vault) -> list[Export]:
-    return [_row(r) for r in vault.db.query("SELECT * FROM exports ORDER BY created_at, name")]
+    return [_row(vault, r) for r in vault.db.query("SELECT * FROM exports ORDER BY created_at, name")]
+
+
+def stored_receipt(vault: Vault, name: str) -> bytes | None:
+    """The receipt exactly as the team signed it (None for receipts kept by older releases)."""
+    row = vault.db.execute("SELECT receipt FROM exports WHERE name = ?", (name,)).fetchone()
+    if not row or not row[0]:
+        return None
+    try:
+        kept = json.loads(row[0])
+    except ValueError:
+        return None
+    raw = kept.get("raw") if isinstance(kept, dict) else None
+    return raw.encode() if isinstance(raw, str) else None
+
+
+def remove_export(vault: Vault, name: str) -> None:
+    """Forget a bundle that was never sent (held back at a withdrawal); the caller deletes the file."""
+    vault.db.execute("DELETE FROM exports WHERE name = ?", (name,))
 
 
 def mark_uploaded(vault: Vault, name: str, remote: str) -> None:
     vault.db.execute("UPDATE exports SET uploaded_at = ?, remote = ? WHERE name = ?", (now_iso(), remote, name))
 
 
-def mark_received(vault: Vault, name: str, receipt: dict) -> None:
+def mark_received(vault: Vault, name: str, receipt: dict, raw: bytes) -> None:
+    kept = {"body": receipt, "raw": raw.decode("utf-8")}
     vault.db.execute("UPDATE exports SET received_at = ?, receipt = ? WHERE name = ?",
-                     (receipt.get("received_at") or now_iso(), json.dumps(receipt, sort_keys=True), name))
+                     (receipt.get("received_at") or now_iso(), json.dumps(kept, sort_keys=True), name))

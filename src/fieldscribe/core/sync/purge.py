@@ -1,7 +1,11 @@
 """Data minimisation: once the analysis team has confirmed it holds a session's de-identified
 bundle, the laptop no longer needs the raw audio and full transcript. Purging crypto-shreds
-them (the session key is destroyed, so copies and backups of the vault cannot be read either),
-removes the audio file, and keeps the audit trail and the participant's consent record."""
+them (the session key's wraps are destroyed, so the vault itself can no longer read them), removes
+the audio file, and keeps the audit trail and the participant's consent record.
+
+What purge cannot do: a copy of the vault folder taken *before* the purge still holds the
+wrapped session key, and the passphrase still opens it. SECURITY.md says what would close that
+gap and why the laptop does not try."""
 
 from __future__ import annotations
 
@@ -13,7 +17,34 @@ from ..vault import Vault
 
 
 def purgeable(vault: Vault) -> list[str]:
-    return [s.id for s in sessions.list_sessions(vault) if s.status == sessions.RECEIVED]
+    """Sessions whose newest bundle carries a receipt that verifies *now*: signed by a receipt
+    key the study file lists, for exactly that bundle and its sealed manifest hash. A status
+    column says what happened, but anyone with the file can edit it; destroying data waits
+    for evidence."""
+    return sorted(verified_received(vault))
+
+
+def verified_received(vault: Vault) -> set[str]:
+    from .outbox import list_exports, stored_receipt
+    from .push import receipt_keys
+    from .receipts import verify_receipt
+
+    trusted = receipt_keys(vault)
+    newest: dict[str, str] = {}
+    exports = list_exports(vault)
+    for e in sorted(exports, key=lambda e: e.created_at):
+        for sid in e.sessions:
+            newest[sid] = e.name
+    proven: set[str] = set()
+    for e in exports:
+        raw = stored_receipt(vault, e.name)
+        if not e.received_at or raw is None or not trusted:
+            continue
+        if verify_receipt(raw, bundle=e.name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256,
+                          trusted_keys=trusted) is None:
+            continue
+        proven |= {sid for sid in e.sessions if newest.get(sid) == e.name}
+    return {s.id for s in sessions.list_sessions(vault) if s.status == sessions.RECEIVED and s.id in proven}
 
 
 def confirmation_phrase(session_ids: list[str]) -> str:

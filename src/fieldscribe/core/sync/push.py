@@ -11,9 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import sessions
-from ..guides import current_guide
+from ..guides import current_guide, list_guides, load_guide
 from ..vault import Vault
-from .outbox import file_sha256, list_exports, mark_received, mark_uploaded
+from . import notices
+from .outbox import (
+    file_sha256,
+    list_exports,
+    mark_received,
+    mark_uploaded,
+    reseal_secrets,
+)
 from .receipts import RECEIPTS, receipt_name, verify_receipt
 from .store import Cancelled, Store
 
@@ -39,6 +46,9 @@ class SyncReport:
     received: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)            # bundle files moved or deleted locally
     changed: list[str] = field(default_factory=list)            # bundle files altered since export
+    rejected: list[str] = field(default_factory=list)           # receipts not signed by a listed receipt key
+    notices_sent: list[str] = field(default_factory=list)       # withdrawal notices uploaded
+    no_receipt_key: bool = False                                # the study file lists no receipt key
     bytes_sent: int = 0
     cancelled: bool = False
 
@@ -47,11 +57,22 @@ def device_folder(vault: Vault) -> tuple[str, str]:
     return current_guide(vault).study.study.id, vault.device_id
 
 
+def receipt_keys(vault: Vault) -> set[str]:
+    """The team receipt keys listed in any study file this vault imported (their text is
+    authenticated by the vault, so nobody can add a key by editing vault.db)."""
+    keys: set[str] = set()
+    for guide in list_guides(vault):
+        keys |= {k.lower() for k in load_guide(vault, guide.sha256).study.export.receipt_keys}
+    return keys
+
+
 def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], None] | None = None,
          cancel: threading.Event | None = None) -> SyncReport:
     study_id, device = device_folder(vault)
     folder = store.path(study_id, device)
     report = SyncReport()
+    reseal_secrets(vault)
+    _send_notices(vault, store, folder, report)
     exports = list_exports(vault)
     _collect_receipts(vault, store, folder, exports, report)
     pending = [e for e in exports if not e.uploaded_at]
@@ -99,10 +120,23 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
     return report
 
 
+def _send_notices(vault: Vault, store: Store, folder: str, report: SyncReport) -> None:
+    """Withdrawal notices go first: the team must learn of a withdrawal before anything else."""
+    for item in notices.pending(vault):
+        if item["uploaded_at"]:
+            continue
+        store.write_atomic(posixpath.join(folder, notices.NOTICES, item["name"]), item["data"].encode())
+        with vault.db.atomic():
+            notices.mark_uploaded(vault, item["name"])
+            vault.log("sync.withdrawal_notice", item["name"].split("-")[0], store=store.address.display)
+        report.notices_sent.append(item["name"])
+
+
 def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: SyncReport) -> None:
     waiting = {e.name: e for e in exports if not e.received_at}
     if not waiting:
         return
+    trusted = receipt_keys(vault)
     newest: dict[str, str] = {}   # session -> its latest bundle: only that one's receipt counts for it
     for e in sorted(exports, key=lambda e: e.created_at):
         for sid in e.sessions:
@@ -111,13 +145,18 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
     for name, e in waiting.items():
         if receipt_name(name) not in present:
             continue
-        body = verify_receipt(store.read(posixpath.join(folder, RECEIPTS, receipt_name(name))),
-                              bundle=name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256)
+        raw = store.read(posixpath.join(folder, RECEIPTS, receipt_name(name)))
+        if not trusted:
+            report.no_receipt_key = True
+            continue
+        body = verify_receipt(raw, bundle=name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256,
+                              trusted_keys=trusted)
         if body is None:
+            report.rejected.append(name)
             vault.log("sync.receipt_rejected", ",".join(e.sessions), bundle=name)
             continue
         with vault.db.atomic():
-            mark_received(vault, name, body)
+            mark_received(vault, name, body, raw)
             for sid in e.sessions:
                 status = sessions.get_session(vault, sid).status
                 if newest.get(sid) == name and status in (sessions.EXPORTED, sessions.SYNCED):

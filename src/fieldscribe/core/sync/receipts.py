@@ -1,10 +1,10 @@
 """Receipts: the analysis team's signed word that a bundle arrived, opened and verified.
 
-A receipt carries the SHA-256 of the bundle's decrypted manifest. Only someone holding the
-team's age identity can know it (the store sees ciphertext only; the manifest lists the hash
-of every transcript), so a receipt cannot be forged by the store or anyone else who merely
-sees the files. It is also signed with an Ed25519 key derived from that identity, so the
-team can show which of its keys acknowledged what.
+A receipt carries the SHA-256 of the bundle's decrypted manifest, which only a holder of the
+team's age identity can know (the laptop keeps it sealed), and is signed with the team's
+receipt key, derived from that identity. The laptop believes a receipt only when both hold
+and the signing key is one the study file lists (``export: receipt_keys:``): a key taken
+from the receipt itself would prove nothing.
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ from __future__ import annotations
 import json
 import posixpath
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .. import crypto
 from ..audit import now_iso
 from ..errors import InvalidInput
 from ..export.bundle import BundleRefused, extract, open_bundle
 from ..paths import actor
+from . import notices
 from .store import Store
+from .trust import DeviceTrust, UntrustedKey, public_hex, receipt_signing_key
 
 FORMAT = "fieldscribe-receipt/1"
 BUNDLE_SUFFIX = ".fsbundle.age"
@@ -35,36 +36,30 @@ def receipt_name(bundle: str) -> str:
     return f"{bundle}.receipt.json"
 
 
-def _signing_key(identity_path: Path) -> Ed25519PrivateKey:
-    try:
-        secret = next(ln.strip() for ln in identity_path.read_text(encoding="utf-8").splitlines()
-                      if ln.strip().startswith("AGE-SECRET-KEY-"))
-    except (OSError, StopIteration):
-        raise InvalidInput(f"{identity_path} holds no age identity (AGE-SECRET-KEY-…).") from None
-    return Ed25519PrivateKey.from_private_bytes(crypto.subkey(secret.encode(), "receipt-signing"))
-
-
 def make_receipt(bundle: str, bundle_sha256: str, manifest_sha256: str, device_id: str,
                  identity_path: Path) -> bytes:
-    key = _signing_key(identity_path)
+    key = receipt_signing_key(identity_path)
     body = {
         "format": FORMAT, "bundle": bundle, "bundle_sha256": bundle_sha256, "manifest_sha256": manifest_sha256,
         "device_id": device_id, "received_at": now_iso(), "received_by": actor(),
-        "verify_key": key.public_key().public_bytes(serialization.Encoding.Raw,
-                                                    serialization.PublicFormat.Raw).hex(),
+        "verify_key": public_hex(key),
     }
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return json.dumps({"receipt": text, "signature": key.sign(text.encode()).hex()}, indent=2).encode()
 
 
-def verify_receipt(data: bytes, *, bundle: str, bundle_sha256: str, manifest_sha256: str) -> dict | None:
-    """The receipt's content if it is genuine and for exactly this bundle, else None."""
+def verify_receipt(data: bytes, *, bundle: str, bundle_sha256: str, manifest_sha256: str,
+                   trusted_keys: set[str]) -> dict | None:
+    """The receipt's content if it is genuine, signed by one of TRUSTED_KEYS (the study
+    file's receipt keys) and for exactly this bundle, else None."""
     try:
         outer = json.loads(data)
         body = json.loads(outer["receipt"])
+        if not isinstance(body, dict) or str(body["verify_key"]).lower() not in trusted_keys:
+            return None
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(body["verify_key"])).verify(
             bytes.fromhex(outer["signature"]), outer["receipt"].encode())
-    except (ValueError, KeyError, TypeError, InvalidSignature):
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidSignature):
         return None
     if body.get("format") != FORMAT or body.get("bundle") != bundle or body.get("bundle_sha256") != bundle_sha256 \
             or body.get("manifest_sha256") != manifest_sha256:
@@ -79,54 +74,147 @@ class Pulled:
     bundle: str
     folder: Path | None = None
     error: str | None = None
+    trust: str = ""          # listed | pinned | new (first bundle from this device folder)
 
 
-def pull(store: Store, identity_path: Path, out_dir: Path, *, on_bundle=None) -> list[Pulled]:
-    """Analysis side: download every bundle without a receipt, open and verify it, unpack it
-    into OUT/<study>/<device>/<bundle>/ and write its receipt back to the store."""
+@dataclass
+class Withdrawal:
+    """A verified withdrawal notice and what the pull did about it."""
+    study: str
+    device: str
+    participant: str
+    bundles: tuple[str, ...]
+    deleted: list[Path] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class PullReport:
+    bundles: list[Pulled] = field(default_factory=list)
+    withdrawals: list[Withdrawal] = field(default_factory=list)
+
+
+SEEN = ".withdrawals.json"
+
+
+def _withdrawn_bundles(out_dir: Path) -> dict[str, list[str]]:
+    """study/device → bundle names a verified notice withdrew (kept beside the unpacked data)."""
+    try:
+        data = json.loads((out_dir / SEEN).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{out_dir / SEEN} cannot be read ({exc}); restore it — it lists withdrawn bundles "
+                           "that must not be unpacked again.") from None
+    return {str(k): [str(b) for b in v] for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_withdrawn(out_dir: Path, seen: dict[str, list[str]]) -> None:
+    partial = out_dir / (SEEN + ".partial")
+    partial.write_text(json.dumps(seen, indent=2, sort_keys=True), encoding="utf-8")
+    partial.replace(out_dir / SEEN)
+
+
+def _unpacked_folder(out_dir: Path, study: str, device: str, bundle: str) -> Path:
+    return out_dir / study / device[:12] / bundle.removesuffix(BUNDLE_SUFFIX)
+
+
+def _apply_notices(store: Store, folder: str, study: str, device: str, trust: DeviceTrust, out_dir: Path,
+                   seen: dict[str, list[str]], report: PullReport) -> set[str]:
+    """Verify this device folder's withdrawal notices against its pinned key and delete what
+    was unpacked from the bundles they name; returns every bundle withdrawn so far."""
+    key = f"{study}/{device}"
+    withdrawn = set(seen.get(key, []))
+    names = [n for n in store.listdir(posixpath.join(folder, notices.NOTICES)) if n.endswith(notices.SUFFIX)]
+    for name in sorted(names):
+        data = store.read(posixpath.join(folder, notices.NOTICES, name))
+        parsed = notices.parse_notice(data)
+        pinned = trust.known(study, device)
+        candidates = sorted(trust.listed) if trust.listed else ([pinned] if pinned else [])
+        notice = next((n for n in (notices.verify_notice(data, k) for k in candidates) if n is not None), None)
+        who = parsed[0].participant if parsed else "?"
+        if notice is None or notice.study != study or notice.device_id != device:
+            report.withdrawals.append(Withdrawal(study, device, who, (), error=(
+                f"the withdrawal notice {name} is not signed by this device's trusted key; ignored (ask the "
+                "interviewer whether one of their participants withdrew)")))
+            continue
+        new = [b for b in notice.bundles if b not in withdrawn]
+        if not new and name in seen.get(key + "#notices", []):
+            continue
+        item = Withdrawal(study, device, notice.participant, notice.bundles)
+        for bundle in notice.bundles:
+            target = _unpacked_folder(out_dir, study, device, bundle)
+            if target.exists():
+                shutil.rmtree(target)
+                item.deleted.append(target)
+            withdrawn.add(bundle)
+        seen[key] = sorted(withdrawn)
+        seen[key + "#notices"] = sorted({*seen.get(key + "#notices", []), name})
+        _save_withdrawn(out_dir, seen)
+        report.withdrawals.append(item)
+    return withdrawn
+
+
+def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust | None = None,
+         on_bundle: Callable[[Pulled], None] | None = None) -> PullReport:
+    """Analysis side: apply withdrawal notices, then download every bundle without a receipt,
+    open and verify it (against the device key the study lists or pinned on first use),
+    unpack it into OUT/<study>/<device>/<bundle>/ and write its receipt back to the store."""
     from .outbox import file_sha256
 
-    if not identity_path.exists():
+    if not identity_path.is_file():
         raise InvalidInput(f"The identity file {identity_path} does not exist; give the analysis team's key.")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    trust = trust or DeviceTrust()
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     incoming = out_dir / ".incoming"
-    incoming.mkdir(exist_ok=True)
-    results: list[Pulled] = []
+    incoming.mkdir(exist_ok=True, mode=0o700)
+    seen = _withdrawn_bundles(out_dir)
+    report = PullReport()
     for study in (s for s in store.listdir(store.root) if not s.startswith(".")):
         for device in (d for d in store.listdir(store.path(study)) if not d.startswith(".")):
             folder = store.path(study, device)
+            withdrawn = _apply_notices(store, folder, study, device, trust, out_dir, seen, report)
             done = set(store.listdir(posixpath.join(folder, RECEIPTS)))
             for name in store.listdir(folder):
-                if not name.endswith(BUNDLE_SUFFIX) or name.startswith(".") or receipt_name(name) in done:
+                if not name.endswith(BUNDLE_SUFFIX) or name.startswith(".") or receipt_name(name) in done \
+                        or name in withdrawn:
                     continue
-                item = Pulled(study, device, name)
-                local = incoming / name
-                local.write_bytes(store.read(posixpath.join(folder, name)))   # ciphertext
-                try:
-                    opened = open_bundle(local, identity_path)
-                    m = opened.manifest
-                    if m.get("device_id") != device or m.get("study", {}).get("id") != study:
-                        raise BundleRefused(f"{name} says it comes from study {m.get('study', {}).get('id')!r}, "
-                                            f"device {str(m.get('device_id'))[:12]!r}, but lies in {study}/{device[:12]}"
-                                            " on the store; refused.")
-                    target = out_dir / study / device[:12] / name.removesuffix(BUNDLE_SUFFIX)
-                    if not target.exists():
-                        # unpacked completely before it is named, so a crash never leaves a
-                        # partial copy that a later run would acknowledge
-                        partial = target.with_name(target.name + ".partial")
-                        if partial.exists():
-                            shutil.rmtree(partial)
-                        extract(opened, partial)
-                        partial.rename(target)
-                    item.folder = target
-                    store.write_atomic(posixpath.join(folder, RECEIPTS, receipt_name(name)), make_receipt(
-                        name, file_sha256(local), opened.manifest_sha256, opened.manifest.get("device_id", device),
-                        identity_path))
-                except BundleRefused as exc:
-                    item.error = str(exc)
-                finally:
-                    local.unlink(missing_ok=True)
-                results.append(item)
+                item = _pull_one(store, folder, study, device, name, identity_path, out_dir, incoming, trust,
+                                 file_sha256)
+                report.bundles.append(item)
                 if on_bundle:
                     on_bundle(item)
-    return results
+    return report
+
+
+def _pull_one(store: Store, folder: str, study: str, device: str, name: str, identity_path: Path, out_dir: Path,
+              incoming: Path, trust: DeviceTrust, file_sha256: Callable[[Path], str]) -> Pulled:
+    item = Pulled(study, device, name)
+    local = incoming / name
+    local.write_bytes(store.read(posixpath.join(folder, name)))   # ciphertext
+    try:
+        opened = open_bundle(local, identity_path, trusted_devices=trust.listed or None)
+        m = opened.manifest
+        if m.get("device_id") != device or m.get("study", {}).get("id") != study:
+            raise BundleRefused(f"{name} says it comes from study {str(m.get('study', {}).get('id'))[:40]!r}, "
+                                f"device {str(m.get('device_id'))[:12]!r}, but lies in {study}/{device[:12]}"
+                                " on the store; refused.")
+        item.trust = trust.check(study, device, str(m.get("device_public_key", "")), what=name)
+        target = _unpacked_folder(out_dir, study, device, name)
+        if not target.exists():
+            # unpacked completely before it is named, so a crash never leaves a
+            # partial copy that a later run would acknowledge
+            partial = target.with_name(target.name + ".partial")
+            if partial.exists():
+                shutil.rmtree(partial)
+            extract(opened, partial)
+            partial.rename(target)
+        item.folder = target
+        trust.pin(study, device, str(m["device_public_key"]))
+        store.write_atomic(posixpath.join(folder, RECEIPTS, receipt_name(name)), make_receipt(
+            name, file_sha256(local), opened.manifest_sha256, str(m.get("device_id", device)), identity_path))
+    except (BundleRefused, UntrustedKey) as exc:
+        item.error = str(exc)
+    finally:
+        local.unlink(missing_ok=True)
+    return item

@@ -1,0 +1,127 @@
+"""A participant's withdrawal, everywhere their data went.
+
+Destroying the participant's data key (``participants.shred``) makes their records, consent
+history and individual interviews unreadable. But what was learnt from them lives on in three
+other places, and each is reached here:
+
+* the study-wide **replacement table** (original → descriptor, sealed with the study key):
+  every entry that only this participant's interviews put there — their name, relatives'
+  names added as their identifiers, anything accepted while reviewing their transcripts — is
+  deleted, unless the same words still occur in an interview that stays (then it is still
+  needed to de-identify that one);
+* the **outbox**: a bundle holding one of their sessions that has not been uploaded is deleted
+  and forgotten (held back); the others in it go back to "reviewed" to be exported again;
+* the **analysis team**: bundles already uploaded are listed, and a signed withdrawal notice is
+  queued for the next ``sync``; ``bundle pull`` deletes what it unpacked from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import participants, sessions
+from .deid import ner
+from .deid.review import (
+    logged_originals,
+    participant_identifiers,
+    replacement_table,
+    save_table,
+    table_origins,
+)
+from .errors import ConfirmationMismatch
+from .guides import current_guide
+from .sync import notices
+from .sync.outbox import list_exports, remove_export
+from .transcripts import current_transcript, load_segments
+from .vault import Vault
+
+
+@dataclass
+class WithdrawalReport:
+    participant: str
+    shredded_sessions: list[str] = field(default_factory=list)   # unreadable from now on
+    group_sessions: list[str] = field(default_factory=list)      # focus groups, readable through the others
+    held_back: list[str] = field(default_factory=list)           # unsent bundles deleted
+    sent: list[str] = field(default_factory=list)                # bundles the team has or may have
+    table_entries_removed: int = 0
+    notice: str | None = None                                    # queued for the next sync
+
+
+def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
+    """Withdraw PID (the typed confirmation repeats the pseudonym; this cannot be undone)."""
+    pid = participants.require_active(vault, pid)
+    if confirmation.strip().upper() != pid:
+        raise ConfirmationMismatch(pid)
+    theirs = [r[0] for r in vault.db.execute(
+        "SELECT session_id FROM session_participants WHERE participant_id = ? ORDER BY session_id", (pid,))]
+    shredded = participants.sessions_keyed_only_by(vault, pid)
+    report = WithdrawalReport(pid, shredded, [s for s in theirs if s not in shredded])
+
+    table, origins = _pruned_table(vault, pid, theirs, shredded, report)
+    held, sent, requeue = _outbox(vault, set(theirs))
+    report.held_back, report.sent = [e.name for e in held], [e.name for e in sent]
+    notice = None
+    if sent:
+        notice = notices.make_notice(vault, current_guide(vault).study.study.id, pid, theirs, report.sent)
+        report.notice = notice[0]
+    with vault.db.atomic():
+        participants.shred(vault, pid)
+        save_table(vault, table, origins=origins)
+        for e in held:
+            remove_export(vault, e.name)
+        for sid in requeue:
+            if sessions.get_session(vault, sid).status == sessions.EXPORTED:
+                sessions.set_status(vault, sid, sessions.REVIEWED)
+        if notice:
+            notices.queue(vault, *notice)
+        vault.log("participant.withdrawal_reach", pid, table_entries_removed=report.table_entries_removed,
+                  bundles_held_back=report.held_back, bundles_sent=report.sent, notice=bool(notice))
+    for e in held:   # after the commit: ciphertext only the team could read, now never sent
+        e.path.unlink(missing_ok=True)
+    vault.forget_participant_key(pid)
+    ner.forget()
+    vault.shred_residue()
+    return report
+
+
+def _pruned_table(vault: Vault, pid: str, theirs: list[str], shredded: list[str],
+                  report: WithdrawalReport) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The replacement table without what only PID's interviews put there."""
+    table, origins = replacement_table(vault), table_origins(vault)
+    own = {i.text for i in participant_identifiers(vault, pid)}
+    logged: set[str] = set()
+    for sid in shredded:
+        logged |= logged_originals(vault, sid)
+    staying = _staying_text(vault, set(shredded))
+    kept: dict[str, str] = {}
+    for original, descriptor in table.items():
+        came_from = origins.get(original)
+        only_theirs = set(came_from) <= set(theirs) if came_from else (original in own or original in logged)
+        if only_theirs and original not in staying:
+            report.table_entries_removed += 1
+            continue
+        kept[original] = descriptor
+    return kept, {o: [s for s in sids if s not in shredded] for o, sids in origins.items() if o in kept}
+
+
+def _staying_text(vault: Vault, shredded: set[str]) -> str:
+    """The current transcripts of every interview that stays readable, as one text."""
+    parts = []
+    for s in sessions.list_sessions(vault):
+        if s.id in shredded or s.status in (sessions.PURGED, sessions.WITHDRAWN):
+            continue
+        t = current_transcript(vault, s.id)
+        if t is not None:
+            parts += [seg.text for seg in load_segments(vault, t)]
+    return "\n".join(parts)
+
+
+def _outbox(vault: Vault, theirs: set[str]):
+    """(bundles to hold back, bundles already sent, other sessions to export again)."""
+    held, sent = [], []
+    for e in list_exports(vault):
+        if not theirs & set(e.sessions):
+            continue
+        (sent if e.uploaded_at or e.received_at else held).append(e)
+    requeue = sorted({sid for e in held for sid in e.sessions} - theirs)
+    return held, sent, requeue
