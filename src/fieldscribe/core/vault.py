@@ -186,19 +186,40 @@ class Vault:
         return self._master is not None
 
     def unlock(self, passphrase: str) -> None:
-        row = self.db["keyring"].get("passphrase")
-        params = KdfParams.from_dict(json.loads(row["params"]))
+        """Unwrap the master key. The Argon2id cost is stored beside the wrap so that it can
+        be raised later; it is bounded before use (an edited cost must not hang or exhaust
+        the laptop) and bound into the wrap's associated data (so a lowered cost does not
+        open either)."""
+        row = self._keyring_row("passphrase")
+        params = KdfParams.from_json(row["params"])
         kek = crypto.passphrase_key(passphrase, row["salt"], params)
         try:
-            master = crypto.open_sealed(kek, row["wrapped"], self.aad("keyring", "passphrase"))
+            master = crypto.open_sealed(kek, row["wrapped"], self._passphrase_aad(params))
         except AuthenticationFailed:
-            self.audit.append(actor(), "vault.unlock_failed", "", method="passphrase")
-            raise WrongPassphrase() from None
+            master = None
+        if master is None:
+            try:   # wrapped by a release that did not bind the cost: accept once, then rebind
+                master = crypto.open_sealed(kek, row["wrapped"], self.aad("keyring", "passphrase"))
+            except AuthenticationFailed:
+                self.audit.append(actor(), "vault.unlock_failed", "", method="passphrase")
+                raise WrongPassphrase() from None
+            with self.db.atomic():
+                self.db.execute("UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",
+                                (crypto.seal(kek, master, self._passphrase_aad(params)),))
         self._set_master(master)
+
+    def _keyring_row(self, name: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT salt, params, wrapped FROM keyring WHERE name = ?", (name,)).fetchone()
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[2], bytes):
+            raise RecordTampered(f"{name} key wrap")
+        return {"salt": row[0], "params": row[1], "wrapped": row[2]}
+
+    def _passphrase_aad(self, params: KdfParams) -> bytes:
+        return self.aad("keyring", "passphrase", json.dumps(params.to_dict(), sort_keys=True, separators=(",", ":")))
 
     def unlock_with_recovery_key(self, recovery_key: str) -> None:
         raw = crypto.parse_recovery_key(recovery_key)
-        row = self.db["keyring"].get("recovery")
+        row = self._keyring_row("recovery")
         master = None
         if raw is not None:
             try:
@@ -219,6 +240,9 @@ class Vault:
         with self.db.atomic():
             self._store_passphrase_wrap(master, new_passphrase, kdf or KdfParams())
             self.audit.append(actor(), "vault.passphrase_changed")
+        # at commit, not at close: the superseded wrap must not survive in the main file
+        # while the new one waits in the WAL (a crash now would leave both on disk)
+        self.shred_residue()
 
     def lock(self) -> None:
         """Forget every key held in memory (auto-lock, close)."""
@@ -234,7 +258,7 @@ class Vault:
                 "name": "passphrase",
                 "salt": salt,
                 "params": json.dumps(kdf.to_dict()),
-                "wrapped": crypto.seal(kek, master, self.aad("keyring", "passphrase")),
+                "wrapped": crypto.seal(kek, master, self._passphrase_aad(kdf)),
             },
             pk="name",
         )
