@@ -208,6 +208,14 @@ class HomeScreen(BaseScreen):
             return
         summary = (f"Sync: {len(report.uploaded)} bundle(s) uploaded, {len(report.already_there)} already there, "
                    f"{len(report.received)} confirmed received by the analysis team.")
+        if report.notices_sent:
+            summary += f" Sent {len(report.notices_sent)} withdrawal notice(s) to the team."
+        if report.rejected:
+            summary += (f" {len(report.rejected)} receipt(s) were not signed by a receipt key the study file lists "
+                        "and were ignored.")
+        if report.no_receipt_key:
+            summary += (" The team has written receipts, but the study file lists no receipt key (export: "
+                        "receipt_keys:), so none can be believed yet.")
         if report.cancelled:
             summary = "Sync paused; what was sent is kept and the next sync resumes it."
         self.post_message(WorkDone("sync", summary))
