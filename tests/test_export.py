@@ -189,7 +189,7 @@ def _craft(tmp_path: Path, recipient: str, entries: list[tuple[str, bytes | None
     signer = Ed25519PrivateKey.generate()
     listed = sign_files if sign_files is not None else {n: d for n, d, t in entries if t == "file"}
     manifest = json.dumps({"format": "fieldscribe-bundle/1", "device_public_key": public_hex(signer),
-                           "study": {"title": "x"}, "sessions": [],
+                           "study": {"id": "x", "title": "x"}, "device_id": "d", "sessions": [],
                            "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
                                      for n, d in listed.items()}}).encode()
     sig = signer.sign(manifest + (b"x" if bad_signature else b""))

@@ -194,7 +194,7 @@ def bundle_pull(store_url: str, identity: Path, out: Path, study_file: Path | No
             click.echo(f"Refused {where}: {printable(r.error)}", err=True)
         else:
             new = " (first bundle from this device: its key is now pinned)" if r.trust == "new" else ""
-            click.echo(f"Received {where} → {r.folder}{new}")
+            click.echo(f"Received {where} → {printable(r.folder)}{new}")
     click.echo(f"{len(report.bundles) - bad} bundle(s) received and acknowledged; {bad} refused.", err=True)
     if bad:
         sys.exit(2)
