@@ -169,6 +169,8 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
     incoming = out_dir / ".incoming"
     incoming.mkdir(exist_ok=True, mode=0o700)
     seen = _withdrawn_bundles(out_dir)
+    for stale in out_dir.glob("*/*/.*.unpacking"):   # left by a pull killed mid-unpack; never acknowledged
+        shutil.rmtree(stale)
     report = PullReport()
     for study in (s for s in store.listdir(store.root) if not s.startswith(".")):
         for device in (d for d in store.listdir(store.path(study)) if not d.startswith(".")):
@@ -202,18 +204,14 @@ def _pull_one(store: Store, folder: str, study: str, device: str, name: str, ide
         item.trust = trust.check(study, device, str(m.get("device_public_key", "")), what=name)
         target = _unpacked_folder(out_dir, study, device, name)
         if not target.exists():
-            # unpacked completely before it is named, so a crash never leaves a
-            # partial copy that a later run would acknowledge
-            partial = target.with_name(target.name + ".partial")
-            if partial.exists():
-                shutil.rmtree(partial)
-            extract(opened, partial)
-            partial.rename(target)
+            # extract unpacks into a hidden folder and renames it when complete, so a crash
+            # never leaves a partial copy that a later run would acknowledge
+            extract(opened, target)
         item.folder = target
         trust.pin(study, device, str(m["device_public_key"]))
         store.write_atomic(posixpath.join(folder, RECEIPTS, receipt_name(name)), make_receipt(
             name, file_sha256(local), opened.manifest_sha256, str(m.get("device_id", device)), identity_path))
-    except (BundleRefused, UntrustedKey) as exc:
+    except (BundleRefused, UntrustedKey, InvalidInput) as exc:   # InvalidInput: the unpack folder is unusable
         item.error = str(exc)
     finally:
         local.unlink(missing_ok=True)
