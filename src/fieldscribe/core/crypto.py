@@ -10,6 +10,7 @@ authentication instead of decrypting as the wrong person's data.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .errors import KeySettingsTampered
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -48,8 +51,50 @@ class KdfParams:
         return {"memory_kib": self.memory_kib, "iterations": self.iterations, "lanes": self.lanes}
 
     @classmethod
-    def from_dict(cls, d: dict[str, int]) -> "KdfParams":
-        return cls(memory_kib=int(d["memory_kib"]), iterations=int(d["iterations"]), lanes=int(d["lanes"]))
+    def from_dict(cls, d: object) -> KdfParams:
+        """Parameters read back from a vault file, which anyone with the file can edit.
+
+        They are used before the passphrase can be checked, so an edited value must not be
+        able to exhaust memory (a huge memory_kib), hang unlock (huge iterations) or crash
+        it (a string, a float, a missing key): anything outside :data:`KDF_BOUNDS`, or not
+        exactly the three integer fields, raises :class:`KeySettingsTampered`."""
+        if not isinstance(d, dict):
+            raise KeySettingsTampered(f"expected the three Argon2id settings, found {type(d).__name__}")
+        if set(d) != set(KDF_BOUNDS):  # the names found are not echoed: they may hold terminal escapes
+            raise KeySettingsTampered(f"expected exactly {', '.join(KDF_BOUNDS)}, found a different set of fields")
+        for name, (low, high) in KDF_BOUNDS.items():
+            value = d[name]
+            if type(value) is not int:  # not bool, float or str: JSON gives ints for what we wrote
+                raise KeySettingsTampered(f"{name} is {type(value).__name__}, not a whole number")
+            if not low <= value <= high:
+                raise KeySettingsTampered(f"{name} is {value if abs(value) < 10**12 else 'huge'}, "
+                                          f"outside {low} to {high}")
+        return cls(memory_kib=d["memory_kib"], iterations=d["iterations"], lanes=d["lanes"])
+
+    @classmethod
+    def from_json(cls, text: object) -> KdfParams:
+        """:meth:`from_dict` for the JSON text stored in the vault: malformed JSON is tampering too."""
+        if isinstance(text, bytes | bytearray):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError:
+                raise KeySettingsTampered("they are not text") from None
+        if not isinstance(text, str) or len(text) > 1000:
+            raise KeySettingsTampered("they are not the short JSON text fieldscribe writes")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise KeySettingsTampered("they are not valid JSON") from None
+        return cls.from_dict(data)
+
+
+# What from_dict accepts: memory 8 MiB to 4 GiB (in KiB), 1 to 16 passes, 1 to 64 lanes. The
+# defaults (64 MiB, 3, 4) and the tests' cheap FAST_KDF (8 MiB, 1, 1) are inside.
+KDF_BOUNDS: dict[str, tuple[int, int]] = {
+    "memory_kib": (8 * 1024, 4 * 1024 * 1024),
+    "iterations": (1, 16),
+    "lanes": (1, 64),
+}
 
 
 def random_key() -> bytes:

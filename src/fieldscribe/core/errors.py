@@ -69,6 +69,20 @@ class RecordTampered(FieldscribeError):
         )
 
 
+class KeySettingsTampered(FieldscribeError):
+    """The stored Argon2id parameters are out of range or malformed.
+
+    They are read before the passphrase can be checked, so an edited value could otherwise
+    make unlock exhaust memory or run for hours; nothing is derived from them."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(
+            f"The vault's key settings were edited and look tampered with ({detail}); nothing was "
+            "unlocked — restore the vault from a backup and report the incident."
+        )
+
+
 class GuideInvalid(FieldscribeError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.problems = problems

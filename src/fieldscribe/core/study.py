@@ -424,13 +424,14 @@ def _read_capped(path: Path) -> bytes:
         raise GuideInvalid(str(path), ["the file does not exist"]) from None
     except OSError as exc:
         raise GuideInvalid(str(path), [f"the file cannot be read ({exc.strerror})"]) from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            problem = "this is not a regular file (a folder, device or pipe); give the path of a study file (.yaml)"
-            raise GuideInvalid(str(path), [problem])
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+        os.close(fd)
         if info.st_size > MAX_BYTES:
             raise GuideInvalid(str(path), [f"the file is {info.st_size / 1e6:.1f} MB, {too_big}"])
+        problem = "this is not a regular file (a folder, device or pipe); give the path of a study file (.yaml)"
+        raise GuideInvalid(str(path), [problem])
+    with os.fdopen(fd, "rb") as f:
         try:
             raw = f.read(MAX_BYTES + 1)
         except OSError as exc:
