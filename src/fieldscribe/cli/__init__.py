@@ -13,7 +13,7 @@ import sys
 import click
 
 from ..core.errors import FieldscribeError, InvalidInput
-from .common import CONTEXT_SETTINGS, vault_option
+from .common import CONTEXT_SETTINGS, Utf8Text, terminal_safe, vault_option
 
 
 class FieldscribeGroup(click.Group):
@@ -21,7 +21,8 @@ class FieldscribeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FieldscribeError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            # messages quote paths and values as given: escapes in them must not act on the terminal
+            click.echo(f"Error: {terminal_safe(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except sqlite3.OperationalError as exc:
             if "disk is full" in str(exc) or "disk I/O" in str(exc):
@@ -76,6 +77,17 @@ def _register() -> None:
             cli.add_command(command)
     for group, command in (deid_cmds.EXTRA | sync_cmds.EXTRA).items():
         cli.commands[group].add_command(command)  # type: ignore[attr-defined]
+    _require_utf8(cli)
+
+
+def _require_utf8(command: click.Command) -> None:
+    """Give every plain-text parameter, in every command, the UTF-8 check (a new option
+    declared as plain text gets it without anyone remembering to ask)."""
+    for param in command.params:
+        if type(param.type) is click.types.StringParamType:
+            param.type = Utf8Text()
+    for sub in getattr(command, "commands", {}).values():
+        _require_utf8(sub)
 
 
 _register()

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import InvalidInput
-from .common import open_vault, vault_option
+from .common import FiniteFloatRange, UsablePath, open_vault, vault_option
 
 
 def _clock(seconds: float) -> str:
@@ -24,18 +24,20 @@ def _clock(seconds: float) -> str:
 
 
 def parse_time(text: str | None) -> float | None:
-    """Seconds, mm:ss or hh:mm:ss."""
+    """Seconds, mm:ss or hh:mm:ss; nan, inf and negative parts are not times (float() takes
+    them, and nan would slip past every comparison with the recording's length)."""
     if text is None:
         return None
+    shown = text if len(text) <= 40 else text[:40] + "…"
     try:
-        parts = [float(p) for p in text.split(":")]
+        parts = [float(p) for p in text.split(":")] if len(text) <= 40 else []
     except ValueError:
-        raise InvalidInput(f"{text!r} is not a time; use seconds, mm:ss or hh:mm:ss.") from None
+        parts = []
     value = 0.0
     for p in parts:
         value = value * 60 + p
-    if value < 0 or len(parts) > 3:
-        raise InvalidInput(f"{text!r} is not a time; use seconds, mm:ss or hh:mm:ss.")
+    if not parts or len(parts) > 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or not math.isfinite(value):
+        raise InvalidInput(f"{shown!r} is not a time; use seconds, mm:ss or hh:mm:ss.")
     return value
 
 
@@ -112,11 +114,14 @@ def _apply(run, command: str, questions: list, state: dict) -> bool:
 @vault_option
 @click.argument("session")
 @click.option("--device", help="Input device number or name (see `fieldscribe devices`).")
-@click.option("--seconds", type=float, help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--seconds", type=FiniteFloatRange(0, 24 * 3600, min_open=True),
+              help="Stop after this many seconds, at most a day (default: until Ctrl-C).")
 @click.option("--codec", type=click.Choice(["flac", "opus"]), default="flac", show_default=True,
               help="FLAC is lossless; Opus keeps ~5–10x less.")
-@click.option("--rate", type=int, default=16000, show_default=True)
-@click.option("--channels", type=int, default=1, show_default=True, help="2 for two lapel microphones.")
+@click.option("--rate", type=click.IntRange(8000, 192000), default=16000, show_default=True,
+              help="Sample rate in Hz (8000 to 192000).")
+@click.option("--channels", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="2 for two lapel microphones.")
 @click.option("--live", is_flag=True, help="Transcribe while recording, so the transcript is ready at stop.")
 @click.option("--model", help="Whisper model for --live (default: the study's, else base).")
 @click.option("--commands", is_flag=True,
@@ -214,7 +219,7 @@ def play(ctx: click.Context, session: str, start: str | None, end: str | None, d
     if t1 is not None and t1 <= t0:
         raise InvalidInput("--to must be later than --from.")
     with open_vault(ctx) as vault:
-        played = play_audio(vault, session, t0, t1, device=int(device) if device and device.isdigit() else device)
+        played = play_audio(vault, session, t0, t1, device=int(device) if device and device.isdecimal() else device)
     click.echo(f"Played {_clock(played)}.")
 
 
@@ -243,9 +248,9 @@ def audio() -> None:
 @audio.command("import")
 @vault_option
 @click.argument("session")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=UsablePath(dir_okay=False, path_type=Path))
 @click.option("--codec", type=click.Choice(["flac", "opus"]), default="flac", show_default=True)
-@click.option("--channels", type=int, default=1, show_default=True)
+@click.option("--channels", type=click.IntRange(1, 2), default=1, show_default=True)
 @click.pass_context
 def audio_import(ctx: click.Context, session: str, file: Path, codec: str, channels: int) -> None:
     """Seal a WAV/FLAC/MP3/M4A file into a session (the original is left untouched)."""
@@ -261,7 +266,7 @@ def audio_import(ctx: click.Context, session: str, file: Path, codec: str, chann
 @audio.command("export")
 @vault_option
 @click.argument("session")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=UsablePath(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def audio_export(ctx: click.Context, session: str, out: Path, yes: bool) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import math
 import os
+import stat
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,22 +43,80 @@ def vault_option(f: F) -> F:
     )(f)
 
 
+def terminal_safe(text: object) -> str:
+    """TEXT with every control, format and surrogate character except the newline shown as
+    a visible escape (ESC as ``\\x1b``, a right-to-left override as ``\\u202e``).
+
+    Error messages quote what the user or a file gave (a path, a value, a source name); an
+    escape sequence in it must not clear the screen or retitle the terminal, and a byte that
+    is not UTF-8 (argv decodes it to a lone surrogate) must not crash the printing itself."""
+    out = []
+    for ch in str(text):
+        if ch == "\n" or ch in "\u200c\u200d" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+    return "".join(out)
+
+
 def vault_path(ctx: click.Context) -> Path:
+    """The vault folder chosen by --vault, FIELDSCRIBE_VAULT or the default, refused with one
+    sentence when no file operation could use it (a device or file instead of a folder, a
+    name too long for the file system, a path through a file)."""
     root = ctx.find_root()
     chosen = (root.obj or {}).get("vault") if isinstance(root.obj, dict) else None
-    return resolve_vault_path(chosen)
+    path = resolve_vault_path(chosen)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return path  # `init` creates it; other commands say there is no vault here
+    except OSError as exc:
+        raise InvalidInput(f"The vault path {path} cannot be used ({exc.strerror}); choose another folder with "
+                           "--vault or FIELDSCRIBE_VAULT.") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise InvalidInput(f"The vault path {path} is a file, not a folder; a vault is a folder, so choose one with "
+                           "--vault or FIELDSCRIBE_VAULT.")
+    return path
+
+
+@contextmanager
+def new_vault_folder(path: Path) -> Iterator[None]:
+    """Make the folder a new vault goes in, so that a place where nothing can be created
+    (/proc/self/x, a read-only disk) is one sentence; if what follows fails, a folder made
+    here is removed again, as long as it is still empty."""
+    made = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise  # the disk-full sentence is the CLI's, for every command
+        raise InvalidInput(f"A vault cannot be created at {path} ({exc.strerror}); choose a folder you can write "
+                           "to with --vault or FIELDSCRIBE_VAULT.") from None
+    try:
+        yield
+    except BaseException:
+        if made:
+            with suppress(OSError):  # not empty (partly created) or already gone: leave it
+                path.rmdir()
+        raise
 
 
 def read_passphrase(prompt: str = "Vault passphrase", *, confirm: bool = False, env: str = ENV_PASSPHRASE) -> str:
+    """From ENV for scripts, else typed at a hidden prompt; text that is not UTF-8 is refused
+    here, since no key can be derived from it (the vault's passphrases are UTF-8 bytes)."""
     value = os.environ.get(env)
-    if value is not None:
-        return value
-    try:
-        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
-    except click.Abort:
-        if sys.stdin.isatty():
-            raise
-        raise InvalidInput(f"No passphrase given: run this in a terminal, or set {env} for scripts.") from None
+    if value is None:
+        try:
+            value = str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+        except click.Abort:
+            if sys.stdin.isatty():
+                raise
+            raise InvalidInput(f"No passphrase given: run this in a terminal, or set {env} for scripts.") from None
+    if not is_utf8(value):
+        raise InvalidInput(f"The {prompt[0].lower() + prompt[1:]} given (typed, or in {env}) is not UTF-8 text; set "
+                           "the terminal to UTF-8 and give it again.")
+    return value
 
 
 @contextmanager
@@ -69,6 +131,73 @@ def open_vault(ctx: click.Context, *, unlock: bool = True, recover: bool = True)
         yield vault
     finally:
         vault.close()
+
+
+def _shown(value: object) -> str:
+    """A value as quoted in an error: escaped, and cut short if long."""
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
+def is_utf8(text: str) -> bool:
+    """False for text decoded from bytes that are not UTF-8: Python turns each such byte of
+    argv, the environment or a file name into a lone surrogate, which cannot be stored,
+    sealed or printed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class Utf8Text(click.types.StringParamType):
+    """Text that is UTF-8, as everything the vault seals, matches and prints must be.
+
+    A terminal set to Latin-1 or GBK hands over bytes that are not UTF-8; without this check
+    they would crash deep inside sealing or printing. Every plain-text parameter of every
+    command gets this type (see ``cli._register``), so a new option is covered too."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        if isinstance(value, str) and not is_utf8(value):
+            self.fail(f"{_shown(value)} is not UTF-8 text; set the terminal to UTF-8 and type it again.", param, ctx)
+        return value
+
+
+class UsablePath(click.Path):
+    """click.Path that also refuses what no file operation could use, before the command
+    starts: an empty value (it would mean the current folder), a name longer than the file
+    system allows, a path through a file (``/dev/zero/x``), a name that is not UTF-8."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("the path is empty; give a file or folder name.", param, ctx)
+        if isinstance(value, str) and not is_utf8(value):
+            self.fail(f"{_shown(value)} is not a UTF-8 file name; rename it (or the folder) and try again.",
+                      param, ctx)
+        converted = super().convert(value, param, ctx)
+        try:
+            os.stat(converted)
+        except FileNotFoundError:
+            pass  # a file still to be created, or checked by the command itself
+        except OSError as exc:
+            self.fail(f"{_shown(value)} cannot be used ({exc.strerror}); check the path.", param, ctx)
+        return converted
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and ±inf.
+
+    click's range check compares, and nan compares as neither below nor above a bound, so
+    ``--seconds nan`` would pass and then never be reached by a running clock."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:

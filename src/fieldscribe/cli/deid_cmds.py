@@ -14,9 +14,9 @@ def _clock(t: float) -> str:
 @click.command()
 @vault_option
 @click.argument("session")
-@click.option("--accept", multiple=True, type=int, metavar="N",
+@click.option("--accept", multiple=True, type=click.IntRange(1, 1_000_000), metavar="N",
               help="Accept suggestion N: every occurrence, in every transcript of the study.")
-@click.option("--reject", multiple=True, type=int, metavar="N",
+@click.option("--reject", multiple=True, type=click.IntRange(1, 1_000_000), metavar="N",
               help="Reject suggestion N (not an identifier), for the whole study.")
 @click.option("--edit", "edits", multiple=True, metavar="N=DESCRIPTOR", help="Accept N with another descriptor.")
 @click.option("--all-occurrences", "show_all", is_flag=True, help="List every occurrence with its time.")
@@ -36,7 +36,8 @@ def redact(ctx: click.Context, session: str, accept: tuple[int, ...], reject: tu
     edit: dict[int, str] = {}
     for e in edits:
         n, sep, desc = e.partition("=")
-        if not sep or not n.strip().isdigit():
+        # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts
+        if not sep or not n.strip().isdecimal() or len(n.strip()) > 7:
             raise InvalidInput(f"--edit {e!r} should look like N=DESCRIPTOR, e.g. 3=[sister].")
         edit[int(n)] = desc
     from ..core import sessions as score

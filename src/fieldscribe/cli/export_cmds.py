@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from .common import open_vault, vault_option
+from .common import UsablePath, open_vault, vault_option
 
 
 @click.command("export")
 @vault_option
 @click.option("--sessions", "session_list", required=True, metavar="S1,S2", help="Reviewed sessions to export.")
-@click.option("--to", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the bundle.")
+@click.option("--to", "out_dir", required=True, type=UsablePath(path_type=Path), help="Folder for the bundle.")
 @click.option("--recipient", "recipients", multiple=True, metavar="FILE|age1…",
               help="Analysis-team public key (default: the study file's export recipients).")
 @click.option("--with-audio", is_flag=True,
@@ -35,7 +35,7 @@ def bundle() -> None:
 
 
 @bundle.command("keygen")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=UsablePath(dir_okay=False, path_type=Path))
 def bundle_keygen(out: Path) -> None:
     """Make an analysis-team key pair: OUT (secret, keep it safe) and OUT.pub (for the study file)."""
     from ..core.export.bundle import keygen

@@ -6,7 +6,7 @@ import click
 
 from ..core.guides import import_guide, list_guides
 from ..core.study import load_study
-from .common import open_vault, vault_option
+from .common import UsablePath, open_vault, vault_option
 
 
 @click.group()
@@ -15,7 +15,7 @@ def guide() -> None:
 
 
 @guide.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=UsablePath(dir_okay=False))
 def guide_check(file: str) -> None:
     """Validate FILE and list every problem with its line."""
     sf = load_study(file)
@@ -29,7 +29,7 @@ def guide_check(file: str) -> None:
 
 @guide.command("import")
 @vault_option
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=UsablePath(dir_okay=False))
 @click.pass_context
 def guide_import(ctx: click.Context, file: str) -> None:
     """Freeze FILE into the vault; sessions created afterwards use it."""

@@ -17,7 +17,8 @@ def session() -> None:
 @vault_option
 @click.option("--participant", "participants", multiple=True, required=True, metavar="PSEUDONYM",
               help="Repeat for a focus group.")
-@click.option("--wave", type=int, default=1, show_default=True, help="Wave of a longitudinal study.")
+@click.option("--wave", type=click.IntRange(1, 999), default=1, show_default=True,
+              help="Wave of a longitudinal study (1 to 999).")
 @click.option("--guide", "guide_ref", help="Guide version or language (default: current).")
 @click.option("--kind", type=click.Choice([score.INTERVIEW, score.FOCUS_GROUP]),
               help="Default: interview for one participant, focus_group for several.")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
-from .common import open_vault, vault_option
+from .common import UsablePath, open_vault, vault_option
 
 
 def _eta(seconds: float | None) -> str:
@@ -32,18 +33,22 @@ def transcribe(ctx: click.Context, session: str, model: str | None, language: st
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        with open_vault(ctx) as vault:
-            with click.progressbar(length=1000, label="Transcribing", file=sys.stderr,
-                                   show_eta=False, item_show_func=lambda x: x) as bar:
-                state = {"last": 0}
+        with open_vault(ctx) as vault, ExitStack() as stack:
+            state: dict = {"last": 0, "bar": None}
 
-                def on_progress(p) -> None:
-                    target = int(p.fraction * 1000)
-                    bar.update(target - state["last"], f"{p.done_s:.0f}/{p.total_s:.0f} s, ETA {_eta(p.eta_s)}")
-                    state["last"] = target
+            def on_progress(p) -> None:
+                # the bar starts with the first progress, so that a refusal (no such session,
+                # no audio, no model) is its one error line without a "Transcribing" before it
+                if state["bar"] is None:
+                    state["bar"] = stack.enter_context(click.progressbar(
+                        length=1000, label="Transcribing", file=sys.stderr, show_eta=False,
+                        item_show_func=lambda x: x))
+                target = int(p.fraction * 1000)
+                state["bar"].update(target - state["last"], f"{p.done_s:.0f}/{p.total_s:.0f} s, ETA {_eta(p.eta_s)}")
+                state["last"] = target
 
-                t = transcribe_session(vault, session, model=model, language=language,
-                                       on_progress=on_progress, cancel=cancel)
+            t = transcribe_session(vault, session, model=model, language=language,
+                                   on_progress=on_progress, cancel=cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
     if t.state != "complete":
@@ -61,7 +66,8 @@ def transcript() -> None:
 @vault_option
 @click.argument("session")
 @click.option("--plain", is_flag=True, help="Only the text.")
-@click.option("--version", "version", type=int, help="An earlier version (default: the current one).")
+@click.option("--version", "version", type=click.IntRange(1, 1_000_000),
+              help="An earlier version (default: the current one).")
 @click.pass_context
 def transcript_show(ctx: click.Context, session: str, plain: bool, version: int | None) -> None:
     """Print a transcript with times, speakers and guide questions."""
@@ -106,7 +112,7 @@ def models_list() -> None:
 
 
 @models.command("add")
-@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path", type=UsablePath(file_okay=False, path_type=Path))
 @click.option("--name", help="Name to use (default: the folder name).")
 def models_add(path: Path, name: str | None) -> None:
     """Import a CTranslate2 Whisper model folder (e.g. from a USB stick)."""

@@ -62,7 +62,7 @@ def resolve_input(device: str | int | None) -> int | str | None:
             )
         return None
     inputs = list_inputs()
-    if isinstance(device, int) or str(device).isdigit():
+    if isinstance(device, int) or str(device).isdecimal():  # not isdigit: int("²") fails
         idx = int(device)
         if any(d.index == idx for d in inputs):
             return idx

@@ -3,6 +3,8 @@ except the explicit, audited plaintext export a person asks for."""
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,16 +65,51 @@ def read_audio(vault: Vault, session_id: str, start: float = 0.0, end: float | N
 
 
 def export_wav(vault: Vault, session_id: str, out: Path) -> float:
-    """Write a plaintext WAV on purpose; audited, because it leaves the encryption behind."""
+    """Write a plaintext WAV on purpose; audited, because it leaves the encryption behind.
+
+    The interview in the clear is readable by its owner only: the file is created 0600 with
+    O_EXCL (never readable by others, not even while it is written, and never replacing an
+    existing file), folders made for it are 0700, and a failure part-way removes the partial
+    file. A path where nothing can be written (/proc/self/x, a read-only disk) is one sentence."""
     import soundfile as sf
 
-    rate, channels = audio_format(vault, session_id)
+    rate, channels = audio_format(vault, session_id)  # no audio: refused before anything is created
     sid = sessions.get_session(vault, session_id).id
+    out = Path(out)
+    try:
+        _private_folders(out.parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(out, flags, 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"{out} already exists; choose a new file name.") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise  # the CLI's disk-full sentence
+        raise InvalidInput(f"The audio cannot be written to {out} ({exc.strerror}); choose a file in a folder you "
+                           "can write to.") from None
     frames = 0
-    with sf.SoundFile(out, "w", samplerate=rate, channels=channels, subtype="PCM_16", format="WAV") as f:
-        for block in iter_audio(vault, sid):
-            f.write(block)
-            frames += len(block)
+    try:
+        with os.fdopen(fd, "wb") as raw, sf.SoundFile(raw, "w", samplerate=rate, channels=channels,
+                                                       subtype="PCM_16", format="WAV") as f:
+            for block in iter_audio(vault, sid):
+                f.write(block)
+                frames += len(block)
+    except BaseException:
+        out.unlink(missing_ok=True)  # half an interview in the clear is still an interview in the clear
+        raise
     # the file name is not logged: people name files after participants
     vault.log("audio.export_plaintext", sid, seconds=round(frames / rate, 1))
     return frames / rate
+
+
+def _private_folders(folder: Path) -> None:
+    """Create FOLDER and any missing parents as 0700 (mkdir(parents=True) gives parents the
+    default mode); folders that already exist are the user's and are left as they are."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)

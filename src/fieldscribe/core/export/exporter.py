@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,19 +64,16 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
                     with_audio: bool = False) -> Path:
     from ... import __version__
 
+    out_dir = _bundle_folder(Path(out_dir))  # a bad --to is refused before minutes of work
     content = gather(vault, session_ids)
     keys = read_recipients(list(recipients or []) or list(content.study.export.recipients))
     files = build_files(content)
     if with_audio:
         files.update(audio_files(vault, content))
     signer = device_key(vault)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidInput(f"{out_dir} is a file; --to needs a folder.")
-    out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     safe = re.sub(r"[^A-Za-z0-9_-]", "", content.study.study.id)
-    out = out_dir / f"{safe}-{vault.device_id[:8]}-{stamp}.fsbundle.age"
+    out = _claim_bundle_name(vault, out_dir, f"{safe}-{vault.device_id[:8]}-{stamp}")
     manifest = {
         "study": {"id": content.study.study.id, "title": content.study.study.title,
                   "ethics_reference": content.study.study.ethics_reference},
@@ -85,7 +84,11 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
         "redactions": content.redaction_counts,
         "audio_included": with_audio,
     }
-    manifest_sha256 = write_bundle(files, manifest, signer, keys, out)
+    try:
+        manifest_sha256 = write_bundle(files, manifest, signer, keys, out)
+    except BaseException:
+        out.unlink(missing_ok=True)  # the claimed name, still empty
+        raise
     from ..sync.outbox import record_export
 
     with vault.db.atomic():
@@ -97,3 +100,40 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
         vault.log("export.bundle", ",".join(s.session_id for s in content.sessions),
                   files=len(files), recipients=len(keys), redactions=sum(content.redaction_counts.values()))
     return out
+
+
+def _bundle_folder(out_dir: Path) -> Path:
+    """The --to folder, created if needed; a file, a device or a place where nothing can be
+    created is one sentence."""
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InvalidInput(f"{out_dir} is a file; --to needs a folder.")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise  # the CLI's disk-full sentence
+        raise InvalidInput(f"The bundle cannot be written in {out_dir} ({exc.strerror}); choose a folder you can "
+                           "write to with --to.") from None
+    return out_dir
+
+
+def _claim_bundle_name(vault: Vault, out_dir: Path, base: str) -> Path:
+    """A bundle name that neither a file in OUT_DIR nor an earlier export in the outbox has.
+
+    Names carry the time to the second, so two exports within one second would share one:
+    the second would replace the first bundle on disk while its sessions stayed "exported"
+    with no bundle to send. So a counter is added on a clash, and the name is claimed by
+    creating the (empty) file with O_EXCL, which only one writer can win; write_bundle
+    then puts the sealed bundle in its place."""
+    taken = {row[0] for row in vault.db.execute("SELECT name FROM exports")}
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for n in range(1, 1000):
+        name = f"{base}{'' if n == 1 else f'-{n}'}.fsbundle.age"
+        if name in taken:
+            continue
+        try:
+            os.close(os.open(out_dir / name, flags, 0o600))
+        except FileExistsError:
+            continue
+        return out_dir / name
+    raise InvalidInput(f"{out_dir} already holds 999 bundles from this second; wait a second and export again.")

@@ -37,8 +37,30 @@ class EngineSettings:
         return ZH_PROMPT if self.language == "zh" else None
 
 
+# onnxruntime (faster-whisper's Silero VAD runs on it) writes a device id and a telemetry
+# database under $XDG_CACHE_HOME/Microsoft/DeveloperTools (~/.cache/…) as soon as it is
+# imported, and queues events for upload. The app promises that nothing leaves the laptop,
+# so telemetry is off before onnxruntime can be imported: the variable is read once, when its
+# environment is created, and disable_telemetry_events() afterwards is too late for the files.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+
+def disable_onnxruntime_telemetry() -> None:
+    """Turn onnxruntime's telemetry off before any inference session exists.
+
+    Setting ORT_DISABLE_TELEMETRY (done when this module is imported, and again here in
+    case something cleared it) stops the device id, the database and the uploader on Linux
+    and macOS; disable_telemetry_events() covers Windows' ETW provider and any later
+    re-enabling. Called before the Whisper model (and with it the VAD) is first used."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime
+
+    onnxruntime.disable_telemetry_events()
+
+
 @lru_cache(maxsize=2)
 def load_model(path: str, cpu_threads: int):
+    disable_onnxruntime_telemetry()
     from faster_whisper import WhisperModel
 
     threads = cpu_threads or (os.cpu_count() or 2)

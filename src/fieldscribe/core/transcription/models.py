@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,8 +226,12 @@ def add_model(source: Path, name: str | None = None) -> ModelInfo:
             "it needs model.bin, config.json and the tokenizer/vocabulary files."
         )
     name = name or source.name
-    if name in PACKAGED or "/" in name or name.startswith("."):
-        raise InvalidInput(f"{name!r} cannot be used as a model name; pass --name with another one.")
+    # the name becomes a folder under the models directory: letters, digits, dot, dash and
+    # underscore only, so it cannot climb out (../), hide (.x) or exceed a file name's length
+    if name in PACKAGED or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        raise InvalidInput(f"{shown!r} cannot be used as a model name (use up to 64 letters, digits, '.', '-' or "
+                           "'_'); pass --name with another one.")
     target = models_dir() / name
     if target.exists():
         raise InvalidInput(f"A model called {name!r} is already installed; pass --name to choose another.")
