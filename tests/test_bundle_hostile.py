@@ -31,7 +31,7 @@ from fieldscribe.core.export.bundle import (
     open_bundle,
     public_hex,
 )
-from fieldscribe.core.export.sanitise import printable
+from fieldscribe.core.sanitise import printable
 
 GIB = 1024**3
 ESC_TITLE = "Study \x1b]0;pwned\x07\x1b[2J\x1b[31mred\u202eexe.txt\x9b1m\u2028end"

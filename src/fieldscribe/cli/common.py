@@ -7,7 +7,6 @@ import math
 import os
 import stat
 import sys
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 
 from ..core.errors import InvalidInput
 from ..core.paths import ENV_PASSPHRASE, ENV_VAULT, resolve_vault_path
+from ..core.sanitise import printable
 from ..core.vault import Vault
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -45,19 +45,12 @@ def vault_option(f: F) -> F:
 
 def terminal_safe(text: object) -> str:
     """TEXT with every control, format and surrogate character except the newline shown as
-    a visible escape (ESC as ``\\x1b``, a right-to-left override as ``\\u202e``).
+    a visible escape (see :func:`core.sanitise.printable`).
 
     Error messages quote what the user or a file gave (a path, a value, a source name); an
     escape sequence in it must not clear the screen or retitle the terminal, and a byte that
     is not UTF-8 (argv decodes it to a lone surrogate) must not crash the printing itself."""
-    out = []
-    for ch in str(text):
-        if ch == "\n" or ch in "\u200c\u200d" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            out.append(ch)
-        else:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
-    return "".join(out)
+    return "\n".join(printable(line) for line in str(text).split("\n"))
 
 
 def vault_path(ctx: click.Context) -> Path:

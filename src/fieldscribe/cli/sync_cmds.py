@@ -169,7 +169,7 @@ def bundle_pull(store_url: str, identity: Path, out: Path, study_file: Path | No
 
     creds = Credentials(identity_file or os.environ.get(ENV_KEY), known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
                         os.environ.get(ENV_PASSWORD))
-    from ..core.export.sanitise import printable
+    from ..core.sanitise import printable
     from ..core.sync.trust import DeviceTrust
 
     trust = DeviceTrust(_listed_devices(study_file))

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from ..audit import now_iso
 from ..errors import FieldscribeError, InvalidInput
 from ..vault import Vault
-from .sanitise import is_hidden, printable
+from ..sanitise import is_hidden, printable
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
