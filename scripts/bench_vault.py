@@ -6,6 +6,8 @@ run on the same machine:
   * unlock            vs. one bare Argon2id derivation with the same parameters
   * seal+store 10k    vs. storing the same 10k JSON documents in plaintext with sqlite-utils
   * read+open 10k     vs. reading those plaintext documents back
+  * history check / seal of a 700-segment interview (core/ledger.py)
+                      vs. reading and opening those 700 segments
 Run: .venv/bin/python scripts/bench_vault.py [--records N]
 """
 
@@ -33,6 +35,42 @@ def timed(fn, repeat: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def bench_history(v: Vault) -> tuple[float, float, float]:
+    """What the history ledger adds to a long interview: a full (uncached) check of a session
+    with 700 sealed segments, and re-sealing it after a change, against reading and opening
+    those segments once (which any transcript view does anyway)."""
+    from fieldscribe.core import consent, ledger, participants, sessions
+    from fieldscribe.core.guides import import_guide
+    from fieldscribe.core.study import load_study
+    from fieldscribe.core.transcription.engine import EngineSettings
+    from fieldscribe.core.transcription.guard import Segment
+    from fieldscribe.core.transcripts import (
+        begin_transcript,
+        complete_transcript,
+        store_segments,
+    )
+
+    study = load_study(Path(__file__).resolve().parents[1] / "assets" / "guides" / "peer-support-daycare.en.yaml")
+    import_guide(v, study)
+    pid = participants.enrol(v, study.study, group="service_user", name="Bench Person")
+    consent.record_consent(v, study.study, pid, {c.id: True for c in study.study.consent})
+    sid = sessions.create_session(v, [pid])
+    run = begin_transcript(v, sid, EngineSettings(model="tiny.en"), 3600.0)
+    key = sessions.session_key(v, sid)
+    text = "and then we talked about what the day centre means to me and to the people I met there " * 2
+    store_segments(v, run, key, [Segment(i * 5.0, i * 5.0 + 4.5, text) for i in range(700)], [], 3600.0)
+    complete_transcript(v, run)
+    tid = v.db.execute("SELECT id FROM transcripts WHERE session_id = ?", (sid,)).fetchone()[0]
+
+    def read_segments() -> None:
+        for idx, sealed in v.db.execute("SELECT idx, sealed FROM transcript_segments WHERE transcript_id = ?", (tid,)):
+            v.open_json(key, sealed, "segment", sid, "1", str(idx))
+
+    check = timed(lambda: ledger.verify_all(v))  # verify_all never answers from the cache
+    seal = timed(lambda: ledger.update_session(v, sid))
+    return check, seal, timed(read_segments)
 
 
 def main() -> None:
@@ -89,12 +127,15 @@ def main() -> None:
 
         store_sealed_t = timed(store_sealed, 3)
         read_sealed_t = timed(read_sealed, 3)
+        check_t, seal_t, segments_t = bench_history(v)
         v.close()
 
     rows = [
         ("unlock (open + Argon2id + unwrap + audit check)", unlock_t, "bare Argon2id derivation", kdf),
         (f"seal + store {n} records", store_sealed_t, "plaintext store", store_plain_t),
         (f"read + open {n} records", read_sealed_t, "plaintext read", read_plain_t),
+        ("check history, 700-segment interview", check_t, "read + open its segments", segments_t),
+        ("seal history + audit entry, same interview", seal_t, "read + open its segments", segments_t),
     ]
     print(f"{'measurement':<50}{'time':>10}   {'baseline':<26}{'time':>10}{'ratio':>8}")
     for name, t, base_name, base in rows:

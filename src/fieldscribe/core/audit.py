@@ -7,6 +7,13 @@ sequence number and hash, keyed from the master key. Verification therefore catc
 rewritten chain and a truncated tail as well. Entries name pseudonyms and actions only —
 never names, answers or transcript text — because the log itself is not encrypted (it must
 record failed unlocks, when no key is available).
+
+The anchor moves with every entry written while the vault is unlocked, so the only entries
+that may legitimately follow it are failed unlocks (written without a key). Anything else
+after the anchor was appended by someone without the key — a correctly chained forgery — and
+fails verification, so the next unlock does not bless it into a new anchor. A cut tail with
+an older anchor restored is caught through the history ledgers (core/ledger.py), each of
+which names the entry that vouches for it: no ledger may point past the anchor.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any
 import sqlite_utils
 
 GENESIS = "0" * 64
+# the one action written while the vault is locked (see the module docstring)
+UNLOCK_FAILED = "vault.unlock_failed"
 
 
 def now_iso() -> str:
@@ -101,6 +110,24 @@ class AuditLog:
         value = json.dumps({"seq": seq, "mac": self._mac(seq, digest)})
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_anchor', ?)", (value,))
 
+    def head_seq(self) -> int:
+        """The last entry's number (0 for an empty log)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0])
+
+    def details_at(self, seq: int) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT details FROM audit WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def mentioning(self, text: str, after: int = 0) -> list[AuditEntry]:
+        """Entries after AFTER whose details contain TEXT (a cheap pre-filter in SQLite;
+        callers parse the details to be sure)."""
+        rows = self._db.execute(
+            "SELECT seq, ts, actor, action, subject, details FROM audit WHERE seq > ? AND instr(details, ?) > 0 "
+            "ORDER BY seq",
+            (after, text),
+        ).fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
     def entries(self) -> list[AuditEntry]:
         rows = self._db.execute(
             "SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq"
@@ -115,6 +142,7 @@ class AuditLog:
         prev = GENESIS
         expected_seq = 1
         hashes: dict[int, str] = {}
+        actions: dict[int, str] = {}
         for seq, ts, actor, action, subject, details, prev_hash, digest in rows:
             if seq != expected_seq:
                 problems.append(f"entries {expected_seq}–{seq - 1} are missing (deleted)")
@@ -123,6 +151,7 @@ class AuditLog:
             if _entry_hash(prev_hash, seq, ts, actor, action, subject, details) != digest:
                 problems.append(f"entry {seq} ({action}) was edited after it was written")
             hashes[seq] = digest
+            actions[seq] = action
             prev = digest
             expected_seq = seq + 1
         anchored = 0
@@ -139,4 +168,21 @@ class AuditLog:
                 self._mac(anchored, hashes[anchored]), anchor["mac"]
             ):
                 problems.append(f"the anchor does not match entry {anchored}: the log was rewritten")
+        forged = [s for s, a in actions.items() if s > anchored and a != UNLOCK_FAILED]
+        if forged and raw is not None:  # (a missing anchor is reported above)
+            problems.append(
+                f"entries {forged[0]}–{forged[-1]} were added after the anchored entry {anchored} by someone "
+                "without the key (only failed unlocks are written while the vault is locked)"
+                if len(forged) > 1 else
+                f"entry {forged[0]} ({actions[forged[0]]}) was added after the anchored entry {anchored} by "
+                "someone without the key (only failed unlocks are written while the vault is locked)"
+            )
+        beyond = self._db.execute(
+            "SELECT scope, audit_seq FROM ledgers WHERE audit_seq > ? ORDER BY audit_seq DESC LIMIT 1", (anchored,)
+        ).fetchone() if raw is not None else None
+        if beyond is not None:
+            problems.append(
+                f"the history of {beyond[0].split('/', 1)[-1]} was recorded at entry {beyond[1]}, after the anchored "
+                f"entry {anchored}: the end of the log was cut and an older anchor put back"
+            )
         return AuditReport(entries=len(rows), anchored_seq=anchored, problems=problems)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import ledger
 from .audit import now_iso
 from .errors import ConsentMissing, InvalidInput
 from .participants import require_active
@@ -47,6 +48,7 @@ def record_consent(
     key = vault.participant_key(pid)
     who = taken_by or actor()
     out = []
+    ledger.check_participant(vault, pid)  # a deleted decision must not be sealed in as history
     with vault.db.atomic():
         for item in study.consent:  # protocol order, so the history reads as it was taken
             if item.id not in decisions:
@@ -61,7 +63,9 @@ def record_consent(
                 }
             )
             out.append(d)
-        vault.log(
+        ledger.update_participant(
+            vault,
+            pid,
             "consent.record",
             pid,
             given=[d.item_id for d in out if d.given],
@@ -71,14 +75,18 @@ def record_consent(
 
 
 def consent_history(vault: Vault, pid: str) -> list[ConsentDecision]:
+    """Every decision, oldest first; refused if rows were deleted, rolled back or edited
+    (the recording gate reads consent through here)."""
     pid = require_active(vault, pid)
     key = vault.participant_key(pid)
     rows = vault.db.execute(
         "SELECT item_id, sealed, recorded_at FROM consents WHERE participant_id = ? ORDER BY id", (pid,)
     ).fetchall()
-    return [
+    history = [
         ConsentDecision(**vault.open_json(key, sealed, "consent", pid, item_id, at)) for item_id, sealed, at in rows
     ]
+    ledger.check_participant(vault, pid)  # each decision authenticates; now the set of them
+    return history
 
 
 def current_consent(vault: Vault, pid: str) -> dict[str, ConsentDecision]:

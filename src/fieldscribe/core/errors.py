@@ -69,6 +69,31 @@ class RecordTampered(FieldscribeError):
         )
 
 
+class HistoryTampered(RecordTampered):
+    """Every value still authenticates, but the set of rows does not match the sealed history
+    of its participant or session (rows deleted, rolled back to older ciphertexts, edited in
+    the clear), or that history is not the one the audit log vouches for."""
+
+    def __init__(self, record: str, what: str) -> None:
+        self.record = record
+        FieldscribeError.__init__(
+            self,
+            f"{what[:1].upper()}{what[1:]}; keep this vault as evidence, restore it from a backup and report "
+            "the incident.",
+        )
+
+
+class AudioTruncated(HistoryTampered):
+    """A finished recording's file holds fewer (or more) chunks than were recorded."""
+
+    def __init__(self, session_id: str, found: int, recorded: int) -> None:
+        super().__init__(
+            f"audio of {session_id}",
+            f"the audio of {session_id} has {found} chunks where {recorded} were recorded (the file was cut "
+            "or extended on disk)",
+        )
+
+
 class KeySettingsTampered(FieldscribeError):
     """The stored Argon2id parameters are out of range or malformed.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ledger
 from .audit import now_iso
 from .errors import ConfirmationMismatch, InvalidInput, NotEligible, ParticipantWithdrawn, UnknownParticipant
 from .study import Study
@@ -117,7 +118,7 @@ def enrol(
         put_record(vault, key, pid, "baseline", answers)
         if compensation:
             put_record(vault, key, pid, "compensation", {"given": compensation, "at": now_iso()})
-        vault.log("participant.enrol", pid, group=group, screened=screened["screened"])
+        ledger.update_participant(vault, pid, "participant.enrol", pid, group=group, screened=screened["screened"])
     return pid
 
 
@@ -135,6 +136,7 @@ def update(
     answers = {k: study.parse_answer(k, v) for k, v in (baseline or {}).items()}
     screened = check_eligibility(study, eligibility) if eligibility is not None else None
     key = vault.participant_key(pid)
+    ledger.check_participant(vault, pid)  # never seal tampering into the next ledger
     with vault.db.atomic():
         changed = []
         if answers:
@@ -154,10 +156,13 @@ def update(
             put_record(vault, key, pid, "identity", merged)
             changed.append("identity")
         if changed:
-            vault.log("participant.update", pid, fields=changed)
+            ledger.update_participant(vault, pid, "participant.update", pid, fields=changed)
 
 
 def put_record(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> None:
+    """Seal one record in place. The caller seals the participant's history afterwards in
+    the same transaction (``ledger.update_participant``), so an older ciphertext of this row
+    put back later is caught."""
     vault.db["participant_records"].upsert(
         {
             "participant_id": pid,
@@ -170,10 +175,15 @@ def put_record(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> Non
 
 
 def get_record(vault: Vault, key: bytes, pid: str, kind: str) -> Any:
+    """One sealed record. The value authenticates first (a damaged ciphertext is named
+    exactly), then the participant's history: an older ciphertext of the same row put back,
+    or the row deleted, is caught there."""
     row = vault.db.execute(
         "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = ?", (pid, kind)
     ).fetchone()
-    return None if row is None else vault.open_json(key, row[0], "participant", pid, kind)
+    value = None if row is None else vault.open_json(key, row[0], "participant", pid, kind)
+    ledger.check_participant(vault, pid)
+    return value
 
 
 def require_existing(vault: Vault, pid: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sessions, timeline
+from . import ledger, sessions, timeline
 from .audit import now_iso
 from .errors import InvalidInput, InvalidTransition
 from .vault import Vault
@@ -92,6 +92,7 @@ class RecordingRun:
     def stop(self) -> RecordingInfo:
         stats = self.recorder.stop()
         self.poll()
+        ledger.check_session(self.vault, self.session_id)
         with self.vault.db.atomic():
             self.vault.db.execute(
                 "UPDATE recordings SET state = 'complete', chunks = ?, frames = ?, updated_at = ?, pid = NULL "
@@ -99,8 +100,9 @@ class RecordingRun:
                 (self.recorder.writer.next_index, self.recorder.writer.next_frame, now_iso(), self.session_id),
             )
             sessions.set_status(self.vault, self.session_id, sessions.RECORDED)
-            self.vault.log(
-                "recording.stop", self.session_id,
+            # the final chunk count and length are sealed here, with the timeline
+            ledger.update_session(
+                self.vault, self.session_id, "recording.stop", self.session_id,
                 seconds=round(self.recorder.writer.next_frame / self.recorder.config.rate, 1),
                 chunks_this_run=stats.chunks_written, frames_dropped=stats.frames_dropped,
                 lost_seconds=round(stats.seconds_lost_clock, 2), stopped_for_disk=self.recorder.stopped_for_disk,
@@ -191,8 +193,8 @@ def begin_recording(
             },
             pk="session_id",
         )
-        vault.log("recording.start", sid, codec=fmt.codec, rate=fmt.rate, channels=fmt.channels,
-                  resumed_at=round(writer.next_frame / fmt.rate, 1))
+        ledger.update_session(vault, sid, "recording.start", sid, codec=fmt.codec, rate=fmt.rate,
+                              channels=fmt.channels, resumed_at=round(writer.next_frame / fmt.rate, 1))
     recorder = Recorder(writer, config, source=source, on_level=on_level, on_warning=on_warning,
                         free_space=free_space)
     try:
@@ -208,7 +210,7 @@ def begin_recording(
                 "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
                 (sessions.RECORDED if existing else sessions.PLANNED, now_iso(), sid),
             )
-            vault.log("recording.failed_to_start", sid)
+            ledger.update_session(vault, sid, "recording.failed_to_start", sid)
         raise
     transcriber = None
     if live_settings is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import sessions, timeline
+from . import ledger, sessions, timeline
 from .audit import now_iso
 from .recording import audio_path
 from .vault import Vault
@@ -40,6 +40,9 @@ def recover_session(vault: Vault, session_id: str) -> Recovered:
 
     path = audio_path(vault, session_id)
     key = sessions.session_key(vault, session_id)
+    # before anything changes: the history up to the crash must be intact. The chunks and
+    # events written since the recording started were not sealed yet; they are now.
+    ledger.check_session(vault, session_id)
     if path.exists():
         _sid, fmt, _ = read_header(path)
         result = scan(path, session_id, key, vault.aad)
@@ -61,8 +64,8 @@ def recover_session(vault: Vault, session_id: str) -> Recovered:
                 "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
                 (sessions.RECORDED, now_iso(), session_id),
             )
-        timeline.add_event(vault, session_id, timeline.RECOVERED, frames / rate, key=key,
-                           dropped_bytes=dropped, chunks=chunks)
-        vault.log("recording.recovered", session_id, chunks=chunks, seconds=round(frames / rate, 1),
-                  dropped_bytes=dropped, events=n_events)
+        timeline.insert_event(vault, session_id, timeline.RECOVERED, frames / rate, key,
+                              {"dropped_bytes": dropped, "chunks": chunks})
+        ledger.update_session(vault, session_id, "recording.recovered", session_id, chunks=chunks,
+                              seconds=round(frames / rate, 1), dropped_bytes=dropped, events=n_events)
     return Recovered(session_id, chunks, frames / rate, dropped, n_events)

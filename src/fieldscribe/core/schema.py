@@ -139,7 +139,21 @@ def _v5(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """History ledgers (core/ledger.py): per participant and per session, one sealed digest
+    of every row the scope owns, and the audit entry that vouches for it.
+
+    A vault that already holds data gets its ledgers built on first use after unlock (the
+    keys are not available here); the marker says that this is expected, once."""
+    db["ledgers"].create({"scope": str, "sealed": bytes, "audit_seq": int, "updated_at": str}, pk="scope")
+    has_data = db.execute(
+        "SELECT EXISTS(SELECT 1 FROM participants) OR EXISTS(SELECT 1 FROM sessions)"
+    ).fetchone()[0]
+    if has_data:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_backfill', 'pending')")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

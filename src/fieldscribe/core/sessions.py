@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import crypto
+from . import crypto, ledger
 from .audit import now_iso
 from .consent import require_recording_consent
 from .errors import InvalidInput, InvalidTransition, UnknownSession
@@ -112,7 +112,8 @@ def create_session(
                     "wrapped": crypto.seal(vault.participant_key(pid), session_key, vault.aad("session-key", sid, pid)),
                 }
             )
-        vault.log("session.create", sid, participants=pids, wave=wave, kind=kind, guide=guide.version)
+        ledger.update_session(vault, sid, "session.create", sid, participants=pids, wave=wave, kind=kind,
+                              guide=guide.version)
     return sid
 
 
@@ -155,16 +156,24 @@ def session_key(vault: Vault, sid: str) -> bytes:
 
 
 def set_status(vault: Vault, sid: str, new: str) -> Session:
+    """Move a session along its life. The status is sealed into the session's history, so a
+    status edited in the clear (say to ``received``, which makes it purgeable) is caught.
+    Purging ends that history: its key is destroyed, so its ledger is dropped instead (the
+    caller checks the history before it deletes anything)."""
     session = get_session(vault, sid)
     if new not in TRANSITIONS.get(session.status, set()):
         raise InvalidTransition(
             f"Session {session.id} is {session.status}; it cannot become {new} from there."
         )
+    ending = new in (PURGED, WITHDRAWN)
+    if not ending:
+        ledger.check_session(vault, session.id)
     with vault.db.atomic():
         vault.db.execute(
             "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (new, now_iso(), session.id)
         )
-        vault.log("session.status", session.id, old=session.status, new=new)
+        seal = ledger.drop if ending else ledger.update
+        seal(vault, ledger.session_scope(session.id), "session.status", session.id, old=session.status, new=new)
     return get_session(vault, session.id)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ledger
 from .audit import now_iso
 from .errors import InvalidInput
 from .sessions import session_key
@@ -41,6 +42,27 @@ class Event:
 
 
 def add_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes | None = None, **data: Any) -> Event:
+    """Stamp an event. While the session is being recorded the timeline grows with the audio
+    and is sealed into the session's history when the recording stops (one ledger per
+    event would be one audit entry per note); otherwise it is sealed now."""
+    if _recording_now(vault, session_id):
+        return insert_event(vault, session_id, kind, t, key, data)
+    ledger.check_session(vault, session_id)
+    with vault.db.atomic():
+        event = insert_event(vault, session_id, kind, t, key, data)
+        ledger.update_session(vault, session_id)
+    return event
+
+
+def _recording_now(vault: Vault, session_id: str) -> bool:
+    row = vault.db.execute("SELECT state FROM recordings WHERE session_id = ?", (session_id,)).fetchone()
+    return row is not None and row[0] == "recording"
+
+
+def insert_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes | None,
+                 data: dict[str, Any]) -> Event:
+    """Store an event without sealing the session's history: for callers that seal it
+    themselves in the same transaction (recovery), and for running recordings."""
     if kind not in KINDS:
         raise InvalidInput(f"Unknown timeline event {kind!r}; use one of {', '.join(KINDS)}.")
     if t < 0:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import sessions, timeline
+from . import ledger, sessions, timeline
 from .audit import now_iso
 from .errors import InvalidInput, InvalidTransition
 from .guides import load_guide
@@ -125,14 +125,18 @@ def current_transcript(vault: Vault, session_id: str) -> TranscriptInfo | None:
 
 
 def load_segments(vault: Vault, transcript: TranscriptInfo, key: bytes | None = None) -> list[StoredSegment]:
+    """A transcript version's segments in order; refused if any were deleted, put back from
+    an older copy or edited in the clear (the session's history names the version)."""
     key = key or sessions.session_key(vault, transcript.session_id)
     rows = vault.db.execute(
         "SELECT idx, sealed FROM transcript_segments WHERE transcript_id = ? ORDER BY idx", (transcript.id,)
     ).fetchall()
-    return [
+    segments = [
         StoredSegment(**vault.open_json(key, sealed, "segment", transcript.session_id, str(transcript.version), str(idx)))
         for idx, sealed in rows
     ]
+    ledger.check_session(vault, transcript.session_id)  # each segment authenticates; now the set of them
+    return segments
 
 
 def settings_for(vault: Vault, sid: str, model: str | None, language: str | None):
@@ -157,6 +161,7 @@ def begin_transcript(vault: Vault, sid: str, settings, total_s: float) -> Transc
     for t in reversed(list_transcripts(vault, sid)):
         if t.state == "running" and t.model == settings.model and t.language == settings.language:
             return t
+    ledger.check_session(vault, sid)
     with vault.db.atomic():
         version = vault.db.execute(
             "SELECT COALESCE(MAX(version), 0) FROM transcripts WHERE session_id = ?", (sid,)
@@ -166,7 +171,8 @@ def begin_transcript(vault: Vault, sid: str, settings, total_s: float) -> Transc
             "state": "running", "done_s": 0.0, "total_s": total_s,
             "settings": json.dumps(asdict(settings)), "created_at": now_iso(), "completed_at": None,
         })
-        vault.log("transcript.start", sid, version=version, model=settings.model, language=settings.language)
+        ledger.update_session(vault, sid, "transcript.start", sid, version=version, model=settings.model,
+                              language=settings.language)
     return next(t for t in list_transcripts(vault, sid) if t.version == version)
 
 
@@ -192,6 +198,9 @@ def store_segments(vault: Vault, t: TranscriptInfo, key: bytes, segs: list, even
 
 
 def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
+    """Make T the current version; its segments are sealed into the session's history here
+    (while it ran, segments past the last sealed count were tolerated)."""
+    ledger.check_session(vault, t.session_id)
     with vault.db.atomic():
         vault.db.execute(
             "UPDATE transcripts SET state = 'superseded' WHERE session_id = ? AND state = 'complete'", (t.session_id,)
@@ -202,7 +211,8 @@ def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
         )
         if sessions.get_session(vault, t.session_id).status == sessions.RECORDED:
             sessions.set_status(vault, t.session_id, sessions.TRANSCRIBED)
-        vault.log("transcript.complete", t.session_id, version=t.version, model=t.model)
+        ledger.update_session(vault, t.session_id, "transcript.complete", t.session_id, version=t.version,
+                              model=t.model)
 
 
 def transcribe_session(
@@ -251,7 +261,7 @@ def transcribe_session(
         if on_progress:
             on_progress(Progress(done, total, time.monotonic() - started))
     if cancel is not None and cancel.is_set():
-        vault.log("transcript.paused", sid, version=t.version, done_s=round(done, 1))
+        ledger.update_session(vault, sid, "transcript.paused", sid, version=t.version, done_s=round(done, 1))
         return next(x for x in list_transcripts(vault, sid) if x.id == t.id)
     complete_transcript(vault, t)
     if on_progress:
@@ -275,6 +285,7 @@ def edit_segment(vault: Vault, session_id: str, idx: int, *, text: str | None = 
     if t is None:
         raise InvalidInput(f"Session {session.id} has no finished transcript to edit.")
     key = sessions.session_key(vault, session.id)
+    ledger.check_session(vault, session.id)
     row = vault.db.execute(
         "SELECT sealed FROM transcript_segments WHERE transcript_id = ? AND idx = ?", (t.id, idx)
     ).fetchone()
@@ -312,5 +323,6 @@ def edit_segment(vault: Vault, session_id: str, idx: int, *, text: str | None = 
             (vault.seal_json(key, asdict(seg), *context), t.id, idx),
         )
         reopen_review(vault, session.id, t.version)
-        vault.log("transcript.edit", session.id, version=t.version, segment=idx, changed=changed)
+        ledger.update_session(vault, session.id, "transcript.edit", session.id, version=t.version, segment=idx,
+                              changed=changed)
     return seg

@@ -185,6 +185,13 @@ def iter_chunks(path: Path, session_id: str, key: bytes, aad: AadFn, *, allow_to
         frame += frames
 
 
+def count_records(path: Path) -> int:
+    """How many whole records the file holds, read from the length prefixes alone (no
+    decryption): compared with the chunk count sealed when the recording ended, it finds a
+    file cut at a chunk boundary, which every remaining chunk would still authenticate."""
+    return sum(1 for _off, _end, sealed in _records(path) if sealed is not None)
+
+
 def _looks_torn(sealed: bytes) -> bool:
     """A record whose tail is zero-filled is what a power cut leaves when the file size was
     updated before the data blocks reached the disk."""

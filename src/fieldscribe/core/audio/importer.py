@@ -47,7 +47,7 @@ def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate
     sealed file is written next to the session's and moved into place only when complete."""
     import os
 
-    from .. import sessions
+    from .. import ledger, sessions
     from ..audit import now_iso
     from ..recording import audio_path, recording_info
     from . import codec as codec_mod
@@ -90,8 +90,10 @@ def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate
     except BaseException:
         writer.close()
         partial.unlink(missing_ok=True)
-        vault.db.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
-                         (sessions.PLANNED, now_iso(), sid))
+        with vault.db.atomic():
+            vault.db.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+                             (sessions.PLANNED, now_iso(), sid))
+            ledger.update_session(vault, sid, "audio.import_failed", sid)
         raise
     with vault.db.atomic():
         vault.db["recordings"].insert(
@@ -100,5 +102,7 @@ def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate
              "started_at": now_iso(), "updated_at": now_iso(), "pid": None}
         )
         sessions.set_status(vault, sid, sessions.RECORDED)
-        vault.log("audio.import", sid, seconds=round(writer.next_frame / rate, 1), codec=codec)
+        # the chunk count and length are sealed with the session's history
+        ledger.update_session(vault, sid, "audio.import", sid, seconds=round(writer.next_frame / rate, 1),
+                              codec=codec)
     return writer.next_frame / rate

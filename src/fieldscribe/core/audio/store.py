@@ -10,24 +10,34 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import sessions
-from ..errors import InvalidInput
+from .. import ledger, sessions
+from ..errors import AudioTruncated, InvalidInput
 from ..recording import audio_path, recording_info
 from ..vault import Vault
 from . import codec
-from .chunkfile import iter_chunks, read_header
+from .chunkfile import count_records, iter_chunks, read_header
 
 
 def _require_audio(vault: Vault, session_id: str) -> tuple[str, Path]:
+    """The session's audio file, once it is known to be whole: every chunk authenticates on
+    its own, so a file cut at a chunk boundary is found by comparing the number of records
+    with the count sealed in the session's history when the recording ended. A recording
+    still running (or interrupted, before recovery) has no final count yet."""
     sid = sessions.get_session(vault, session_id).id
     path = audio_path(vault, sid)
-    if recording_info(vault, sid) is None or not path.exists():
+    info = recording_info(vault, sid)
+    if info is None or not path.exists():
         raise InvalidInput(f"Session {sid} has no audio yet; record it or use `fieldscribe audio import`.")
+    if info.state != "recording":
+        ledger.check_session(vault, sid)
+        found = count_records(path)
+        if found != info.chunks:
+            raise AudioTruncated(sid, found, info.chunks)
     return sid, path
 
 
 def audio_format(vault: Vault, session_id: str) -> tuple[int, int]:
-    sid, path = _require_audio(vault, session_id)
+    _sid, path = _require_audio(vault, session_id)
     _s, fmt, _ = read_header(path)
     return fmt.rate, fmt.channels
 
@@ -97,8 +107,9 @@ def export_wav(vault: Vault, session_id: str, out: Path) -> float:
     except BaseException:
         out.unlink(missing_ok=True)  # half an interview in the clear is still an interview in the clear
         raise
-    # the file name is not logged: people name files after participants
-    vault.log("audio.export_plaintext", sid, seconds=round(frames / rate, 1))
+    # the file name is not logged: people name files after participants. Sealing the history
+    # here makes the entry part of it: cutting it off the log is then caught.
+    ledger.update_session(vault, sid, "audio.export_plaintext", sid, seconds=round(frames / rate, 1))
     return frames / rate
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .. import sessions
+from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import InvalidInput, InvalidTransition
 from ..participants import get_record, put_record, require_active
@@ -89,7 +89,7 @@ def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> l
                    Identifier(ident.text, infer_descriptor(ident.text, own, pid), ident.kind))
     with vault.db.atomic():
         put_record(vault, key, pid, "identifiers", current + [asdict(i) for i in new])
-        vault.log("deid.identifiers_added", pid, count=len(new))
+        ledger.update_participant(vault, pid, "deid.identifiers_added", pid, count=len(new))
     return new
 
 
@@ -411,7 +411,7 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
         _save_doc(vault, sid, t.version, doc)
         save_table(vault, table, sid, accepted)
         _save_rejected(vault, rejected)
-        vault.log("deid.decide", sid, version=t.version, decisions=len(changes))
+        ledger.update_session(vault, sid, "deid.decide", sid, version=t.version, decisions=len(changes))
     return suggestions(vault, sid)
 
 
@@ -430,7 +430,7 @@ def mark_reviewed(vault: Vault, session_id: str) -> None:
         _save_doc(vault, sid, t.version, doc)
         if sessions.get_session(vault, sid).status == sessions.TRANSCRIBED:
             sessions.set_status(vault, sid, sessions.REVIEWED)
-        vault.log("transcript.reviewed", sid, version=t.version)
+        ledger.update_session(vault, sid, "transcript.reviewed", sid, version=t.version)
 
 
 def reopen_review(vault: Vault, session_id: str, version: int) -> None:
