@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fieldscribe.core import consent, participants, sessions, timeline
+from fieldscribe.core import consent, ledger, participants, sessions, timeline
 from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.deid.review import (
     add_participant_identifiers,
@@ -100,6 +100,7 @@ def test_withdrawal_takes_their_names_out_of_the_replacement_table_and_keeps_wha
         assert report.table_entries_removed >= 2 and report.shredded_sessions == [ann_s]
         text = " ".join(seg.text for seg in deidentified_segments(v, bo_s))
         assert "Okafor" not in text, text
+        assert ledger.verify_all(v) == [] and v.audit.verify().ok, "a real withdrawal is not mistaken for tampering"
     # the superseded table (which named Ann and her brother) is in no file of the vault any more
     assert old_sealed not in vault_bytes(tmp_path / "laptop")
     with Vault.open(tmp_path / "laptop") as again:

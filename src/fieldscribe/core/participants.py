@@ -272,5 +272,8 @@ def shred(vault: Vault, pid: str) -> list[str]:
         vault.db.execute(
             "UPDATE sessions SET status = 'withdrawn', updated_at = ? WHERE id = ?", (now_iso(), sid)
         )
-    vault.log("participant.withdraw", pid, sessions_shredded=shredded_sessions)
+        # the key is gone, so the history could not be opened again; the audit log records its end
+        ledger.drop(vault, ledger.session_scope(sid))
+    ledger.drop(vault, ledger.participant_scope(pid), "participant.withdraw", pid,
+                sessions_shredded=shredded_sessions)
     return shredded_sessions

@@ -9,7 +9,7 @@ gap and why the laptop does not try."""
 
 from __future__ import annotations
 
-from .. import sessions
+from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import ConfirmationMismatch, InvalidInput
 from ..recording import audio_path
@@ -61,6 +61,8 @@ def purge_received(vault: Vault, confirmation: str) -> list[str]:
     expected = confirmation_phrase(ids)
     if " ".join(confirmation.split()).lower() != expected:
         raise ConfirmationMismatch(expected)
+    for sid in ids:   # nothing is destroyed on a history someone edited (e.g. a status set in SQL)
+        ledger.check_session(vault, sid)
     with vault.db.atomic():
         for sid in ids:
             transcripts = [r[0] for r in vault.db.execute("SELECT id FROM transcripts WHERE session_id = ?", (sid,))]
