@@ -21,7 +21,6 @@ from fieldscribe.core.errors import KeySettingsTampered, RecordTampered, WrongPa
 from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.guides import list_guides, load_guide
-from fieldscribe.core.sync.outbox import list_exports
 from fieldscribe.core.sync.purge import purgeable
 from fieldscribe.core.sync.push import sync
 from fieldscribe.core.sync.receipts import pull
@@ -131,8 +130,8 @@ def test_the_receipt_secret_is_sealed_and_a_receipt_needs_the_listed_key(tmp_pat
     other = keygen(tmp_path / "other" / "other.key")
     [pulled] = _pull(url, team[0], tmp_path / "analysis").bundles     # writes the real receipt …
     [path] = list((tmp_path / "store").rglob("*.receipt.json"))
-    from fieldscribe.core.sync.receipts import make_receipt
     from fieldscribe.core.sync.outbox import file_sha256
+    from fieldscribe.core.sync.receipts import make_receipt
 
     path.write_bytes(make_receipt(bundle.name, file_sha256(bundle), secret, "x", other[0]))   # … replaced
     with Vault.open(tmp_path / "laptop") as v:
@@ -191,16 +190,15 @@ def test_the_old_passphrase_opens_no_copy_once_a_change_has_committed(tmp_path):
     v, _ = Vault.create(tmp_path / "v", PASSPHRASE, kdf=FAST_KDF)
     v.close()
     proc = subprocess.run([sys.executable, "-c", CHANGE_THEN_DIE, str(tmp_path / "v"), PASSPHRASE, "new words here"],
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=60, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     # what an intruder copies after the crash: the main file alone, and the folder as it is
     (tmp_path / "db-only").mkdir()
     shutil.copy(tmp_path / "v" / "vault.db", tmp_path / "db-only" / "vault.db")
     shutil.copytree(tmp_path / "v", tmp_path / "whole")
     for copy in (tmp_path / "db-only", tmp_path / "whole"):
-        with Vault.open(copy) as c:
-            with pytest.raises(WrongPassphrase):
-                c.unlock(PASSPHRASE)
+        with Vault.open(copy) as c, pytest.raises(WrongPassphrase):
+            c.unlock(PASSPHRASE)
     with Vault.open(tmp_path / "v") as v:
         v.unlock("new words here")
 
@@ -220,9 +218,8 @@ def test_edited_key_settings_are_refused_in_one_sentence_before_any_work(tmp_pat
     with con:
         con.execute("UPDATE keyring SET params = ? WHERE name = 'passphrase'", (value,))
     con.close()
-    with Vault.open(tmp_path / "v") as v:
-        with pytest.raises(KeySettingsTampered):
-            v.unlock(PASSPHRASE)
+    with Vault.open(tmp_path / "v") as v, pytest.raises(KeySettingsTampered):
+        v.unlock(PASSPHRASE)
     r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "v"), "participant", "list"],
                            env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
     assert r.exit_code != 0 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
@@ -237,16 +234,15 @@ def test_lowered_key_settings_do_not_open_the_vault(tmp_path):
         con.execute("UPDATE keyring SET params = ? WHERE name = 'passphrase'",
                     (json.dumps({"memory_kib": 8192, "iterations": 2, "lanes": 1}),))
     con.close()
-    with Vault.open(tmp_path / "v") as v:
-        with pytest.raises(WrongPassphrase):
-            v.unlock(PASSPHRASE)
+    with Vault.open(tmp_path / "v") as v, pytest.raises(WrongPassphrase):
+        v.unlock(PASSPHRASE)
 
 
 def test_a_vault_wrapped_before_the_cost_was_bound_still_opens_and_is_rebound(tmp_path):
     from fieldscribe.core import crypto
 
     v, _ = Vault.create(tmp_path / "v", PASSPHRASE, kdf=FAST_KDF)
-    master = v._master  # noqa: SLF001 — recreating an older release's wrap needs the key itself
+    master = v._master
     row = v.db.execute("SELECT salt FROM keyring WHERE name = 'passphrase'").fetchone()
     kek = crypto.passphrase_key(PASSPHRASE, row[0], FAST_KDF)
     v.db.execute("UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",

@@ -31,7 +31,11 @@ from fieldscribe.core.sync.receipts import pull
 from fieldscribe.core.sync.store import Credentials, connect
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment
-from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
+from fieldscribe.core.transcripts import (
+    begin_transcript,
+    complete_transcript,
+    store_segments,
+)
 from fieldscribe.core.vault import Vault
 from fieldscribe.core.withdrawal import withdraw
 

@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from ..audit import now_iso
 from ..errors import FieldscribeError, InvalidInput
-from ..vault import Vault
 from ..sanitise import is_hidden, printable
+from ..vault import Vault
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
