@@ -215,3 +215,31 @@ def test_a_withdrawal_notice_not_signed_by_the_pinned_device_key_is_ignored(tmp_
     [w] = report.withdrawals
     assert w.error and "not signed by this device's trusted key" in w.error
     assert got.folder.exists(), "nothing was deleted on a forged notice"
+
+
+def test_a_name_is_kept_only_for_whole_words_said_in_an_interview_that_stays(tmp_path, study_en, team):
+    """'Ann' is not still needed because someone else said 'Annual', nor 'Peter Walsh' because
+    of 'Peter Walshaw'."""
+    v, _ = Vault.create(tmp_path / "laptop", PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        import_guide(v, with_receipt_key(study_en, team[0]))
+        ann, _ = interview(v, study_en, tmp_path, "Ann Lee", ["Everyone calls me Ann.",
+                                                             "My brother Peter Walsh visits."], ["Peter Walsh=brother"])
+        interview(v, study_en, tmp_path, "Bo Chen", ["The Annual fair is in May.", "Peter Walshaw runs it."])
+        assert {"Ann", "Peter Walsh"} <= set(replacement_table(v))
+        withdraw(v, ann, ann)
+        left = replacement_table(v)
+        assert "Ann" not in left and "Peter Walsh" not in left, left
+
+
+def test_bundles_held_back_are_named_in_the_notice_too(tmp_path, study_en, team):
+    """A sync that died between the store's rename and its own record leaves a delivered
+    bundle the outbox calls unsent: the notice names held-back bundles as well."""
+    v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        unsent = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
+        report = withdraw(v, ann, ann)
+        assert report.held_back == [unsent.name] and report.sent == [] and report.notice
+        [queued] = notices.pending(v)
+        parsed = notices.parse_notice(queued["data"].encode())
+        assert parsed is not None and parsed[0].bundles == (unsent.name,)

@@ -41,6 +41,15 @@ def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, subj
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def _plain_failed_unlock(subject: str, details: str) -> bool:
+    try:
+        value = json.loads(details)
+    except ValueError:
+        return False
+    return subject == "" and isinstance(value, dict) and set(value) == {"method"} and \
+        value["method"] in ("passphrase", "recovery-key")
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     seq: int
@@ -152,6 +161,10 @@ class AuditLog:
                 problems.append(f"entry {seq} ({action}) was edited after it was written")
             hashes[seq] = digest
             actions[seq] = action
+            if action == UNLOCK_FAILED and not _plain_failed_unlock(subject, details):
+                # written without a key, so it may only say how the unlock was tried: one
+                # carrying anything else (a forged history digest) is someone's forgery
+                problems.append(f"entry {seq} ({action}) carries more than a failed unlock records: it was forged")
             prev = digest
             expected_seq = seq + 1
         anchored = 0

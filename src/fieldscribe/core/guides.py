@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from . import ledger
 from .audit import now_iso
 from .errors import GuideNotImported, RecordTampered
 from .study import StudyFile, parse_study
@@ -34,6 +35,8 @@ def import_guide(vault: Vault, study_file: StudyFile) -> tuple[ImportedGuide, bo
     existing = vault.db.execute("SELECT 1 FROM guides WHERE sha256 = ?", (study_file.sha256,)).fetchone()
     info = study_file.study.study
     if existing is None:
+        if vault.unlocked:
+            ledger.check_study(vault)
         with vault.db.atomic():
             vault.db["guides"].insert(
                 {
@@ -46,7 +49,7 @@ def import_guide(vault: Vault, study_file: StudyFile) -> tuple[ImportedGuide, bo
                 }
             )
             _seal_guide(vault, study_file.sha256)
-            vault.log("guide.import", info.id, version=study_file.version, language=info.language)
+            ledger.update_study(vault, "guide.import", info.id, version=study_file.version, language=info.language)
     return get_guide_info(vault, study_file.sha256), existing is None
 
 
@@ -87,6 +90,7 @@ def _check_guide(vault: Vault, sha256: str, text: str) -> None:
         raise RecordTampered(label)
     if not vault.unlocked:
         return   # trust decisions (recipients, receipt keys) are only taken unlocked
+    ledger.check_study(vault)   # which study files were imported, and when, is sealed history
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (f"guide:{sha256}",)).fetchone()
     if row is not None:
         if vault.open_json(vault.study_key, row[0], "study", "guide", sha256) != sha256:
@@ -98,7 +102,7 @@ def _check_guide(vault: Vault, sha256: str, text: str) -> None:
     with vault.db.atomic():
         for (other,) in vault.db.execute("SELECT sha256 FROM guides").fetchall():
             _seal_guide(vault, other)
-        vault.log("guide.sealed", "", count=len(list_guides(vault)))
+        ledger.update_study(vault, "guide.sealed", "", count=len(list_guides(vault)))
 
 
 def load_guide(vault: Vault, sha256: str) -> StudyFile:

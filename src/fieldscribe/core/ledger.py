@@ -41,12 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audit import AuditEntry, now_iso
+from .audit import UNLOCK_FAILED, AuditEntry, now_iso
 from .errors import FieldscribeError, HistoryTampered, RecordTampered
 from .paths import actor
 from .vault import Vault
 
-PARTICIPANT, SESSION = "participant", "session"
+PARTICIPANT, SESSION, STUDY = "participant", "session", "study"
+STUDY_SCOPE = "study/vault"          # the study-wide state: study files, study records, the outbox
 QUIET = "ledger"                    # the audit action of an update no other entry announces
 BACKFILL = "ledger.backfill"        # once, for a vault made before ledgers existed
 DIGEST_HEX = 32                     # 128 bits of SHA-256: what the audit entry carries
@@ -63,9 +64,13 @@ def session_scope(sid: str) -> str:
     return f"{SESSION}/{sid}"
 
 
+def study_scope() -> str:
+    return STUDY_SCOPE
+
+
 def _split(scope: str) -> tuple[str, str]:
     kind, _, ident = scope.partition("/")
-    if kind not in (PARTICIPANT, SESSION) or not ident:
+    if kind not in (PARTICIPANT, SESSION, STUDY) or not ident:
         raise ValueError(f"not a ledger scope: {scope!r}")
     return kind, ident
 
@@ -162,8 +167,30 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
     return parts
 
 
+def _study_parts(vault: Vault) -> dict[str, Any]:
+    """The state the whole study relies on and no participant's key covers: which study files
+    were imported and when (they name the keys exports go to and receipts are believed from),
+    every study record (replacement table, rejected strings, study identifiers, the device
+    key, the queue of withdrawal notices, the sealed study-file hashes …) and the outbox (which
+    bundle holds which sessions, how far it got, its receipt)."""
+    db = vault.db
+    parts: dict[str, Any] = {"guides": [
+        list(r) for r in db.execute(
+            "SELECT sha256, study_id, language, title, imported_at FROM guides ORDER BY sha256")
+    ]}
+    for name, sealed in db.execute("SELECT name, sealed FROM study_records ORDER BY name"):
+        parts[f"record:{name}"] = _hash(sealed)
+    for row in db.execute(
+            "SELECT name, path, size, sha256, manifest_sha256, sessions, created_at, uploaded_at, remote, "
+            "received_at, receipt FROM exports ORDER BY name").fetchall():
+        parts[f"export:{row[0]}"] = [*row[1:10], _hash(row[10].encode() if row[10] else None)]
+    return parts
+
+
 def _current(vault: Vault, scope: str) -> dict[str, Any]:
     kind, ident = _split(scope)
+    if kind == STUDY:
+        return _study_parts(vault)
     return _participant_parts(vault, ident) if kind == PARTICIPANT else _session_parts(vault, ident)
 
 
@@ -175,8 +202,17 @@ def _summarise(parts: dict[str, Any]) -> dict[str, Any]:
 def _describe(scope: str, part: str, sealed: Any, current: Any) -> str:
     """One clause naming the part of SCOPE that changed, with what can be said about how
     (counts and statuses only: they are not personal data, and in the clear anyway)."""
-    _kind, ident = _split(scope)
+    kind, ident = _split(scope)
     name, _, version = part.partition(":")
+    if kind == STUDY:
+        what = {"guides": "the list of imported study files",
+                "record": f"the study record {version!r}",
+                "export": f"the outbox entry of bundle {version}"}.get(name, f"the study's {part}")
+        if current is None and sealed is not None:
+            return f"{what} is missing (deleted on disk)"
+        if sealed is None and current is not None:
+            return f"{what} was added outside fieldscribe"
+        return f"{what} does not match its sealed history (edited, or put back from an older copy)"
     what = {
         "participant": f"the enrolment record of {ident} (group, status or site)",
         "record": f"the {version} record of {ident}",
@@ -224,6 +260,8 @@ def _compare(scope: str, sealed_parts: dict[str, Any], current: dict[str, Any]) 
 # -- keys, and scopes whose key is legitimately gone -------------------------------------------
 def _key(vault: Vault, scope: str) -> bytes:
     kind, ident = _split(scope)
+    if kind == STUDY:
+        return vault.study_key
     if kind == PARTICIPANT:
         return vault.participant_key(ident)
     # sessions sit above this module (they seal ledgers); imported late to keep the order
@@ -237,6 +275,8 @@ def _key_gone(vault: Vault, scope: str) -> bool | None:
     must still be there, None if the participant or session does not exist."""
     kind, ident = _split(scope)
     db = vault.db
+    if kind == STUDY:
+        return False   # the study key derives from the master key: never destroyed
     if kind == PARTICIPANT:
         row = db.execute("SELECT status FROM participants WHERE id = ?", (ident,)).fetchone()
         if row is None:
@@ -256,6 +296,8 @@ def _needle(scope: str) -> str:
 
 
 def _named(entry: AuditEntry, scope: str) -> tuple[bool, str | None]:
+    if entry.action == UNLOCK_FAILED:   # written without a key: it can vouch for nothing
+        return False, None
     named = entry.details.get("ledger")
     if isinstance(named, dict) and scope in named:
         return True, named[scope]
@@ -327,6 +369,8 @@ def _inspect(vault: Vault, scope: str) -> HistoryTampered | RecordTampered | Non
         return None
     if gone:
         return None
+    if row is None and scope == STUDY_SCOPE and _is_new(vault, scope) and _study_is_empty(vault):
+        return None   # a vault with no study file imported yet
     if row is None:
         return HistoryTampered(scope, f"the sealed history of {ident} is missing")
     sealed, column_seq = row
@@ -368,6 +412,11 @@ def _inspect(vault: Vault, scope: str) -> HistoryTampered | RecordTampered | Non
     return None
 
 
+def _study_is_empty(vault: Vault) -> bool:
+    return all(vault.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+               for table in ("guides", "study_records", "exports"))
+
+
 def check(vault: Vault, scope: str) -> None:
     """Raise HistoryTampered (naming the part) unless SCOPE's rows are exactly those its
     ledger sealed, and the ledger is the one the audit log last vouched for."""
@@ -388,6 +437,11 @@ def check_participant(vault: Vault, pid: str) -> None:
 
 def check_session(vault: Vault, sid: str) -> None:
     check(vault, session_scope(sid))
+
+
+def check_study(vault: Vault) -> None:
+    """The study-wide state (study files, study records, outbox) is as fieldscribe left it."""
+    check(vault, STUDY_SCOPE)
 
 
 # -- sealing -----------------------------------------------------------------------------------
@@ -447,6 +501,11 @@ def update_session(vault: Vault, sid: str, action: str = QUIET, subject: str | N
     return update(vault, session_scope(sid), action, subject, **details)
 
 
+def update_study(vault: Vault, action: str = QUIET, subject: str = "", **details: Any) -> AuditEntry:
+    """Seal the study-wide state after a change to study files, study records or the outbox."""
+    return update(vault, STUDY_SCOPE, action, subject, **details)
+
+
 def drop(vault: Vault, scope: str, action: str = QUIET, subject: str | None = None, **details: Any) -> AuditEntry:
     """Forget SCOPE's ledger because its key is being destroyed (withdrawal, purge): it
     could not be opened again. The audit entry records the end of the history (``null``)."""
@@ -462,7 +521,8 @@ def drop(vault: Vault, scope: str, action: str = QUIET, subject: str | None = No
 
 # -- vaults made before ledgers ----------------------------------------------------------------
 def _all_scopes(vault: Vault) -> list[str]:
-    return [participant_scope(r[0]) for r in vault.db.execute("SELECT id FROM participants ORDER BY seq")] + [
+    return [STUDY_SCOPE] + [
+        participant_scope(r[0]) for r in vault.db.execute("SELECT id FROM participants ORDER BY seq")] + [
         session_scope(r[0]) for r in vault.db.execute("SELECT id FROM sessions ORDER BY seq")
     ]
 
@@ -543,6 +603,8 @@ class _Evidence:
     def read(cls, vault: Vault) -> _Evidence:
         out = cls()
         for e in vault.audit.entries():
+            if e.action == UNLOCK_FAILED:   # written without a key: evidence of nothing
+                continue
             if e.action == "participant.withdraw":
                 out.withdrawn.add(e.subject)
                 shredded = e.details.get("sessions_shredded")
@@ -563,6 +625,8 @@ _ADVICE = "keep this vault as evidence and report the incident."
 def _status_without_evidence(vault: Vault, scope: str, evidence: _Evidence) -> str | None:
     kind, ident = _split(scope)
     db = vault.db
+    if kind == STUDY:
+        return None
     if kind == PARTICIPANT:
         row = db.execute("SELECT status FROM participants WHERE id = ?", (ident,)).fetchone()
         has_key = db.execute("SELECT 1 FROM participant_keys WHERE participant_id = ?", (ident,)).fetchone()

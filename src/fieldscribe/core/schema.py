@@ -153,7 +153,17 @@ def _v6(db: sqlite_utils.Database) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_backfill', 'pending')")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """The study-wide history (study files, study records, the outbox) joins the ledgers; a
+    vault that already holds any of them gets it built on first use after unlock."""
+    has_data = db.execute(
+        "SELECT EXISTS(SELECT 1 FROM guides) OR EXISTS(SELECT 1 FROM study_records) OR EXISTS(SELECT 1 FROM exports)"
+    ).fetchone()[0]
+    if has_data:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_backfill', 'pending')")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import participants, sessions
+from . import ledger, participants, sessions
 from .deid import ner
+from .deid.detect import Identifier, find_listed, fold
 from .deid.review import (
     logged_originals,
     participant_identifiers,
@@ -61,8 +62,11 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
     held, sent, requeue = _outbox(vault, set(theirs))
     report.held_back, report.sent = [e.name for e in held], [e.name for e in sent]
     notice = None
-    if sent:
-        notice = notices.make_notice(vault, current_guide(vault).study.study.id, pid, theirs, report.sent)
+    if sent or held:
+        # held-back bundles are named too: a sync that died between the store's rename and
+        # its own record may have delivered one the outbox still calls unsent
+        notice = notices.make_notice(vault, current_guide(vault).study.study.id, pid, theirs,
+                                     report.sent + report.held_back)
         report.notice = notice[0]
     with vault.db.atomic():
         participants.shred(vault, pid)
@@ -74,10 +78,12 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
                 sessions.set_status(vault, sid, sessions.REVIEWED)
         if notice:
             notices.queue(vault, *notice)
-        vault.log("participant.withdrawal_reach", pid, table_entries_removed=report.table_entries_removed,
-                  bundles_held_back=report.held_back, bundles_sent=report.sent, notice=bool(notice))
+        ledger.update_study(vault, "participant.withdrawal_reach", pid,
+                            table_entries_removed=report.table_entries_removed, bundles_held_back=report.held_back,
+                            bundles_sent=report.sent, notice=bool(notice))
     for e in held:   # after the commit: ciphertext only the team could read, now never sent
-        e.path.unlink(missing_ok=True)
+        if e.path.name == e.name:   # never another file, whatever the outbox row says
+            e.path.unlink(missing_ok=True)
     vault.forget_participant_key(pid)
     ner.forget()
     vault.shred_residue()
@@ -93,11 +99,17 @@ def _pruned_table(vault: Vault, pid: str, theirs: list[str], shredded: list[str]
     for sid in shredded:
         logged |= logged_originals(vault, sid)
     staying = _staying_text(vault, set(shredded))
+    folded = fold(staying)
+
+    def still_said(original: str, descriptor: str) -> bool:
+        # whole words, as detection matches them: "Ann" is not kept because someone said "Annual"
+        return bool(find_listed(staying, [Identifier(original, descriptor, "identifier")], folded))
+
     kept: dict[str, str] = {}
     for original, descriptor in table.items():
         came_from = origins.get(original)
         only_theirs = set(came_from) <= set(theirs) if came_from else (original in own or original in logged)
-        if only_theirs and original not in staying:
+        if only_theirs and not still_said(original, descriptor):
             report.table_entries_removed += 1
             continue
         kept[original] = descriptor

@@ -96,6 +96,7 @@ def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> l
 def study_identifiers(vault: Vault) -> list[Identifier]:
     """The study-wide list: what was added with `study identifiers`, and what every
     imported version of the study file names (sites, their short forms, staff, places)."""
+    ledger.check_study(vault)
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'identifiers'").fetchone()
     added = [Identifier(**i) for i in vault.open_json(vault.study_key, row[0], "study", "identifiers")] if row else []
     return added + study_file_identifiers(vault)
@@ -112,6 +113,7 @@ def study_file_identifiers(vault: Vault) -> list[Identifier]:
 
 
 def added_study_identifiers(vault: Vault) -> list[Identifier]:
+    ledger.check_study(vault)
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'identifiers'").fetchone()
     return [Identifier(**i) for i in vault.open_json(vault.study_key, row[0], "study", "identifiers")] if row else []
 
@@ -124,13 +126,14 @@ def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
         vault.db["study_records"].upsert(
             {"name": "identifiers", "sealed": vault.seal_json(vault.study_key, items, "study", "identifiers"),
              "updated_at": now_iso()}, pk="name")
-        vault.log("deid.study_identifiers_added", "", count=len(new))
+        ledger.update_study(vault, "deid.study_identifiers_added", "", count=len(new))
     return new
 
 
 def _table_doc(vault: Vault) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The table and, per original, the sessions whose review put it there (tables written
     before origins were kept have none: withdrawal then falls back on the decision logs)."""
+    ledger.check_study(vault)
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'replacements'").fetchone()
     doc = vault.open_json(vault.study_key, row[0], "study", "replacements") if row else {}
     if isinstance(doc, dict) and doc.get("format") == TABLE_FORMAT:
@@ -149,6 +152,7 @@ def table_origins(vault: Vault) -> dict[str, list[str]]:
 
 def rejected_strings(vault: Vault) -> set[str]:
     """What a reviewer said is not an identifier, for the whole study (normalised)."""
+    ledger.check_study(vault)
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'not_identifiers'").fetchone()
     return set(vault.open_json(vault.study_key, row[0], "study", "not_identifiers")) if row else set()
 
@@ -412,6 +416,7 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
         save_table(vault, table, sid, accepted)
         _save_rejected(vault, rejected)
         ledger.update_session(vault, sid, "deid.decide", sid, version=t.version, decisions=len(changes))
+        ledger.update_study(vault, "deid.study_decisions", sid, decisions=len(changes))
     return suggestions(vault, sid)
 
 
@@ -457,11 +462,12 @@ def redact_phrase(vault: Vault, session_id: str, entry: str) -> list[Suggestion]
     if not any(ident.text in seg.text for seg in load_segments(vault, _transcript(vault, sid))):
         raise InvalidInput(f"{ident.text!r} does not occur in the transcript of {sid}; check its spelling.")
     with vault.db.atomic():
+        rejected = rejected_strings(vault)
         table[ident.text] = descriptor
         save_table(vault, table, sid, [ident.text])
-        rejected = rejected_strings(vault)
         rejected.discard(normalise(ident.text))
         _save_rejected(vault, rejected)
+        ledger.update_study(vault, "deid.phrase_marked", sid)
     found = [s for s in suggestions(vault, sid) if s.original == ident.text]
     return decide(vault, sid, edit={s.n: descriptor for s in found})
 
@@ -482,7 +488,16 @@ def deidentified_segments(vault: Vault, session_id: str) -> list[StoredSegment]:
         )
     t = _transcript(vault, sid)
     accepted: dict[int, list[Span]] = {}
-    for s in suggestions(vault, sid):
+    found = suggestions(vault, sid)
+    undecided = [s for s in found if s.status == SUGGESTED]
+    if undecided:
+        # reviewed, yet something is undecided again: the study's decisions changed since
+        # (or were removed on disk); nothing leaves until a person has looked again
+        raise InvalidTransition(
+            f"{len(undecided)} identifier suggestion(s) in {sid} are undecided although the transcript was marked "
+            f"reviewed; decide them with `fieldscribe redact {sid}` and mark it reviewed again (nothing was exported)."
+        )
+    for s in found:
         if s.status == ACCEPTED:
             accepted.setdefault(s.segment, []).append(Span(s.start, s.end, s.original, s.kind, s.descriptor, s.source))
     idents = _transcript_identifiers(vault, sessions.get_session(vault, sid))

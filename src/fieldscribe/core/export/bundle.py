@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from .. import ledger
 from ..audit import now_iso
 from ..errors import FieldscribeError, InvalidInput
 from ..sanitise import is_hidden, printable
@@ -149,11 +150,13 @@ def device_key(vault: Vault) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(raw)
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    ledger.check_study(vault)
     with vault.db.atomic():
         vault.db["study_records"].insert({
             "name": "device_signing_key", "updated_at": now_iso(),
             "sealed": vault.seal_json(vault.study_key, raw.hex(), "study", "device_signing_key"),
         })
+        ledger.update_study(vault, "export.device_key", "", public_key=public_hex(key))
     return key
 
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import sessions
+from .. import ledger, sessions
 from ..errors import InvalidInput
 from ..vault import Vault
 from . import formats
@@ -65,6 +65,7 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
     from ... import __version__
 
     out_dir = _bundle_folder(Path(out_dir))  # a bad --to is refused before minutes of work
+    ledger.check_study(vault)   # recipients come from the (sealed) list of study files
     content = gather(vault, session_ids)
     keys = read_recipients(list(recipients or []) or list(content.study.export.recipients))
     files = build_files(content)
@@ -97,7 +98,7 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
             if sessions.get_session(vault, s.session_id).status in (sessions.REVIEWED, sessions.EXPORTED,
                                                                      sessions.SYNCED, sessions.RECEIVED):
                 sessions.set_status(vault, s.session_id, sessions.EXPORTED)
-        vault.log("export.bundle", ",".join(s.session_id for s in content.sessions),
+        ledger.update_study(vault, "export.bundle", ",".join(s.session_id for s in content.sessions),
                   files=len(files), recipients=len(keys), redactions=sum(content.redaction_counts.values()))
     return out
 

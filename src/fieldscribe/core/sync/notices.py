@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .. import ledger
 from ..audit import now_iso
 from ..vault import Vault
 
@@ -88,8 +89,10 @@ def verify_notice(data: bytes, device_key_hex: str) -> Notice | None:
 
 # -- the laptop's queue of notices to upload ----------------------------------------------------------------
 def pending(vault: Vault) -> list[dict]:
-    """Notices written on this laptop: {name, data, uploaded_at}. Sealed with the study key so
-    that nobody can drop one from the queue unnoticed."""
+    """Notices written on this laptop: {name, data, uploaded_at}. Sealed with the study key and
+    part of the study's sealed history, so nobody can drop one from the queue unnoticed. The
+    callers that change the queue seal the study history in the same transaction."""
+    ledger.check_study(vault)   # a notice dropped from the queue, or an older queue put back, is tampering
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (RECORD,)).fetchone()
     return list(vault.open_json(vault.study_key, row[0], "study", RECORD)) if row else []
 

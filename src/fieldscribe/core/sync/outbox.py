@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import ledger
 from ..audit import now_iso
 from ..vault import Vault
 
@@ -58,25 +59,30 @@ def _open_secret(vault: Vault, name: str, stored: str) -> str:
 
 def reseal_secrets(vault: Vault) -> int:
     """Seal manifest hashes an older release stored in the clear; returns how many."""
+    ledger.check_study(vault)
     rows = vault.db.execute("SELECT name, manifest_sha256 FROM exports WHERE manifest_sha256 NOT LIKE 'sealed:%'")
     todo = [(name, value) for name, value in rows.fetchall() if value]
     with vault.db.atomic():
         for name, value in todo:
             vault.db.execute("UPDATE exports SET manifest_sha256 = ? WHERE name = ?",
                              (_seal_secret(vault, name, value), name))
+        if todo:
+            ledger.update_study(vault, "export.secrets_sealed", "", count=len(todo))
     if todo:
         vault.shred_residue()
     return len(todo)
 
 
 def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: list[str]) -> Export:
+    """Add a bundle to the outbox (inside the caller's transaction, which seals the study history)."""
     path = Path(path).resolve()
-    vault.db["exports"].insert({
+    row = {
         "name": path.name, "path": str(path), "size": path.stat().st_size, "sha256": file_sha256(path),
         "manifest_sha256": _seal_secret(vault, path.name, manifest_sha256), "sessions": json.dumps(session_ids),
         "created_at": now_iso(), "uploaded_at": None, "remote": None, "received_at": None, "receipt": None,
-    }, pk="name")
-    return get_export(vault, path.name)
+    }
+    vault.db["exports"].insert(row, pk="name")
+    return _row(vault, row)
 
 
 def _row(vault: Vault, r: dict) -> Export:
@@ -85,10 +91,14 @@ def _row(vault: Vault, r: dict) -> Export:
 
 
 def get_export(vault: Vault, name: str) -> Export:
+    ledger.check_study(vault)
     return _row(vault, vault.db["exports"].get(name))
 
 
 def list_exports(vault: Vault) -> list[Export]:
+    """Every bundle written. The rows are part of the study's sealed history: which sessions a
+    bundle holds and how far it got decide what withdrawal holds back and what purge destroys."""
+    ledger.check_study(vault)
     return [_row(vault, r) for r in vault.db.query("SELECT * FROM exports ORDER BY created_at, name")]
 
 

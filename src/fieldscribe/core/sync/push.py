@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import sessions
-from ..guides import current_guide, list_guides, load_guide
+from .. import ledger, sessions
+from ..errors import StoreRefused
+from ..guides import current_guide
 from ..vault import Vault
 from . import notices
 from .outbox import (
@@ -21,7 +22,7 @@ from .outbox import (
     mark_uploaded,
     reseal_secrets,
 )
-from .receipts import RECEIPTS, receipt_name, verify_receipt
+from .receipts import RECEIPTS, SMALL_FILE, receipt_name, verify_receipt
 from .store import Cancelled, Store
 
 
@@ -58,12 +59,10 @@ def device_folder(vault: Vault) -> tuple[str, str]:
 
 
 def receipt_keys(vault: Vault) -> set[str]:
-    """The team receipt keys listed in any study file this vault imported (their text is
-    authenticated by the vault, so nobody can add a key by editing vault.db)."""
-    keys: set[str] = set()
-    for guide in list_guides(vault):
-        keys |= {k.lower() for k in load_guide(vault, guide.sha256).study.export.receipt_keys}
-    return keys
+    """The team receipt keys the current study file lists (its text and its place in the
+    import order are sealed history, so nobody can add a key by editing vault.db). A key
+    dropped from a newer version of the study file is no longer believed."""
+    return {k.lower() for k in current_guide(vault).study.export.receipt_keys}
 
 
 def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], None] | None = None,
@@ -116,7 +115,8 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
             for sid in e.sessions:
                 if sessions.get_session(vault, sid).status == sessions.EXPORTED:
                     sessions.set_status(vault, sid, sessions.SYNCED)
-            vault.log("sync.upload", ",".join(e.sessions), bundle=e.name, store=store.address.display)
+            ledger.update_study(vault, "sync.upload", ",".join(e.sessions), bundle=e.name,
+                                store=store.address.display)
     return report
 
 
@@ -128,7 +128,8 @@ def _send_notices(vault: Vault, store: Store, folder: str, report: SyncReport) -
         store.write_atomic(posixpath.join(folder, notices.NOTICES, item["name"]), item["data"].encode())
         with vault.db.atomic():
             notices.mark_uploaded(vault, item["name"])
-            vault.log("sync.withdrawal_notice", item["name"].split("-")[0], store=store.address.display)
+            ledger.update_study(vault, "sync.withdrawal_notice", item["name"].split("-")[0],
+                                store=store.address.display)
         report.notices_sent.append(item["name"])
 
 
@@ -145,7 +146,11 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
     for name, e in waiting.items():
         if receipt_name(name) not in present:
             continue
-        raw = store.read(posixpath.join(folder, RECEIPTS, receipt_name(name)))
+        try:
+            raw = store.read(posixpath.join(folder, RECEIPTS, receipt_name(name)), SMALL_FILE)
+        except StoreRefused:
+            report.rejected.append(name)   # not a receipt file at all
+            continue
         if not trusted:
             report.no_receipt_key = True
             continue
@@ -161,5 +166,6 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
                 status = sessions.get_session(vault, sid).status
                 if newest.get(sid) == name and status in (sessions.EXPORTED, sessions.SYNCED):
                     sessions.set_status(vault, sid, sessions.RECEIVED)
-            vault.log("sync.received", ",".join(e.sessions), bundle=name, by=body.get("received_by", ""))
+            ledger.update_study(vault, "sync.received", ",".join(e.sessions), bundle=name,
+                                by=body.get("received_by", ""))
         report.received.append(name)

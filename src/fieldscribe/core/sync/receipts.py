@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..audit import now_iso
-from ..errors import InvalidInput
+from ..errors import InvalidInput, StoreRefused
 from ..export.bundle import BundleRefused, extract, open_bundle
 from ..paths import actor
 from . import notices
@@ -30,6 +31,15 @@ from .trust import DeviceTrust, UntrustedKey, public_hex, receipt_signing_key
 FORMAT = "fieldscribe-receipt/1"
 BUNDLE_SUFFIX = ".fsbundle.age"
 RECEIPTS = "receipts"
+SMALL_FILE = 64 * 1024          # receipts and notices are a few hundred bytes
+MAX_BUNDLE = 8 * 1024**3        # as open_bundle accepts
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def safe_name(name: object) -> bool:
+    """A study, device or bundle name that can be a single path component on the analyst's
+    machine: no separators, no leading dot, nothing a terminal or a shell treats specially."""
+    return isinstance(name, str) and bool(_SAFE_NAME.match(name)) and ".." not in name
 
 
 def receipt_name(bundle: str) -> str:
@@ -116,7 +126,9 @@ def _save_withdrawn(out_dir: Path, seen: dict[str, list[str]]) -> None:
 
 
 def _unpacked_folder(out_dir: Path, study: str, device: str, bundle: str) -> Path:
-    return out_dir / study / device[:12] / bundle.removesuffix(BUNDLE_SUFFIX)
+    """OUT/<study>/<device>/<bundle>: the whole device id (a shortened one would let a folder
+    named like another device's prefix land on that device's data)."""
+    return out_dir / study / device / bundle.removesuffix(BUNDLE_SUFFIX)
 
 
 def _apply_notices(store: Store, folder: str, study: str, device: str, trust: DeviceTrust, out_dir: Path,
@@ -127,12 +139,20 @@ def _apply_notices(store: Store, folder: str, study: str, device: str, trust: De
     withdrawn = set(seen.get(key, []))
     names = [n for n in store.listdir(posixpath.join(folder, notices.NOTICES)) if n.endswith(notices.SUFFIX)]
     for name in sorted(names):
-        data = store.read(posixpath.join(folder, notices.NOTICES, name))
+        try:
+            data = store.read(posixpath.join(folder, notices.NOTICES, name), SMALL_FILE)
+        except StoreRefused as exc:
+            report.withdrawals.append(Withdrawal(study, device, "?", (), error=str(exc)))
+            continue
         parsed = notices.parse_notice(data)
         pinned = trust.known(study, device)
         candidates = sorted(trust.listed) if trust.listed else ([pinned] if pinned else [])
         notice = next((n for n in (notices.verify_notice(data, k) for k in candidates) if n is not None), None)
         who = parsed[0].participant if parsed else "?"
+        if notice is not None and not all(safe_name(b) and b.endswith(BUNDLE_SUFFIX) for b in notice.bundles):
+            report.withdrawals.append(Withdrawal(study, device, notice.participant, (), error=(
+                f"the withdrawal notice {name} names a bundle that is not a bundle file name; ignored")))
+            continue
         if notice is None or notice.study != study or notice.device_id != device:
             report.withdrawals.append(Withdrawal(study, device, who, (), error=(
                 f"the withdrawal notice {name} is not signed by this device's trusted key; ignored (ask the "
@@ -142,11 +162,14 @@ def _apply_notices(store: Store, folder: str, study: str, device: str, trust: De
         if not new and name in seen.get(key + "#notices", []):
             continue
         item = Withdrawal(study, device, notice.participant, notice.bundles)
+        home = (out_dir / study / device).resolve()
         for bundle in notice.bundles:
             target = _unpacked_folder(out_dir, study, device, bundle)
-            if target.exists():
+            if target.is_dir() and not target.is_symlink() and target.resolve().parent == home:
                 shutil.rmtree(target)
                 item.deleted.append(target)
+            elif target.exists() or target.is_symlink():
+                item.error = f"{target} is not a folder this pull unpacked; it was left alone — delete it by hand"
             withdrawn.add(bundle)
         seen[key] = sorted(withdrawn)
         seen[key + "#notices"] = sorted({*seen.get(key + "#notices", []), name})
@@ -172,13 +195,13 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
     for stale in out_dir.glob("*/*/.*.unpacking"):   # left by a pull killed mid-unpack; never acknowledged
         shutil.rmtree(stale)
     report = PullReport()
-    for study in (s for s in store.listdir(store.root) if not s.startswith(".")):
-        for device in (d for d in store.listdir(store.path(study)) if not d.startswith(".")):
+    for study in (s for s in store.listdir(store.root) if safe_name(s)):
+        for device in (d for d in store.listdir(store.path(study)) if safe_name(d)):
             folder = store.path(study, device)
             withdrawn = _apply_notices(store, folder, study, device, trust, out_dir, seen, report)
             done = set(store.listdir(posixpath.join(folder, RECEIPTS)))
             for name in store.listdir(folder):
-                if not name.endswith(BUNDLE_SUFFIX) or name.startswith(".") or receipt_name(name) in done \
+                if not name.endswith(BUNDLE_SUFFIX) or not safe_name(name) or receipt_name(name) in done \
                         or name in withdrawn:
                     continue
                 item = _pull_one(store, folder, study, device, name, identity_path, out_dir, incoming, trust,
@@ -193,8 +216,8 @@ def _pull_one(store: Store, folder: str, study: str, device: str, name: str, ide
               incoming: Path, trust: DeviceTrust, file_sha256: Callable[[Path], str]) -> Pulled:
     item = Pulled(study, device, name)
     local = incoming / name
-    local.write_bytes(store.read(posixpath.join(folder, name)))   # ciphertext
     try:
+        store.download(posixpath.join(folder, name), local, MAX_BUNDLE)   # ciphertext
         opened = open_bundle(local, identity_path, trusted_devices=trust.listed or None)
         m = opened.manifest
         if m.get("device_id") != device or m.get("study", {}).get("id") != study:
@@ -211,7 +234,7 @@ def _pull_one(store: Store, folder: str, study: str, device: str, name: str, ide
         trust.pin(study, device, str(m["device_public_key"]))
         store.write_atomic(posixpath.join(folder, RECEIPTS, receipt_name(name)), make_receipt(
             name, file_sha256(local), opened.manifest_sha256, str(m.get("device_id", device)), identity_path))
-    except (BundleRefused, UntrustedKey, InvalidInput) as exc:   # InvalidInput: the unpack folder is unusable
+    except (BundleRefused, UntrustedKey, InvalidInput, StoreRefused) as exc:   # InvalidInput: unusable unpack folder
         item.error = str(exc)
     finally:
         local.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from .. import ledger
 from ..audit import now_iso
 from ..errors import InvalidInput
 from ..guides import current_guide
@@ -23,14 +24,16 @@ def save_remote(vault: Vault, url: str, *, identity_file: str | None = None, kno
                 password: str | None = None) -> None:
     address = parse_address(url)
     record = {"url": url.strip(), "identity_file": identity_file, "known_hosts": known_hosts, "password": password}
+    ledger.check_study(vault)
     with vault.db.atomic():
         vault.db["study_records"].upsert(
             {"name": "sync", "sealed": vault.seal_json(vault.study_key, record, "study", "sync"),
              "updated_at": now_iso()}, pk="name")
-        vault.log("sync.remote_set", "", store=address.display)
+        ledger.update_study(vault, "sync.remote_set", "", store=address.display)
 
 
 def saved_remote(vault: Vault) -> dict:
+    ledger.check_study(vault)
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'sync'").fetchone()
     return vault.open_json(vault.study_key, row[0], "study", "sync") if row else {}
 

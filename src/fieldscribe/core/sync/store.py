@@ -13,8 +13,8 @@ import hashlib
 import os
 import posixpath
 import threading
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -116,8 +116,46 @@ class Store:
             return []
         return sorted(posixpath.basename(str(e).rstrip("/")) for e in entries)
 
-    def read(self, path: str) -> bytes:
-        return self._call("read a file", self.fs.cat_file, path)
+    def _regular(self, path: str, limit: int) -> int:
+        """The size of PATH if it is a regular file of at most LIMIT bytes; anyone who can
+        write to the store chooses what lies there (a folder, a FIFO, a sparse 3 GiB file)."""
+        info = self._call("look at a file", self.fs.info, path)
+        kind, size = info.get("type"), info.get("size")
+        if kind != "file" or not isinstance(size, int):
+            raise StoreRefused(f"{posixpath.basename(path)!r} on the store is not a regular file; it was skipped.")
+        if size > limit:
+            raise StoreRefused(f"{posixpath.basename(path)!r} on the store is {size:,} bytes, more than such a file can "
+                               f"be ({limit:,}); it was skipped.")
+        return size
+
+    def read(self, path: str, limit: int) -> bytes:
+        """A small file (receipt, notice), refused unless it is a regular file of at most LIMIT bytes."""
+        self._regular(path, limit)
+
+        def run() -> bytes:
+            with self.fs.open(path, "rb") as f:
+                data = f.read(limit + 1)
+            if len(data) > limit:
+                raise StoreRefused(f"{posixpath.basename(path)!r} on the store grew past {limit:,} bytes; skipped.")
+            return data
+
+        return self._call("read a file", run)
+
+    def download(self, path: str, local: Path, limit: int) -> None:
+        """Copy a bundle to LOCAL in chunks, refused unless it is a regular file of at most LIMIT bytes."""
+        self._regular(path, limit)
+
+        def run() -> None:
+            done = 0
+            with self.fs.open(path, "rb") as src, local.open("wb") as dst:
+                while chunk := src.read(1 << 20):
+                    done += len(chunk)
+                    if done > limit:
+                        raise StoreRefused(f"{posixpath.basename(path)!r} on the store grew past {limit:,} bytes; "
+                                           "skipped.")
+                    dst.write(chunk)
+
+        self._call("download a file", run)
 
     def remove(self, path: str) -> None:
         try:

@@ -1,0 +1,221 @@
+"""The study-wide state no participant's key covers — which study files were imported, the
+study records (replacement table, rejected strings, notice queue, device key …) and the
+outbox — is sealed history too; and what a store writer puts on the store is bounded and
+confined. Each test is an attack that worked before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fieldscribe.core import ledger
+from fieldscribe.core.deid.review import deidentified_segments, replacement_table
+from fieldscribe.core.errors import HistoryTampered, RecordTampered
+from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.guides import current_guide, list_guides
+from fieldscribe.core.sync import notices
+from fieldscribe.core.sync.outbox import list_exports
+from fieldscribe.core.sync.purge import purgeable
+from fieldscribe.core.sync.receipts import pull
+from fieldscribe.core.sync.store import Credentials, connect
+from fieldscribe.core.sync.trust import public_hex
+from fieldscribe.core.vault import Vault
+from fieldscribe.core.withdrawal import withdraw
+
+from .conftest import PASSPHRASE
+from .test_sync import field_vault
+from .test_withdrawal_reach import laptop
+
+
+@pytest.fixture
+def team(tmp_path):
+    from fieldscribe.core.export.bundle import keygen
+
+    return keygen(tmp_path / "team" / "team.key")
+
+
+def sql(folder: Path, statement: str, *args: object) -> None:
+    """An intruder's edit with the vault closed: plain SQLite, no key."""
+    con = sqlite3.connect(folder / "vault.db")
+    with con:
+        con.execute(statement, args)
+    con.close()
+
+
+def reopen(folder: Path) -> Vault:
+    v = Vault.open(folder)
+    v.unlock(PASSPHRASE)
+    return v
+
+
+def test_an_attackers_study_file_with_the_seal_marker_removed_is_refused(tmp_path, study_en, team):
+    v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        text = v.db.execute("SELECT text FROM guides").fetchone()[0]
+    evil = text + "\n# the attacker's own recipients and receipt key would go here\n"
+    sql(tmp_path / "laptop", "INSERT INTO guides (sha256, study_id, language, title, imported_at, text) "
+        "VALUES (?, 'peer-support-daycare', 'en', 't', '9999', ?)", hashlib.sha256(evil.encode()).hexdigest(), evil)
+    sql(tmp_path / "laptop", "DELETE FROM study_records WHERE name = 'guides_sealed'")
+    with reopen(tmp_path / "laptop") as v, pytest.raises(HistoryTampered, match="imported study files"):
+        current_guide(v)
+
+
+def test_an_older_study_file_made_current_by_editing_its_import_time_is_refused(tmp_path, study_en, team):
+    v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        first = list_guides(v)[0].sha256
+    sql(tmp_path / "laptop", "UPDATE guides SET imported_at = '9999' WHERE sha256 = ?", first)
+    with reopen(tmp_path / "laptop") as v, pytest.raises(HistoryTampered):
+        current_guide(v)
+
+
+def test_editing_which_sessions_a_bundle_holds_is_refused_before_withdrawal_or_purge_use_it(
+        tmp_path, study_en, team):
+    v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        unsent = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
+    # take Ann's session out of the unsent bundle's row, so withdrawal would not hold it back
+    sql(tmp_path / "laptop", "UPDATE exports SET sessions = '[]' WHERE name = ?", unsent.name)
+    with reopen(tmp_path / "laptop") as v:
+        with pytest.raises(HistoryTampered, match="outbox entry"):
+            list_exports(v)
+        with pytest.raises(HistoryTampered):
+            withdraw(v, ann, ann)
+        with pytest.raises(HistoryTampered):
+            purgeable(v)
+        assert unsent.exists(), "nothing was deleted on a doctored outbox"
+
+
+def test_a_deleted_replacement_table_never_lets_real_names_out(tmp_path, study_en, team):
+    v, (_ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        assert replacement_table(v)
+    sql(tmp_path / "laptop", "DELETE FROM study_records WHERE name = 'replacements'")
+    with reopen(tmp_path / "laptop") as v:
+        with pytest.raises(RecordTampered):
+            export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
+        with pytest.raises(RecordTampered):
+            deidentified_segments(v, ann_s)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_dropped_withdrawal_notice_is_noticed(tmp_path, study_en, team):
+    v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
+        assert withdraw(v, ann, ann).notice
+    sql(tmp_path / "laptop", "DELETE FROM study_records WHERE name = ?", notices.RECORD)
+    with reopen(tmp_path / "laptop") as v, pytest.raises(HistoryTampered, match="withdrawal_notices"):
+        notices.pending(v)
+
+
+def test_a_forged_failed_unlock_entry_cannot_vouch_for_a_deleted_session(tmp_path, study_en, team):
+    v, (_ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        head = v.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    from fieldscribe.core.audit import (
+        _entry_hash,  # the attacker recomputes the chain as the code does
+    )
+
+    details = json.dumps({"ledger": {ledger.session_scope(ann_s): None}, "method": "passphrase"},
+                         ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    seq, ts = head[0] + 1, "2026-01-01T00:00:00.000Z"
+    digest = _entry_hash(head[1], seq, ts, "x", "vault.unlock_failed", "", details)
+    sql(tmp_path / "laptop", "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) "
+        "VALUES (?, ?, 'x', 'vault.unlock_failed', '', ?, ?, ?)", seq, ts, details, head[1], digest)
+    with reopen(tmp_path / "laptop") as v:
+        report = v.audit.verify()
+        assert not report.ok and any("forged" in p for p in report.problems), report.problems
+
+
+# -- what a store writer puts on the store ------------------------------------------------------------
+def _pull(url: str, identity: Path, out: Path):
+    store = connect(url, Credentials())
+    try:
+        return pull(store, identity, out)
+    finally:
+        store.close()
+
+
+def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, team):
+    """A store writer plants a bundle under a new device folder (pinned on first use, as
+    documented), then a notice signed by that key naming paths outside it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    v, _sid, _ = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        store = connect(url, Credentials())
+        try:
+            from fieldscribe.core.sync.push import sync
+
+            sync(v, store)
+        finally:
+            store.close()
+        real_device = v.device_id
+    analysis = tmp_path / "analysis"
+    [real] = _pull(url, team[0], analysis).bundles
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    # the attacker's device folder is named like the real one's prefix
+    fake_device = real_device[:12] + "-attacker"
+    key = Ed25519PrivateKey.generate()
+    from fieldscribe.core.export.bundle import read_recipients, write_bundle
+
+    study = study_en.study.study.id
+    folder = store_dir / study / fake_device
+    folder.mkdir(parents=True)
+    write_bundle({"a.txt": b"x"}, {"study": {"id": study, "title": "t", "ethics_reference": "e"},
+                                   "device_id": fake_device, "sessions": []},
+                 key, read_recipients([team[1]]), folder / "fake.fsbundle.age")
+    first = _pull(url, team[0], analysis)
+    assert [b.error for b in first.bundles] == [None]
+    assert real.folder.exists(), "a device folder named like another's prefix lands in its own folder"
+    for bundles in ([f"../../../{victim.name}"], [f"../{real_device}/{real.bundle}"], ["x/../../y.fsbundle.age"]):
+        body = {"format": notices.FORMAT, "study": study, "device_id": fake_device, "participant": "P1",
+                "sessions": [], "bundles": bundles, "withdrawn_at": "now", "device_public_key": public_hex(key)}
+        text = json.dumps(body, sort_keys=True)
+        (folder / notices.NOTICES).mkdir(exist_ok=True)
+        (folder / notices.NOTICES / f"P1-{len(bundles[0])}{notices.SUFFIX}").write_text(
+            json.dumps({"notice": text, "signature": key.sign(text.encode()).hex()}))
+    report = _pull(url, team[0], analysis)
+    assert all(w.error and "not a bundle file name" in w.error for w in report.withdrawals), report.withdrawals
+    assert (victim / "keep.txt").exists() and real.folder.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "huge"])
+def test_hostile_files_on_the_store_are_skipped_in_one_sentence(tmp_path, study_en, team, kind):
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    v, _sid, _ = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    with v:
+        store = connect(url, Credentials())
+        try:
+            from fieldscribe.core.sync.push import sync
+
+            sync(v, store)
+        finally:
+            store.close()
+        device = v.device_id
+    notice = store_dir / study_en.study.study.id / device / notices.NOTICES / f"P9-x{notices.SUFFIX}"
+    notice.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(notice)
+    elif kind == "folder":
+        notice.mkdir()
+    else:
+        with notice.open("wb") as f:
+            f.truncate(3 * 1024**3)   # sparse: 3 GiB that takes no disk
+    report = _pull(url, team[0], tmp_path / "analysis")
+    [w] = report.withdrawals
+    assert w.error and "skipped" in w.error and "\n" not in w.error
+    assert [b.error for b in report.bundles] == [None], "the rest of the pull goes on"
