@@ -243,3 +243,33 @@ def test_bundles_held_back_are_named_in_the_notice_too(tmp_path, study_en, team)
         [queued] = notices.pending(v)
         parsed = notices.parse_notice(queued["data"].encode())
         assert parsed is not None and parsed[0].bundles == (unsent.name,)
+
+
+def test_a_focus_group_is_exported_without_a_member_who_withdrew(tmp_path, study_en, team):
+    from fieldscribe.core.export.bundle import open_bundle
+
+    v, _ = Vault.create(tmp_path / "laptop", PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        import_guide(v, with_receipt_key(study_en, team[0]))
+        ann = participants.enrol(v, study_en.study, group="service_user", name="Ann Lee")
+        bo = participants.enrol(v, study_en.study, group="service_user", name="Bo Chen")
+        for pid in (ann, bo):
+            consent.record_consent(v, study_en.study, pid, {c.id: True for c in study_en.study.consent})
+        sid = sessions.create_session(v, [ann, bo])
+        wav = tmp_path / "group.wav"
+        sf.write(wav, (np.sin(np.arange(32000) / 16000 * 2 * np.pi * 220) * 8000).astype(np.int16), 16000)
+        import_file(v, sid, wav)
+        key = sessions.session_key(v, sid)
+        t = begin_transcript(v, sid, EngineSettings(model="test", language="en"), 10.0)
+        store_segments(v, t, key, [Segment(0.0, 4.0, "Ann Lee said the group helps."),
+                                   Segment(5.0, 9.0, "Bo Chen agreed with her.")], timeline.events(v, sid, key), 10.0)
+        complete_transcript(v, t)
+        decide(v, sid, accept_all=True)
+        mark_reviewed(v, sid)
+        withdraw(v, ann, ann)
+        bundle = export_sessions(v, [sid], tmp_path / "out", [team[1]])
+    opened = open_bundle(bundle, team[0])
+    [session] = opened.manifest["sessions"]
+    assert session["participants"] == [bo]
+    text = b"".join(opened.files.values())
+    assert b"Ann Lee" not in text and b"Bo Chen" not in text

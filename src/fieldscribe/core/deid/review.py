@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import InvalidInput, InvalidTransition
-from ..participants import get_record, put_record, require_active
+from ..participants import WITHDRAWN, get_record, put_record, require_active, require_existing
 from ..paths import actor
 from ..transcripts import StoredSegment, current_transcript, load_segments
 from ..vault import Vault
@@ -271,9 +271,16 @@ def groups(items: list[Suggestion]) -> list[Group]:
     return list(out.values())
 
 
+def active_members(vault: Vault, session: sessions.Session) -> list[str]:
+    """The session's participants who have not withdrawn (a focus group outlives one member's
+    withdrawal; their own identifier list went with their key, and what the group's review
+    accepted stays in the replacement table)."""
+    return [pid for pid in session.participants if require_existing(vault, pid)[1] != WITHDRAWN]
+
+
 def _transcript_identifiers(vault: Vault, session: sessions.Session) -> list[Identifier]:
     idents = study_identifiers(vault)
-    for pid in session.participants:
+    for pid in active_members(vault, session):
         idents += participant_identifiers(vault, pid)
     # what was accepted in any transcript of the study is looked for in every other one
     idents += [Identifier(original, descriptor, "identifier") for original, descriptor in replacement_table(vault).items()]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import participants, sessions
-from ..deid.review import deidentified_segments
+from ..deid.review import active_members, deidentified_segments
 from ..guides import load_guide
 from ..study import ChoiceField, NumberField, Study
 from ..transcripts import StoredSegment
@@ -95,9 +95,10 @@ def gather(vault: Vault, session_ids: list[str]) -> ExportContent:
                 counts[sug.kind] = counts.get(sug.kind, 0) + 1
         domains = {d.id: d.title for d in sf.study.guide.domains}
         questions = {q.id: (d.title, q.text) for d, q in sf.study.questions()}
+        members = active_members(vault, s)   # a withdrawn member of a group is no case in the export
         exports.append(SessionExport(s.id, s.kind, s.wave, sf.version, sf.study.study.language,
-                                     list(s.participants), segs, questions, domains))
-        for pid in s.participants:
+                                     members, segs, questions, domains))
+        for pid in members:
             if pid not in cases:
                 p = participants.get_participant(vault, pid)
                 cases[pid] = CaseInfo(pid, p.group, generalise(sf.study, p.baseline))
