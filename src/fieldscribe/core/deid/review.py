@@ -14,7 +14,13 @@ from dataclasses import asdict, dataclass
 from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import InvalidInput, InvalidTransition
-from ..participants import WITHDRAWN, get_record, put_record, require_active, require_existing
+from ..participants import (
+    WITHDRAWN,
+    get_record,
+    put_record,
+    require_active,
+    require_existing,
+)
 from ..paths import actor
 from ..transcripts import StoredSegment, current_transcript, load_segments
 from ..vault import Vault
