@@ -317,7 +317,7 @@ def test_the_bounds_hold_the_defaults_and_the_test_settings():
     for params in (KdfParams(), FAST_KDF):
         assert KdfParams.from_dict(params.to_dict()) == params
         assert KdfParams.from_json(json.dumps(params.to_dict())) == params
-    assert KDF_BOUNDS["memory_kib"] == (8 * 1024, 4 * 1024 * 1024)
+    assert KDF_BOUNDS["memory_kib"] == (8 * 1024, 1024 * 1024)
 
 
 @pytest.mark.parametrize("params", ['{"memory_kib": 1099511627776, "iterations": 3, "lanes": 4}',
