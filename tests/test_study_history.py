@@ -219,3 +219,141 @@ def test_hostile_files_on_the_store_are_skipped_in_one_sentence(tmp_path, study_
     [w] = report.withdrawals
     assert w.error and "skipped" in w.error and "\n" not in w.error
     assert [b.error for b in report.bundles] == [None], "the rest of the pull goes on"
+
+
+def _sync(v: Vault, url: str):
+    from fieldscribe.core.sync.push import sync
+
+    store = connect(url, Credentials())
+    try:
+        return sync(v, store)
+    finally:
+        store.close()
+
+
+def test_a_withdrawn_bundle_copied_under_a_new_name_is_not_unpacked_again(tmp_path, study_en, team):
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        bundle = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
+        _sync(v, url)
+        device = v.device_id
+    analysis = tmp_path / "analysis"
+    _pull(url, team[0], analysis)
+    with reopen(tmp_path / "laptop") as v:
+        withdraw(v, ann, ann)
+        _sync(v, url)
+    assert [w.participant for w in _pull(url, team[0], analysis).withdrawals] == [ann]
+    folder = store_dir / study_en.study.study.id / device
+    copy = folder / bundle.name.replace(".fsbundle.age", "x.fsbundle.age")
+    copy.write_bytes((folder / bundle.name).read_bytes())
+    [again] = _pull(url, team[0], analysis).bundles
+    assert again.error and ("renamed copy" in again.error or "withdrew" in again.error)
+    assert not (analysis / study_en.study.study.id / device / copy.name.removesuffix(".fsbundle.age")).exists()
+
+
+@pytest.mark.parametrize("where", ["receipt", "upload"])
+def test_a_link_planted_under_a_scratch_name_on_a_shared_folder_redirects_nothing(tmp_path, study_en, team, where):
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    precious = tmp_path / "thesis.docx"
+    precious.write_bytes(b"years of work")
+    v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    folder = store_dir / study_en.study.study.id / v.device_id
+    folder.mkdir(parents=True)
+    if where == "upload":
+        (folder / f".{bundle.name}.part").symlink_to(precious)
+    with v:
+        _sync(v, url)
+    if where == "receipt":
+        (folder / "receipts").mkdir()
+        (folder / "receipts" / f".{bundle.name}.receipt.json.part").symlink_to(precious)
+        [got] = _pull(url, team[0], tmp_path / "analysis").bundles
+        assert got.error is None
+    assert precious.read_bytes() == b"years of work"
+    assert (folder / bundle.name).is_file() and not (folder / bundle.name).is_symlink()
+
+
+def test_a_device_folder_linked_out_of_the_store_is_refused(tmp_path, study_en, team):
+    store_dir = tmp_path / "store"
+    (store_dir / study_en.study.study.id).mkdir(parents=True)
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    (store_dir / study_en.study.study.id / v.device_id).symlink_to(elsewhere, target_is_directory=True)
+    with v, pytest.raises(Exception, match="leads out of the store folder"):
+        _sync(v, f"file://{store_dir}")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_the_device_id_is_part_of_the_sealed_study_history(tmp_path, study_en, team):
+    v, (ann, _), _ = laptop(tmp_path, study_en, team)
+    v.close()
+    sql(tmp_path / "laptop", "UPDATE meta SET value = 'another-device' WHERE key = 'device_id'")
+    with reopen(tmp_path / "laptop") as v, pytest.raises(HistoryTampered):
+        withdraw(v, ann, ann)
+
+
+def test_a_withdrawal_notice_deleted_from_the_store_is_sent_again(tmp_path, study_en, team):
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
+    with v:
+        export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
+        _sync(v, url)
+        name = withdraw(v, ann, ann).notice
+        assert _sync(v, url).notices_sent == [name]
+        [planted] = list(store_dir.rglob(f"*{notices.SUFFIX}"))
+        planted.unlink()
+        again = _sync(v, url)
+        assert again.notices_restored == [name] and planted.exists()
+        assert _sync(v, url).notices_sent == [], "once it is there, nothing more is sent"
+
+
+def test_the_rows_of_a_withdrawn_participant_cannot_be_deleted_unnoticed(tmp_path, study_en, team):
+    v, (ann, _), _ = laptop(tmp_path, study_en, team)
+    with v:
+        withdraw(v, ann, ann)
+        assert ledger.verify_all(v) == []
+    for statement in ("DELETE FROM session_participants WHERE participant_id = ?",
+                      "DELETE FROM participants WHERE id = ?"):
+        sql(tmp_path / "laptop", statement, ann)
+    with reopen(tmp_path / "laptop") as v:
+        findings = ledger.verify_all(v)
+        assert any(ann in f and "deleted" in f for f in findings), findings
+
+
+@pytest.mark.parametrize("edit", [
+    ("UPDATE meta SET value = 'not json' WHERE key = 'audit_anchor'", "unreadable"),
+    ("UPDATE meta SET value = '{\"seq\": \"x\"}' WHERE key = 'audit_anchor'", "unreadable"),
+    ("UPDATE audit SET details = '[' WHERE seq = (SELECT MAX(seq) FROM audit)", "edited"),
+])
+def test_unreadable_audit_rows_are_findings_not_crashes(tmp_path, study_en, team, edit):
+    from click.testing import CliRunner
+
+    from fieldscribe.cli import cli
+
+    v, _, _ = laptop(tmp_path, study_en, team)
+    v.close()
+    sql(tmp_path / "laptop", edit[0])
+    r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "laptop"), "audit", "verify"],
+                           env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    assert r.exit_code != 0 and edit[1] in r.output and "Traceback" not in r.output, r.output
+
+
+def test_an_edited_sequence_number_never_reuses_a_pseudonym(tmp_path, study_en, team):
+    from click.testing import CliRunner
+
+    from fieldscribe.cli import cli
+
+    v, (ann, _), _ = laptop(tmp_path, study_en, team)
+    with v:
+        withdraw(v, ann, ann)
+    sql(tmp_path / "laptop", "UPDATE participants SET seq = -5 WHERE id = ?", ann)
+    r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "laptop"), "participant", "add", "--group",
+                                 "service_user", "--eligible"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    assert "Traceback" not in r.output and ann not in r.output.split()

@@ -28,6 +28,13 @@ class FieldscribeGroup(click.Group):
             if "disk is full" in str(exc) or "disk I/O" in str(exc):
                 _disk_full(ctx)
             raise
+        except (sqlite3.IntegrityError, sqlite3.DatabaseError) as exc:
+            # the schema's own constraints caught a row that fieldscribe never writes: the file
+            # was edited (or damaged); the transaction was rolled back, so nothing changed
+            click.echo(f"Error: the vault database holds rows fieldscribe did not write ({terminal_safe(exc)}); "
+                       "nothing was changed — keep the vault folder as evidence and run `fieldscribe audit verify`.",
+                       err=True)
+            ctx.exit(2)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 _disk_full(ctx)
@@ -68,8 +75,17 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from . import (audio_cmds, deid_cmds, export_cmds, guide_cmds, participant_cmds, session_cmds, sync_cmds,
-                   transcript_cmds, vault_cmds)
+    from . import (
+        audio_cmds,
+        deid_cmds,
+        export_cmds,
+        guide_cmds,
+        participant_cmds,
+        session_cmds,
+        sync_cmds,
+        transcript_cmds,
+        vault_cmds,
+    )
 
     for module in (vault_cmds, guide_cmds, participant_cmds, session_cmds, audio_cmds, transcript_cmds, deid_cmds,
                    export_cmds, sync_cmds):

@@ -112,6 +112,9 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
         click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
     for name in report.notices_sent:
         click.echo(f"Sent the withdrawal notice {name} to the analysis team.", err=True)
+    for name in report.notices_restored:
+        click.echo(f"Warning: the withdrawal notice {name} had been deleted from the store; it was sent again "
+                   "(tell whoever runs the store).", err=True)
     for name in report.rejected:
         click.echo(f"Warning: the receipt for {name} is not signed by a receipt key the study file lists; it was "
                    "ignored (ask the analysis team, and check export: receipt_keys:).", err=True)

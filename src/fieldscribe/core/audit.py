@@ -41,10 +41,31 @@ def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, subj
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def _details(text: str) -> dict[str, Any]:
+    """An entry's details; an edited, unreadable one reads as empty (verify reports the edit,
+    because the entry's hash no longer matches)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _anchor(text: str) -> tuple[int, str] | None:
+    try:
+        value = json.loads(text)
+        seq, mac = value["seq"], value["mac"]
+    except (TypeError, ValueError, KeyError, RecursionError):
+        return None
+    if type(seq) is not int or not isinstance(mac, str):
+        return None
+    return seq, mac
+
+
 def _plain_failed_unlock(subject: str, details: str) -> bool:
     try:
         value = json.loads(details)
-    except ValueError:
+    except (TypeError, ValueError, RecursionError):
         return False
     return subject == "" and isinstance(value, dict) and set(value) == {"method"} and \
         value["method"] in ("passphrase", "recovery-key")
@@ -125,7 +146,7 @@ class AuditLog:
 
     def details_at(self, seq: int) -> dict[str, Any] | None:
         row = self._db.execute("SELECT details FROM audit WHERE seq = ?", (seq,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else _details(row[0])
 
     def mentioning(self, text: str, after: int = 0) -> list[AuditEntry]:
         """Entries after AFTER whose details contain TEXT (a cheap pre-filter in SQLite;
@@ -135,13 +156,13 @@ class AuditLog:
             "ORDER BY seq",
             (after, text),
         ).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], _details(r[5])) for r in rows]
 
     def entries(self) -> list[AuditEntry]:
         rows = self._db.execute(
             "SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq"
         ).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], _details(r[5])) for r in rows]
 
     def verify(self) -> AuditReport:
         problems: list[str] = []
@@ -168,21 +189,24 @@ class AuditLog:
             prev = digest
             expected_seq = seq + 1
         anchored = 0
+        anchor: tuple[int, str] | None = None
         raw = self._db.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
         if raw is None:
             if rows:
                 problems.append("the audit anchor is missing, so the chain cannot be trusted")
         else:
-            anchor = json.loads(raw[0])
-            anchored = int(anchor["seq"])
-            if anchored not in hashes:
+            anchor = _anchor(raw[0])
+            anchored = anchor[0] if anchor else 0
+            if anchor is None:
+                problems.append("the audit anchor is unreadable: it was edited on disk")
+            elif anchored not in hashes:
                 problems.append(f"anchored entry {anchored} is gone: the log was truncated")
             elif self._anchor_key is not None and not hmac.compare_digest(
-                self._mac(anchored, hashes[anchored]), anchor["mac"]
+                self._mac(anchored, hashes[anchored]), anchor[1]
             ):
                 problems.append(f"the anchor does not match entry {anchored}: the log was rewritten")
         forged = [s for s, a in actions.items() if s > anchored and a != UNLOCK_FAILED]
-        if forged and raw is not None:  # (a missing anchor is reported above)
+        if forged and anchor is not None:  # (a missing or unreadable anchor is reported above)
             problems.append(
                 f"entries {forged[0]}–{forged[-1]} were added after the anchored entry {anchored} by someone "
                 "without the key (only failed unlocks are written while the vault is locked)"

@@ -174,7 +174,7 @@ def _study_parts(vault: Vault) -> dict[str, Any]:
     key, the queue of withdrawal notices, the sealed study-file hashes …) and the outbox (which
     bundle holds which sessions, how far it got, its receipt)."""
     db = vault.db
-    parts: dict[str, Any] = {"guides": [
+    parts: dict[str, Any] = {"device": vault.device_id, "guides": [
         list(r) for r in db.execute(
             "SELECT sha256, study_id, language, title, imported_at FROM guides ORDER BY sha256")
     ]}
@@ -206,6 +206,7 @@ def _describe(scope: str, part: str, sealed: Any, current: Any) -> str:
     name, _, version = part.partition(":")
     if kind == STUDY:
         what = {"guides": "the list of imported study files",
+                "device": "this laptop's device id (the store folder withdrawal notices go to)",
                 "record": f"the study record {version!r}",
                 "export": f"the outbox entry of bundle {version}"}.get(name, f"the study's {part}")
         if current is None and sealed is not None:
@@ -587,6 +588,12 @@ def verify_all(vault: Vault, on_scope: Callable[[str], None] | None = None) -> l
         for scope in sorted(orphans - known):
             findings.append(str(HistoryTampered(
                 scope, f"{_split(scope)[1]} was deleted from the vault, but the audit log records its history")))
+        # withdrawn and purged records keep their rows (pseudonym, status): deleting them hides
+        # that the person or interview ever existed
+        ended = {participant_scope(p) for p in evidence.withdrawn} | {session_scope(s) for s in evidence.ended_sessions}
+        for scope in sorted(ended - known - orphans):
+            findings.append(str(HistoryTampered(
+                scope, f"{_split(scope)[1]} was deleted from the vault after it was withdrawn or purged")))
     return findings
 
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from . import ledger
 from .audit import now_iso
-from .errors import ConfirmationMismatch, InvalidInput, NotEligible, ParticipantWithdrawn, UnknownParticipant
+from .errors import (
+    ConfirmationMismatch,
+    InvalidInput,
+    NotEligible,
+    ParticipantWithdrawn,
+    UnknownParticipant,
+)
 from .study import Study
 from .vault import Vault
 
@@ -98,7 +104,11 @@ def enrol(
     answers = {k: study.parse_answer(k, v) for k, v in (baseline or {}).items()}
     identity = {k: v for k, v in {"name": name, "contact": contact, "notes": notes}.items() if v}
     with vault.db.atomic():
-        row = vault.db.execute("SELECT COALESCE(MAX(seq), 0) FROM participants").fetchone()
+        # above every number used so far, by seq and by pseudonym: a pseudonym is never reused,
+        # even when someone edited a seq on disk
+        row = vault.db.execute(
+            "SELECT MAX(COALESCE(MAX(seq), 0), COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0)) FROM participants"
+        ).fetchone()
         seq = row[0] + 1
         pid = f"P{seq}"
         vault.db["participants"].insert(

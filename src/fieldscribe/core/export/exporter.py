@@ -84,6 +84,8 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
                       "participants": s.participants} for s in content.sessions],
         "redactions": content.redaction_counts,
         "audio_included": with_audio,
+        # the file's own name, signed: a copy under another name on the store is refused
+        "bundle": out.name,
     }
     try:
         manifest_sha256 = write_bundle(files, manifest, signer, keys, out)

@@ -49,6 +49,7 @@ class SyncReport:
     changed: list[str] = field(default_factory=list)            # bundle files altered since export
     rejected: list[str] = field(default_factory=list)           # receipts not signed by a listed receipt key
     notices_sent: list[str] = field(default_factory=list)       # withdrawal notices uploaded
+    notices_restored: list[str] = field(default_factory=list)   # … again, after someone deleted them there
     no_receipt_key: bool = False                                # the study file lists no receipt key
     bytes_sent: int = 0
     cancelled: bool = False
@@ -123,9 +124,12 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
 def _send_notices(vault: Vault, store: Store, folder: str, report: SyncReport) -> None:
     """Withdrawal notices go first: the team must learn of a withdrawal before anything else."""
     for item in notices.pending(vault):
-        if item["uploaded_at"]:
+        path = posixpath.join(folder, notices.NOTICES, item["name"])
+        if item["uploaded_at"] and store.exists(path):
             continue
-        store.write_atomic(posixpath.join(folder, notices.NOTICES, item["name"]), item["data"].encode())
+        if item["uploaded_at"]:   # someone deleted it from the store: the team must still learn of it
+            report.notices_restored.append(item["name"])
+        store.write_atomic(path, item["data"].encode())
         with vault.db.atomic():
             notices.mark_uploaded(vault, item["name"])
             ledger.update_study(vault, "sync.withdrawal_notice", item["name"].split("-")[0],

@@ -161,6 +161,7 @@ def _apply_notices(store: Store, folder: str, study: str, device: str, trust: De
         new = [b for b in notice.bundles if b not in withdrawn]
         if not new and name in seen.get(key + "#notices", []):
             continue
+        seen[key + "#sessions"] = sorted({*seen.get(key + "#sessions", []), *notice.sessions})
         item = Withdrawal(study, device, notice.participant, notice.bundles)
         home = (out_dir / study / device).resolve()
         for bundle in notice.bundles:
@@ -199,13 +200,14 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
         for device in (d for d in store.listdir(store.path(study)) if safe_name(d)):
             folder = store.path(study, device)
             withdrawn = _apply_notices(store, folder, study, device, trust, out_dir, seen, report)
+            gone_sessions = set(seen.get(f"{study}/{device}#sessions", []))
             done = set(store.listdir(posixpath.join(folder, RECEIPTS)))
             for name in store.listdir(folder):
                 if not name.endswith(BUNDLE_SUFFIX) or not safe_name(name) or receipt_name(name) in done \
                         or name in withdrawn:
                     continue
                 item = _pull_one(store, folder, study, device, name, identity_path, out_dir, incoming, trust,
-                                 file_sha256)
+                                 file_sha256, gone_sessions)
                 report.bundles.append(item)
                 if on_bundle:
                     on_bundle(item)
@@ -213,7 +215,8 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
 
 
 def _pull_one(store: Store, folder: str, study: str, device: str, name: str, identity_path: Path, out_dir: Path,
-              incoming: Path, trust: DeviceTrust, file_sha256: Callable[[Path], str]) -> Pulled:
+              incoming: Path, trust: DeviceTrust, file_sha256: Callable[[Path], str],
+              gone_sessions: set[str]) -> Pulled:
     item = Pulled(study, device, name)
     local = incoming / name
     try:
@@ -225,6 +228,12 @@ def _pull_one(store: Store, folder: str, study: str, device: str, name: str, ide
                                 f"device {str(m.get('device_id'))[:12]!r}, but lies in {study}/{device[:12]}"
                                 " on the store; refused.")
         item.trust = trust.check(study, device, str(m.get("device_public_key", "")), what=name)
+        if m.get("bundle", name) != name:
+            raise BundleRefused(f"{name} was exported as {str(m.get('bundle'))[:80]!r}: a renamed copy; refused.")
+        withdrawn_here = sorted({str(s.get("id")) for s in m.get("sessions", [])} & gone_sessions)
+        if withdrawn_here:
+            raise BundleRefused(f"{name} holds {', '.join(withdrawn_here)}, whose participant withdrew; it is "
+                                "not unpacked.")
         target = _unpacked_folder(out_dir, study, device, name)
         if not target.exists():
             # extract unpacks into a hidden folder and renames it when complete, so a crash

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import stat
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -80,6 +81,54 @@ class Store:
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
+    # -- a mounted folder (USB drive, share) is a file system others write to ----------------
+    @property
+    def is_local(self) -> bool:
+        return self.address.scheme == "file"
+
+    def _confine(self, path: str) -> None:
+        """On a mounted-folder store, refuse a path whose folder is a link out of the store:
+        whoever can write to the share must not steer our writes (or reads) into the
+        analyst's or interviewer's own files."""
+        if not self.is_local:
+            return
+        root = os.path.realpath(self.root)
+        parent = os.path.realpath(posixpath.dirname(path))
+        if parent != root and not parent.startswith(root.rstrip(os.sep) + os.sep):
+            raise StoreRefused(f"{posixpath.basename(path)!r} on the store lies behind a link that leads out of the "
+                               "store folder; it was skipped (someone changed the store — tell whoever runs it).")
+
+    def _clear_scratch(self, tmp: str) -> None:
+        """Remove whatever is not a regular file under one of our scratch names (.NAME.part):
+        a planted link would redirect our write, a FIFO would block it."""
+        self._confine(tmp)
+        if not self.is_local:
+            return
+        try:
+            info = os.lstat(tmp)
+        except FileNotFoundError:
+            return
+        if stat.S_ISREG(info.st_mode):
+            return
+        if stat.S_ISDIR(info.st_mode):
+            raise StoreRefused(f"{posixpath.basename(tmp)!r} on the store is a folder where fieldscribe keeps a "
+                               "partial upload; remove it and sync again.")
+        os.unlink(tmp)
+
+    def _open_local(self, path: str, mode: str):
+        """Open a scratch file on a mounted folder without following a link at its name."""
+        flags = {"wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "ab": os.O_WRONLY | os.O_APPEND,
+                 "xb": os.O_WRONLY | os.O_CREAT | os.O_EXCL}[mode]
+        return os.fdopen(os.open(path, flags | os.O_NOFOLLOW, 0o644), "wb" if mode != "ab" else "ab")
+
+    def _require_regular(self, path: str) -> None:
+        if not self.is_local:
+            return
+        self._confine(path)
+        info = os.lstat(path)   # FileNotFoundError passes up, as from the store's own calls
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreRefused(f"{posixpath.basename(path)!r} on the store is not a regular file; it was skipped.")
+
     # -- small operations, each translating transport errors into one sentence --------------
     def _call(self, what: str, fn: Callable, *args, **kwargs):
         try:
@@ -119,6 +168,7 @@ class Store:
     def _regular(self, path: str, limit: int) -> int:
         """The size of PATH if it is a regular file of at most LIMIT bytes; anyone who can
         write to the store chooses what lies there (a folder, a FIFO, a sparse 3 GiB file)."""
+        self._require_regular(path)
         info = self._call("look at a file", self.fs.info, path)
         kind, size = info.get("type"), info.get("size")
         if kind != "file" or not isinstance(size, int):
@@ -168,6 +218,8 @@ class Store:
 
     def sha256(self, path: str, limit: int | None = None) -> str:
         """SHA-256 of the file as the store holds it (or of its first `limit` bytes)."""
+        self._require_regular(path)
+
         def run() -> str:
             with self.fs.open(path, "rb") as f:
                 return _sha_of(f, limit)
@@ -179,10 +231,17 @@ class Store:
         tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.part")
 
         def run() -> None:
+            if self.is_local:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)   # a regular leftover of ours; anything else was cleared
+                with self._open_local(tmp, "xb") as f:
+                    f.write(data)
+                return
             with self.fs.open(tmp, "wb") as f:
                 f.write(data)
 
         self.makedirs(posixpath.dirname(path))
+        self._clear_scratch(tmp)
         self._call("write a file", run)
         self.rename(tmp, path)
 
@@ -199,6 +258,7 @@ class Store:
         total = local.stat().st_size
         sha256 = sha256 or local_sha(local)
         self.makedirs(folder)
+        self._clear_scratch(tmp)
         start = self.size(tmp) if self.can_append else None
         if start is not None and (start > total or self.sha256(tmp, start) != local_sha(local, start)):
             self.remove(tmp)   # not a prefix of this bundle: start over
@@ -214,7 +274,8 @@ class Store:
 
         def run() -> None:
             nonlocal sent
-            with open(local, "rb") as src, self.fs.open(tmp, mode) as dst:
+            opened = self._open_local(tmp, mode) if self.is_local else self.fs.open(tmp, mode)
+            with open(local, "rb") as src, opened as dst:
                 src.seek(start)
                 while True:
                     if cancel is not None and cancel.is_set():
