@@ -225,6 +225,12 @@ def test_audio_cut_at_a_chunk_boundary_is_refused(vault, vault_path, study_en, t
         assert not out.exists()
     finally:
         v.close()
+    from click.testing import CliRunner
+
+    from fieldscribe.cli import cli
+
+    r = CliRunner().invoke(cli, ["--vault", str(vault_path), "audit", "verify"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    assert r.exit_code != 0 and "3 chunks where 5" in r.output, "audit verify finds it without reading the audio"
     # making the recording's row agree with the shorter file is caught by the session's history
     with raw_db(vault_path) as db:
         db.execute("UPDATE recordings SET chunks = 3, frames = 48000 WHERE session_id = ?", (sid,))

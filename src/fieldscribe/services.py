@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .core import consent, participants, sessions
-from .core.errors import InvalidInput
+from .core.errors import InvalidInput, RecordTampered
 from .core.guides import current_guide, load_guide
 from .core.study import Domain, Question, Study, StudyFile
 from .core.vault import Vault
 
+TAMPERED = "tampered"   # a row whose history was edited on disk (its sentence is under "needs attention")
 
 @dataclass(frozen=True)
 class ParticipantRow:
@@ -80,7 +81,7 @@ class Services:
         return self._vault
 
     def unlock(self, passphrase: str) -> list[str]:
-        """Unlock, then repair any recording a crash interrupted; return what was recovered."""
+        """Unlock, then repair any recording a crash interrupted; return what to tell the user."""
         self._open().unlock(passphrase)
         return self._recover()
 
@@ -89,12 +90,17 @@ class Services:
         return self._recover()
 
     def _recover(self) -> list[str]:
-        from .core.recovery import interrupted_sessions, recover_all
+        """Each interrupted recording on its own; one that fails is a warning line, never a
+        reason to stay locked out (or to leave the keys in memory behind an error)."""
+        from .core.recovery import recover_each
 
-        if not interrupted_sessions(self.vault):
-            return []
-        return [f"Recording of {r.session_id} was interrupted; {r.seconds:.0f} s were recovered."
-                for r in recover_all(self.vault)]
+        try:
+            done, problems = recover_each(self.vault)
+        except BaseException:
+            self.lock()
+            raise
+        return [f"Recording of {r.session_id} was interrupted; {r.seconds:.0f} s were recovered." for r in done] \
+            + problems
 
     def lock(self) -> None:
         """Forget every key; the vault stays open (and locked against other processes)."""
@@ -123,6 +129,9 @@ class Services:
         return load_guide(self.vault, sessions.get_session(self.vault, sid).guide_sha256).study
 
     def dashboard(self) -> Dashboard:
+        """The overview. A participant or session whose history was edited on disk is shown as
+        "tampered" with its sentence under "needs attention"; the others stay reachable."""
+        from .core import ledger
         from .core.recovery import interrupted_sessions
         from .core.transcripts import list_transcripts
 
@@ -130,9 +139,16 @@ class Services:
         study = self.study()
         rows: list[SessionRow] = []
         by_person: dict[str, list[SessionRow]] = {}
+        tampered: list[str] = []
         for s in sessions.list_sessions(vault):
             status = s.status
-            running = [t for t in list_transcripts(vault, s.id) if t.state == "running"]
+            try:
+                if status not in (sessions.PURGED, sessions.WITHDRAWN):
+                    ledger.check_session(vault, s.id)   # a status edited on disk is not shown as true
+                running = [t for t in list_transcripts(vault, s.id) if t.state == "running"]
+            except RecordTampered as exc:
+                status, running = TAMPERED, []
+                tampered.append(str(exc))
             if running and s.status in (sessions.RECORDED,) and running[-1].total_s:
                 status = f"transcribing {int(100 * running[-1].done_s / running[-1].total_s)}%"
             row = SessionRow(s.id, s.kind, s.wave, s.participants, status)
@@ -144,11 +160,12 @@ class Services:
             mine = by_person.get(p.id, [])
             people.append(ParticipantRow(
                 p.id, p.group, max((r.wave for r in mine), default=None),
-                "withdrawn" if p.withdrawn else self._consent_state(study, p.id),
+                "withdrawn" if p.withdrawn else self._consent_or_tampered(study, p.id, tampered),
                 ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
             ))
         attention = [f"{sid}: a recording was interrupted — it will be recovered on unlock."
                      for sid in interrupted_sessions(vault)]
+        attention += tampered
         for r in rows:
             if r.status == sessions.RECORDED:
                 attention.append(f"{r.id}: recorded, not transcribed yet.")
@@ -159,6 +176,13 @@ class Services:
             elif r.status == sessions.RECEIVED:
                 attention.append(f"{r.id}: received by the analysis team; its raw data can be purged.")
         return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
+
+    def _consent_or_tampered(self, study: Study, pid: str, tampered: list[str]) -> str:
+        try:
+            return self._consent_state(study, pid)
+        except RecordTampered as exc:
+            tampered.append(str(exc))
+            return TAMPERED
 
     def _consent_state(self, study: Study, pid: str) -> str:
         state = consent.current_consent(self.vault, pid)

@@ -218,13 +218,14 @@ def parse_bool(text: str, what: str) -> bool:
 
 
 def _recover_interrupted(vault: Vault) -> None:
-    from ..core.recovery import interrupted_sessions, recover_all
+    from ..core.recovery import recover_each
 
-    if not interrupted_sessions(vault):
-        return
-    for r in recover_all(vault):
+    done, problems = recover_each(vault)   # one that fails is a warning, never a lock-out
+    for r in done:
         click.echo(
             f"Note: recording of {r.session_id} was interrupted; recovered {r.seconds:.0f} s in {r.chunks} chunks"
             + (f" (dropped a torn final chunk of {r.dropped_bytes} bytes)" if r.dropped_bytes else "") + ".",
             err=True,
         )
+    for line in problems:
+        click.echo(f"Warning: {terminal_safe(line)}", err=True)

@@ -9,9 +9,10 @@ import click
 from ..core import consent as consent_core
 from ..core import participants as pcore
 from ..core import withdrawal
+from ..core.errors import RecordTampered
 from ..core.guides import current_guide
 from ..core.study import ChoiceField, NumberField, Study
-from .common import open_vault, parse_bool, parse_pairs, vault_option
+from .common import open_vault, parse_bool, parse_pairs, terminal_safe, vault_option
 
 
 @click.group()
@@ -103,9 +104,13 @@ def participant_list(ctx: click.Context) -> None:
         study = current_guide(vault).study if people else None
         rows = []
         for p in people:
-            state = "—" if p.withdrawn else (
-                "complete" if consent_core.consent_complete(vault, study, p.id) else "incomplete"
-            )
+            try:
+                state = "—" if p.withdrawn else (
+                    "complete" if consent_core.consent_complete(vault, study, p.id) else "incomplete"
+                )
+            except RecordTampered as exc:   # one edited record does not hide the others
+                state = "TAMPERED"
+                click.echo(f"Warning: {terminal_safe(exc)}", err=True)
             rows.append((p.id, p.group, p.site or "", p.status, state))
     if not rows:
         click.echo("No participants yet; enrol one with `fieldscribe participant add --group …`.")

@@ -13,6 +13,7 @@ from .common import (
     new_vault_folder,
     open_vault,
     read_passphrase,
+    terminal_safe,
     vault_option,
     vault_path,
 )
@@ -79,10 +80,12 @@ def audit_verify(ctx: click.Context) -> None:
     """Check that no audit entry was edited, deleted or rewritten, and that every participant's
     and session's history is the one the log vouches for."""
     from ..core import ledger
+    from ..core.audio.store import verify_audio
 
-    with open_vault(ctx) as vault:
+    with open_vault(ctx, recover=False) as vault:   # the tool to investigate must open whatever happened
         report = vault.audit.verify()
         findings = ledger.verify_all(vault)
+        findings += [f for f in verify_audio(vault) if f not in findings]
     if report.ok and not findings:
         # the same line as before histories were checked: scripts and tests read it
         click.echo(f"Audit log intact: {report.entries} entries, anchored at entry {report.anchored_seq}.")
@@ -105,7 +108,7 @@ def audit_verify(ctx: click.Context) -> None:
 @click.pass_context
 def audit_show(ctx: click.Context, last: int) -> None:
     """List recent audit entries (pseudonyms and actions only)."""
-    with open_vault(ctx) as vault:
+    with open_vault(ctx, recover=False) as vault:
         entries = vault.audit.entries()[-last:]
     for e in entries:
         # the history digests (details["ledger"]) are for `audit verify`, not for reading
@@ -121,18 +124,34 @@ def audit_show(ctx: click.Context, last: int) -> None:
 def status(ctx: click.Context) -> None:
     """The study at a glance: guides, participants, consent and sessions, and what needs attention."""
     from ..core import consent as consent_core
+    from ..core import ledger
     from ..core import participants as pcore
     from ..core import sessions as score
+    from ..core.errors import RecordTampered
     from ..core.guides import current_guide, list_guides
 
     with open_vault(ctx) as vault:
         guides = list_guides(vault)
         study = current_guide(vault).study if guides else None
         people = pcore.list_participants(vault)
-        consent_ok = {
-            p.id: consent_core.consent_complete(vault, study, p.id) for p in people if study and not p.withdrawn
-        }
+        tampered: list[str] = []
+        consent_ok: dict[str, bool | None] = {}
+        for p in people:
+            if study and not p.withdrawn:
+                try:
+                    consent_ok[p.id] = consent_core.consent_complete(vault, study, p.id)
+                except RecordTampered as exc:   # one edited record does not hide the rest
+                    consent_ok[p.id] = None
+                    tampered.append(str(exc))
         all_sessions = score.list_sessions(vault)
+        bad_sessions: set[str] = set()
+        for s in all_sessions:
+            if s.status not in (score.PURGED, score.WITHDRAWN):
+                try:
+                    ledger.check_session(vault, s.id)   # a status edited on disk is not shown as true
+                except RecordTampered as exc:
+                    tampered.append(str(exc))
+                    bad_sessions.add(s.id)
         audit_ok = vault.audit.verify().ok
     if study is None:
         click.echo("No study imported yet; run `fieldscribe guide import FILE`.")
@@ -143,19 +162,23 @@ def status(ctx: click.Context) -> None:
     active = [p for p in people if not p.withdrawn]
     click.echo(f"Participants: {len(active)} enrolled, {len(people) - len(active)} withdrawn")
     for p in people:
-        state = "withdrawn" if p.withdrawn else ("consent complete" if consent_ok[p.id] else "consent INCOMPLETE")
+        state = "withdrawn" if p.withdrawn else ("TAMPERED" if consent_ok[p.id] is None else
+                                                 "consent complete" if consent_ok[p.id] else "consent INCOMPLETE")
         click.echo(f"  {p.id:<5} {p.group:<14} {p.site or '':<26} {state}")
     click.echo(f"Sessions: {len(all_sessions)}")
     for s in all_sessions:
-        click.echo(f"  {s.id:<5} {s.kind:<12} wave {s.wave}  {','.join(s.participants):<12} {s.status}")
-    attention = [f"{pid}: consent incomplete" for pid, ok in consent_ok.items() if not ok]
+        status_text = "TAMPERED" if s.id in bad_sessions else s.status
+        click.echo(f"  {s.id:<5} {s.kind:<12} wave {s.wave}  {','.join(s.participants):<12} {status_text}")
+    attention = [terminal_safe(t) for t in tampered]
+    attention += [f"{pid}: consent incomplete" for pid, ok in consent_ok.items() if ok is False]
     follow_up = {
         score.RECORDED: "recorded, not transcribed yet — `fieldscribe transcribe {}`",
         score.TRANSCRIBED: "transcript waiting for review — `fieldscribe redact {}`",
         score.EXPORTED: "exported, not synced to the study store — `fieldscribe sync`",
         score.RECEIVED: "received by the analysis team — raw data can go: `fieldscribe purge --received`",
     }
-    attention += [f"{s.id}: {follow_up[s.status].format(s.id)}" for s in all_sessions if s.status in follow_up]
+    attention += [f"{s.id}: {follow_up[s.status].format(s.id)}" for s in all_sessions
+                  if s.status in follow_up and s.id not in bad_sessions]
     if not audit_ok:
         attention.append("audit log failed verification — run `fieldscribe audit verify`")
     if attention:

@@ -92,16 +92,35 @@ class _Rows:
         return {"n": len(rows), "h": h.hexdigest(), "growing": self.growing}
 
 
-def _row_digest(fields: list[Any], sealed: bytes | None = None) -> bytes:
-    h = hashlib.sha256(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode())
+def _cells(values: Any) -> list[Any]:
+    """Column values as JSON, tagged by type: SQLite lets any column hold any type, and a
+    value of the wrong type put there on disk must read as a difference, not crash the check."""
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, bytes):
+            out.append({"bytes": v.hex()})
+        elif v is None or isinstance(v, (str, int, float)):
+            out.append(v)
+        else:
+            out.append({"other": repr(v)})
+    return out
+
+
+def _row_digest(fields: list[Any], sealed: Any = None) -> bytes:
+    h = hashlib.sha256(json.dumps(_cells(fields), separators=(",", ":"), ensure_ascii=False).encode())
     if sealed is not None:
-        h.update(len(sealed).to_bytes(8, "big"))
-        h.update(sealed)
+        data = sealed if isinstance(sealed, bytes) else b"\x00not-bytes:" + repr(sealed).encode()
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
     return h.digest()
 
 
-def _hash(value: bytes | None) -> str | None:
-    return None if value is None else hashlib.sha256(value).hexdigest()
+def _hash(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, bytes):   # text where a ciphertext belongs: a difference, named
+        return "not-bytes:" + hashlib.sha256(repr(value).encode()).hexdigest()
+    return hashlib.sha256(value).hexdigest()
 
 
 def _participant_parts(vault: Vault, pid: str) -> dict[str, Any]:
@@ -111,7 +130,7 @@ def _participant_parts(vault: Vault, pid: str) -> dict[str, Any]:
     ).fetchone()
     if row is None:
         return {}
-    parts: dict[str, Any] = {"participant": [row[0], row[1], row[2], _hash(row[3])]}
+    parts: dict[str, Any] = {"participant": [*_cells(row[:3]), _hash(row[3])]}
     for kind, sealed in db.execute(
         "SELECT kind, sealed FROM participant_records WHERE participant_id = ? ORDER BY kind", (pid,)
     ):
@@ -130,9 +149,9 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
     row = db.execute("SELECT kind, wave, guide_sha256, status FROM sessions WHERE id = ?", (sid,)).fetchone()
     if row is None:
         return {}
-    parts: dict[str, Any] = {"session": [row[0], row[1], row[2]], "status": row[3]}
+    parts: dict[str, Any] = {"session": _cells(row[:3]), "status": _cells([row[3]])[0]}
     parts["participants"] = [
-        list(r) for r in db.execute(
+        _cells(r) for r in db.execute(
             "SELECT participant_id, position FROM session_participants WHERE session_id = ? ORDER BY position",
             (sid,),
         )
@@ -140,7 +159,7 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
     rec = db.execute(
         "SELECT codec, rate, channels, state, chunks, frames FROM recordings WHERE session_id = ?", (sid,)
     ).fetchone()
-    parts["recording"] = list(rec) if rec else None
+    parts["recording"] = _cells(rec) if rec else None
     recording_now = rec is not None and rec[3] == "recording"
     parts["events"] = _Rows([
         _row_digest([seq, t, kind], sealed)
@@ -151,7 +170,7 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
     for tid, version, model, language, state in db.execute(
         "SELECT id, version, model, language, state FROM transcripts WHERE session_id = ? ORDER BY version", (sid,)
     ).fetchall():
-        parts[f"transcript:{version}"] = [model, language, state]
+        parts[f"transcript:{version}"] = _cells([model, language, state])
         parts[f"segments:{version}"] = _Rows([
             _row_digest([idx, start, end], sealed)
             for idx, start, end, sealed in db.execute(
@@ -163,7 +182,7 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
         "SELECT transcript_version, reviewed, sealed FROM redactions WHERE session_id = ? ORDER BY transcript_version",
         (sid,),
     ):
-        parts[f"redactions:{version}"] = [reviewed, _hash(sealed)]
+        parts[f"redactions:{version}"] = [*_cells([reviewed]), _hash(sealed)]
     return parts
 
 
@@ -175,7 +194,7 @@ def _study_parts(vault: Vault) -> dict[str, Any]:
     bundle holds which sessions, how far it got, its receipt)."""
     db = vault.db
     parts: dict[str, Any] = {"device": vault.device_id, "guides": [
-        list(r) for r in db.execute(
+        _cells(r) for r in db.execute(
             "SELECT sha256, study_id, language, title, imported_at FROM guides ORDER BY sha256")
     ]}
     for name, sealed in db.execute("SELECT name, sealed FROM study_records ORDER BY name"):
@@ -183,7 +202,8 @@ def _study_parts(vault: Vault) -> dict[str, Any]:
     for row in db.execute(
             "SELECT name, path, size, sha256, manifest_sha256, sessions, created_at, uploaded_at, remote, "
             "received_at, receipt FROM exports ORDER BY name").fetchall():
-        parts[f"export:{row[0]}"] = [*row[1:10], _hash(row[10].encode() if row[10] else None)]
+        receipt = row[10].encode() if isinstance(row[10], str) else row[10]
+        parts[f"export:{row[0]}"] = [*_cells(row[1:10]), _hash(receipt or None)]
     return parts
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import ledger, sessions, timeline
 from .audit import now_iso
+from .errors import FieldscribeError
 from .recording import audio_path
 from .vault import Vault
 
@@ -33,6 +34,19 @@ def interrupted_sessions(vault: Vault) -> list[str]:
 
 def recover_all(vault: Vault) -> list[Recovered]:
     return [recover_session(vault, sid) for sid in interrupted_sessions(vault)]
+
+
+def recover_each(vault: Vault) -> tuple[list[Recovered], list[str]]:
+    """Recover every interrupted recording on its own: one that cannot be recovered (its
+    history was edited on disk, say) is reported in one sentence and never keeps the vault —
+    and the tools to look into it — from opening."""
+    done, problems = [], []
+    for sid in interrupted_sessions(vault):
+        try:
+            done.append(recover_session(vault, sid))
+        except FieldscribeError as exc:
+            problems.append(f"The interrupted recording of {sid} could not be recovered: {exc}")
+    return done, problems
 
 
 def recover_session(vault: Vault, session_id: str) -> Recovered:

@@ -33,6 +33,7 @@ from .audit import AuditLog, now_iso
 from .crypto import AuthenticationFailed, KdfParams
 from .errors import (
     FieldscribeError,
+    HistoryTampered,
     InvalidInput,
     NotAVault,
     ParticipantWithdrawn,
@@ -62,7 +63,7 @@ class _SerialDatabase(sqlite_utils.Database):
         self.write_lock = threading.RLock()
 
     @contextmanager
-    def atomic(self) -> Iterator["sqlite_utils.Database"]:
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
         with self.write_lock, super().atomic() as db:
             yield db
 
@@ -86,7 +87,7 @@ class Vault:
 
     # -- opening and closing ----------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike[str], passphrase: str, kdf: KdfParams | None = None) -> tuple["Vault", str]:
+    def create(cls, path: str | os.PathLike[str], passphrase: str, kdf: KdfParams | None = None) -> tuple[Vault, str]:
         """Make a new vault; return it unlocked with the recovery key to show the user once."""
         path = Path(path)
         if (path / DB_NAME).exists():
@@ -130,7 +131,7 @@ class Vault:
         return vault, crypto.format_recovery_key(recovery)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> "Vault":
+    def open(cls, path: str | os.PathLike[str]) -> Vault:
         path = Path(path)
         if not (path / DB_NAME).is_file():
             raise VaultNotFound(path)
@@ -141,7 +142,7 @@ class Vault:
         return vault
 
     @classmethod
-    def _connect(cls, path: Path) -> "Vault":
+    def _connect(cls, path: Path) -> Vault:
         lock_fd = _acquire_lock(path)
         try:
             # Workers (playback, transcription, export) read from their own threads; SQLite is
@@ -174,7 +175,7 @@ class Vault:
             _release_lock(self._lock_fd)
             self._lock_fd = -1
 
-    def __enter__(self) -> "Vault":
+    def __enter__(self) -> Vault:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -298,6 +299,9 @@ class Vault:
                 ).fetchone()
                 if status is None:
                     raise UnknownParticipant(participant_id)
+                if status[0] != "withdrawn":   # a key deleted on disk is not a withdrawal
+                    raise HistoryTampered(f"participant/{participant_id}",
+                                          f"the key of {participant_id} is gone although they never withdrew")
                 raise ParticipantWithdrawn(participant_id)
             return self.unseal_raw(
                 self._require_master(), row[0], ("participant-key", participant_id), f"key of {participant_id}"
@@ -320,6 +324,9 @@ class Vault:
     # -- sealing -------------------------------------------------------------------------------
     def aad(self, *parts: str) -> bytes:
         """Associated data naming this vault and the record: ciphertexts cannot be swapped."""
+        if not all(isinstance(p, str) for p in parts):
+            # a record name read back from a column someone filled with another type
+            raise RecordTampered("/".join(p if isinstance(p, str) else "?" for p in parts))
         return b"fieldscribe/v1\x00" + self.vault_id.encode() + b"\x00" + "/".join(parts).encode("utf-8")
 
     def seal_json(self, key: bytes, value: Any, *context: str) -> bytes:
@@ -327,7 +334,8 @@ class Vault:
         return crypto.seal(key, data, self.aad(*context))
 
     def open_json(self, key: bytes, sealed: bytes, *context: str) -> Any:
-        return json.loads(self.unseal_raw(key, sealed, context, "/".join(context)))
+        label = "/".join(c if isinstance(c, str) else "?" for c in context)
+        return json.loads(self.unseal_raw(key, sealed, context, label))
 
     def unseal_raw(self, key: bytes, sealed: bytes, context: tuple[str, ...], label: str) -> bytes:
         try:

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from ..core.errors import FieldscribeError
 from ..services import Services
 from .messages import AppEvent, LockedNow, Unlocked
 from .settings import Settings
@@ -72,7 +73,10 @@ class FieldscribeApp(App):
         from .screens.home import HomeScreen
 
         if not self.settings.language:
-            set_language(self.services.study().study.language)
+            try:
+                set_language(self.services.study().study.language)
+            except FieldscribeError:
+                set_language("en")   # the home screen says what is wrong with the study files
         self.push_screen(HomeScreen())
         for line in message.recovered:
             self.notify(line, severity="warning", timeout=10)
