@@ -119,7 +119,7 @@ class Store:
         """Open a scratch file on a mounted folder without following a link at its name."""
         flags = {"wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "ab": os.O_WRONLY | os.O_APPEND,
                  "xb": os.O_WRONLY | os.O_CREAT | os.O_EXCL}[mode]
-        return os.fdopen(os.open(path, flags | os.O_NOFOLLOW, 0o644), "wb" if mode != "ab" else "ab")
+        return os.fdopen(os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o644), "wb" if mode != "ab" else "ab")
 
     def _require_regular(self, path: str) -> None:
         if not self.is_local:
