@@ -22,6 +22,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "home.attention": ("Needs attention", "待处理"),
     "home.nothing": ("Nothing needs attention.", "没有待处理事项。"),
     "state.ready": ("READY — press R to record", "就绪 — 按 R 开始录音"),
+    "state.starting": ("… STARTING THE MICROPHONE", "… 正在启动麦克风"),
     "state.recording": ("● RECORDING", "● 正在录音"),
     "state.paused": ("❚❚ PAUSED", "❚❚ 已暂停"),
     "state.stopped": ("■ STOPPED", "■ 已停止"),
