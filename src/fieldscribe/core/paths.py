@@ -35,5 +35,8 @@ def actor() -> str:
 
     try:
         return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
+    except (KeyError, OSError, ImportError):
+        # getpass.getuser() falls back to the pwd module, which only POSIX has;
+        # os.getuid is POSIX-only too, so Windows gets a plain placeholder.
+        getuid = getattr(os, "getuid", None)
+        return f"uid:{getuid()}" if getuid is not None else "unknown"

@@ -8,13 +8,15 @@ Key hierarchy (see SECURITY.md for the reasoning):
     master key --HKDF--> study key (study-wide sealed records), audit anchor key
 
 A vault is opened *locked* (no key in memory) and unlocked with the passphrase or the
-recovery key. Only one process may hold a vault open at a time: an exclusive ``flock`` on
-``vault.lock`` keeps a second copy of the app or CLI from interleaving writes.
+recovery key. Only one process may hold a vault open at a time: an exclusive, non-blocking OS
+lock on ``vault.lock`` (``flock`` on POSIX, ``LockFileEx`` on Windows, both through ``filelock``)
+keeps a second copy of the app or CLI from interleaving writes. The OS drops it when the holder
+dies, however it dies. Who holds it ("pid N on HOST") is written to ``vault.lock.holder``,
+because Windows does not let another process read a locked byte range.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from filelock import lock_descriptor, unlock_descriptor
 
 from . import crypto
 from .audit import AuditLog, now_iso
@@ -50,6 +53,7 @@ from .schema import migrate
 
 DB_NAME = "vault.db"
 LOCK_NAME = "vault.lock"
+HOLDER_NAME = "vault.lock.holder"   # who holds LOCK_NAME, for the refusal message
 BLOB_DIR = "blobs"
 
 
@@ -157,10 +161,10 @@ class Vault:
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db)
         except sqlite3.DatabaseError as exc:
-            _release_lock(lock_fd)
+            _release_lock(lock_fd, path)
             raise NotAVault(path, str(exc)) from None
         except BaseException:
-            _release_lock(lock_fd)
+            _release_lock(lock_fd, path)
             raise
         os.chmod(path / DB_NAME, 0o600)
         return cls(path, db, lock_fd)
@@ -172,7 +176,7 @@ class Vault:
             with suppress(sqlite3.OperationalError):
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.db.close()
-            _release_lock(self._lock_fd)
+            _release_lock(self._lock_fd, self.path)
             self._lock_fd = -1
 
     def __enter__(self) -> Vault:
@@ -384,23 +388,55 @@ def unlocked_vault(path: str | os.PathLike[str], passphrase: str) -> Iterator[Va
 
 
 def _acquire_lock(path: Path) -> int:
+    """Take the vault's lock or raise VaultLocked naming its holder. Never waits.
+
+    The lock file itself is never truncated or written (a refused opener must not disturb the
+    holder's file); the holder's name lives in HOLDER_NAME, rewritten by each new holder."""
     fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        try:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
-        finally:
-            os.close(fd)
-        raise VaultLocked(path, holder) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        locked = lock_descriptor(fd, blocking=False)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not locked:
+        os.close(fd)
+        raise VaultLocked(path, _read_holder(path)) from None
+    try:
+        _write_holder(path, f"pid {os.getpid()} on {socket.gethostname()}")
+    except BaseException:
+        _release_lock(fd, path)
+        raise
     return fd
 
 
-def _release_lock(fd: int) -> None:
+def _release_lock(fd: int, path: Path) -> None:
     try:
-        os.ftruncate(fd, 0)
+        # Cleared while still held, so it never erases the next holder's name.
+        with suppress(OSError):
+            _write_holder(path, "")
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        try:
+            unlock_descriptor(fd)
+        finally:
+            os.close(fd)
+
+
+def _holder_flags() -> int:
+    return os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _write_holder(path: Path, text: str) -> None:
+    fd = os.open(path / HOLDER_NAME, _holder_flags(), 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
         os.close(fd)
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        with open(path / HOLDER_NAME, "rb") as f:
+            text = f.read(200).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "unknown process"
