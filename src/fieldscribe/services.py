@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from .core import consent, participants, sessions
-from .core.errors import InvalidInput, RecordTampered
+from .core.errors import InvalidInput
 from .core.guides import current_guide, load_guide
 from .core.study import Domain, Question, Study, StudyFile
 from .core.vault import Vault
 
 TAMPERED = "tampered"   # a row whose history was edited on disk (its sentence is under "needs attention")
+# how the app words core.overview's attention items (tampered ones carry their own sentence)
+_ATTENTION = {
+    "interrupted": "{id}: a recording was interrupted — it will be recovered on unlock.",
+    "consent": "{id}: consent {detail}.",
+    sessions.RECORDED: "{id}: recorded, not transcribed yet.",
+    sessions.TRANSCRIBED: "{id}: transcript waiting for review.",
+    sessions.EXPORTED: "{id}: exported, not synced to the study store yet (press U).",
+    sessions.RECEIVED: "{id}: received by the analysis team; its raw data can be purged.",
+}
 
 @dataclass(frozen=True)
 class ParticipantRow:
@@ -129,71 +138,32 @@ class Services:
         return load_guide(self.vault, sessions.get_session(self.vault, sid).guide_sha256).study
 
     def dashboard(self) -> Dashboard:
-        """The overview. A participant or session whose history was edited on disk is shown as
-        "tampered" with its sentence under "needs attention"; the others stay reachable."""
-        from .core import ledger
-        from .core.recovery import interrupted_sessions
-        from .core.transcripts import list_transcripts
+        """The overview (decided in core.overview, worded here for the app). A participant or
+        session whose history was edited on disk is shown as "tampered" with its sentence under
+        "needs attention"; the others stay reachable."""
+        from .core.overview import TAMPERED as TAMPERED_KIND
+        from .core.overview import overview
 
-        vault = self.vault
         study = self.study()
+        view = overview(self.vault, study)
         rows: list[SessionRow] = []
         by_person: dict[str, list[SessionRow]] = {}
-        tampered: list[str] = []
-        for s in sessions.list_sessions(vault):
-            status = s.status
-            try:
-                if status not in (sessions.PURGED, sessions.WITHDRAWN):
-                    ledger.check_session(vault, s.id)   # a status edited on disk is not shown as true
-                running = [t for t in list_transcripts(vault, s.id) if t.state == "running"]
-            except RecordTampered as exc:
-                status, running = TAMPERED, []
-                tampered.append(str(exc))
-            if running and s.status in (sessions.RECORDED,) and running[-1].total_s:
-                status = f"transcribing {int(100 * running[-1].done_s / running[-1].total_s)}%"
-            row = SessionRow(s.id, s.kind, s.wave, s.participants, status)
+        for s in view.sessions:
+            status = s.status if s.transcribed_share is None else f"transcribing {int(100 * s.transcribed_share)}%"
+            row = SessionRow(s.id, s.kind, s.wave, list(s.participants), status)
             rows.append(row)
             for pid in s.participants:
                 by_person.setdefault(pid, []).append(row)
         people = []
-        for p in participants.list_participants(vault):
+        for p in view.people:
             mine = by_person.get(p.id, [])
             people.append(ParticipantRow(
-                p.id, p.group, max((r.wave for r in mine), default=None),
-                "withdrawn" if p.withdrawn else self._consent_or_tampered(study, p.id, tampered),
+                p.id, p.group, max((r.wave for r in mine), default=None), p.consent,
                 ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
             ))
-        attention = [f"{sid}: a recording was interrupted — it will be recovered on unlock."
-                     for sid in interrupted_sessions(vault)]
-        attention += tampered
-        for r in rows:
-            if r.status == sessions.RECORDED:
-                attention.append(f"{r.id}: recorded, not transcribed yet.")
-            elif r.status == sessions.TRANSCRIBED:
-                attention.append(f"{r.id}: transcript waiting for review.")
-            elif r.status == sessions.EXPORTED:
-                attention.append(f"{r.id}: exported, not synced to the study store yet (press U).")
-            elif r.status == sessions.RECEIVED:
-                attention.append(f"{r.id}: received by the analysis team; its raw data can be purged.")
+        attention = [a.detail if a.kind == TAMPERED_KIND else _ATTENTION[a.kind].format(id=a.subject, detail=a.detail)
+                     for a in view.attention]
         return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
-
-    def _consent_or_tampered(self, study: Study, pid: str, tampered: list[str]) -> str:
-        try:
-            return self._consent_state(study, pid)
-        except RecordTampered as exc:
-            tampered.append(str(exc))
-            return TAMPERED
-
-    def _consent_state(self, study: Study, pid: str) -> str:
-        state = consent.current_consent(self.vault, pid)
-        if not state:
-            return "none"
-        audio = state.get(study.audio_consent_item.id)
-        if all(state.get(c.id) is not None and state[c.id].given for c in study.consent if c.required):
-            return "complete"
-        if audio is None or not audio.given:
-            return "no audio"
-        return "partial"
 
     # -- enrolment ------------------------------------------------------------------------------
     def enrol(self, *, group: str, name: str | None, site: str | None, contact: str | None,

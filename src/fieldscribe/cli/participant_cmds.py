@@ -9,7 +9,6 @@ import click
 from ..core import consent as consent_core
 from ..core import participants as pcore
 from ..core import withdrawal
-from ..core.errors import RecordTampered
 from ..core.guides import current_guide
 from ..core.study import ChoiceField, NumberField, Study
 from .common import open_vault, parse_bool, parse_pairs, terminal_safe, vault_option
@@ -99,19 +98,18 @@ def participant_set(ctx: click.Context, pseudonym: str, eligible: bool, criteria
 @click.pass_context
 def participant_list(ctx: click.Context) -> None:
     """Pseudonyms with group, site, status and consent state."""
+    from ..core.overview import TAMPERED, WITHDRAWN, overview
+
     with open_vault(ctx) as vault:
-        people = pcore.list_participants(vault)
-        study = current_guide(vault).study if people else None
-        rows = []
-        for p in people:
-            try:
-                state = "—" if p.withdrawn else (
-                    "complete" if consent_core.consent_complete(vault, study, p.id) else "incomplete"
-                )
-            except RecordTampered as exc:   # one edited record does not hide the others
-                state = "TAMPERED"
-                click.echo(f"Warning: {terminal_safe(exc)}", err=True)
-            rows.append((p.id, p.group, p.site or "", p.status, state))
+        has_people = bool(pcore.list_participants(vault))
+        view = overview(vault, current_guide(vault).study) if has_people else None
+    rows = []
+    for p in view.people if view else []:
+        state = {WITHDRAWN: "—", TAMPERED: "TAMPERED", "complete": "complete"}.get(p.consent, "incomplete")
+        rows.append((p.id, p.group, p.site or "", p.status, state))
+    for a in view.attention if view else []:
+        if a.kind == TAMPERED and a.subject in {r[0] for r in rows}:   # one edited record hides no other
+            click.echo(f"Warning: {terminal_safe(a.detail)}", err=True)
     if not rows:
         click.echo("No participants yet; enrol one with `fieldscribe participant add --group …`.")
         return

@@ -18,6 +18,15 @@ from .common import (
     vault_path,
 )
 
+# how the command line words core.overview's attention items (tampered ones carry their own sentence)
+_STATUS_ATTENTION = {
+    "interrupted": "{0}: a recording was interrupted — it is recovered the next time the vault is opened",
+    "consent": "{0}: consent incomplete",
+    "recorded": "{0}: recorded, not transcribed yet — `fieldscribe transcribe {0}`",
+    "transcribed": "{0}: transcript waiting for review — `fieldscribe redact {0}`",
+    "exported": "{0}: exported, not synced to the study store — `fieldscribe sync`",
+    "received": "{0}: received by the analysis team — raw data can go: `fieldscribe purge --received`",
+}
 
 @click.command()
 @vault_option
@@ -123,62 +132,32 @@ def audit_show(ctx: click.Context, last: int) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """The study at a glance: guides, participants, consent and sessions, and what needs attention."""
-    from ..core import consent as consent_core
-    from ..core import ledger
-    from ..core import participants as pcore
-    from ..core import sessions as score
-    from ..core.errors import RecordTampered
     from ..core.guides import current_guide, list_guides
+    from ..core.overview import TAMPERED, WITHDRAWN, overview
 
     with open_vault(ctx) as vault:
         guides = list_guides(vault)
         study = current_guide(vault).study if guides else None
-        people = pcore.list_participants(vault)
-        tampered: list[str] = []
-        consent_ok: dict[str, bool | None] = {}
-        for p in people:
-            if study and not p.withdrawn:
-                try:
-                    consent_ok[p.id] = consent_core.consent_complete(vault, study, p.id)
-                except RecordTampered as exc:   # one edited record does not hide the rest
-                    consent_ok[p.id] = None
-                    tampered.append(str(exc))
-        all_sessions = score.list_sessions(vault)
-        bad_sessions: set[str] = set()
-        for s in all_sessions:
-            if s.status not in (score.PURGED, score.WITHDRAWN):
-                try:
-                    ledger.check_session(vault, s.id)   # a status edited on disk is not shown as true
-                except RecordTampered as exc:
-                    tampered.append(str(exc))
-                    bad_sessions.add(s.id)
+        view = overview(vault, study) if study else None
         audit_ok = vault.audit.verify().ok
-    if study is None:
+    if study is None or view is None:
         click.echo("No study imported yet; run `fieldscribe guide import FILE`.")
         return
     click.echo(f"{study.study.title}")
     click.echo(f"Ethics reference {study.study.ethics_reference}; guides: "
                + ", ".join(f"{g.language} {g.version}" for g in guides))
-    active = [p for p in people if not p.withdrawn]
-    click.echo(f"Participants: {len(active)} enrolled, {len(people) - len(active)} withdrawn")
-    for p in people:
-        state = "withdrawn" if p.withdrawn else ("TAMPERED" if consent_ok[p.id] is None else
-                                                 "consent complete" if consent_ok[p.id] else "consent INCOMPLETE")
+    active = [p for p in view.people if p.consent != WITHDRAWN]
+    click.echo(f"Participants: {len(active)} enrolled, {len(view.people) - len(active)} withdrawn")
+    for p in view.people:
+        state = {WITHDRAWN: "withdrawn", TAMPERED: "TAMPERED", "complete": "consent complete"}.get(
+            p.consent, "consent INCOMPLETE")
         click.echo(f"  {p.id:<5} {p.group:<14} {p.site or '':<26} {state}")
-    click.echo(f"Sessions: {len(all_sessions)}")
-    for s in all_sessions:
-        status_text = "TAMPERED" if s.id in bad_sessions else s.status
+    click.echo(f"Sessions: {len(view.sessions)}")
+    for s in view.sessions:
+        status_text = "TAMPERED" if s.status == TAMPERED else s.status
         click.echo(f"  {s.id:<5} {s.kind:<12} wave {s.wave}  {','.join(s.participants):<12} {status_text}")
-    attention = [terminal_safe(t) for t in tampered]
-    attention += [f"{pid}: consent incomplete" for pid, ok in consent_ok.items() if ok is False]
-    follow_up = {
-        score.RECORDED: "recorded, not transcribed yet — `fieldscribe transcribe {}`",
-        score.TRANSCRIBED: "transcript waiting for review — `fieldscribe redact {}`",
-        score.EXPORTED: "exported, not synced to the study store — `fieldscribe sync`",
-        score.RECEIVED: "received by the analysis team — raw data can go: `fieldscribe purge --received`",
-    }
-    attention += [f"{s.id}: {follow_up[s.status].format(s.id)}" for s in all_sessions
-                  if s.status in follow_up and s.id not in bad_sessions]
+    attention = [terminal_safe(a.detail) if a.kind == TAMPERED else _STATUS_ATTENTION[a.kind].format(a.subject)
+                 for a in view.attention]
     if not audit_ok:
         attention.append("audit log failed verification — run `fieldscribe audit verify`")
     if attention:

@@ -96,9 +96,25 @@ def current_consent(vault: Vault, pid: str) -> dict[str, ConsentDecision]:
     return latest
 
 
-def consent_complete(vault: Vault, study: Study, pid: str) -> bool:
+COMPLETE, PARTIAL, NO_AUDIO, NONE = "complete", "partial", "no audio", "none"
+
+
+def consent_state(vault: Vault, study: Study, pid: str) -> str:
+    """One word for a person's consent, the same in the app and on the command line:
+    complete (every required item given), no audio (audio recording not given), partial, none."""
     state = current_consent(vault, pid)
-    return all(state.get(c.id) is not None and state[c.id].given for c in study.consent if c.required)
+    if not state:
+        return NONE
+    if all(state.get(c.id) is not None and state[c.id].given for c in study.consent if c.required):
+        return COMPLETE
+    audio = state.get(study.audio_consent_item.id)
+    if audio is None or not audio.given:
+        return NO_AUDIO
+    return PARTIAL
+
+
+def consent_complete(vault: Vault, study: Study, pid: str) -> bool:
+    return consent_state(vault, study, pid) == COMPLETE
 
 
 def require_recording_consent(vault: Vault, study: Study, participant_ids: list[str]) -> None:

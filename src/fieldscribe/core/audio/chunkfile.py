@@ -222,6 +222,10 @@ def truncate_torn_tail(path: Path, result: ScanResult) -> None:
 
 
 def _fsync_dir(folder: Path) -> None:
+    """Make a new file's name durable (POSIX needs the folder synced; Windows cannot open a
+    folder this way, and NTFS journals the name itself)."""
+    if os.name == "nt":
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
