@@ -61,7 +61,8 @@ def main() -> None:
                                      baseline={"age": 20 + i % 45, "gender": "female"})
             consent.record_consent(vault, sf.study, pid, {c.id: True for c in sf.study.consent})
             sid = sessions.create_session(vault, [pid])
-            vault.db.execute("UPDATE sessions SET status = 'transcribed' WHERE id = ?", (sid,))
+            sessions.start_recording(vault, sid)   # recorded (without audio); transcribed on completion
+            sessions.set_status(vault, sid, sessions.RECORDED)
             t = begin_transcript(vault, sid, EngineSettings(model="bench"), per_session * 5.0)
             key = sessions.session_key(vault, sid)
             segs = [Segment(j * 5.0, j * 5.0 + 4.5, SENTENCES[j % len(SENTENCES)]) for j in range(per_session)]

@@ -57,7 +57,8 @@ def transcript_session(vault, study, name, lines, language="en", events=()):
     pid = participants.enrol(vault, study, group="service_user", name=name)
     consent.record_consent(vault, study, pid, {c.id: True for c in study.consent})
     sid = sessions.create_session(vault, [pid])
-    vault.db.execute("UPDATE sessions SET status = 'transcribed' WHERE id = ?", (sid,))
+    sessions.start_recording(vault, sid)   # recorded (without audio); transcribed on completion
+    sessions.set_status(vault, sid, sessions.RECORDED)
     key = sessions.session_key(vault, sid)
     for kind, t_event, data in events:
         timeline.add_event(vault, sid, kind, t_event, key, **data)

@@ -306,7 +306,7 @@ def test_a_real_withdrawal_leaves_a_vault_that_verifies(vault, vault_path, study
     pid, sid = consented(vault, s)
     other, _ = consented(vault, s)
     record(vault, sid, 2.0)
-    participants.withdraw(vault, pid, pid)
+    sessions.withdraw_participant(vault, pid, pid)
     assert sessions.get_session(vault, sid).status == sessions.WITHDRAWN
     assert ledger.verify_all(vault) == []
     consent.current_consent(vault, other)  # everyone else's history still checks

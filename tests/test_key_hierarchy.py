@@ -119,10 +119,10 @@ def test_withdrawal_makes_data_unreadable_here_and_in_an_earlier_copy(vault, vau
     shutil.copytree(vault_path, backup, ignore=shutil.ignore_patterns("vault.lock"))
 
     with pytest.raises(ConfirmationMismatch):
-        participants.withdraw(vault, pid, "P999")
+        sessions.withdraw_participant(vault, pid, "P999")
     assert participants.get_participant(vault, pid).status == participants.ENROLLED
 
-    shredded = participants.withdraw(vault, pid, pid.lower())
+    shredded = sessions.withdraw_participant(vault, pid, pid.lower())
     assert shredded == [sid]
     assert sessions.get_session(vault, sid).status == sessions.WITHDRAWN
     with pytest.raises(ParticipantWithdrawn):
@@ -154,7 +154,7 @@ def test_withdrawal_makes_data_unreadable_here_and_in_an_earlier_copy(vault, vau
 def test_withdrawn_pseudonym_is_never_reused(vault, study_en):
     study = study_en.study
     p1 = enrol(vault, study, "One")
-    participants.withdraw(vault, p1, p1)
+    sessions.withdraw_participant(vault, p1, p1)
     p2 = enrol(vault, study, "Two")
     assert (p1, p2) == ("P1", "P2")
     with pytest.raises(ParticipantWithdrawn):
@@ -162,7 +162,7 @@ def test_withdrawn_pseudonym_is_never_reused(vault, study_en):
     with pytest.raises(ParticipantWithdrawn):
         consent.record_consent(vault, study, p1, {"participation": True})
     with pytest.raises(ParticipantWithdrawn):
-        participants.withdraw(vault, p1, p1)
+        sessions.withdraw_participant(vault, p1, p1)
 
 
 def test_focus_group_survives_one_members_withdrawal(vault, study_en):
@@ -170,7 +170,7 @@ def test_focus_group_survives_one_members_withdrawal(vault, study_en):
     a, b = enrol(vault, study, "A"), enrol(vault, study, "B")
     sid = sessions.create_session(vault, [a, b])
     key_before = sessions.session_key(vault, sid)
-    assert participants.withdraw(vault, a, a) == []
+    assert sessions.withdraw_participant(vault, a, a) == []
     assert sessions.session_key(vault, sid) == key_before
     assert sessions.get_session(vault, sid).status == sessions.PLANNED
 

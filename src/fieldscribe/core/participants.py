@@ -14,7 +14,6 @@ from typing import Any
 from . import ledger
 from .audit import now_iso
 from .errors import (
-    ConfirmationMismatch,
     InvalidInput,
     NotEligible,
     ParticipantWithdrawn,
@@ -237,23 +236,6 @@ def get_participant(vault: Vault, pid: str) -> Participant:
     return p
 
 
-def withdraw(vault: Vault, pid: str, confirmation: str) -> list[str]:
-    """Crypto-shred one participant; return the sessions that became unreadable with them.
-
-    The typed confirmation must repeat the pseudonym, because this cannot be undone. This is
-    the vault's part only; ``core.withdrawal.withdraw`` also reaches the replacement table,
-    the outbox and the analysis team, and is what the app and the CLI call.
-    """
-    pid = require_active(vault, pid)
-    if confirmation.strip().upper() != pid:
-        raise ConfirmationMismatch(pid)
-    with vault.db.atomic():
-        shredded = shred(vault, pid)
-    vault.forget_participant_key(pid)
-    vault.shred_residue()
-    return shredded
-
-
 def sessions_keyed_only_by(vault: Vault, pid: str) -> list[str]:
     """Sessions whose key is wrapped for PID alone: withdrawing PID makes them unreadable."""
     return [
@@ -266,9 +248,10 @@ def sessions_keyed_only_by(vault: Vault, pid: str) -> list[str]:
     ]
 
 
-def shred(vault: Vault, pid: str) -> list[str]:
+def shred_records(vault: Vault, pid: str) -> list[str]:
     """Delete PID's key, key wraps, records and consent history (inside the caller's
-    transaction); returns the sessions that became unreadable."""
+    transaction); returns the sessions that became unreadable. Their status is the session
+    state machine's: call ``sessions.shred_participant``, which ends them too."""
     shredded_sessions = sessions_keyed_only_by(vault, pid)
     vault.db.execute("DELETE FROM session_keys WHERE participant_id = ?", (pid,))
     vault.db.execute("DELETE FROM participant_records WHERE participant_id = ?", (pid,))
@@ -278,12 +261,6 @@ def shred(vault: Vault, pid: str) -> list[str]:
         "UPDATE participants SET status = ?, withdrawn_at = ?, site = NULL WHERE id = ?",
         (WITHDRAWN, now_iso(), pid),
     )
-    for sid in shredded_sessions:
-        vault.db.execute(
-            "UPDATE sessions SET status = 'withdrawn', updated_at = ? WHERE id = ?", (now_iso(), sid)
-        )
-        # the key is gone, so the history could not be opened again; the audit log records its end
-        ledger.drop(vault, ledger.session_scope(sid))
     ledger.drop(vault, ledger.participant_scope(pid), "participant.withdraw", pid,
                 sessions_shredded=shredded_sessions)
     return shredded_sessions

@@ -202,13 +202,12 @@ def begin_recording(
     except BaseException:
         writer.close()
         with vault.db.atomic():
+            # nothing was recorded: back to where the session was, so it can be recorded again
+            sessions.set_status(vault, sid, sessions.RECORDED if existing else sessions.PLANNED,
+                                reason="the recorder failed to start")
             vault.db.execute(
                 "UPDATE recordings SET state = ?, updated_at = ? WHERE session_id = ?",
                 ("complete" if existing else "failed", now_iso(), sid),
-            )
-            vault.db.execute(
-                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
-                (sessions.RECORDED if existing else sessions.PLANNED, now_iso(), sid),
             )
             ledger.update_session(vault, sid, "recording.failed_to_start", sid)
         raise

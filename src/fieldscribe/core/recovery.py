@@ -67,17 +67,13 @@ def recover_session(vault: Vault, session_id: str) -> Recovered:
         rate = 16000
     n_events = len(timeline.events(vault, session_id, key))
     with vault.db.atomic():
+        if sessions.get_session(vault, session_id).status == sessions.RECORDING:
+            sessions.set_status(vault, session_id, sessions.RECORDED, reason="recovered after an interruption")
         vault.db.execute(
             "UPDATE recordings SET state = 'recovered', chunks = ?, frames = ?, updated_at = ?, pid = NULL "
             "WHERE session_id = ?",
             (chunks, frames, now_iso(), session_id),
         )
-        session = sessions.get_session(vault, session_id)
-        if session.status == sessions.RECORDING:
-            vault.db.execute(
-                "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
-                (sessions.RECORDED, now_iso(), session_id),
-            )
         timeline.insert_event(vault, session_id, timeline.RECOVERED, frames / rate, key,
                               {"dropped_bytes": dropped, "chunks": chunks})
         ledger.update_session(vault, session_id, "recording.recovered", session_id, chunks=chunks,

@@ -5,16 +5,23 @@ wrapped once per participant, under each participant's data key: withdrawing the
 participant of an interview shreds the interview; withdrawing one member of a focus group
 removes their wrap, while the group's shared recording stays readable through the others
 (see SECURITY.md for why that is the usual ethics position for focus groups).
+
+A session's status changes in one place only, :func:`set_status`, along :data:`TRANSITIONS`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import crypto, ledger
+from . import crypto, ledger, participants
 from .audit import now_iso
 from .consent import require_recording_consent
-from .errors import InvalidInput, InvalidTransition, UnknownSession
+from .errors import (
+    ConfirmationMismatch,
+    InvalidInput,
+    InvalidTransition,
+    UnknownSession,
+)
 from .guides import current_guide, load_guide
 from .participants import require_active
 from .vault import Vault
@@ -29,19 +36,23 @@ STATUSES = (PLANNED, RECORDING, RECORDED, TRANSCRIBED, REVIEWED, EXPORTED, SYNCE
 
 # Forward along the field day; a few steps back where real work needs them
 # (re-transcribe with a better model, edit after review, re-export after edits).
+# Withdrawal can end a session at any point of its life (its last participant withdrew);
+# purging ends a received one. Both only as the session's key is destroyed.
 TRANSITIONS: dict[str, set[str]] = {
-    PLANNED: {RECORDING},
-    RECORDING: {RECORDED},
-    RECORDED: {RECORDING, TRANSCRIBED},
-    TRANSCRIBED: {REVIEWED, RECORDED},
-    REVIEWED: {EXPORTED, TRANSCRIBED},
-    EXPORTED: {REVIEWED, EXPORTED, SYNCED, RECEIVED},
+    PLANNED: {RECORDING, WITHDRAWN},
+    # back to planned when no audio was kept: the recorder failed to start, or an import failed
+    RECORDING: {RECORDED, PLANNED, WITHDRAWN},
+    RECORDED: {RECORDING, TRANSCRIBED, WITHDRAWN},
+    TRANSCRIBED: {REVIEWED, RECORDED, WITHDRAWN},
+    REVIEWED: {EXPORTED, TRANSCRIBED, WITHDRAWN},
+    EXPORTED: {REVIEWED, EXPORTED, SYNCED, RECEIVED, WITHDRAWN},
     # uploaded to the study store; received = the analysis team opened and verified it
-    SYNCED: {REVIEWED, EXPORTED, SYNCED, RECEIVED},
-    RECEIVED: {REVIEWED, EXPORTED, RECEIVED, PURGED},
+    SYNCED: {REVIEWED, EXPORTED, SYNCED, RECEIVED, WITHDRAWN},
+    RECEIVED: {REVIEWED, EXPORTED, RECEIVED, PURGED, WITHDRAWN},
     PURGED: set(),
     WITHDRAWN: set(),
 }
+ENDINGS = (PURGED, WITHDRAWN)
 
 
 @dataclass(frozen=True)
@@ -155,26 +166,60 @@ def session_key(vault: Vault, sid: str) -> bytes:
     )
 
 
-def set_status(vault: Vault, sid: str, new: str) -> Session:
-    """Move a session along its life. The status is sealed into the session's history, so a
-    status edited in the clear (say to ``received``, which makes it purgeable) is caught.
-    Purging ends that history: its key is destroyed, so its ledger is dropped instead (the
+def set_status(vault: Vault, sid: str, new: str, *, reason: str | None = None) -> Session:
+    """Move a session along its life: the one place its status changes, only along
+    :data:`TRANSITIONS` (REASON, if given, goes into the audit entry). The status is sealed
+    into the session's history, so a status edited in the clear (say to ``received``, which
+    makes it purgeable) is caught. Purging and withdrawal end that history: the caller has
+    destroyed the session's key in the same transaction, so its ledger is dropped instead (the
     caller checks the history before it deletes anything)."""
     session = get_session(vault, sid)
     if new not in TRANSITIONS.get(session.status, set()):
         raise InvalidTransition(
             f"Session {session.id} is {session.status}; it cannot become {new} from there."
         )
-    ending = new in (PURGED, WITHDRAWN)
+    ending = new in ENDINGS
+    if ending and vault.db.execute("SELECT 1 FROM session_keys WHERE session_id = ?", (session.id,)).fetchone():
+        raise InvalidTransition(
+            f"Session {session.id} can become {new} only once its key is destroyed, and it still has one."
+        )
     if not ending:
         ledger.check_session(vault, session.id)
+    details = {"old": session.status, "new": new} | ({"reason": reason} if reason else {})
     with vault.db.atomic():
         vault.db.execute(
             "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (new, now_iso(), session.id)
         )
         seal = ledger.drop if ending else ledger.update
-        seal(vault, ledger.session_scope(session.id), "session.status", session.id, old=session.status, new=new)
+        seal(vault, ledger.session_scope(session.id), "session.status", session.id, **details)
     return get_session(vault, session.id)
+
+
+def withdraw_participant(vault: Vault, pid: str, confirmation: str) -> list[str]:
+    """Crypto-shred one participant; return the sessions that became unreadable with them.
+
+    The typed confirmation must repeat the pseudonym, because this cannot be undone. This is
+    the vault's part only; ``core.withdrawal.withdraw`` also reaches the replacement table,
+    the outbox and the analysis team, and is what the app and the CLI call.
+    """
+    pid = require_active(vault, pid)
+    if confirmation.strip().upper() != pid:
+        raise ConfirmationMismatch(pid)
+    with vault.db.atomic():
+        shredded = shred_participant(vault, pid)
+    vault.forget_participant_key(pid)
+    vault.shred_residue()
+    return shredded
+
+
+def shred_participant(vault: Vault, pid: str) -> list[str]:
+    """Destroy PID's key, key wraps and records (inside the caller's transaction), and end
+    every session only PID could open: it becomes withdrawn, which drops its history (its key
+    is gone, so it could not be opened again). Returns those sessions."""
+    shredded = participants.shred_records(vault, pid)
+    for sid in shredded:
+        set_status(vault, sid, WITHDRAWN, reason=f"{pid} withdrew")
+    return shredded
 
 
 def start_recording(vault: Vault, sid: str) -> Session:

@@ -1,8 +1,8 @@
 """A participant's withdrawal, everywhere their data went.
 
-Destroying the participant's data key (``participants.shred``) makes their records, consent
-history and individual interviews unreadable. But what was learnt from them lives on in three
-other places, and each is reached here:
+Destroying the participant's data key (``sessions.shred_participant``) makes their records,
+consent history and individual interviews unreadable. But what was learnt from them lives on
+in three other places, and each is reached here:
 
 * the study-wide **replacement table** (original → descriptor, sealed with the study key):
   every entry that only this participant's interviews put there — their name, relatives'
@@ -69,7 +69,7 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
                                      report.sent + report.held_back)
         report.notice = notice[0]
     with vault.db.atomic():
-        participants.shred(vault, pid)
+        sessions.shred_participant(vault, pid)
         save_table(vault, table, origins=origins)
         for e in held:
             remove_export(vault, e.name)

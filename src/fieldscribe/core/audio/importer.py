@@ -91,8 +91,7 @@ def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate
         writer.close()
         partial.unlink(missing_ok=True)
         with vault.db.atomic():
-            vault.db.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
-                             (sessions.PLANNED, now_iso(), sid))
+            sessions.set_status(vault, sid, sessions.PLANNED, reason="the import failed")
             ledger.update_session(vault, sid, "audio.import_failed", sid)
         raise
     with vault.db.atomic():
