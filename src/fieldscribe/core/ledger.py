@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import session_keys
 from .audit import UNLOCK_FAILED, AuditEntry, now_iso
 from .errors import FieldscribeError, HistoryTampered, RecordTampered
 from .paths import actor
@@ -285,10 +286,7 @@ def _key(vault: Vault, scope: str) -> bytes:
         return vault.study_key
     if kind == PARTICIPANT:
         return vault.participant_key(ident)
-    # sessions sit above this module (they seal ledgers); imported late to keep the order
-    from .sessions import session_key
-
-    return session_key(vault, ident)
+    return session_keys.unwrap(vault, ident)
 
 
 def _key_gone(vault: Vault, scope: str) -> bool | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import crypto, ledger, participants
+from . import crypto, ledger, participants, session_keys
 from .audit import now_iso
 from .consent import require_recording_consent
 from .errors import (
@@ -151,19 +151,7 @@ def list_sessions(vault: Vault) -> list[Session]:
 
 def session_key(vault: Vault, sid: str) -> bytes:
     """Unwrap the session key through any participant who has not withdrawn."""
-    session = get_session(vault, sid)
-    rows = vault.db.execute(
-        "SELECT participant_id, wrapped FROM session_keys WHERE session_id = ? ORDER BY participant_id",
-        (session.id,),
-    ).fetchall()
-    if not rows:
-        raise InvalidTransition(
-            f"Session {session.id} can no longer be read: every participant in it has withdrawn."
-        )
-    pid, wrapped = rows[0]
-    return vault.unseal_raw(
-        vault.participant_key(pid), wrapped, ("session-key", session.id, pid), f"key of session {session.id}"
-    )
+    return session_keys.unwrap(vault, get_session(vault, sid).id)
 
 
 def set_status(vault: Vault, sid: str, new: str, *, reason: str | None = None) -> Session:
