@@ -40,9 +40,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
 
+    from fieldscribe.core.export.outbox import record_export
     from fieldscribe.core.guides import import_guide
     from fieldscribe.core.study import load_study
-    from fieldscribe.core.sync.outbox import record_export
     from fieldscribe.core.sync.push import sync
     from fieldscribe.core.sync.store import Credentials, connect
     from fieldscribe.core.vault import Vault

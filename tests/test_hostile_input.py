@@ -366,7 +366,7 @@ def test_two_exports_in_the_same_second_make_two_bundles_both_in_the_outbox(vaul
                                                                              monkeypatch):
     from fieldscribe.core.export import exporter
     from fieldscribe.core.export.bundle import open_bundle
-    from fieldscribe.core.sync.outbox import list_exports
+    from fieldscribe.core.export.outbox import list_exports
 
     monkeypatch.setattr(exporter, "datetime", _FrozenClock)
     _pid, sid = reviewed

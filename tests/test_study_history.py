@@ -17,9 +17,9 @@ from fieldscribe.core import ledger
 from fieldscribe.core.deid.review import deidentified_segments, replacement_table
 from fieldscribe.core.errors import HistoryTampered, RecordTampered
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.outbox import list_exports
 from fieldscribe.core.guides import current_guide, list_guides
 from fieldscribe.core.sync import notices
-from fieldscribe.core.sync.outbox import list_exports
 from fieldscribe.core.sync.purge import purgeable
 from fieldscribe.core.sync.receipts import pull
 from fieldscribe.core.sync.store import Credentials, connect

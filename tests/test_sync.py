@@ -16,21 +16,29 @@ import soundfile as sf
 from fieldscribe.core import consent, participants, sessions, timeline
 from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.deid.review import decide, mark_reviewed
-from fieldscribe.core.errors import ConfirmationMismatch, HostKeyRejected, StoreUnreachable
+from fieldscribe.core.errors import (
+    ConfirmationMismatch,
+    HostKeyRejected,
+    StoreUnreachable,
+)
 from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.outbox import file_sha256, list_exports, record_export
 from fieldscribe.core.guides import import_guide
 from fieldscribe.core.recording import audio_path, recording_info
-from fieldscribe.core.sync.outbox import file_sha256, list_exports, record_export
+from fieldscribe.core.study import StudyFile, parse_study
 from fieldscribe.core.sync.purge import purge_received
 from fieldscribe.core.sync.push import sync
 from fieldscribe.core.sync.receipts import pull
-from fieldscribe.core.study import StudyFile, parse_study
 from fieldscribe.core.sync.store import Credentials, connect
 from fieldscribe.core.sync.trust import receipt_key_hex
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment
-from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
+from fieldscribe.core.transcripts import (
+    begin_transcript,
+    complete_transcript,
+    store_segments,
+)
 from fieldscribe.core.vault import Vault
 
 from .conftest import FAST_KDF, PASSPHRASE

@@ -130,7 +130,7 @@ def test_the_receipt_secret_is_sealed_and_a_receipt_needs_the_listed_key(tmp_pat
     other = keygen(tmp_path / "other" / "other.key")
     [pulled] = _pull(url, team[0], tmp_path / "analysis").bundles     # writes the real receipt …
     [path] = list((tmp_path / "store").rglob("*.receipt.json"))
-    from fieldscribe.core.sync.outbox import file_sha256
+    from fieldscribe.core.export.outbox import file_sha256
     from fieldscribe.core.sync.receipts import make_receipt
 
     path.write_bytes(make_receipt(bundle.name, file_sha256(bundle), secret, "x", other[0]))   # … replaced

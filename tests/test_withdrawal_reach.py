@@ -23,9 +23,9 @@ from fieldscribe.core.deid.review import (
 )
 from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.outbox import list_exports
 from fieldscribe.core.guides import import_guide
 from fieldscribe.core.sync import notices
-from fieldscribe.core.sync.outbox import list_exports
 from fieldscribe.core.sync.push import sync
 from fieldscribe.core.sync.receipts import pull
 from fieldscribe.core.sync.store import Credentials, connect

@@ -30,9 +30,9 @@ from .deid.review import (
     table_origins,
 )
 from .errors import ConfirmationMismatch
+from .export.outbox import list_exports, remove_export
 from .guides import current_guide
 from .sync import notices
-from .sync.outbox import list_exports, remove_export
 from .transcripts import current_transcript, load_segments
 from .vault import Vault
 

@@ -14,6 +14,7 @@ from ..vault import Vault
 from . import formats
 from .bundle import device_key, read_recipients, write_bundle
 from .content import gather
+from .outbox import record_export
 from .qdpx import build_qdpx
 
 
@@ -92,7 +93,6 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
     except BaseException:
         out.unlink(missing_ok=True)  # the claimed name, still empty
         raise
-    from ..sync.outbox import record_export
 
     with vault.db.atomic():
         record_export(vault, out, manifest_sha256, [s.session_id for s in content.sessions])

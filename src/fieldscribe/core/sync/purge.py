@@ -12,8 +12,11 @@ from __future__ import annotations
 from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import ConfirmationMismatch, InvalidInput
+from ..export.outbox import list_exports, stored_receipt
 from ..recording import audio_path
 from ..vault import Vault
+from .push import receipt_keys
+from .receipts import verify_receipt
 
 
 def purgeable(vault: Vault) -> list[str]:
@@ -25,9 +28,6 @@ def purgeable(vault: Vault) -> list[str]:
 
 
 def verified_received(vault: Vault) -> set[str]:
-    from .outbox import list_exports, stored_receipt
-    from .push import receipt_keys
-    from .receipts import verify_receipt
 
     trusted = receipt_keys(vault)
     newest: dict[str, str] = {}

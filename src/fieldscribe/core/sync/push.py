@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 
 from .. import ledger, sessions
 from ..errors import StoreRefused
-from ..guides import current_guide
-from ..vault import Vault
-from . import notices
-from .outbox import (
+from ..export.outbox import (
     file_sha256,
     list_exports,
     mark_received,
     mark_uploaded,
     reseal_secrets,
 )
+from ..guides import current_guide
+from ..vault import Vault
+from . import notices
 from .receipts import RECEIPTS, SMALL_FILE, receipt_name, verify_receipt
 from .store import Cancelled, Store
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..audit import now_iso
 from ..errors import InvalidInput, StoreRefused
 from ..export.bundle import BundleRefused, extract, open_bundle
+from ..export.outbox import file_sha256
 from ..paths import actor
 from . import notices
 from .store import Store
@@ -184,8 +185,6 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
     """Analysis side: apply withdrawal notices, then download every bundle without a receipt,
     open and verify it (against the device key the study lists or pinned on first use),
     unpack it into OUT/<study>/<device>/<bundle>/ and write its receipt back to the store."""
-    from .outbox import file_sha256
-
     if not identity_path.is_file():
         raise InvalidInput(f"The identity file {identity_path} does not exist; give the analysis team's key.")
     trust = trust or DeviceTrust()
@@ -207,7 +206,7 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
                         or name in withdrawn:
                     continue
                 item = _pull_one(store, folder, study, device, name, identity_path, out_dir, incoming, trust,
-                                 file_sha256, gone_sessions)
+                                 gone_sessions)
                 report.bundles.append(item)
                 if on_bundle:
                     on_bundle(item)
@@ -215,8 +214,7 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
 
 
 def _pull_one(store: Store, folder: str, study: str, device: str, name: str, identity_path: Path, out_dir: Path,
-              incoming: Path, trust: DeviceTrust, file_sha256: Callable[[Path], str],
-              gone_sessions: set[str]) -> Pulled:
+              incoming: Path, trust: DeviceTrust, gone_sessions: set[str]) -> Pulled:
     item = Pulled(study, device, name)
     local = incoming / name
     try:

@@ -7,6 +7,7 @@ receipt is kept too, so that purging can verify it again instead of trusting a s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +36,8 @@ class Export:
 
 
 def file_sha256(path: Path) -> str:
-    from .store import local_sha
-
-    return local_sha(path)
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 SEALED = "sealed:"
