@@ -87,7 +87,8 @@ def worker_vault(args) -> dict:
     from fieldscribe.core.audio.importer import import_file
     from fieldscribe.core.guides import import_guide
     from fieldscribe.core.study import load_study
-    from fieldscribe.core.transcripts import load_segments, transcribe_session
+    from fieldscribe.core.transcription.batch import transcribe_session
+    from fieldscribe.core.transcripts import load_segments
     from fieldscribe.core.vault import Vault
 
     guide = ROOT / "assets" / "guides" / f"peer-support-daycare.{args.language}.yaml"

@@ -14,7 +14,7 @@ from fieldscribe.core import consent, participants, sessions
 from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.audio.store import read_audio
 from fieldscribe.core.errors import ConsentMissing, InvalidInput
-from fieldscribe.core.recording import audio_path
+from fieldscribe.core.recordings import audio_path
 
 from .audio_fakes import speechlike
 

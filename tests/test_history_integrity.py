@@ -23,20 +23,21 @@ from fieldscribe.cli import cli
 from fieldscribe.core import consent, ledger, participants, sessions, timeline
 from fieldscribe.core.audio.recorder import RecorderConfig
 from fieldscribe.core.audio.store import export_wav, read_audio
+from fieldscribe.core.editing import edit_segment
 from fieldscribe.core.errors import (
     AudioTruncated,
     HistoryTampered,
     RecordTampered,
     WrongPassphrase,
 )
-from fieldscribe.core.recording import audio_path, begin_recording
+from fieldscribe.core.recording import begin_recording
+from fieldscribe.core.recordings import audio_path
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment
 from fieldscribe.core.transcripts import (
     begin_transcript,
     complete_transcript,
     current_transcript,
-    edit_segment,
     load_segments,
     store_segments,
 )

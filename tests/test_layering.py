@@ -12,8 +12,8 @@ PROBE = """
 import json, sys
 import fieldscribe.core.vault, fieldscribe.core.study, fieldscribe.core.participants
 import fieldscribe.core.consent, fieldscribe.core.sessions, fieldscribe.core.audit, fieldscribe.core.guides
-import fieldscribe.core.demo, fieldscribe.core.recording, fieldscribe.core.recovery, fieldscribe.core.timeline
-import fieldscribe.core.transcripts, fieldscribe.core.transcription.models, fieldscribe.core.transcription.render
+import fieldscribe.core.demo, fieldscribe.core.recordings, fieldscribe.core.recovery, fieldscribe.core.timeline
+import fieldscribe.core.transcripts, fieldscribe.core.editing, fieldscribe.core.transcription.models, fieldscribe.core.transcription.render
 import fieldscribe.cli, fieldscribe.services
 heavy = {'textual', 'rich', 'faster_whisper', 'ctranslate2', 'sounddevice', 'soundfile', 'av'}
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith('fieldscribe.core.audio.'))))
@@ -60,3 +60,46 @@ def test_importing_fieldscribe_creates_no_files(tmp_path):
            "XDG_CONFIG_HOME": str(env_home / "config"), "XDG_CACHE_HOME": str(env_home / "cache")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
     assert list(env_home.rglob("*")) == []
+
+
+def test_no_module_of_the_core_imports_itself_back():
+    """Module-level cycles inside the core (import-linter checks packages; this checks every
+    module, counting imports placed inside functions too, which only hide a cycle)."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("fieldscribe")
+    core = {m for m in graph.modules if m.startswith("fieldscribe.core")}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:   # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.find_modules_directly_imported_by(v):
+            if w not in core:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(core):
+        if module not in index:
+            visit(module)
+    assert cycles == [], f"import cycles in the core: {cycles}"

@@ -19,7 +19,8 @@ from fieldscribe.core.audio.chunkfile import ChunkTampered, iter_chunks, scan
 from fieldscribe.core.audio.recorder import RecorderConfig
 from fieldscribe.core.audio.store import read_audio
 from fieldscribe.core.errors import ConsentMissing, FieldscribeError
-from fieldscribe.core.recording import audio_path, begin_recording, recording_info
+from fieldscribe.core.recording import begin_recording
+from fieldscribe.core.recordings import audio_path, recording_info
 from fieldscribe.core.recovery import interrupted_sessions, recover_all
 
 from .audio_fakes import ArraySource, speechlike

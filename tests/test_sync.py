@@ -25,7 +25,7 @@ from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.export.outbox import file_sha256, list_exports, record_export
 from fieldscribe.core.guides import import_guide
-from fieldscribe.core.recording import audio_path, recording_info
+from fieldscribe.core.recordings import audio_path, recording_info
 from fieldscribe.core.study import StudyFile, parse_study
 from fieldscribe.core.sync.purge import purge_received
 from fieldscribe.core.sync.push import sync
@@ -427,7 +427,7 @@ async def test_the_app_offline_says_so_and_retries_later(tmp_path, study_en, tea
 
 # -- what must not count as received ---------------------------------------------------------------
 def test_an_edit_after_receipt_takes_the_session_back_to_review_and_out_of_purge(sshd, tmp_path, study_en, team):
-    from fieldscribe.core.transcripts import edit_segment
+    from fieldscribe.core.editing import edit_segment
 
     url = f"{sshd.url}/edit-after"
     v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])

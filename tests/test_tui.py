@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, Select
 
 from fieldscribe.core import consent, participants, sessions, timeline
-from fieldscribe.core.recording import recording_info
+from fieldscribe.core.recordings import recording_info
 from fieldscribe.core.transcripts import current_transcript, load_segments
 from fieldscribe.core.vault import Vault
 from fieldscribe.services import Services
@@ -258,7 +258,7 @@ class _SlowTranscriber(Services):
     """The real services, but transcription is a few progress steps (the model is not the point)."""
 
     def transcribe(self, sid, *, on_progress=None, cancel=None):
-        from fieldscribe.core.transcripts import Progress
+        from fieldscribe.core.transcription.batch import Progress
 
         for i in range(5):
             if cancel is not None and cancel.is_set():

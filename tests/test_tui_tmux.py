@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from fieldscribe.core import sessions, timeline
-from fieldscribe.core.recording import recording_info
+from fieldscribe.core.recordings import recording_info
 from fieldscribe.core.study import load_study
 from fieldscribe.core.vault import Vault
 

@@ -208,7 +208,7 @@ class Services:
     # -- transcripts ----------------------------------------------------------------------------
     def transcribe(self, sid: str, *, on_progress: Callable | None = None,
                    cancel: threading.Event | None = None):
-        from .core.transcripts import transcribe_session
+        from .core.transcription.batch import transcribe_session
 
         return transcribe_session(self.vault, sid, on_progress=on_progress, cancel=cancel)
 
@@ -221,7 +221,7 @@ class Services:
         return load_segments(self.vault, t)
 
     def edit_segment(self, sid: str, idx: int, *, text: str | None = None, speaker: str | None = None):
-        from .core.transcripts import edit_segment
+        from .core.editing import edit_segment
 
         return edit_segment(self.vault, sid, idx, text=text, speaker=speaker)
 

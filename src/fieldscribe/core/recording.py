@@ -8,41 +8,20 @@ The recorder's worker thread only touches the audio file; everything that goes i
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 
 from . import ledger, sessions, timeline
+from .audio import codec as codec_mod
+from .audio.chunkfile import AudioFormat, ChunkWriter, read_header
+from .audio.recorder import Recorder, RecorderConfig
 from .audit import now_iso
-from .errors import InvalidInput, InvalidTransition
+from .errors import InvalidInput, InvalidTransition, RecordingFailed
+from .recordings import RecordingInfo, audio_path, recording_info
+from .transcription.live import LiveTranscriber
+from .transcripts import settings_for
 from .vault import Vault
-
-
-def audio_path(vault: Vault, session_id: str) -> Path:
-    return vault.blob_dir / f"{session_id}.audio"
-
-
-@dataclass(frozen=True)
-class RecordingInfo:
-    session_id: str
-    codec: str
-    rate: int
-    channels: int
-    state: str           # recording | complete | recovered
-    chunks: int
-    frames: int
-
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.rate
-
-
-def recording_info(vault: Vault, session_id: str) -> RecordingInfo | None:
-    row = vault.db.execute(
-        "SELECT session_id, codec, rate, channels, state, chunks, frames FROM recordings WHERE session_id = ?",
-        (session_id,),
-    ).fetchone()
-    return RecordingInfo(*row) if row else None
 
 
 class RecordingRun:
@@ -108,16 +87,12 @@ class RecordingRun:
                 lost_seconds=round(stats.seconds_lost_clock, 2), stopped_for_disk=self.recorder.stopped_for_disk,
             )
         if self.live is not None and self.recorder.error is None:
-            import time
-
             started = time.monotonic()
             self.live.finish(self.recorder.writer.next_frame)
             self.finish_seconds = time.monotonic() - started
         elif self.live is not None:
             self.live.abandon()
         if self.recorder.error is not None:
-            from .errors import RecordingFailed
-
             err = self.recorder.error
             saved = self.recorder.writer.next_frame / self.recorder.config.rate
             raise RecordingFailed(
@@ -144,9 +119,6 @@ def begin_recording(
     on_segment: Callable | None = None,
 ) -> RecordingRun:
     """Check consent, open (or continue) the session's sealed audio file and start recording."""
-    from .audio.chunkfile import AudioFormat, ChunkWriter, read_header
-    from .audio.recorder import Recorder, RecorderConfig
-
     config = config or RecorderConfig()
     session = sessions.get_session(vault, session_id)
     sid = session.id
@@ -165,15 +137,9 @@ def begin_recording(
             )
         config.codec = fmt.codec  # one file, one codec
     fmt = AudioFormat(config.codec, config.rate, config.channels)
-    from .audio import codec as codec_mod
-
     codec_mod.check_codec(fmt.codec, fmt.rate)
     live_settings = None
     if live:  # resolve the model before anything changes, so a missing model changes nothing
-        from dataclasses import replace
-
-        from .transcripts import settings_for
-
         live_settings, live_info = settings_for(vault, sid, live_model, None)
         # one thread: the other core stays free for the recorder and the interface
         live_settings = replace(live_settings, cpu_threads=1)
@@ -213,8 +179,6 @@ def begin_recording(
         raise
     transcriber = None
     if live_settings is not None:
-        from .transcription.live import LiveTranscriber
-
         transcriber = LiveTranscriber(vault, sid, live_settings, live_info.path, on_segment=on_segment)
         transcriber.start()
     return RecordingRun(vault, sid, recorder, key, live=transcriber)

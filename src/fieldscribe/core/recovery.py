@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from . import ledger, sessions, timeline
 from .audit import now_iso
 from .errors import FieldscribeError
-from .recording import audio_path
+from .recordings import audio_path
 from .vault import Vault
 
 

@@ -4,21 +4,25 @@ A session can be transcribed more than once (a better model later); the newest *
 version is the current one, so a re-run that is interrupted or still running never hides
 a usable transcript. A run commits each segment as it is produced, so after a crash or
 Ctrl-C it resumes from the end of the last committed segment.
+
+This is the store: the runs that fill it are above it (`transcription.batch` for a
+finished recording, `transcription.live` during one), and so is the rule that an edit
+re-opens the identifier review (`editing`).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import ledger, sessions, timeline
 from .audit import now_iso
-from .errors import InvalidInput, InvalidTransition
+from .errors import InvalidInput
 from .guides import load_guide
+from .transcription.engine import EngineSettings
+from .transcription.guard import Segment, guard
+from .transcription.models import resolve_model
 from .vault import Vault
 
 DEFAULT_MODEL = "base"
@@ -57,23 +61,6 @@ class StoredSegment:
     @property
     def dropped(self) -> bool:
         return any(f.startswith("dropped:") for f in self.flags)
-
-
-@dataclass(frozen=True)
-class Progress:
-    done_s: float
-    total_s: float
-    elapsed_s: float
-
-    @property
-    def fraction(self) -> float:
-        return 1.0 if self.total_s <= 0 else min(1.0, self.done_s / self.total_s)
-
-    @property
-    def eta_s(self) -> float | None:
-        if self.done_s <= 0 or self.elapsed_s <= 0:
-            return None
-        return (self.total_s - self.done_s) * self.elapsed_s / self.done_s
 
 
 # -- attribution ------------------------------------------------------------------------------------
@@ -140,9 +127,6 @@ def load_segments(vault: Vault, transcript: TranscriptInfo, key: bytes | None = 
 
 
 def settings_for(vault: Vault, sid: str, model: str | None, language: str | None):
-    from .transcription.engine import EngineSettings
-    from .transcription.models import resolve_model
-
     study = load_guide(vault, sessions.get_session(vault, sid).guide_sha256).study
     language = language or study.study.language
     name = model or study.transcription.model or DEFAULT_MODEL
@@ -197,6 +181,19 @@ def store_segments(vault: Vault, t: TranscriptInfo, key: bytes, segs: list, even
     return idx
 
 
+def commit_segment(vault: Vault, t: TranscriptInfo, key: bytes, seg: Segment, previous: list,
+                   events: list) -> Segment:
+    """Check one new segment against those before it (PREVIOUS: the run's committed segments
+    in order), seal it and move the resume point to its end in one transaction, and append
+    it to PREVIOUS. The batch run and live transcription both commit through here, one
+    segment at a time: a crash or Ctrl-C resumes after the last one."""
+    prev_end = previous[-1].end if previous else float("-inf")
+    (checked,) = guard([seg], previous)
+    store_segments(vault, t, key, [checked], events, checked.end, prev_end)
+    previous.append(checked)
+    return checked
+
+
 def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
     """Make T the current version; its segments are sealed into the session's history here
     (while it ran, segments past the last sealed count were tolerated)."""
@@ -213,116 +210,3 @@ def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
             sessions.set_status(vault, t.session_id, sessions.TRANSCRIBED)
         ledger.update_session(vault, t.session_id, "transcript.complete", t.session_id, version=t.version,
                               model=t.model)
-
-
-def transcribe_session(
-    vault: Vault,
-    session_id: str,
-    *,
-    model: str | None = None,
-    language: str | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> TranscriptInfo:
-    """Transcribe a session's sealed audio; resumable, cancellable, and nothing touches disk
-    but sealed segments."""
-    from .audio.store import read_audio
-    from .recording import recording_info
-    from .transcription.engine import SAMPLE_RATE, transcribe_array
-    from .transcription.guard import guard
-
-    sid = sessions.get_session(vault, session_id).id
-    rec = recording_info(vault, sid)
-    if rec is None:
-        raise InvalidInput(f"Session {sid} has no audio to transcribe yet.")
-    if rec.state == "recording":
-        raise InvalidTransition(f"Session {sid} is being recorded (or was interrupted); run `fieldscribe recover` first.")
-    if rec.rate != SAMPLE_RATE:
-        raise InvalidInput(f"Session {sid} was recorded at {rec.rate} Hz; transcription needs 16 kHz audio.")
-    settings, info = settings_for(vault, sid, model, language)
-    key = sessions.session_key(vault, sid)
-    events = timeline.events(vault, sid, key)
-    total = rec.frames / rec.rate
-    t = begin_transcript(vault, sid, settings, total)
-    previous = load_segments(vault, t, key)
-    started = time.monotonic()
-    done = t.done_s
-    audio, _ = read_audio(vault, sid, start=done, as_float=True, mono=True)
-    audio = audio[:, 0].copy()
-    if on_progress:
-        on_progress(Progress(done, total, 0.0))
-    prev_end = previous[-1].end if previous else float("-inf")
-    for seg in transcribe_array(audio, info.path, settings, offset=done, cancel=cancel):
-        (checked,) = guard([seg], previous)
-        # commit every segment: a crash or Ctrl-C resumes after the last one
-        store_segments(vault, t, key, [checked], events, checked.end, prev_end)
-        previous.append(checked)
-        prev_end = done = checked.end
-        if on_progress:
-            on_progress(Progress(done, total, time.monotonic() - started))
-    if cancel is not None and cancel.is_set():
-        ledger.update_session(vault, sid, "transcript.paused", sid, version=t.version, done_s=round(done, 1))
-        return next(x for x in list_transcripts(vault, sid) if x.id == t.id)
-    complete_transcript(vault, t)
-    if on_progress:
-        on_progress(Progress(total, total, time.monotonic() - started))
-    return next(x for x in list_transcripts(vault, sid) if x.id == t.id)
-
-
-def edit_segment(vault: Vault, session_id: str, idx: int, *, text: str | None = None,
-                 speaker: str | None = None) -> StoredSegment:
-    """Correct a segment of the current transcript (its words or its speaker).
-
-    The first machine text is kept sealed beside the correction, so a reviewer can see what
-    Whisper heard; any edit re-opens the identifier review, because new words may name
-    someone the reviewed version did not.
-    """
-    from .deid.review import reopen_review
-    from .paths import actor
-
-    session = sessions.get_session(vault, session_id)
-    t = current_transcript(vault, session.id)
-    if t is None:
-        raise InvalidInput(f"Session {session.id} has no finished transcript to edit.")
-    key = sessions.session_key(vault, session.id)
-    ledger.check_session(vault, session.id)
-    row = vault.db.execute(
-        "SELECT sealed FROM transcript_segments WHERE transcript_id = ? AND idx = ?", (t.id, idx)
-    ).fetchone()
-    if row is None:
-        raise InvalidInput(f"Session {session.id} has no segment {idx}.")
-    context = ("segment", session.id, str(t.version), str(idx))
-    seg = StoredSegment(**vault.open_json(key, row[0], *context))
-    changed = []
-    if text is not None:
-        text = " ".join(text.split())
-        if not text:
-            raise InvalidInput("A segment cannot be left empty; type what was said, or (inaudible).")
-        if text != seg.text:
-            if seg.original_text is None:
-                seg.original_text = seg.text
-            seg.text, seg.words = text, []  # word timings belonged to the old words
-            changed.append("text")
-    if speaker is not None:
-        speaker = speaker.strip()
-        allowed = {"interviewer", *session.participants}
-        wanted = speaker.upper() if speaker.upper() in session.participants else speaker.lower()
-        if wanted not in allowed:
-            raise InvalidInput(
-                f"{speaker!r} is not in session {session.id}; the speaker is one of {', '.join(sorted(allowed))}."
-            )
-        if wanted != seg.speaker:
-            seg.speaker = wanted
-            changed.append("speaker")
-    if not changed:
-        return seg
-    seg.edited = {"by": actor(), "at": now_iso()}
-    with vault.db.atomic():
-        vault.db.execute(
-            "UPDATE transcript_segments SET sealed = ? WHERE transcript_id = ? AND idx = ?",
-            (vault.seal_json(key, asdict(seg), *context), t.id, idx),
-        )
-        reopen_review(vault, session.id, t.version)
-        ledger.update_session(vault, session.id, "transcript.edit", session.id, version=t.version, segment=idx,
-                              changed=changed)
-    return seg

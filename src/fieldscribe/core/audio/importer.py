@@ -7,12 +7,18 @@ recording. The original file is only read, never changed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from .. import ledger, sessions
+from ..audit import now_iso
 from ..errors import InvalidInput
+from ..recordings import audio_path, recording_info
+from . import codec as codec_mod
+from .chunkfile import AudioFormat, ChunkWriter
 
 
 def decode_file(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
@@ -45,14 +51,6 @@ def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate
                 on_progress: Callable[[float], None] | None = None) -> float:
     """Seal an audio file into a session; returns seconds imported. All-or-nothing: the
     sealed file is written next to the session's and moved into place only when complete."""
-    import os
-
-    from .. import ledger, sessions
-    from ..audit import now_iso
-    from ..recording import audio_path, recording_info
-    from . import codec as codec_mod
-    from .chunkfile import AudioFormat, ChunkWriter
-
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"{path} does not exist or is not a file.")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ledger, sessions
 from ..errors import AudioTruncated, InvalidInput, RecordTampered
-from ..recording import audio_path, recording_info
+from ..recordings import audio_path, recording_info
 from ..vault import Vault
 from . import codec
 from .chunkfile import count_records, iter_chunks, read_header

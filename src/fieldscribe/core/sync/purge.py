@@ -13,7 +13,7 @@ from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import ConfirmationMismatch, InvalidInput
 from ..export.outbox import list_exports, stored_receipt
-from ..recording import audio_path
+from ..recordings import audio_path
 from ..vault import Vault
 from .push import receipt_keys
 from .receipts import verify_receipt

@@ -21,10 +21,15 @@ import numpy as np
 from .. import sessions, timeline
 from ..audio import codec
 from ..audio.chunkfile import ChunkTail
-from ..recording import audio_path
+from ..recordings import audio_path, recording_info
+from ..transcripts import (
+    begin_transcript,
+    commit_segment,
+    complete_transcript,
+    load_segments,
+)
 from ..vault import Vault
 from .engine import SAMPLE_RATE, EngineSettings, transcribe_array
-from .guard import guard
 
 MIN_WINDOW_S = 8.0      # transcribe once this much new audio has arrived …
 MAX_WINDOW_S = 20.0     # … cut at the quietest moment, at the latest after this much
@@ -55,16 +60,12 @@ def find_cut(audio: np.ndarray, rate: int = SAMPLE_RATE, min_s: float = MIN_WIND
 class LiveTranscriber:
     def __init__(self, vault: Vault, session_id: str, settings: EngineSettings, model_path,
                  on_segment: Callable | None = None) -> None:
-        from ..transcripts import begin_transcript, load_segments
-
         self.vault = vault
         self.session_id = session_id
         self.settings = settings
         self.model_path = model_path
         self.on_segment = on_segment
         self._key = sessions.session_key(vault, session_id)
-        from ..recording import recording_info
-
         rec = recording_info(vault, session_id)
         self.transcript = begin_transcript(vault, session_id, settings, rec.seconds if rec else 0.0)
         done = self.transcript.done_s
@@ -97,17 +98,11 @@ class LiveTranscriber:
             self._buffer = np.concatenate([self._buffer, mono])
 
     def _transcribe(self, cut: int) -> None:
-        from ..transcripts import store_segments
-
         window = self._buffer[:cut]
         offset = self._buffer_start
         events = timeline.events(self.vault, self.session_id, self._key)
-        prev_end = self._previous[-1].end if self._previous else float("-inf")
         for seg in transcribe_array(window, self.model_path, self.settings, offset=offset, cancel=self._stop):
-            (checked,) = guard([seg], self._previous)
-            store_segments(self.vault, self.transcript, self._key, [checked], events, checked.end, prev_end)
-            self._previous.append(checked)
-            prev_end = checked.end
+            checked = commit_segment(self.vault, self.transcript, self._key, seg, self._previous, events)
             if self.on_segment:
                 self.on_segment(checked)
         done = offset + cut / SAMPLE_RATE
@@ -138,8 +133,6 @@ class LiveTranscriber:
 
     def finish(self, total_frames: int) -> None:
         """After the recorder stopped: transcribe what is left and complete the transcript."""
-        from ..transcripts import complete_transcript
-
         self._finish.set()
         if self._thread is not None:
             self._thread.join()
