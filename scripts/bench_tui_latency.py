@@ -72,7 +72,7 @@ class BusyWindows:
     """When the live transcriber was transcribing a window (patched in around its method)."""
 
     def __init__(self) -> None:
-        from fieldscribe.core.transcription.live import LiveTranscriber
+        from fieldscribe.core.live_transcription import LiveTranscriber
 
         self.spans: list[tuple[float, float]] = []
         self.current: float | None = None

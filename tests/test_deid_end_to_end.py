@@ -36,7 +36,7 @@ from fieldscribe.core.deid.review import (
 )
 from fieldscribe.core.export.bundle import extract, open_bundle
 from fieldscribe.core.export.exporter import export_sessions
-from fieldscribe.core.transcription.batch import transcribe_session
+from fieldscribe.core.batch_transcription import transcribe_session
 from fieldscribe.core.transcripts import current_transcript, load_segments
 
 from .speech import espeak_wav

@@ -14,7 +14,7 @@ import pytest
 from fieldscribe.core import consent, participants, sessions, timeline
 from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.errors import InvalidInput
-from fieldscribe.core.transcription.batch import transcribe_session
+from fieldscribe.core.batch_transcription import transcribe_session
 from fieldscribe.core.transcripts import current_transcript, list_transcripts, load_segments
 
 from .speech import SENTENCES, sentences_with_pauses

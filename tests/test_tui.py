@@ -258,7 +258,7 @@ class _SlowTranscriber(Services):
     """The real services, but transcription is a few progress steps (the model is not the point)."""
 
     def transcribe(self, sid, *, on_progress=None, cancel=None):
-        from fieldscribe.core.transcription.batch import Progress
+        from fieldscribe.core.batch_transcription import Progress
 
         for i in range(5):
             if cancel is not None and cancel.is_set():

@@ -208,7 +208,7 @@ class Services:
     # -- transcripts ----------------------------------------------------------------------------
     def transcribe(self, sid: str, *, on_progress: Callable | None = None,
                    cancel: threading.Event | None = None):
-        from .core.transcription.batch import transcribe_session
+        from .core.batch_transcription import transcribe_session
 
         return transcribe_session(self.vault, sid, on_progress=on_progress, cancel=cancel)
 

@@ -28,7 +28,7 @@ def _eta(seconds: float | None) -> str:
 @click.pass_context
 def transcribe(ctx: click.Context, session: str, model: str | None, language: str | None) -> None:
     """Transcribe a session locally (resumes an interrupted run; Ctrl-C pauses it)."""
-    from ..core.transcription.batch import transcribe_session
+    from ..core.batch_transcription import transcribe_session
 
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())

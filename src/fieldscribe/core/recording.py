@@ -19,7 +19,7 @@ from .audio.recorder import Recorder, RecorderConfig
 from .audit import now_iso
 from .errors import InvalidInput, InvalidTransition, RecordingFailed
 from .recordings import RecordingInfo, audio_path, recording_info
-from .transcription.live import LiveTranscriber
+from .live_transcription import LiveTranscriber
 from .transcripts import settings_for
 from .vault import Vault
 

@@ -5,8 +5,8 @@ version is the current one, so a re-run that is interrupted or still running nev
 a usable transcript. A run commits each segment as it is produced, so after a crash or
 Ctrl-C it resumes from the end of the last committed segment.
 
-This is the store: the runs that fill it are above it (`transcription.batch` for a
-finished recording, `transcription.live` during one), and so is the rule that an edit
+This is the store: the runs that fill it are above it (`batch_transcription` for a
+finished recording, `live_transcription` during one), and so is the rule that an edit
 re-opens the identifier review (`editing`).
 """
 

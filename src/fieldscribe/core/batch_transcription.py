@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import ledger, sessions, timeline
-from ..audio.store import read_audio
-from ..errors import InvalidInput, InvalidTransition
-from ..recordings import recording_info
-from ..transcripts import (
+from . import ledger, sessions, timeline
+from .audio.store import read_audio
+from .errors import InvalidInput, InvalidTransition
+from .recordings import recording_info
+from .transcription.engine import SAMPLE_RATE, transcribe_array
+from .transcripts import (
     TranscriptInfo,
     begin_transcript,
     commit_segment,
@@ -22,8 +23,7 @@ from ..transcripts import (
     load_segments,
     settings_for,
 )
-from ..vault import Vault
-from .engine import SAMPLE_RATE, transcribe_array
+from .vault import Vault
 
 
 @dataclass(frozen=True)

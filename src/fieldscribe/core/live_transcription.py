@@ -18,18 +18,18 @@ from contextlib import suppress
 
 import numpy as np
 
-from .. import sessions, timeline
-from ..audio import codec
-from ..audio.chunkfile import ChunkTail
-from ..recordings import audio_path, recording_info
-from ..transcripts import (
+from . import sessions, timeline
+from .audio import codec
+from .audio.chunkfile import ChunkTail
+from .recordings import audio_path, recording_info
+from .transcription.engine import SAMPLE_RATE, EngineSettings, transcribe_array
+from .transcripts import (
     begin_transcript,
     commit_segment,
     complete_transcript,
     load_segments,
 )
-from ..vault import Vault
-from .engine import SAMPLE_RATE, EngineSettings, transcribe_array
+from .vault import Vault
 
 MIN_WINDOW_S = 8.0      # transcribe once this much new audio has arrived …
 MAX_WINDOW_S = 20.0     # … cut at the quietest moment, at the latest after this much
