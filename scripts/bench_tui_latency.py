@@ -76,7 +76,7 @@ class BusyWindows:
 
         self.spans: list[tuple[float, float]] = []
         self.current: float | None = None
-        original = LiveTranscriber._transcribe
+        original = LiveTranscriber.transcribe_window
         busy = self
 
         def transcribe(transcriber, cut: int) -> None:
@@ -87,7 +87,7 @@ class BusyWindows:
                 busy.spans.append((busy.current, time.perf_counter()))
                 busy.current = None
 
-        LiveTranscriber._transcribe = transcribe
+        LiveTranscriber.transcribe_window = transcribe
 
     def during(self, t0: float, t1: float) -> bool:
         """Did a window's transcription overlap [t0, t1]?"""

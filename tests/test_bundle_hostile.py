@@ -280,8 +280,8 @@ def test_a_member_whose_size_differs_from_the_manifest_is_refused_before_reading
     m = manifest_for(signer, {"a.txt": b"x"})
     path = seal(tmp_path, recipient, tar_of(signed(signer, m) + [member("a.txt", b"xx")]))
     read = []
-    real = bundle_mod._read_member
-    monkeypatch.setattr(bundle_mod, "_read_member", lambda tar, mem, *a: read.append(mem.name) or real(tar, mem, *a))
+    real = bundle_mod.read_member
+    monkeypatch.setattr(bundle_mod, "read_member", lambda tar, mem, *a: read.append(mem.name) or real(tar, mem, *a))
     with pytest.raises(BundleRefused, match=r"'a.txt' in crafted.fsbundle.age is 2 bytes but its manifest says 1"):
         open_bundle(path, key)
     assert read == ["manifest.json", "manifest.sig"]
@@ -450,7 +450,7 @@ def test_extract_refuses_clashing_names_before_writing_anything(tmp_path, files)
 def test_a_failing_extract_leaves_nothing_behind(tmp_path, monkeypatch):
     files = {"a.txt": b"1", "b/c.txt": b"2", "d.txt": b"3"}
     calls = []
-    real = bundle_mod._write_private
+    real = bundle_mod.write_private
 
     def fail_on_third(target, data):
         calls.append(target)
@@ -458,7 +458,7 @@ def test_a_failing_extract_leaves_nothing_behind(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         real(target, data)
 
-    monkeypatch.setattr(bundle_mod, "_write_private", fail_on_third)
+    monkeypatch.setattr(bundle_mod, "write_private", fail_on_third)
     out = tmp_path / "new" / "deeper" / "o"
     with pytest.raises(InvalidInput, match="No space left on device.*nothing was left behind") as err:
         extract(_opened(files), out)

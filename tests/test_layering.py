@@ -103,3 +103,32 @@ def test_no_module_of_the_core_imports_itself_back():
         if module not in index:
             visit(module)
     assert cycles == [], f"import cycles in the core: {cycles}"
+
+
+def test_no_file_uses_another_modules_underscore_names():
+    """A leading underscore means "this module's own": nothing in src/, tests/ or scripts/
+    imports one from a fieldscribe module or reaches one through a module it imported."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in [*(root / "src").rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "scripts").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules: set[str] = set()   # local names bound to fieldscribe modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("fieldscribe", ".")) \
+                    or isinstance(node, ast.ImportFrom) and node.level:
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{path.relative_to(root)}:{node.lineno} imports {alias.name}")
+                    modules.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("fieldscribe"):
+                        modules.add(alias.asname or alias.name.split(".")[0])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules \
+                    and node.attr.startswith("_") and not node.attr.startswith("__"):
+                found.append(f"{path.relative_to(root)}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert found == [], "\n".join(found)

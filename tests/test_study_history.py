@@ -119,13 +119,13 @@ def test_a_forged_failed_unlock_entry_cannot_vouch_for_a_deleted_session(tmp_pat
     with v:
         head = v.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     from fieldscribe.core.audit import (
-        _entry_hash,  # the attacker recomputes the chain as the code does
+        entry_hash,  # the attacker recomputes the chain as the code does
     )
 
     details = json.dumps({"ledger": {ledger.session_scope(ann_s): None}, "method": "passphrase"},
                          ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     seq, ts = head[0] + 1, "2026-01-01T00:00:00.000Z"
-    digest = _entry_hash(head[1], seq, ts, "x", "vault.unlock_failed", "", details)
+    digest = entry_hash(head[1], seq, ts, "x", "vault.unlock_failed", "", details)
     sql(tmp_path / "laptop", "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) "
         "VALUES (?, ?, 'x', 'vault.unlock_failed', '', ?, ?, ?)", seq, ts, details, head[1], digest)
     with reopen(tmp_path / "laptop") as v:

@@ -241,8 +241,12 @@ def test_lowered_key_settings_do_not_open_the_vault(tmp_path):
 def test_a_vault_wrapped_before_the_cost_was_bound_still_opens_and_is_rebound(tmp_path):
     from fieldscribe.core import crypto
 
-    v, _ = Vault.create(tmp_path / "v", PASSPHRASE, kdf=FAST_KDF)
-    master = v._master
+    v, recovery = Vault.create(tmp_path / "v", PASSPHRASE, kdf=FAST_KDF)
+    # the master key, as the recovery key on paper gives it (no private attribute needed)
+    rrow = v.db.execute("SELECT salt, wrapped FROM keyring WHERE name = 'recovery'").fetchone()
+    raw = crypto.parse_recovery_key(recovery)
+    assert raw is not None
+    master = crypto.open_sealed(crypto.subkey(raw, "recovery-kek", rrow[0]), rrow[1], v.aad("keyring", "recovery"))
     row = v.db.execute("SELECT salt FROM keyring WHERE name = 'passphrase'").fetchone()
     kek = crypto.passphrase_key(PASSPHRASE, row[0], FAST_KDF)
     v.db.execute("UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",

@@ -137,14 +137,14 @@ def test_audit_detects_a_deleted_entry(vault, vault_path, study_en):
 
 def _forge_chain(vault_path: Path) -> None:
     """What a careful forger does: change an entry and recompute every hash after it."""
-    from fieldscribe.core.audit import GENESIS, _entry_hash
+    from fieldscribe.core.audit import GENESIS, entry_hash
 
     with raw_db(vault_path) as db:
         rows = db.execute("SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq").fetchall()
         prev = GENESIS
         for seq, ts, actor, action, subject, details in rows:
             actor = "forger" if seq == 2 else actor
-            digest = _entry_hash(prev, seq, ts, actor, action, subject, details)
+            digest = entry_hash(prev, seq, ts, actor, action, subject, details)
             db.execute("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?", (actor, prev, digest, seq))
             prev = digest
 

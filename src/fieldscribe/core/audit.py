@@ -36,7 +36,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, subject: str, details: str) -> str:
+def entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, subject: str, details: str) -> str:
     body = json.dumps([seq, ts, actor, action, subject, details], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
@@ -122,7 +122,7 @@ class AuditLog:
         with self._db.atomic():
             row = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-            digest = _entry_hash(prev, seq, ts, actor, action, subject, details_json)
+            digest = entry_hash(prev, seq, ts, actor, action, subject, details_json)
             self._db.execute(
                 "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -178,7 +178,7 @@ class AuditLog:
                 problems.append(f"entries {expected_seq}–{seq - 1} are missing (deleted)")
             if prev_hash != prev:
                 problems.append(f"entry {seq} does not follow the entry before it (chain broken)")
-            if _entry_hash(prev_hash, seq, ts, actor, action, subject, details) != digest:
+            if entry_hash(prev_hash, seq, ts, actor, action, subject, details) != digest:
                 problems.append(f"entry {seq} ({action}) was edited after it was written")
             hashes[seq] = digest
             actions[seq] = action

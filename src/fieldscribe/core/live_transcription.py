@@ -97,7 +97,7 @@ class LiveTranscriber:
                 self._buffer_start = t0
             self._buffer = np.concatenate([self._buffer, mono])
 
-    def _transcribe(self, cut: int) -> None:
+    def transcribe_window(self, cut: int) -> None:
         window = self._buffer[:cut]
         offset = self._buffer_start
         events = timeline.events(self.vault, self.session_id, self._key)
@@ -123,7 +123,7 @@ class LiveTranscriber:
                 finishing = self._finish.is_set()
                 cut = find_cut(self._buffer, force=finishing and len(self._buffer) > 0)
                 if cut:
-                    self._transcribe(cut)
+                    self.transcribe_window(cut)
                     continue
                 if finishing:
                     break

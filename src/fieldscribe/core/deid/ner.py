@@ -81,6 +81,16 @@ def forget() -> None:
         _M.cache.clear()
 
 
+def unload() -> None:
+    """Drop the loaded models, the reasons any failed to load and every cached result, so the
+    next use loads afresh (after `fieldscribe models download`, or a test that hides a model)."""
+    with _M.lock:
+        _M.english = _M.chinese = None
+        _M.lexicon = set()
+        _M.errors.clear()
+        _M.cache.clear()
+
+
 def _remember(key: tuple[str, str], value: Any) -> Any:
     _M.cache[key] = value
     if len(_M.cache) > _CACHE_SIZE:

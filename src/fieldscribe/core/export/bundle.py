@@ -412,7 +412,7 @@ def _read_archive(stream: _Decrypting, label: str, trusted_devices: set[str] | N
                 raise BundleRefused(f"{_q(name)} in {label} is {member.size:,} bytes but its manifest says "
                                     f"{meta['size']:,}; refused.")
             digest = hashlib.sha256()
-            files[name] = _read_member(tar, member, label, digest)
+            files[name] = read_member(tar, member, label, digest)
             if digest.hexdigest() != meta["sha256"]:
                 raise BundleRefused(f"{_q(name)} in {label} does not match its manifest hash; refused.")
         missing = sorted(set(listed) - set(files))
@@ -447,10 +447,10 @@ def _read_leading(tar: tarfile.TarFile, expected: str, cap: int, label: str) -> 
     if member.size > cap:
         raise BundleRefused(f"The {expected} of {label} is larger ({member.size:,} bytes) than any fieldscribe "
                             "writes; refused.")
-    return _read_member(tar, member, label, None)
+    return read_member(tar, member, label, None)
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, label: str, digest: object | None) -> bytes:
+def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, label: str, digest: object | None) -> bytes:
     reader = tar.extractfile(member)
     if reader is None:
         raise BundleRefused(f"{label} contains {_q(member.name)}, which is not a regular file; refused.")
@@ -643,7 +643,7 @@ def extract(opened: Opened, out: Path) -> list[Path]:
             for folder in reversed(target.relative_to(tmp).parents[:-1]):
                 if not (tmp / folder).is_dir():
                     os.mkdir(tmp / folder, 0o700)
-            _write_private(target, contents[name])
+            write_private(target, contents[name])
         os.rename(tmp, dest)   # replaces an empty folder; refused (OSError) if one appeared with files
         tmp = None
     except OSError as exc:
@@ -658,7 +658,7 @@ def extract(opened: Opened, out: Path) -> list[Path]:
     return [out / name for name in sorted(contents)]
 
 
-def _write_private(target: Path, data: bytes) -> None:
+def write_private(target: Path, data: bytes) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                  | getattr(os, "O_CLOEXEC", 0), 0o600)
     with os.fdopen(fd, "wb") as f:
