@@ -23,9 +23,9 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fieldscribe.core import crypto  # noqa: E402
-from fieldscribe.core.audio import codec  # noqa: E402
-from fieldscribe.core.audio.chunkfile import AudioFormat, ChunkWriter  # noqa: E402
+from fieldscribe.core import crypto
+from fieldscribe.core.audio import codec
+from fieldscribe.core.audio.chunkfile import AudioFormat, ChunkWriter
 
 RATE = 16000
 TEXT = (

@@ -72,7 +72,7 @@ def main() -> None:
                     record_export(v, f, "0" * 64, [])
                 url = f"sftp://{server.user}@127.0.0.1:{server.port}{server.root}/fs-{run}"
 
-                def ours() -> None:
+                def ours(url: str = url, v: Vault = v) -> None:
                     store = connect(url, creds)
                     try:
                         report = sync(v, store)
@@ -85,12 +85,12 @@ def main() -> None:
             dest.mkdir()
             batch = work / f"batch-{run}"
             batch.write_text("".join(f"put {f} {dest}/{f.name}\n" for f in files))
-            results["sftp -b (put)"].append(timed(lambda: subprocess.run(
+            results["sftp -b (put)"].append(timed(lambda batch=batch: subprocess.run(
                 ["sftp", "-q", "-b", str(batch), "-P", str(server.port), *opts, target], check=True,
                 stdout=subprocess.DEVNULL)))
             dest = server.root / f"scp-{run}"
             dest.mkdir()
-            results["scp"].append(timed(lambda: subprocess.run(
+            results["scp"].append(timed(lambda dest=dest: subprocess.run(
                 ["scp", "-q", "-P", str(server.port), *opts, *map(str, files), f"{target}:{dest}/"], check=True)))
         best = {k: min(v) for k, v in results.items()}
         print(f"fieldscribe sync benchmark — {os.cpu_count()} CPUs; loopback OpenSSH sshd; {args.bundles} bundles × "

@@ -85,9 +85,9 @@ def worker_plain(args) -> dict:
 def worker_vault(args) -> dict:
     from fieldscribe.core import consent, participants, sessions
     from fieldscribe.core.audio.importer import import_file
+    from fieldscribe.core.batch_transcription import transcribe_session
     from fieldscribe.core.guides import import_guide
     from fieldscribe.core.study import load_study
-    from fieldscribe.core.batch_transcription import transcribe_session
     from fieldscribe.core.transcripts import load_segments
     from fieldscribe.core.vault import Vault
 

@@ -116,9 +116,11 @@ class ScreenProbe:
         app._display = display  # called by the screen with each compositor update
 
     def label_text(self) -> str:
+        from textual.css.query import NoMatches
+
         try:
             return str(self.app.screen.query_one("#domain").content)
-        except Exception:
+        except NoMatches:   # a screen without the domain label (between screens)
             return ""
 
     async def press(self, key: str, expect: str, timeout: float = 10.0) -> float:
@@ -247,8 +249,8 @@ async def bench(args, folder: Path) -> dict:
             probe = ScreenProbe(app)
             busy = BusyWindows()
             await unlock(pilot)
-            common = dict(presses=args.presses, gap=args.gap, warmup=args.warmup, min_segments=args.segments,
-                          min_busy=args.busy, rng=rng)
+            common = {"presses": args.presses, "gap": args.gap, "warmup": args.warmup,
+                      "min_segments": args.segments, "min_busy": args.busy, "rng": rng}
             results["baseline"] = await phase(pilot, probe, busy, row=1, live=False, **common)
             results["live"] = await phase(pilot, probe, busy, row=0, live=True, **common)
             await app.action_quit()

@@ -460,7 +460,7 @@ def test_a_failing_extract_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bundle_mod, "write_private", fail_on_third)
     out = tmp_path / "new" / "deeper" / "o"
-    with pytest.raises(InvalidInput, match="No space left on device.*nothing was left behind") as err:
+    with pytest.raises(InvalidInput, match=r"No space left on device.*nothing was left behind") as err:
         extract(_opened(files), out)
     assert_one_sentence(str(err.value))
     assert len(calls) == 3 and list(tmp_path.iterdir()) == []

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from fieldscribe.cli import cli
 from fieldscribe.core import consent, participants, sessions
 from fieldscribe.core.audio.importer import import_file
+from fieldscribe.core.batch_transcription import transcribe_session
 from fieldscribe.core.deid.review import (
     decide,
     mark_reviewed,
@@ -36,12 +37,11 @@ from fieldscribe.core.deid.review import (
 )
 from fieldscribe.core.export.bundle import extract, open_bundle
 from fieldscribe.core.export.exporter import export_sessions
-from fieldscribe.core.batch_transcription import transcribe_session
 from fieldscribe.core.transcripts import current_transcript, load_segments
 
 from .speech import espeak_wav
 from .test_cli import fs  # noqa: F401  (fs: a closed vault with the English study, for the CLI)
-from .test_export import team  # noqa: F401  (team: an analysis-team age key made in the test)
+from .test_export import team as team  # the fixture: an analysis-team age key made in the test
 from .test_plaintext_scan import encodings
 
 # What a participant might really say: a friend, a London hospital, a UK mobile number read
@@ -171,7 +171,7 @@ def scan_opened_bundle(folder: Path, sid: str, transcribed_phone: str) -> list[s
     found: list[str] = []
     for path in files:
         found += scan_blob(path.relative_to(folder).as_posix(), path.read_bytes(), patterns, literals, seen)
-    assert any("peer-support-daycare.qdpx!project.qde" == s for s in seen), seen
+    assert any(s == "peer-support-daycare.qdpx!project.qde" for s in seen), seen
     assert any(s.startswith("peer-support-daycare.qdpx!sources/") for s in seen), seen
     assert f"transcripts/{sid}.docx!word/document.xml" in seen, seen
     return found

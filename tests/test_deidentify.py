@@ -18,8 +18,8 @@ from fieldscribe.core.deid.review import (
     suggestions,
 )
 from fieldscribe.core.errors import InvalidTransition
-from fieldscribe.core.transcription.guard import Segment
 from fieldscribe.core.transcription.engine import EngineSettings
+from fieldscribe.core.transcription.guard import Segment
 from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
 
 EN_TRANSCRIPT = [

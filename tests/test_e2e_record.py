@@ -24,7 +24,7 @@ from fieldscribe.core import consent, participants, sessions, timeline
 from fieldscribe.core.audio.store import read_audio
 from fieldscribe.core.vault import Vault
 
-from .conftest import PASSPHRASE, ROOT, STUDY_EN
+from .conftest import PASSPHRASE, STUDY_EN
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("FIELDSCRIBE_SKIP_AUDIO_E2E") == "1", reason="FIELDSCRIBE_SKIP_AUDIO_E2E=1"
@@ -221,8 +221,8 @@ def test_playback_through_the_speakers_is_the_recorded_audio(virtual_mic, tmp_pa
     import threading
 
     from fieldscribe.core.audio.devices import list_inputs
-    from fieldscribe.core.audio.playback import play as play_audio
     from fieldscribe.core.audio.importer import import_file
+    from fieldscribe.core.audio.playback import play as play_audio
     from fieldscribe.core.audio.recorder import RecorderConfig
     from fieldscribe.core.recording import begin_recording
 

@@ -117,8 +117,8 @@ def test_no_file_uses_another_modules_underscore_names():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         modules: set[str] = set()   # local names bound to fieldscribe modules
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("fieldscribe", ".")) \
-                    or isinstance(node, ast.ImportFrom) and node.level:
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("fieldscribe", "."))) \
+                    or (isinstance(node, ast.ImportFrom) and node.level):
                 for alias in node.names:
                     if alias.name.startswith("_") and not alias.name.startswith("__"):
                         found.append(f"{path.relative_to(root)}:{node.lineno} imports {alias.name}")

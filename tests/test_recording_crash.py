@@ -21,7 +21,7 @@ import numpy as np
 
 from fieldscribe.core import consent, participants, sessions, timeline
 from fieldscribe.core.audio.store import read_audio
-from fieldscribe.core.recovery import interrupted_sessions, recover_all
+from fieldscribe.core.recovery import interrupted_sessions
 from fieldscribe.core.vault import Vault
 
 from .audio_fakes import speechlike

@@ -288,7 +288,7 @@ def scan_any(root: Path, secrets: dict[str, str]) -> list[str]:
 
 # -- WebDAV and folders ------------------------------------------------------------------------------
 def test_webdav_sync_is_idempotent_and_receipts_come_back(webdav, tmp_path, study_en, team, monkeypatch):
-    v, sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
+    v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     creds = Credentials(password=webdav.password)
     with v:
         first = sync_to(v, webdav.url, creds)
@@ -329,7 +329,7 @@ def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
     from .test_cli import invoke
 
     laptop = tmp_path / "laptop"
-    v, sid, bundle = field_vault(laptop, study_en, tmp_path, team[1])
+    v, sid, _bundle = field_vault(laptop, study_en, tmp_path, team[1])
     v.close()
 
     def fs(*args, **kw):
@@ -368,7 +368,7 @@ async def test_the_app_exports_then_syncs_with_a_progress_bar(sshd, tmp_path, st
     from .tui_helpers import unlock
 
     laptop = tmp_path / "laptop"
-    v, sid, _none = field_vault(laptop, study_en, tmp_path, team[1], export=False)
+    v, _sid, _none = field_vault(laptop, study_en, tmp_path, team[1], export=False)
     with v:
         save_remote(v, sshd.url, identity_file=str(sshd.user_key), known_hosts=str(sshd.known_hosts))
         device = v.device_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import jiwer
@@ -13,8 +14,8 @@ import pytest
 
 from fieldscribe.core import consent, participants, sessions, timeline
 from fieldscribe.core.audio.importer import import_file
-from fieldscribe.core.errors import InvalidInput
 from fieldscribe.core.batch_transcription import transcribe_session
+from fieldscribe.core.errors import InvalidInput
 from fieldscribe.core.transcripts import current_transcript, list_transcripts, load_segments
 
 from .speech import SENTENCES, sentences_with_pauses
@@ -96,7 +97,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(vault, speech_session):
     assert resumed.id == first.id and resumed.state == "complete"
     segs = load_segments(vault, resumed)
     assert segs[0] == partial[0]
-    assert all(a.end <= b.start + 0.01 for a, b in zip(segs, segs[1:]))
+    assert all(a.end <= b.start + 0.01 for a, b in pairwise(segs))
     text = " ".join(s.text for s in segs)
     assert jiwer.wer(norm(" ".join(SENTENCES)), norm(text)) <= 0.2, text
 
@@ -117,7 +118,7 @@ def test_retranscribing_keeps_the_old_version_until_the_new_one_completes(vault,
 
 def test_english_only_model_is_refused_for_a_chinese_interview(vault, speech_session):
     sid, _ = speech_session
-    with pytest.raises(InvalidInput, match="English only.*multilingual model"):
+    with pytest.raises(InvalidInput, match=r"English only.*multilingual model"):
         transcribe_session(vault, sid, model="tiny.en", language="zh")
 
 
@@ -129,7 +130,7 @@ def test_no_plaintext_text_or_audio_reaches_disk_during_transcription(vault, vau
     # words that also occur in the (plaintext, non-personal) study protocol prove nothing
     protocol = study_en.text.lower()
     needles = {w.strip(".,").encode() for w in words if w.strip(".,").lower() not in protocol}
-    needles |= {"reason to get up".encode()}
+    needles |= {b"reason to get up"}
     assert len(needles) >= 4
     tmp = Path(tempfile.gettempdir())
     files = [p for p in vault_path.rglob("*") if p.is_file()]
@@ -157,7 +158,7 @@ def test_cli_transcribe_and_show(vault, speech_session):
 
     from .conftest import PASSPHRASE
 
-    sid, starts = speech_session
+    sid, _starts = speech_session
     timeline.add_event(vault, sid, timeline.QUESTION, 0.0, question="q1", domain="peers")
     path = str(vault.path)
     vault.close()
@@ -201,7 +202,7 @@ def test_live_transcription_while_recording_leaves_little_to_do_at_stop(vault, s
     t = current_transcript(vault, sid)
     assert t is not None and t.model == "tiny.en" and t.total_s == pytest.approx(info.seconds)
     segs = [s for s in load_segments(vault, t) if s.text]
-    assert all(a.end <= b.start + 0.01 for a, b in zip(segs, segs[1:]))
+    assert all(a.end <= b.start + 0.01 for a, b in pairwise(segs))
     assert all(s.question == "q1" for s in segs)
     text = " ".join(s.text for s in segs)
     assert jiwer.wer(norm(" ".join(SENTENCES * 2)), norm(text)) <= 0.25, text

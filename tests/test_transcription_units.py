@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from fieldscribe.core.errors import InvalidInput
 from fieldscribe.core.transcription import engine
 from fieldscribe.core.transcription.chinese import ZH_PROMPT, to_simplified
 from fieldscribe.core.transcription.guard import Segment, collapse_repeats, guard
 from fieldscribe.core.transcription.models import add_model, is_multilingual, list_models, resolve_model
 from fieldscribe.core.transcription.render import pause_mark, render
-from fieldscribe.core.errors import InvalidInput
 
 
 def seg(text, start=0.0, end=1.0, **kw):

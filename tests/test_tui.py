@@ -4,9 +4,6 @@ the app emitted. The real microphone and the real model are in test_tui_tmux."""
 
 from __future__ import annotations
 
-import asyncio
-import math
-
 import pytest
 from textual.widgets import Input, Select
 
@@ -408,7 +405,7 @@ async def test_a_chinese_study_gets_a_chinese_interface(vault_path, study_zh):
         assert "就绪" in str(app.screen.query_one("#state").render())
         labels = {b.binding.description for b in app.screen.active_bindings.values()}
         assert {"录音", "下一题"} <= labels
-        domain, question = app.services.questions("S1")[0]
+        _domain, question = app.services.questions("S1")[0]
         assert question.text in str(app.screen.query_one("#question").render())
     from fieldscribe.tui.strings import set_language
 

@@ -27,7 +27,7 @@ from fieldscribe.core.recordings import recording_info
 from fieldscribe.core.study import load_study
 from fieldscribe.core.vault import Vault
 
-from .conftest import PASSPHRASE, ROOT, STUDY_EN
+from .conftest import PASSPHRASE, STUDY_EN
 from .speech import espeak_wav
 from .tui_helpers import make_vault
 

@@ -142,8 +142,8 @@ def _forge_chain(vault_path: Path) -> None:
     with raw_db(vault_path) as db:
         rows = db.execute("SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq").fetchall()
         prev = GENESIS
-        for seq, ts, actor, action, subject, details in rows:
-            actor = "forger" if seq == 2 else actor
+        for seq, ts, original_actor, action, subject, details in rows:
+            actor = "forger" if seq == 2 else original_actor
             digest = entry_hash(prev, seq, ts, actor, action, subject, details)
             db.execute("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?", (actor, prev, digest, seq))
             prev = digest

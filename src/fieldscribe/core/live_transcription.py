@@ -128,7 +128,7 @@ class LiveTranscriber:
                 if finishing:
                     break
                 time.sleep(0.5)
-        except BaseException as exc:  # reported to the owner by finish(); never lost
+        except BaseException as exc:  # noqa: BLE001 — reported to the owner by finish(); never lost
             self.error = exc
 
     def finish(self, total_frames: int) -> None:

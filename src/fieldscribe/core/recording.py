@@ -18,8 +18,8 @@ from .audio.chunkfile import AudioFormat, ChunkWriter, read_header
 from .audio.recorder import Recorder, RecorderConfig
 from .audit import now_iso
 from .errors import InvalidInput, InvalidTransition, RecordingFailed
-from .recordings import RecordingInfo, audio_path, recording_info
 from .live_transcription import LiveTranscriber
+from .recordings import RecordingInfo, audio_path, recording_info
 from .transcripts import settings_for
 from .vault import Vault
 

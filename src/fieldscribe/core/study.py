@@ -91,7 +91,7 @@ class NumberField(_Field):
     unit: str | None = None
 
     @model_validator(mode="after")
-    def _range(self) -> "NumberField":
+    def _range(self) -> NumberField:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is greater than max ({self.max:g})")
         return self

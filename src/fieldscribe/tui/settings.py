@@ -24,7 +24,7 @@ class Settings:
     language: str | None = None
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         raw = os.environ.get("FIELDSCRIBE_IDLE_LOCK", "300")
         try:
             idle = float(raw)

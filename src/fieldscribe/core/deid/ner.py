@@ -142,14 +142,14 @@ def _english_spans(text: str, doc: Any) -> list[Span]:
             if value.endswith(suffix):
                 end, value = end - len(suffix), value[: -len(suffix)]
         if not value or not value[0].isupper() or value in NOT_NAMES or value.split()[0] in NOT_NAMES \
-                or value in COUNTRIES or any(ch.isdigit() for ch in value) and label != "FAC":
+                or value in COUNTRIES or (any(ch.isdigit() for ch in value) and label != "FAC"):
             continue
         if label == "PERSON":
             kind, role = "person", "person"
         elif label in ("GPE", "LOC"):
             kind, role = "place", "place"
         elif label in ("ORG", "FAC"):
-            if all(w in GENERIC_ORG_WORDS or w in NOT_NAMES for w in value.split()) or value.isupper() and len(value) <= 4:
+            if all(w in GENERIC_ORG_WORDS or w in NOT_NAMES for w in value.split()) or (value.isupper() and len(value) <= 4):
                 continue
             kind, role = "organisation", "organisation"
         else:

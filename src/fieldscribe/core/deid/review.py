@@ -299,8 +299,8 @@ def _person_tokens(spans: list[Span]) -> set[str]:
     out = set()
     for sp in spans:
         if sp.kind in ("person", "name") and sp.layer != "list":
-            for w in sp.text.split():
-                w = w.strip(",.'’")
+            for raw in sp.text.split():
+                w = raw.strip(",.'’")
                 if len(w) >= 3 and w[:1].isupper() and not w.isupper():
                     out.add(w)
     return out

@@ -76,10 +76,9 @@ GENERIC_ORG_WORDS = {
     "Sixth", "Form", "Further", "Education", "Open", "Police", "Fire", "Dental", "Walk", "Urgent", "Emergency",
     "Maternity", "Specialist", "Eating", "Disorder", "Disorders", "Addiction", "Drug", "Alcohol", "Substance",
     "Misuse", "Dementia", "Memory", "Old", "Older", "Adult", "Adults", "Child", "Adolescent", "NHS", "Psychiatry",
-    "Psychology", "Counselling", "Therapy", "Wellbeing", "Job", "Work", "Training", "Foundation", "Trust",
-    "Housing", "Homeless", "Shelter", "Women", "Men", "Night", "Short", "Stay", "Long", "Term", "High", "Secure",
-    "Low", "Medium", "Forensic", "Mother", "Baby", "Recovery", "Catholic", "Christian", "Primary", "Secondary",
-    "Chinese", "English", "Malay", "Indian", "Tamil", "Buddhist", "Islamic", "Methodist", "Baptist", "Anglican",
+    "Psychology", "Counselling", "Therapy", "Work", "Training", "Foundation", "Trust",
+    "Housing", "Homeless", "Shelter", "Women", "Men", "Night", "Short", "Stay", "Long", "Term", "Secure",
+    "Low", "Medium", "Forensic", "Mother", "Baby", "Catholic", "Christian", "Chinese", "English", "Malay", "Indian", "Tamil", "Buddhist", "Islamic", "Methodist", "Baptist", "Anglican",
 }
 
 # Chinese surnames people are addressed by (老马, 王医生): the single-character ones
@@ -110,7 +109,7 @@ CN_NOT_NAMES = {
     "小孩", "小时", "小组", "小学", "小区", "小姐", "小伙", "小伙子", "小朋友", "小心", "小时候", "小事", "小便",
     "小姑娘", "小妹", "小弟", "小儿子", "小女儿", "小的", "小店", "小病",
     "康复", "医生", "护士", "主任", "社工", "病人", "家人", "朋友", "同事", "邻居", "室友", "病友", "组员",
-    "爸爸", "妈妈", "哥哥", "姐姐", "弟弟", "妹妹", "儿子", "女儿", "老公", "丈夫", "妻子", "爷爷", "奶奶", "外婆",
+    "爸爸", "妈妈", "哥哥", "姐姐", "弟弟", "妹妹", "儿子", "女儿", "丈夫", "妻子", "爷爷", "奶奶", "外婆",
     "外公", "舅舅", "阿舅", "姑姑", "叔叔", "婶婶", "表姐", "表哥", "表妹", "表弟", "堂哥", "堂姐",
     "精神", "分裂", "抑郁", "焦虑", "双相", "奥氮平", "氯氮平", "舍曲林", "碳酸锂", "利培酮", "阿立哌唑",
     "华人", "华文", "马来", "马来人", "英文", "中文", "普通话", "广东话", "粤语", "福建话", "党员", "政府", "医保",
@@ -125,10 +124,10 @@ CN_PLACES = {
     "土瓜湾", "黄大仙", "慈云山", "钻石山", "观塘", "牛头角", "蓝田", "秀茂坪", "葵青", "葵涌", "青衣", "荃湾", "屯门",
     "元朗", "天水围", "北区", "上水", "粉岭", "大埔", "沙田", "马鞍山", "大围", "火炭", "西贡", "将军澳", "坑口",
     "离岛", "东涌", "大屿山", "长洲", "柴湾", "筲箕湾", "北角", "鲗鱼涌", "太古", "香港仔", "鸭脷洲", "薄扶林",
-    "西营盘", "坚尼地城", "上环", "中环", "金钟", "跑马地", "何文田", "九龙塘", "乐富", "彩虹", "牛池湾", "将军澳",
+    "西营盘", "坚尼地城", "上环", "中环", "金钟", "跑马地", "何文田", "九龙塘", "乐富", "彩虹", "牛池湾",
     # Malaysia
     "吉隆坡", "八打灵再也", "八打灵", "梳邦再也", "梳邦", "蕉赖", "蒲种", "巴生", "沙亚南", "莎阿南", "加影", "安邦",
-    "甲洞", "士拉央", "万挠", "雪邦", "蒲种", "旧巴生路", "增江", "文良港", "冼都", "秋杰", "茨厂街", "孟沙", "武吉免登",
+    "甲洞", "士拉央", "万挠", "雪邦", "旧巴生路", "增江", "文良港", "冼都", "秋杰", "茨厂街", "孟沙", "武吉免登",
     "槟城", "乔治市", "大山脚", "北海", "威省", "浮罗山背", "亚依淡", "日落洞", "怡保", "新山", "马六甲", "芙蓉",
     "关丹", "亚庇", "古晋", "诗巫", "美里", "太平", "金宝", "居銮", "麻坡", "峇株巴辖", "昔加末", "士毛月", "双溪毛糯",
     # mainland districts often named
@@ -149,19 +148,4 @@ CN_NOT_PLACES = {
 }
 
 # English words WordNet leaves out (it lists nouns, verbs, adjectives and adverbs only)
-EN_FUNCTION_WORDS = set("""
-a about above across after afterwards again against all almost alone along already also although always am among
-an and another any anybody anyone anything anyway anywhere are around as at because been before behind being below
-beside besides between beyond both but by can cannot could did do does doing done down during each either else
-elsewhere enough even ever every everybody everyone everything everywhere except few for from further had has have
-having he her here hers herself him himself his how however i if in into is it its itself just least less many may
-me might mine more most much must my myself neither never nevertheless no nobody none noone nor not nothing now
-nowhere of off often on once one only onto or other others otherwise our ours ourselves out over own per perhaps
-please quite rather same several shall she should since so some somebody someone something sometime sometimes
-somewhere still such than that the their theirs them themselves then there thereafter therefore these they this
-those though through throughout thus till to together too toward towards under unless until up upon us very via
-was we well were what whatever when whenever where whereas wherever whether which while who whoever whole whom
-whose why will with within without would yet you your yours yourself yourselves yeah yes no okay ok oh um uh er erm
-hmm mm mhm ah aw ooh wow hey hi hello bye goodbye thanks cheers gonna wanna gotta dunno cos coz cuz innit aye nah
-yep yup nope alright anyways haha lol hiya ta shh whoa eh huh
-""".split())
+EN_FUNCTION_WORDS = {"a", "about", "above", "across", "after", "afterwards", "again", "against", "all", "almost", "alone", "along", "already", "also", "although", "always", "am", "among", "an", "and", "another", "any", "anybody", "anyone", "anything", "anyway", "anywhere", "are", "around", "as", "at", "because", "been", "before", "behind", "being", "below", "beside", "besides", "between", "beyond", "both", "but", "by", "can", "cannot", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "either", "else", "elsewhere", "enough", "even", "ever", "every", "everybody", "everyone", "everything", "everywhere", "except", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "however", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "least", "less", "many", "may", "me", "might", "mine", "more", "most", "much", "must", "my", "myself", "neither", "never", "nevertheless", "no", "nobody", "none", "noone", "nor", "not", "nothing", "now", "nowhere", "of", "off", "often", "on", "once", "one", "only", "onto", "or", "other", "others", "otherwise", "our", "ours", "ourselves", "out", "over", "own", "per", "perhaps", "please", "quite", "rather", "same", "several", "shall", "she", "should", "since", "so", "some", "somebody", "someone", "something", "sometime", "sometimes", "somewhere", "still", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "thereafter", "therefore", "these", "they", "this", "those", "though", "through", "throughout", "thus", "till", "to", "together", "too", "toward", "towards", "under", "unless", "until", "up", "upon", "us", "very", "via", "was", "we", "well", "were", "what", "whatever", "when", "whenever", "where", "whereas", "wherever", "whether", "which", "while", "who", "whoever", "whole", "whom", "whose", "why", "will", "with", "within", "without", "would", "yet", "you", "your", "yours", "yourself", "yourselves", "yeah", "yes", "okay", "ok", "oh", "um", "uh", "er", "erm", "hmm", "mm", "mhm", "ah", "aw", "ooh", "wow", "hey", "hi", "hello", "bye", "goodbye", "thanks", "cheers", "gonna", "wanna", "gotta", "dunno", "cos", "coz", "cuz", "innit", "aye", "nah", "yep", "yup", "nope", "alright", "anyways", "haha", "lol", "hiya", "ta", "shh", "whoa", "eh", "huh"}

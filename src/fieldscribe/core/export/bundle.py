@@ -108,8 +108,8 @@ def read_recipients(values: list[str]) -> list:
             except (OSError, UnicodeDecodeError):
                 raise InvalidInput(f"The recipient file {printable(value)} cannot be read as text; give the "
                                    "analysis team's age1… key or a file holding it.") from None
-        for line in text.splitlines():
-            line = line.strip()
+        for raw_line in text.splitlines():
+            line = raw_line.strip()
             if line and not line.startswith("#"):
                 try:
                     out.append(x25519.Recipient.from_str(line))
@@ -294,10 +294,8 @@ class _Decrypting:
             # and whatever else the library raises must not escape as a thread traceback
             self.error = exc
         finally:
-            try:
+            with contextlib.suppress(_Stopped):   # nobody reads any more, so nobody needs the end marker
                 self._put(None)
-            except _Stopped:
-                pass  # nobody is reading any more, so nobody needs the end marker
 
     def _put(self, item: bytes | None) -> None:
         while True:

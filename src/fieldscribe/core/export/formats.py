@@ -47,7 +47,7 @@ def to_txt(session: SessionExport) -> str:
 
 
 def _cue_time(seconds: float, sep: str) -> str:
-    ms = int(round(seconds * 1000))
+    ms = round(seconds * 1000)
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
@@ -85,7 +85,7 @@ def to_json(content: ExportContent) -> str:
             "language": s.language, "participants": s.participants,
             "segments": [{"start": g.start, "end": g.end, "text": g.text, "speaker": g.speaker,
                           "question": g.question, "domain": g.domain, "flags": g.flags,
-                          "notes": [{k: v for k, v in n.items()} for n in g.notes]}
+                          "notes": [dict(n) for n in g.notes]}
                          for g in s.segments if g.text],
         } for s in content.sessions],
     }, ensure_ascii=False, indent=2)

@@ -51,11 +51,11 @@ def collapse_repeats(text: str, min_repeats: int = 4) -> tuple[str, bool]:
     1–8 characters for unspaced Chinese, repeated min_repeats+ times in a row)."""
     changed = False
     # word phrases
-    pattern = re.compile(r"(\b(?:\S+\s+){0,7}?\S+)(?:[\s,.;]+\1\b){%d,}" % (min_repeats - 1), re.IGNORECASE)
+    pattern = re.compile(r"(\b(?:\S+\s+){0,7}?\S+)(?:[\s,.;]+\1\b){" + str(min_repeats - 1) + ",}", re.IGNORECASE)
     new = pattern.sub(r"\1", text)
     changed |= new != text
     # character phrases (Chinese has no spaces)
-    pattern_cjk = re.compile(r"([\u4e00-\u9fff，。、]{1,8}?)\1{%d,}" % (min_repeats - 1))
+    pattern_cjk = re.compile(r"([\u4e00-\u9fff，。、]{1,8}?)\1{" + str(min_repeats - 1) + ",}")
     newer = pattern_cjk.sub(r"\1", new)
     changed |= newer != new
     return newer, changed

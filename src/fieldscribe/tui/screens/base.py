@@ -31,7 +31,7 @@ class Attempt:
         self.app.post_message(message)  # type: ignore[attr-defined]
 
     @property
-    def services(self) -> "Services":
+    def services(self) -> Services:
         return self.app.services  # type: ignore[attr-defined]
 
 

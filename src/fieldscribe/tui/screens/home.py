@@ -10,14 +10,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.worker import Worker, WorkerState
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.worker import Worker, WorkerState
 
 from ...core.errors import FieldscribeError, StoreUnreachable
 from ..messages import ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
 from .base import BaseScreen
-
 
 SYNC_RETRY_S = 300.0
 

@@ -122,7 +122,7 @@ class InterviewScreen(BaseScreen):
         self.query_one("#probes", Static).update(Text("\n".join(
             f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes))))
         if self.index + 1 < total:
-            nd, nq = self.questions[self.index + 1]
+            _nd, nq = self.questions[self.index + 1]
             self.query_one("#next-question", Static).update(Text(f"{tr('interview.next')}: {nq.text}"))
         else:
             self.query_one("#next-question", Static).update(tr("interview.last"))
