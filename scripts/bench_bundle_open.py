@@ -51,8 +51,13 @@ write_bundle(files, {"study": {"id": "bench", "title": "bench", "ethics_referenc
 
 
 def run(mode: str, bundle: Path, identity: Path) -> tuple[float, int, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(bundle), str(identity)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(bundle), str(identity)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     secs, n, rss = out.stdout.split()
     return float(secs), int(n), float(rss)
 
@@ -69,10 +74,15 @@ def main() -> None:
         identity, recipient = keygen(tmp_path / "team.key")
         bundle = tmp_path / "b.fsbundle.age"
         # made in a child: Linux carries a parent's peak memory over fork into the children
-        subprocess.run([sys.executable, "-c", MAKE, str(bundle), recipient, str(args.mb), str(args.files)],
-                       check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-        print(f"fieldscribe bundle-open benchmark — {os.cpu_count()} CPUs; bundle {bundle.stat().st_size / 1e6:.0f} MB, "
-              f"{args.files} files")
+        subprocess.run(
+            [sys.executable, "-c", MAKE, str(bundle), recipient, str(args.mb), str(args.files)],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        print(
+            f"fieldscribe bundle-open benchmark — {os.cpu_count()} CPUs; bundle {bundle.stat().st_size / 1e6:.0f} MB, "
+            f"{args.files} files"
+        )
         base = min((run("baseline", bundle, identity) for _ in range(2)), key=lambda r: r[0])
         ours = min((run("open", bundle, identity) for _ in range(2)), key=lambda r: r[0])
         print(f"{'step':<58}{'seconds':>9}{'peak MB':>10}")

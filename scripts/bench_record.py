@@ -100,8 +100,10 @@ def main() -> None:
     print(f"{'writer':<34}{'CPU s/min':>11}{'x WAV':>8}{'KiB/min':>10}{'x WAV':>8}{'% of one core':>15}")
     for name, (c, size) in results.items():
         per_min = c / minutes
-        print(f"{name:<34}{per_min:>11.3f}{c / base_cpu:>8.1f}{size / 1024 / minutes:>10.0f}"
-              f"{size / base_bytes:>8.2f}{per_min / 60 * 100:>14.2f}%")
+        print(
+            f"{name:<34}{per_min:>11.3f}{c / base_cpu:>8.1f}{size / 1024 / minutes:>10.0f}"
+            f"{size / base_bytes:>8.2f}{per_min / 60 * 100:>14.2f}%"
+        )
 
 
 if __name__ == "__main__":

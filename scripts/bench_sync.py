@@ -59,8 +59,18 @@ def main() -> None:
             files.append(f)
         total = sum(f.stat().st_size for f in files)
         creds = Credentials(identity_file=str(server.user_key), known_hosts=str(server.known_hosts))
-        opts = ["-i", str(server.user_key), "-o", f"UserKnownHostsFile={server.known_hosts}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
+        opts = [
+            "-i",
+            str(server.user_key),
+            "-o",
+            f"UserKnownHostsFile={server.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+        ]
         target = f"{server.user}@127.0.0.1"
         results: dict[str, list[float]] = {"fieldscribe sync": [], "sftp -b (put)": [], "scp": []}
         for run in range(args.runs):
@@ -85,23 +95,40 @@ def main() -> None:
             dest.mkdir()
             batch = work / f"batch-{run}"
             batch.write_text("".join(f"put {f} {dest}/{f.name}\n" for f in files))
-            results["sftp -b (put)"].append(timed(lambda batch=batch: subprocess.run(
-                ["sftp", "-q", "-b", str(batch), "-P", str(server.port), *opts, target], check=True,
-                stdout=subprocess.DEVNULL)))
+            results["sftp -b (put)"].append(
+                timed(
+                    lambda batch=batch: subprocess.run(
+                        ["sftp", "-q", "-b", str(batch), "-P", str(server.port), *opts, target],
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                )
+            )
             dest = server.root / f"scp-{run}"
             dest.mkdir()
-            results["scp"].append(timed(lambda dest=dest: subprocess.run(
-                ["scp", "-q", "-P", str(server.port), *opts, *map(str, files), f"{target}:{dest}/"], check=True)))
+            results["scp"].append(
+                timed(
+                    lambda dest=dest: subprocess.run(
+                        ["scp", "-q", "-P", str(server.port), *opts, *map(str, files), f"{target}:{dest}/"], check=True
+                    )
+                )
+            )
         best = {k: min(v) for k, v in results.items()}
-        print(f"fieldscribe sync benchmark — {os.cpu_count()} CPUs; loopback OpenSSH sshd; {args.bundles} bundles × "
-              f"{args.mib} MiB = {total / 2**20:.0f} MiB; best of {args.runs} runs")
+        print(
+            f"fieldscribe sync benchmark — {os.cpu_count()} CPUs; loopback OpenSSH sshd; {args.bundles} bundles × "
+            f"{args.mib} MiB = {total / 2**20:.0f} MiB; best of {args.runs} runs"
+        )
         print(f"{'method':<22}{'best s':>9}{'MiB/s':>9}   all runs")
         for name, times in results.items():
-            print(f"{name:<22}{best[name]:>9.2f}{total / 2**20 / best[name]:>9.1f}   "
-                  + ", ".join(f"{t:.2f}" for t in times))
-        print(f"ratio fieldscribe / sftp: {best['fieldscribe sync'] / best['sftp -b (put)']:.2f}   "
-              f"fieldscribe / scp: {best['fieldscribe sync'] / best['scp']:.2f}   "
-              "(fieldscribe also reads every byte back to verify its SHA-256)")
+            print(
+                f"{name:<22}{best[name]:>9.2f}{total / 2**20 / best[name]:>9.1f}   "
+                + ", ".join(f"{t:.2f}" for t in times)
+            )
+        print(
+            f"ratio fieldscribe / sftp: {best['fieldscribe sync'] / best['sftp -b (put)']:.2f}   "
+            f"fieldscribe / scp: {best['fieldscribe sync'] / best['scp']:.2f}   "
+            "(fieldscribe also reads every byte back to verify its SHA-256)"
+        )
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

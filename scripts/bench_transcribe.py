@@ -72,8 +72,13 @@ def worker_plain(args) -> dict:
     start = time.perf_counter()
     model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 2)
     segments, _ = model.transcribe(
-        args.audio, language=args.language, beam_size=5, vad_filter=True, word_timestamps=True,
-        initial_prompt=ZH_PROMPT if args.language == "zh" else None, condition_on_previous_text=False,
+        args.audio,
+        language=args.language,
+        beam_size=5,
+        vad_filter=True,
+        word_timestamps=True,
+        initial_prompt=ZH_PROMPT if args.language == "zh" else None,
+        condition_on_previous_text=False,
     )
     text = " ".join(s.text.strip() for s in segments)
     wall = time.perf_counter() - start
@@ -141,13 +146,30 @@ def worker_live(args) -> dict:
             lost = sum(w.seconds for w in run.warnings if w.kind == "lost_audio")
             t = current_transcript(vault, sid)
             n = len([s for s in load_segments(vault, t) if s.text])
-    return {"finish": run.finish_seconds, "seconds": info.seconds, "lost": lost, "segments": n,
-            "windows": run.live.windows}
+    return {
+        "finish": run.finish_seconds,
+        "seconds": info.seconds,
+        "lost": lost,
+        "segments": n,
+        "windows": run.live.windows,
+    }
 
 
 def run_worker(kind: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--worker", kind, "--audio", str(args.audio), "--language", args.language,
-           "--model", args.model, "--live-minutes", str(args.live_minutes)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--audio",
+        str(args.audio),
+        "--language",
+        args.language,
+        "--model",
+        args.model,
+        "--live-minutes",
+        str(args.live_minutes),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"{kind} worker failed:\n{out.stderr}")
@@ -190,8 +212,10 @@ def main() -> None:
             subprocess.run(["sox", str(args.audio), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
             args.audio = wav
         duration = sf.info(str(args.audio)).duration
-        print(f"fieldscribe transcription benchmark — {os.cpu_count()} CPUs; {source}; {duration:.1f} s; "
-              f"model {args.model}, beam 5, VAD on, int8")
+        print(
+            f"fieldscribe transcription benchmark — {os.cpu_count()} CPUs; {source}; {duration:.1f} s; "
+            f"model {args.model}, beam 5, VAD on, int8"
+        )
         results: dict[str, list[dict]] = {"plain": [], "vault": []}
         # a warm-up so that neither side pays for a cold page cache or the model join
         run_worker("plain", args)
@@ -201,17 +225,24 @@ def main() -> None:
         metric = "CER" if args.language == "zh" else "WER"
         best = {k: min(v, key=lambda r: r["wall"]) for k, v in results.items()}
         print(f"{'path':<44}{'wall s':>8}{'RTF':>7}{'peak MB':>9}{metric:>7}")
-        labels = {"plain": "(a) plain faster-whisper, WAV on disk", "vault": "(b) fieldscribe, sealed vault → sealed segs"}
+        labels = {
+            "plain": "(a) plain faster-whisper, WAV on disk",
+            "vault": "(b) fieldscribe, sealed vault → sealed segs",
+        }
         for k, r in best.items():
             err = f"{error_rate(reference, r['text'], args.language):.3f}" if reference else "—"
             print(f"{labels[k]:<44}{r['wall']:>8.2f}{r['wall'] / duration:>7.3f}{r['peak_rss_mb']:>9.0f}{err:>7}")
-        print(f"ratio (b)/(a) wall time: {best['vault']['wall'] / best['plain']['wall']:.3f}  (target ≤ 1.05; "
-              f"all runs a={[round(r['wall'], 2) for r in results['plain']]} b={[round(r['wall'], 2) for r in results['vault']]})")
+        print(
+            f"ratio (b)/(a) wall time: {best['vault']['wall'] / best['plain']['wall']:.3f}  (target ≤ 1.05; "
+            f"all runs a={[round(r['wall'], 2) for r in results['plain']]} b={[round(r['wall'], 2) for r in results['vault']]})"
+        )
         if args.live_minutes:
             live = run_worker("live", args)
-            print(f"live: {live['seconds'] / 60:.1f} min recorded in real time with live transcription "
-                  f"({live['windows']} windows, {live['segments']} segments, {live['lost']:.1f} s audio lost); "
-                  f"stop → complete transcript in {live['finish']:.1f} s (target < 15 s)")
+            print(
+                f"live: {live['seconds'] / 60:.1f} min recorded in real time with live transcription "
+                f"({live['windows']} windows, {live['segments']} segments, {live['lost']:.1f} s audio lost); "
+                f"stop → complete transcript in {live['finish']:.1f} s (target < 15 s)"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

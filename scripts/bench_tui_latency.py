@@ -120,7 +120,7 @@ class ScreenProbe:
 
         try:
             return str(self.app.screen.query_one("#domain").content)
-        except NoMatches:   # a screen without the domain label (between screens)
+        except NoMatches:  # a screen without the domain label (between screens)
             return ""
 
     async def press(self, key: str, expect: str, timeout: float = 10.0) -> float:
@@ -151,8 +151,20 @@ def question_stamps(app, sid: str) -> int:
     return sum(1 for e in timeline.events(app.services.vault, sid) if e.kind == timeline.QUESTION)
 
 
-async def phase(pilot, probe: ScreenProbe, busy: BusyWindows, *, row: int, live: bool, presses: int, gap: float,
-                warmup: int, min_segments: int, min_busy: int, rng: random.Random) -> dict:
+async def phase(
+    pilot,
+    probe: ScreenProbe,
+    busy: BusyWindows,
+    *,
+    row: int,
+    live: bool,
+    presses: int,
+    gap: float,
+    warmup: int,
+    min_segments: int,
+    min_busy: int,
+    rng: random.Random,
+) -> dict:
     from fieldscribe.tui.screens.home import HomeScreen
     from fieldscribe.tui.screens.interview import InterviewScreen
 
@@ -179,7 +191,7 @@ async def phase(pilot, probe: ScreenProbe, busy: BusyWindows, *, row: int, live:
     waited = time.monotonic() - waited
     total = len(screen.questions)
     latencies: list[float] = []
-    overlapped: list[float] = []   # presses while a window was being transcribed
+    overlapped: list[float] = []  # presses while a window was being transcribed
     segments_before = live_lines(screen)
     stamps_before = question_stamps(app, screen.sid)
     started = time.monotonic()
@@ -210,8 +222,14 @@ async def phase(pilot, probe: ScreenProbe, busy: BusyWindows, *, row: int, live:
     total_segments = live_lines(screen)
     await pilot.press("escape")
     await pilot.pause()
-    return {"lat": latencies, "busy": overlapped, "segments": segments, "seconds": measured_s, "waited": waited,
-            "live_total": total_segments}
+    return {
+        "lat": latencies,
+        "busy": overlapped,
+        "segments": segments,
+        "seconds": measured_s,
+        "waited": waited,
+        "live_total": total_segments,
+    }
 
 
 async def bench(args, folder: Path) -> dict:
@@ -227,11 +245,11 @@ async def bench(args, folder: Path) -> dict:
     from tests.tui_helpers import make_vault, unlock
 
     vault = folder / "vault"
-    pids = make_vault(vault, load_study(STUDY_EN))        # S1, for the live phase
+    pids = make_vault(vault, load_study(STUDY_EN))  # S1, for the live phase
     v = Vault.open(vault)
     try:
         v.unlock(PASSPHRASE)
-        sessions.create_session(v, [pids[0]], wave=2)      # S2, for the baseline
+        sessions.create_session(v, [pids[0]], wave=2)  # S2, for the baseline
     finally:
         v.close()
     pcm, once = speech(folder, 300)
@@ -249,8 +267,14 @@ async def bench(args, folder: Path) -> dict:
             probe = ScreenProbe(app)
             busy = BusyWindows()
             await unlock(pilot)
-            common = {"presses": args.presses, "gap": args.gap, "warmup": args.warmup,
-                      "min_segments": args.segments, "min_busy": args.busy, "rng": rng}
+            common = {
+                "presses": args.presses,
+                "gap": args.gap,
+                "warmup": args.warmup,
+                "min_segments": args.segments,
+                "min_busy": args.busy,
+                "rng": rng,
+            }
             results["baseline"] = await phase(pilot, probe, busy, row=1, live=False, **common)
             results["live"] = await phase(pilot, probe, busy, row=0, live=True, **common)
             await app.action_quit()
@@ -266,8 +290,12 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=40, help="measured key presses per phase")
     parser.add_argument("--warmup", type=int, default=4, help="unmeasured presses before them")
     parser.add_argument("--gap", type=float, default=0.3, help="mean seconds between presses")
-    parser.add_argument("--busy", type=int, default=20,
-                        help="live: press on until this many presses overlapped a window's transcription")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=20,
+        help="live: press on until this many presses overlapped a window's transcription",
+    )
     parser.add_argument("--segments", type=int, default=2, help="live segments to wait for before measuring")
     parser.add_argument("--model", default=None, help="live model (default: the study's, else base)")
     args = parser.parse_args()
@@ -279,13 +307,18 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     model = args.model or "study default (base)"
-    print(f"fieldscribe interview-screen latency benchmark — {os.cpu_count()} CPUs; Textual headless 100×30; "
-          f"espeak-ng English ({r['speech_once']:.0f} s, looped) as the microphone; live model {model}, 1 thread; "
-          f"→/← alternately, {args.gap:g} s apart on average: {args.presses} presses per phase, live on until "
-          f"{args.busy} of them overlap a window's transcription")
+    print(
+        f"fieldscribe interview-screen latency benchmark — {os.cpu_count()} CPUs; Textual headless 100×30; "
+        f"espeak-ng English ({r['speech_once']:.0f} s, looped) as the microphone; live model {model}, 1 thread; "
+        f"→/← alternately, {args.gap:g} s apart on average: {args.presses} presses per phase, live on until "
+        f"{args.busy} of them overlap a window's transcription"
+    )
     print(f"{'phase':<40}{'presses':>8}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'secs':>7}{'live segs':>10}")
-    labels = {"baseline": "(a) live transcription off", "live": "(b) live transcription on, all presses",
-              "busy": "(b') …those during a window's transcr."}
+    labels = {
+        "baseline": "(a) live transcription off",
+        "live": "(b) live transcription on, all presses",
+        "busy": "(b') …those during a window's transcr.",
+    }
     rows = {"baseline": r["baseline"]["lat"], "live": r["live"]["lat"], "busy": r["live"]["busy"]}
     stats = {}
     for k, lat in rows.items():
@@ -302,14 +335,18 @@ def main() -> None:
         om, op, ox = stats["busy"]
         print(f"ratio (b')/(a): median {om / bm:.2f}, p95 {op / bp:.2f}, max {ox / bx:.2f}")
     windows = r["windows"]
-    print(f"live: {r['live']['segments']} segments arrived during the measured presses ({r['live']['live_total']} in "
-          f"all; measuring began {r['live']['waited']:.1f} s into the recording, once {args.segments} had arrived); "
-          f"{len(windows)} windows transcribed, "
-          f"{statistics.median(windows) if windows else 0:.1f} s each (median)")
+    print(
+        f"live: {r['live']['segments']} segments arrived during the measured presses ({r['live']['live_total']} in "
+        f"all; measuring began {r['live']['waited']:.1f} s into the recording, once {args.segments} had arrived); "
+        f"{len(windows)} windows transcribed, "
+        f"{statistics.median(windows) if windows else 0:.1f} s each (median)"
+    )
     busy_p95 = stats["busy"][1] if "busy" in stats else float("nan")
-    print(f"p95 < 100 ms: live {'yes' if lp < 100 else 'NO'} ({lp:.1f} ms); during transcription "
-          f"{'yes' if busy_p95 < 100 else 'NO'} ({busy_p95:.1f} ms); baseline {'yes' if bp < 100 else 'NO'} "
-          f"({bp:.1f} ms)")
+    print(
+        f"p95 < 100 ms: live {'yes' if lp < 100 else 'NO'} ({lp:.1f} ms); during transcription "
+        f"{'yes' if busy_p95 < 100 else 'NO'} ({busy_p95:.1f} ms); baseline {'yes' if bp < 100 else 'NO'} "
+        f"({bp:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

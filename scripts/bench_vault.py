@@ -80,8 +80,10 @@ def main() -> None:
     n = args.records
     docs = [{"name": f"Participant {i}", "contact": f"5555 {i:04d}", "notes": "x" * 200} for i in range(n)]
     params = KdfParams()
-    print(f"fieldscribe vault benchmark — {os.cpu_count()} CPUs, {n} records, "
-          f"Argon2id m={params.memory_kib // 1024} MiB t={params.iterations} p={params.lanes}")
+    print(
+        f"fieldscribe vault benchmark — {os.cpu_count()} CPUs, {n} records, "
+        f"Argon2id m={params.memory_kib // 1024} MiB t={params.iterations} p={params.lanes}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

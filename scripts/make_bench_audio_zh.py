@@ -81,8 +81,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "interview-zh.opus")
     parser.add_argument("--model", choices=["fastspeech2", "tacotron2"], default="fastspeech2")
     parser.add_argument("--speed", type=float, default=1.0, help="FastSpeech2 duration factor (>1 slower)")
-    parser.add_argument("--compression", type=float, default=0.9,
-                        help="libsndfile Opus compression level 0..1: 0.9 ≈ 29 kbit/s, 1 ≈ 6 kbit/s")
+    parser.add_argument(
+        "--compression",
+        type=float,
+        default=0.9,
+        help="libsndfile Opus compression level 0..1: 0.9 ≈ 29 kbit/s, 1 ≈ 6 kbit/s",
+    )
     parser.add_argument("--wav", type=Path, help="also write the 16 kHz WAV here")
     args = parser.parse_args()
 

@@ -17,7 +17,9 @@ def speechlike(seconds: float, rate: int = 16000, channels: int = 1, seed: int =
     rng = np.random.default_rng(seed)
     n = int(seconds * rate)
     t = np.arange(n) / rate
-    envelope = (np.sin(2 * np.pi * 3.1 * t) > -0.2).astype(np.float32) * (0.4 + 0.6 * np.abs(np.sin(2 * np.pi * 0.37 * t)))
+    envelope = (np.sin(2 * np.pi * 3.1 * t) > -0.2).astype(np.float32) * (
+        0.4 + 0.6 * np.abs(np.sin(2 * np.pi * 0.37 * t))
+    )
     tone = np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * 0.5 * t)) * t)
     noise = rng.normal(0, 0.15, n)
     mono = ((tone + noise) * envelope * 9000).astype(np.int16)
@@ -28,14 +30,15 @@ def speechlike(seconds: float, rate: int = 16000, channels: int = 1, seed: int =
 
 
 class ArraySource:
-    def __init__(self, data: np.ndarray, rate: int = 16000, block: int = 1600, realtime: bool = False,
-                 skip_every: int = 0) -> None:
+    def __init__(
+        self, data: np.ndarray, rate: int = 16000, block: int = 1600, realtime: bool = False, skip_every: int = 0
+    ) -> None:
         self.data = data
         self.rate = rate
         self.channels = data.shape[1]
         self.block = block
         self.realtime = realtime
-        self.skip_every = skip_every      # drop every Nth block silently (a stalled sound server)
+        self.skip_every = skip_every  # drop every Nth block silently (a stalled sound server)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.done = threading.Event()

@@ -31,8 +31,13 @@ def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_cache: Path) -> None:
     """No test may touch the real user's vault or inherit a passphrase from the shell."""
-    for var in ("FIELDSCRIBE_VAULT", "FIELDSCRIBE_PASSPHRASE", "FIELDSCRIBE_NEW_PASSPHRASE",
-                "FIELDSCRIBE_RECOVERY_KEY", "FIELDSCRIBE_INTERVIEWER"):
+    for var in (
+        "FIELDSCRIBE_VAULT",
+        "FIELDSCRIBE_PASSPHRASE",
+        "FIELDSCRIBE_NEW_PASSPHRASE",
+        "FIELDSCRIBE_RECOVERY_KEY",
+        "FIELDSCRIBE_INTERVIEWER",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
@@ -46,8 +51,7 @@ def virtual_mic() -> dict[str, str]:
     import re
     import subprocess
 
-    proc = subprocess.run([str(ROOT / "scripts" / "virtual-mic"), "start"], capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([str(ROOT / "scripts" / "virtual-mic"), "start"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"virtual microphone could not start:\n{proc.stderr}"
     match = re.search(r"export XDG_RUNTIME_DIR=(\S+)", proc.stdout)
     assert match, proc.stdout

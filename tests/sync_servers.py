@@ -49,7 +49,7 @@ def keygen(path: Path, kind: str = "ed25519") -> str:
 @dataclass
 class SshServer:
     port: int
-    root: Path                # the store folder on the "server"
+    root: Path  # the store folder on the "server"
     user: str
     user_key: Path
     known_hosts: Path
@@ -87,7 +87,7 @@ def start_sshd(folder: Path) -> SshServer:
         "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\n"
         "Subsystem sftp internal-sftp\nLogLevel ERROR\n"
     )
-    Path("/run/sshd").mkdir(parents=True, exist_ok=True)   # privilege separation directory
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True)
     wait_port(port, proc, "sshd")
     known = folder / "known_hosts"
@@ -121,14 +121,30 @@ def start_webdav(folder: Path) -> DavServer:
     (root / "store").mkdir(parents=True)
     port = free_port()
     config = folder / "wsgidav.json"
-    config.write_text(json.dumps({
-        "host": "127.0.0.1", "port": port, "provider_mapping": {"/": str(root)},
-        "http_authenticator": {"domain_controller": None, "accept_basic": True, "accept_digest": False,
-                               "default_to_digest": False},
-        "simple_dc": {"user_mapping": {"*": {"fieldwork": {"password": "s3cret-dav"}}}},
-        "verbose": 1, "logging": {"enable": False}, "server": "cheroot",
-    }))
-    proc = subprocess.Popen([sys.executable, "-m", "wsgidav.server.server_cli", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    config.write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "provider_mapping": {"/": str(root)},
+                "http_authenticator": {
+                    "domain_controller": None,
+                    "accept_basic": True,
+                    "accept_digest": False,
+                    "default_to_digest": False,
+                },
+                "simple_dc": {"user_mapping": {"*": {"fieldwork": {"password": "s3cret-dav"}}}},
+                "verbose": 1,
+                "logging": {"enable": False},
+                "server": "cheroot",
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgidav.server.server_cli", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_port(port, proc, "wsgidav")
     return DavServer(port, root / "store", "fieldwork", "s3cret-dav", proc)

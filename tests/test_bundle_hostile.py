@@ -45,12 +45,16 @@ def team(tmp_path):
 # -- building bundles by hand ---------------------------------------------------------------------------
 def manifest_for(signer: Ed25519PrivateKey, content: dict[str, bytes], **changes) -> dict:
     manifest = {
-        "format": "fieldscribe-bundle/1", "created_at": "2025-01-01T00:00:00Z", "device_public_key": public_hex(signer),
-        "device_id": "device-1", "fieldscribe_version": "0",
+        "format": "fieldscribe-bundle/1",
+        "created_at": "2025-01-01T00:00:00Z",
+        "device_public_key": public_hex(signer),
+        "device_id": "device-1",
+        "fieldscribe_version": "0",
         "study": {"id": "s1", "title": "A study", "ethics_reference": "REC-1"},
         "sessions": [{"id": "S1", "wave": 1, "guide_version": "1", "participants": ["P1"]}],
         "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in content.items()},
-        "redactions": {"PERSON": 2}, "audio_included": False,
+        "redactions": {"PERSON": 2},
+        "audio_included": False,
     }
     manifest.update(changes)
     return manifest
@@ -95,8 +99,15 @@ def seal(tmp_path: Path, recipient: str, plain: bytes, name: str = "crafted.fsbu
     return out
 
 
-def craft(tmp_path: Path, recipient: str, files: dict[str, bytes], *, manifest: dict | list | bytes | None = None,
-          members: list | None = None, name: str = "crafted.fsbundle.age") -> Path:
+def craft(
+    tmp_path: Path,
+    recipient: str,
+    files: dict[str, bytes],
+    *,
+    manifest: dict | list | bytes | None = None,
+    members: list | None = None,
+    name: str = "crafted.fsbundle.age",
+) -> Path:
     """A bundle whose manifest (default: listing FILES) is validly signed by a fresh key."""
     signer = Ed25519PrivateKey.generate()
     if manifest is None:
@@ -114,10 +125,10 @@ def gnu_sparse(name: str, realsize: int) -> bytes:
     info.type = tarfile.GNUTYPE_SPARSE
     info.size = 512
     header = bytearray(info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape"))
-    header[386:398] = b"%011o\0" % (realsize - 512)       # one sparse extent at the very end...
-    header[398:410] = b"%011o\0" % 512                    # ...of 512 bytes; the rest is a hole
-    header[482] = 0                                        # no extended sparse headers
-    header[483:495] = b"%011o\0" % realsize               # the size once the holes are filled
+    header[386:398] = b"%011o\0" % (realsize - 512)  # one sparse extent at the very end...
+    header[398:410] = b"%011o\0" % 512  # ...of 512 bytes; the rest is a hole
+    header[482] = 0  # no extended sparse headers
+    header[483:495] = b"%011o\0" % realsize  # the size once the holes are filled
     header[148:156] = b" " * 8
     header[148:155] = b"%06o\0" % sum(header)
     return bytes(header) + b"\0" * 512
@@ -162,9 +173,20 @@ def test_sparse_members_and_huge_declared_sizes_are_refused_in_bounded_memory(te
     huge_header = tarfile.TarInfo("big.bin")
     huge_header.size = 3 * GIB
     huge = huge_header.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + b"x" * 1024
-    pax_sparse = raw_members([member("big.bin", b"1\n0\n512\n".ljust(512, b"\0") + b"y" * 512, pax_headers={
-        "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "big.bin",
-        "GNU.sparse.realsize": str(3 * GIB)})])
+    pax_sparse = raw_members(
+        [
+            member(
+                "big.bin",
+                b"1\n0\n512\n".ljust(512, b"\0") + b"y" * 512,
+                pax_headers={
+                    "GNU.sparse.major": "1",
+                    "GNU.sparse.minor": "0",
+                    "GNU.sparse.name": "big.bin",
+                    "GNU.sparse.realsize": str(3 * GIB),
+                },
+            )
+        ]
+    )
     huge_pax = tarfile.TarInfo("././@PaxHeader")
     huge_pax.type = tarfile.XHDTYPE
     huge_pax.size = 2 * GIB
@@ -181,14 +203,23 @@ def test_sparse_members_and_huge_declared_sizes_are_refused_in_bounded_memory(te
         # a manifest.json that claims 3 GiB
         "huge-manifest": seal(tmp_path, recipient, _renamed(huge_header, "manifest.json") + b"{}" + END, "f.age"),
         # a PAX extended header claiming 2 GiB before anything else
-        "huge-pax-header": seal(tmp_path, recipient, huge_pax.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
-                                + b"30 path=" + b"a" * 21 + b"\n" + END, "g.age"),
+        "huge-pax-header": seal(
+            tmp_path,
+            recipient,
+            huge_pax.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict") + b"30 path=" + b"a" * 21 + b"\n" + END,
+            "g.age",
+        ),
         # ...and one that really carries 64 MiB: tarfile would hold it all; the budget stops it
         "real-pax-header": seal(tmp_path, recipient, _pax_header_of(64 * 1024**2) + END, "h.age"),
     }
     good = craft(tmp_path, recipient, {"a.txt": b"hello"}, name="good.age")
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(key), str(good), *map(str, hostile.values())],
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(key), str(good), *map(str, hostile.values())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     results = {Path(r["path"]).name: r for r in json.loads(out.stdout)}
     for case, path in hostile.items():
@@ -240,8 +271,9 @@ def test_the_signature_is_checked_before_any_other_member_is_looked_at(team, tmp
         open_bundle(path, key)
 
 
-@pytest.mark.parametrize("order", [["manifest.sig", "manifest.json"], ["a.txt", "manifest.json", "manifest.sig"],
-                                   ["manifest.json"]])
+@pytest.mark.parametrize(
+    "order", [["manifest.sig", "manifest.json"], ["a.txt", "manifest.json", "manifest.sig"], ["manifest.json"]]
+)
 def test_manifest_and_signature_must_come_first(team, tmp_path, order):
     key, recipient = team
     signer = Ed25519PrivateKey.generate()
@@ -254,8 +286,9 @@ def test_manifest_and_signature_must_come_first(team, tmp_path, order):
 
 
 # -- member types ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", [tarfile.DIRTYPE, tarfile.FIFOTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE,
-                                  tarfile.CONTTYPE])
+@pytest.mark.parametrize(
+    "kind", [tarfile.DIRTYPE, tarfile.FIFOTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.CONTTYPE]
+)
 def test_non_regular_members_are_refused(team, tmp_path, kind):
     key, recipient = team
     path = craft(tmp_path, recipient, {"a.txt": b"x"}, members=[member("a.txt", b"x"), member("thing", b"", kind)])
@@ -263,12 +296,23 @@ def test_non_regular_members_are_refused(team, tmp_path, kind):
         open_bundle(path, key)
 
 
-@pytest.mark.parametrize("kind,target", [(tarfile.SYMTYPE, "/etc/passwd"), (tarfile.SYMTYPE, "../../x"),
-                                         (tarfile.LNKTYPE, "a.txt"), (tarfile.LNKTYPE, "/etc/shadow")])
+@pytest.mark.parametrize(
+    "kind,target",
+    [
+        (tarfile.SYMTYPE, "/etc/passwd"),
+        (tarfile.SYMTYPE, "../../x"),
+        (tarfile.LNKTYPE, "a.txt"),
+        (tarfile.LNKTYPE, "/etc/shadow"),
+    ],
+)
 def test_links_are_refused_even_when_listed(team, tmp_path, kind, target):
     key, recipient = team
-    path = craft(tmp_path, recipient, {"a.txt": b"x", "link": b""},
-                 members=[member("a.txt", b"x"), member("link", b"", kind, linkname=target)])
+    path = craft(
+        tmp_path,
+        recipient,
+        {"a.txt": b"x", "link": b""},
+        members=[member("a.txt", b"x"), member("link", b"", kind, linkname=target)],
+    )
     with pytest.raises(BundleRefused, match="'link', which is not a regular file"):
         open_bundle(path, key)
 
@@ -296,14 +340,17 @@ def test_a_member_whose_content_differs_from_its_hash_is_refused(team, tmp_path)
         open_bundle(path, key)
 
 
-@pytest.mark.parametrize("members,fragment", [
-    ([("a.txt", b"x"), ("b.txt", b"y")], r"unlisted: 'b.txt'; missing: none"),
-    ([], r"unlisted: none; missing: 'a.txt'"),
-    ([("a.txt", b"x"), ("a.txt", b"x")], r"'a.txt' twice"),
-    ([("a.txt", b"x"), ("./a.txt", b"x")], r"'a.txt' twice"),
-    ([("a.txt", b"x"), ("manifest.json", b"{}")], r"'manifest.json' twice"),
-    ([("a.txt", b"x"), ("evil\x1b[2J", b"z")], r"unsafe path 'evil\\x1b\[2J'"),
-])
+@pytest.mark.parametrize(
+    "members,fragment",
+    [
+        ([("a.txt", b"x"), ("b.txt", b"y")], r"unlisted: 'b.txt'; missing: none"),
+        ([], r"unlisted: none; missing: 'a.txt'"),
+        ([("a.txt", b"x"), ("a.txt", b"x")], r"'a.txt' twice"),
+        ([("a.txt", b"x"), ("./a.txt", b"x")], r"'a.txt' twice"),
+        ([("a.txt", b"x"), ("manifest.json", b"{}")], r"'manifest.json' twice"),
+        ([("a.txt", b"x"), ("evil\x1b[2J", b"z")], r"unsafe path 'evil\\x1b\[2J'"),
+    ],
+)
 def test_unlisted_missing_and_repeated_members_are_refused(team, tmp_path, members, fragment):
     key, recipient = team
     path = craft(tmp_path, recipient, {"a.txt": b"x"}, members=[member(n, d) for n, d in members])
@@ -366,8 +413,9 @@ def test_hostile_manifests_are_refused_in_one_sentence(team, tmp_path, case):
     assert "refused" in str(err.value).lower()
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[" * 100_000, b'{"a": NaN}', b"\xff\xfe\x00",
-                                 b'{"format": 1, "format": 2}'])
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[" * 100_000, b'{"a": NaN}', b"\xff\xfe\x00", b'{"format": 1, "format": 2}']
+)
 def test_manifests_that_are_not_plain_json_are_refused(team, tmp_path, raw):
     key, recipient = team
     with pytest.raises(BundleRefused, match="not valid JSON"):
@@ -386,13 +434,20 @@ def test_special_files_are_refused_without_reading(team, tmp_path):
     key, _ = team
     fifo = tmp_path / "pipe.age"
     os.mkfifo(fifo)
-    code = ("import sys; from pathlib import Path; from fieldscribe.core.export.bundle import BundleRefused, open_bundle\n"
-            "for p in sys.argv[2:]:\n"
-            "    try: open_bundle(Path(p), Path(sys.argv[1]))\n"
-            "    except BundleRefused as exc: print(exc)\n")
+    code = (
+        "import sys; from pathlib import Path; from fieldscribe.core.export.bundle import BundleRefused, open_bundle\n"
+        "for p in sys.argv[2:]:\n"
+        "    try: open_bundle(Path(p), Path(sys.argv[1]))\n"
+        "    except BundleRefused as exc: print(exc)\n"
+    )
     # a subprocess with a timeout: reading /dev/zero or a FIFO would otherwise hang the test run
-    out = subprocess.run([sys.executable, "-c", code, str(key), "/dev/zero", str(fifo), str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(key), "/dev/zero", str(fifo), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     lines = out.stdout.splitlines()
     assert out.returncode == 0 and len(lines) == 3, out.stderr
     assert all("is not a regular file" in line for line in lines)
@@ -414,7 +469,7 @@ def test_unpacked_files_are_0600_and_folders_0700(team, tmp_path):
     key, recipient = team
     files = {"a.txt": b"x", "transcripts/S1.txt": b"y", "deep/er/z.txt": b"z"}
     out = tmp_path / "new" / "opened"
-    old = os.umask(0)   # even with a permissive umask
+    old = os.umask(0)  # even with a permissive umask
     try:
         written = extract(open_bundle(craft(tmp_path, recipient, files), key), out)
     finally:
@@ -424,7 +479,7 @@ def test_unpacked_files_are_0600_and_folders_0700(team, tmp_path):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path} is {oct(mode)}"
     assert (out / "deep" / "er" / "z.txt").read_bytes() == b"z"
-    assert [p.name for p in out.parent.iterdir()] == ["opened"]   # no temporary folder left beside it
+    assert [p.name for p in out.parent.iterdir()] == ["opened"]  # no temporary folder left beside it
 
 
 def test_the_unpacked_manifest_is_the_signed_one(team, tmp_path):
@@ -438,8 +493,10 @@ def _opened(files: dict[str, bytes]) -> Opened:
     return Opened(manifest_for(Ed25519PrivateKey.generate(), files), files)
 
 
-@pytest.mark.parametrize("files", [{"a": b"1", "a/b": b"2"}, {"x/a": b"1", "X/A": b"2"}, {"../a": b"1"},
-                                   {"manifest.json": b"{}"}, {"a\x1b": b"1"}])
+@pytest.mark.parametrize(
+    "files",
+    [{"a": b"1", "a/b": b"2"}, {"x/a": b"1", "X/A": b"2"}, {"../a": b"1"}, {"manifest.json": b"{}"}, {"a\x1b": b"1"}],
+)
 def test_extract_refuses_clashing_names_before_writing_anything(tmp_path, files):
     out = tmp_path / "parent" / "o"
     with pytest.raises(BundleRefused):
@@ -497,8 +554,7 @@ def test_extract_into_an_existing_empty_folder(tmp_path):
 def test_printable_shows_control_characters_instead_of_sending_them():
     assert printable("plain 中文 text, ZWNJ\u200c kept") == "plain 中文 text, ZWNJ\u200c kept"
     shown = printable(ESC_TITLE + "\ud800\x00\x7f")
-    assert shown == ("Study \\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mred\\u202eexe.txt\\x9b1m\\u2028end"
-                     "\\ud800\\x00\\x7f")
+    assert shown == ("Study \\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mred\\u202eexe.txt\\x9b1m\\u2028end\\ud800\\x00\\x7f")
     assert shown.isprintable()
 
 
@@ -520,8 +576,12 @@ def test_refusals_quote_hostile_names_printably(team, tmp_path):
     from fieldscribe.cli import cli
 
     key, recipient = team
-    path = craft(tmp_path, recipient, {"a.txt": b"x"},
-                 members=[member("a.txt", b"x"), member("\x1b]0;owned\x07\u202e", b"", tarfile.SYMTYPE, linkname="/")])
+    path = craft(
+        tmp_path,
+        recipient,
+        {"a.txt": b"x"},
+        members=[member("a.txt", b"x"), member("\x1b]0;owned\x07\u202e", b"", tarfile.SYMTYPE, linkname="/")],
+    )
     r = CliRunner().invoke(cli, ["bundle", "open", str(path), "--identity", str(key), "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "\\x1b]0;owned\\x07\\u202e" in r.stderr
     assert "\x1b" not in r.output and "\u202e" not in r.output and not (tmp_path / "o").exists()
@@ -530,8 +590,13 @@ def test_refusals_quote_hostile_names_printably(team, tmp_path):
 # -- keygen ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("where", ["/proc/self/x", "folder", "existing", "below a file", "existing pub"])
 def test_keygen_to_an_unusable_path_is_one_sentence(tmp_path, where):
-    target = {"/proc/self/x": Path("/proc/self/x"), "folder": tmp_path, "existing": tmp_path / "k",
-              "below a file": tmp_path / "k" / "x", "existing pub": tmp_path / "j"}[where]
+    target = {
+        "/proc/self/x": Path("/proc/self/x"),
+        "folder": tmp_path,
+        "existing": tmp_path / "k",
+        "below a file": tmp_path / "k" / "x",
+        "existing pub": tmp_path / "j",
+    }[where]
     (tmp_path / "k").write_text("keep")
     (tmp_path / "j.pub").write_text("keep")
     before = sorted(tmp_path.iterdir())

@@ -39,8 +39,9 @@ EXCLUSION = ("severe_physical_disability", "acute_or_at_risk")
 # --------------------------------------------------------------------------------------------
 
 
-def invoke(args: list[str], *, passphrase: str | None = PASSPHRASE, input: str | None = None,
-           **env: str | None) -> Result:
+def invoke(
+    args: list[str], *, passphrase: str | None = PASSPHRASE, input: str | None = None, **env: str | None
+) -> Result:
     environment: dict[str, str | None] = {"FIELDSCRIBE_PASSPHRASE": passphrase}
     environment.update(env)
     return CliRunner().invoke(cli, args, env=environment, input=input)
@@ -88,16 +89,27 @@ class Fs:
         self.path = path
         self.recovery_key = recovery_key
 
-    def __call__(self, *args: str, passphrase: str | None = PASSPHRASE, input: str | None = None,
-                 **env: str | None) -> Result:
+    def __call__(
+        self, *args: str, passphrase: str | None = PASSPHRASE, input: str | None = None, **env: str | None
+    ) -> Result:
         return invoke(["--vault", str(self.path), *args], passphrase=passphrase, input=input, **env)
 
     def ok(self, *args: str, **kw: str | None) -> Result:
         return assert_ok(self(*args, **kw))
 
     def enrol(self, name: str = "Alice Wong", *extra: str, group: str = "service_user") -> str:
-        result = self.ok("participant", "add", "--name", name, "--site", "Harbour View Day Centre",
-                         "--group", group, "--eligible", *extra)
+        result = self.ok(
+            "participant",
+            "add",
+            "--name",
+            name,
+            "--site",
+            "Harbour View Day Centre",
+            "--group",
+            group,
+            "--eligible",
+            *extra,
+        )
         return result.stdout.strip()
 
     def open(self) -> Vault:
@@ -271,7 +283,9 @@ class TestGuideCheck:
         assert problems[0].startswith("line 7: study.colour: unknown field")
         assert problems[1].startswith("line 11: groups[1].id: duplicate group id 'service_user'")
         assert problems[2].startswith("line 20: consent[0].required:") and "boolean" in problems[2]
-        assert problems[3].startswith("line 25: questionnaire[0]:") and "min (65) is greater than max (18)" in problems[3]
+        assert (
+            problems[3].startswith("line 25: questionnaire[0]:") and "min (65) is greater than max (18)" in problems[3]
+        )
         assert result.stdout == ""
 
     def test_yaml_syntax_error_reported_with_line(self, tmp_path: Path) -> None:
@@ -325,8 +339,7 @@ class TestGuideImport:
 
     def test_commands_needing_a_guide_say_how_to_import_one(self, fresh: Fs) -> None:
         fresh.ok("init")
-        assert_error(fresh("participant", "add", "--group", "service_user", "--eligible"),
-                     "fieldscribe guide import")
+        assert_error(fresh("participant", "add", "--group", "service_user", "--eligible"), "fieldscribe guide import")
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,12 +349,30 @@ class TestGuideImport:
 
 class TestParticipantAdd:
     def test_prints_exactly_the_new_pseudonym(self, fs: Fs) -> None:
-        first = fs.ok("participant", "add", "--name", "Alice Wong", "--site", "Harbour View Day Centre",
-                      "--group", "service_user", "--eligible")
+        first = fs.ok(
+            "participant",
+            "add",
+            "--name",
+            "Alice Wong",
+            "--site",
+            "Harbour View Day Centre",
+            "--group",
+            "service_user",
+            "--eligible",
+        )
         assert first.stdout == "P1\n"
         assert first.stderr == ""
-        second = fs.ok("participant", "add", "--name", "Bob Chan", "--site", "Riverside Day Centre",
-                       "--group", "carer", "--eligible")
+        second = fs.ok(
+            "participant",
+            "add",
+            "--name",
+            "Bob Chan",
+            "--site",
+            "Riverside Day Centre",
+            "--group",
+            "carer",
+            "--eligible",
+        )
         assert second.stdout == "P2\n"
         assert fs.participant_ids() == ["P1", "P2"]
 
@@ -361,8 +392,9 @@ class TestParticipantAdd:
         args = [f"--criterion={c}=yes" for c in INCLUSION]
         args += ["--criterion=severe_physical_disability=no", "--criterion=acute_or_at_risk=yes"]
         result = fs("participant", "add", "--name", "Carol Lee", "--group", "service_user", *args)
-        assert_error(result, "Not enrolled", "exclusion criterion applies", "acute psychiatric symptoms",
-                     "Nothing was stored")
+        assert_error(
+            result, "Not enrolled", "exclusion criterion applies", "acute psychiatric symptoms", "Nothing was stored"
+        )
         assert result.stdout == ""
         assert fs.participant_ids() == []
         assert "No participants yet" in fs.ok("participant", "list").stdout
@@ -371,18 +403,21 @@ class TestParticipantAdd:
     def test_unmet_inclusion_criterion_refuses(self, fs: Fs) -> None:
         args = [f"--criterion={c}=yes" for c in INCLUSION[:-1]] + ["--criterion=able_to_consent=no"]
         args += [f"--criterion={c}=no" for c in EXCLUSION]
-        assert_error(fs("participant", "add", "--group", "service_user", *args),
-                     "inclusion criterion not met", "informed consent")
+        assert_error(
+            fs("participant", "add", "--group", "service_user", *args),
+            "inclusion criterion not met",
+            "informed consent",
+        )
         assert fs.participant_ids() == []
 
     def test_unanswered_criterion_refuses(self, fs: Fs) -> None:
-        assert_error(fs("participant", "add", "--group", "service_user", "--criterion", "age_18_65=yes"),
-                     "not answered")
+        assert_error(
+            fs("participant", "add", "--group", "service_user", "--criterion", "age_18_65=yes"), "not answered"
+        )
         assert fs.participant_ids() == []
 
     def test_unknown_criterion_refuses(self, fs: Fs) -> None:
-        assert_error(fs("participant", "add", "--group", "service_user", "--criterion", "likes_cats=yes"),
-                     "likes_cats")
+        assert_error(fs("participant", "add", "--group", "service_user", "--criterion", "likes_cats=yes"), "likes_cats")
         assert fs.participant_ids() == []
 
     @pytest.mark.parametrize(
@@ -396,18 +431,21 @@ class TestParticipantAdd:
             ("age", ("KEY=VALUE",)),
         ],
     )
-    def test_bad_answer_is_one_clear_line_and_stores_nothing(self, fs: Fs, answer: str,
-                                                             fragments: tuple[str, ...]) -> None:
-        result = fs("participant", "add", "--name", "Dan", "--group", "service_user", "--eligible",
-                    "--answer", answer)
+    def test_bad_answer_is_one_clear_line_and_stores_nothing(
+        self, fs: Fs, answer: str, fragments: tuple[str, ...]
+    ) -> None:
+        result = fs("participant", "add", "--name", "Dan", "--group", "service_user", "--eligible", "--answer", answer)
         assert_error(result, *fragments)
         assert result.stdout == ""
         assert fs.participant_ids() == []
         assert fs.enrol() == "P1"
 
     def test_unknown_group(self, fs: Fs) -> None:
-        assert_error(fs("participant", "add", "--name", "Eve", "--group", "volunteer", "--eligible"),
-                     "Unknown group 'volunteer'", "service_user")
+        assert_error(
+            fs("participant", "add", "--name", "Eve", "--group", "volunteer", "--eligible"),
+            "Unknown group 'volunteer'",
+            "service_user",
+        )
         assert fs.participant_ids() == []
 
     def test_eligible_and_criterion_together_rejected(self, fs: Fs) -> None:
@@ -420,8 +458,17 @@ class TestParticipantAdd:
 
 class TestParticipantListShow:
     def test_show_reveals_name_site_and_answers(self, fs: Fs) -> None:
-        fs.enrol("Alice Wong", "--answer", "age=34", "--answer", "gender=Female", "--answer",
-                 "living_arrangement=with_family", "--compensation", "HK$100 supermarket voucher")
+        fs.enrol(
+            "Alice Wong",
+            "--answer",
+            "age=34",
+            "--answer",
+            "gender=Female",
+            "--answer",
+            "living_arrangement=with_family",
+            "--compensation",
+            "HK$100 supermarket voucher",
+        )
         out = fs.ok("participant", "show", "p1").stdout
         assert out.startswith("P1  group service_user  enrolled")
         assert "Name: Alice Wong" in out
@@ -483,8 +530,18 @@ class TestConsent:
 
     def test_audio_refused_blocks_recording_in_core(self, fs: Fs) -> None:
         fs.enrol()
-        fs.ok("consent", "P1", "--item", "participation=yes", "--item", "quotes=yes",
-              "--item", "withdrawal=yes", "--item", "audio_recording=no")
+        fs.ok(
+            "consent",
+            "P1",
+            "--item",
+            "participation=yes",
+            "--item",
+            "quotes=yes",
+            "--item",
+            "withdrawal=yes",
+            "--item",
+            "audio_recording=no",
+        )
         assert fs.ok("session", "create", "--participant", "P1").stdout == "S1\n"
         with fs.open() as vault:
             with pytest.raises(ConsentMissing, match="P1"):
@@ -584,8 +641,9 @@ class TestSessions:
     def test_interview_with_several_participants_refused(self, fs: Fs) -> None:
         fs.enrol("Alice Wong")
         fs.enrol("Bob Chan")
-        assert_error(fs("session", "create", "--participant", "P1", "--participant", "P2", "--kind", "interview"),
-                     "focus group")
+        assert_error(
+            fs("session", "create", "--participant", "P1", "--participant", "P2", "--kind", "interview"), "focus group"
+        )
 
     def test_withdrawn_pseudonym_refused(self, fs: Fs) -> None:
         fs.enrol()
@@ -692,23 +750,28 @@ class TestPassphrase:
 
     def test_change_via_environment(self, fs: Fs) -> None:
         fs.enrol()
-        assert fs.ok("passphrase", "change", FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE).stdout.strip() \
+        assert (
+            fs.ok("passphrase", "change", FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE).stdout.strip()
             == "Passphrase changed."
+        )
         assert_error(fs("participant", "list"), "Wrong passphrase")
         assert "Name: Alice Wong" in fs.ok("participant", "show", "P1", passphrase=NEW_PASSPHRASE).stdout
 
     def test_change_via_prompts(self, fs: Fs) -> None:
         fs.enrol()
-        result = fs("passphrase", "change", passphrase=None,
-                    input=f"{PASSPHRASE}\n{NEW_PASSPHRASE}\n{NEW_PASSPHRASE}\n")
+        result = fs(
+            "passphrase", "change", passphrase=None, input=f"{PASSPHRASE}\n{NEW_PASSPHRASE}\n{NEW_PASSPHRASE}\n"
+        )
         assert_ok(result)
         assert "Passphrase changed." in result.stdout
         assert_error(fs("participant", "show", "P1"), "Wrong passphrase")
         assert "Name: Alice Wong" in fs.ok("participant", "show", "P1", passphrase=NEW_PASSPHRASE).stdout
 
     def test_change_with_wrong_current_passphrase_changes_nothing(self, fs: Fs) -> None:
-        assert_error(fs("passphrase", "change", passphrase="wrong horse",
-                        FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE), "Wrong passphrase")
+        assert_error(
+            fs("passphrase", "change", passphrase="wrong horse", FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE),
+            "Wrong passphrase",
+        )
         fs.ok("participant", "list")
         assert_error(fs("participant", "list", passphrase=NEW_PASSPHRASE), "Wrong passphrase")
 
@@ -719,8 +782,14 @@ class TestPassphrase:
     def test_reset_with_recovery_key_printed_at_init(self, fresh: Fs) -> None:
         key = recovery_key_from(fresh.ok("init", "--guide", str(STUDY_EN)).stdout)
         fresh.enrol()
-        result = fresh("passphrase", "change", "--recovery-key", passphrase="forgotten it",
-                       FIELDSCRIBE_RECOVERY_KEY=key, FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE)
+        result = fresh(
+            "passphrase",
+            "change",
+            "--recovery-key",
+            passphrase="forgotten it",
+            FIELDSCRIBE_RECOVERY_KEY=key,
+            FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE,
+        )
         assert_ok(result)
         assert "Passphrase changed." in result.stdout
         assert_error(fresh("participant", "list"), "Wrong passphrase")
@@ -728,15 +797,25 @@ class TestPassphrase:
 
     def test_recovery_key_as_typed_from_paper(self, fs: Fs) -> None:
         typed = fs.recovery_key.replace("-", " ").lower()
-        fs.ok("passphrase", "change", "--recovery-key", FIELDSCRIBE_RECOVERY_KEY=typed,
-              FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE)
+        fs.ok(
+            "passphrase",
+            "change",
+            "--recovery-key",
+            FIELDSCRIBE_RECOVERY_KEY=typed,
+            FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE,
+        )
         fs.ok("participant", "list", passphrase=NEW_PASSPHRASE)
 
     @pytest.mark.parametrize("kind", ["other-vault", "garbage"])
     def test_wrong_recovery_key(self, fs: Fs, kind: str) -> None:
         key = crypto.format_recovery_key(crypto.new_recovery_key()) if kind == "other-vault" else "not a key"
-        result = fs("passphrase", "change", "--recovery-key", FIELDSCRIBE_RECOVERY_KEY=key,
-                    FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE)
+        result = fs(
+            "passphrase",
+            "change",
+            "--recovery-key",
+            FIELDSCRIBE_RECOVERY_KEY=key,
+            FIELDSCRIBE_NEW_PASSPHRASE=NEW_PASSPHRASE,
+        )
         assert_error(result, "recovery key does not open this vault")
         fs.ok("participant", "list")
         assert_error(fs("participant", "list", passphrase=NEW_PASSPHRASE), "Wrong passphrase")
@@ -772,8 +851,7 @@ class TestAudit:
         fs.ok("consent", "P1", "--all")
         db = sqlite3.connect(fs.path / DB_NAME)
         try:
-            seq, action = db.execute(
-                "SELECT seq, action FROM audit WHERE action = 'participant.enrol'").fetchone()
+            seq, action = db.execute("SELECT seq, action FROM audit WHERE action = 'participant.enrol'").fetchone()
             db.execute("UPDATE audit SET details = ? WHERE seq = ?", ('{"group":"staff","screened":true}', seq))
             db.commit()
         finally:
@@ -812,8 +890,12 @@ class TestAudit:
 class TestVaultAccess:
     def test_vault_not_found(self, tmp_path: Path) -> None:
         missing = tmp_path / "nothing-here"
-        assert_error(invoke(["--vault", str(missing), "participant", "list"]),
-                     "No fieldscribe vault at", str(missing), "fieldscribe init")
+        assert_error(
+            invoke(["--vault", str(missing), "participant", "list"]),
+            "No fieldscribe vault at",
+            str(missing),
+            "fieldscribe init",
+        )
         assert not missing.exists()
 
     def test_vault_from_environment(self, fs: Fs) -> None:

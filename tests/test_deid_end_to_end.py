@@ -48,19 +48,34 @@ from .test_plaintext_scan import encodings
 # out the British way. The wording was checked against what Whisper tiny.en writes for
 # espeak-ng at 150 wpm: "…drove me to the Whittington hospital last winter. If you need me,
 # call me on 077 00 9 00 461."
-SPEECH = ("My friend Gloria Pemberton drove me to the Whittington Hospital last winter. "
-          "If you need me, call me on oh seven seven double oh, nine double oh, four six one.")
-PARTICIPANT = "Margaret Okafor"      # the only identifier anybody enters: her own name
+SPEECH = (
+    "My friend Gloria Pemberton drove me to the Whittington Hospital last winter. "
+    "If you need me, call me on oh seven seven double oh, nine double oh, four six one."
+)
+PARTICIPANT = "Margaret Okafor"  # the only identifier anybody enters: her own name
 FRIEND_FIRST, FRIEND_SURNAME = "Gloria", "Pemberton"
 HOSPITAL = "Whittington"
 PHONE = "07700900461"
 MIN_PHONE_RUN = 7
 
 # -- reading digits as Whisper may write them -------------------------------------------------------
-_DIGIT_WORDS = {"oh": "0", "o": "0", "zero": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
-                "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_DIGIT_WORDS = {
+    "oh": "0",
+    "o": "0",
+    "zero": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
 _REPEAT = {"double": 2, "triple": 3}
-_BETWEEN_DIGITS = r"[\s\-–—.,()/]*"   # what may separate the digits of one number
+_BETWEEN_DIGITS = r"[\s\-–—.,()/]*"  # what may separate the digits of one number
 
 
 def digit_runs(text: str) -> list[tuple[str, list[tuple[int, int]]]]:
@@ -78,7 +93,7 @@ def digit_runs(text: str) -> list[tuple[str, list[tuple[int, int]]]]:
         digits, where, repeat, repeat_start = [], [], 1, None
 
     for m in re.finditer(r"\d+|[A-Za-z]+", text):
-        if last_end is not None and not re.fullmatch(_BETWEEN_DIGITS, text[last_end:m.start()]):
+        if last_end is not None and not re.fullmatch(_BETWEEN_DIGITS, text[last_end : m.start()]):
             close()
         tok = m.group().lower()
         if tok in _REPEAT:
@@ -118,7 +133,7 @@ def secret_patterns(transcribed_phone: str) -> dict[str, re.Pattern[str]]:
     number (or any MIN_PHONE_RUN of its digits) with or without spaces or dashes."""
     pats = {w: re.compile(re.escape(w), re.IGNORECASE) for w in (FRIEND_FIRST, FRIEND_SURNAME, HOSPITAL)}
     for i in range(len(PHONE) - MIN_PHONE_RUN + 1):
-        part = PHONE[i:i + MIN_PHONE_RUN]
+        part = PHONE[i : i + MIN_PHONE_RUN]
         pats[f"phone digits {part}"] = re.compile(_BETWEEN_DIGITS.join(part))
     pats[f"phone as transcribed {transcribed_phone!r}"] = re.compile(re.escape(transcribed_phone), re.IGNORECASE)
     return pats
@@ -160,12 +175,27 @@ def scan_blob(label: str, blob: bytes, patterns, literals, seen: list[str]) -> l
 def scan_opened_bundle(folder: Path, sid: str, transcribed_phone: str) -> list[str]:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     names = {p.relative_to(folder).as_posix() for p in files}
-    assert {"manifest.json", "peer-support-daycare.qdpx", "cases.csv", "export.json", f"transcripts/{sid}.txt",
-            f"transcripts/{sid}.docx", f"subtitles/{sid}.vtt", f"subtitles/{sid}.srt"} <= names, names
+    assert {
+        "manifest.json",
+        "peer-support-daycare.qdpx",
+        "cases.csv",
+        "export.json",
+        f"transcripts/{sid}.txt",
+        f"transcripts/{sid}.docx",
+        f"subtitles/{sid}.vtt",
+        f"subtitles/{sid}.srt",
+    } <= names, names
     # the transcript did get out, de-identified (an empty export would prove nothing)
     assert "drove me to" in (folder / "transcripts" / f"{sid}.txt").read_text()
-    literals = [FRIEND_FIRST, FRIEND_SURNAME, HOSPITAL, PHONE, transcribed_phone,
-                f"{FRIEND_FIRST} {FRIEND_SURNAME}", f"{PHONE[:5]} {PHONE[5:]}"]
+    literals = [
+        FRIEND_FIRST,
+        FRIEND_SURNAME,
+        HOSPITAL,
+        PHONE,
+        transcribed_phone,
+        f"{FRIEND_FIRST} {FRIEND_SURNAME}",
+        f"{PHONE[:5]} {PHONE[5:]}",
+    ]
     patterns = secret_patterns(transcribed_phone)
     seen: list[str] = []
     found: list[str] = []
@@ -185,8 +215,9 @@ def check_transcript(text: str) -> tuple[int, int, str]:
     phone = phone_in(text)
     assert phone and len(phone[2]) >= MIN_PHONE_RUN, f"Whisper did not write the phone number: {text!r}"
     # the scanner would find every secret in the raw transcript (it is not blind)
-    found = leaks("transcript", text.encode("utf-8") + text.encode("utf-16-le"),
-                  secret_patterns(text[phone[0]:phone[1]]), [])
+    found = leaks(
+        "transcript", text.encode("utf-8") + text.encode("utf-16-le"), secret_patterns(text[phone[0] : phone[1]]), []
+    )
     assert any(f.startswith(FRIEND_SURNAME) for f in found) and any(f.startswith(HOSPITAL) for f in found)
     assert any(f.startswith("phone") for f in found), found
     return phone
@@ -198,7 +229,7 @@ def check_nothing_typed_in(vault, pid: str) -> None:
     for ident in typed:
         assert not any(s.lower() in ident.lower() for s in (FRIEND_FIRST, FRIEND_SURNAME, HOSPITAL)), ident
         digits = re.sub(r"\D", "", ident)
-        assert not any(PHONE[i:i + MIN_PHONE_RUN] in digits for i in range(len(PHONE) - MIN_PHONE_RUN + 1)), ident
+        assert not any(PHONE[i : i + MIN_PHONE_RUN] in digits for i in range(len(PHONE) - MIN_PHONE_RUN + 1)), ident
 
 
 def check_suggestions_cover_the_secrets(vault, sid: str) -> None:
@@ -211,19 +242,30 @@ def check_suggestions_cover_the_secrets(vault, sid: str) -> None:
 
     missed = []
     for what, needle in (("the friend's name", f"{FRIEND_FIRST} {FRIEND_SURNAME}"), ("the hospital", HOSPITAL)):
-        hits = [(idx, m.start(), m.end()) for idx, text in segments.items()
-                for m in re.finditer(re.escape(needle), text, re.IGNORECASE)]
+        hits = [
+            (idx, m.start(), m.end())
+            for idx, text in segments.items()
+            for m in re.finditer(re.escape(needle), text, re.IGNORECASE)
+        ]
         if not hits:
             # Whisper may have split the name across segments; each word must then be covered
-            hits = [(idx, m.start(), m.end()) for idx, text in segments.items() for w in needle.split()
-                    for m in re.finditer(re.escape(w), text, re.IGNORECASE)]
+            hits = [
+                (idx, m.start(), m.end())
+                for idx, text in segments.items()
+                for w in needle.split()
+                for m in re.finditer(re.escape(w), text, re.IGNORECASE)
+            ]
         assert hits, (what, segments)
-        missed += [f"{what}: {segments[i][a:b]!r} in segment {i}: {segments[i]!r}" for i, a, b in hits
-                   if not covered(i, a, b)]
+        missed += [
+            f"{what}: {segments[i][a:b]!r} in segment {i}: {segments[i]!r}" for i, a, b in hits if not covered(i, a, b)
+        ]
     phones = [(idx, p) for idx, text in segments.items() if (p := phone_in(text)) and len(p[2]) >= MIN_PHONE_RUN]
     assert phones, segments
-    missed += [f"the phone number: {segments[i][a:b]!r} in segment {i}: {segments[i]!r}"
-               for i, (a, b, _d) in phones if not covered(i, a, b)]
+    missed += [
+        f"the phone number: {segments[i][a:b]!r} in segment {i}: {segments[i]!r}"
+        for i, (a, b, _d) in phones
+        if not covered(i, a, b)
+    ]
     assert not missed, "not covered by any suggestion:\n" + "\n".join(missed) + "\nsuggestions:\n" + listing
 
 
@@ -235,8 +277,9 @@ def speech_file(tmp_path: Path) -> Path:
 
 # -- the tests ---------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_spoken_names_places_and_numbers_nobody_typed_in_do_not_reach_the_bundle(vault, study_en, team, tmp_path,
-                                                                                 monkeypatch):
+def test_spoken_names_places_and_numbers_nobody_typed_in_do_not_reach_the_bundle(
+    vault, study_en, team, tmp_path, monkeypatch
+):
     monkeypatch.delenv("FIELDSCRIBE_NER", raising=False)  # the real name finders, always
     pid = participants.enrol(vault, study_en.study, group="service_user", name=PARTICIPANT)
     consent.record_consent(vault, study_en.study, pid, {c.id: True for c in study_en.study.consent})
@@ -285,10 +328,12 @@ def test_the_same_through_the_command_line(fs, tmp_path, monkeypatch):  # noqa: 
     runner = CliRunner()
     r = runner.invoke(cli, ["bundle", "keygen", "--out", str(tmp_path / "k" / "team")])
     assert r.exit_code == 0 and r.stdout.startswith("age1"), r.output
-    bundle = fs.ok("export", "--sessions", sid, "--to", str(tmp_path / "o"),
-                   "--recipient", str(tmp_path / "k" / "team.pub")).stdout.strip()
-    r = runner.invoke(cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team"),
-                                  "--out", str(tmp_path / "opened")])
+    bundle = fs.ok(
+        "export", "--sessions", sid, "--to", str(tmp_path / "o"), "--recipient", str(tmp_path / "k" / "team.pub")
+    ).stdout.strip()
+    r = runner.invoke(
+        cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team"), "--out", str(tmp_path / "opened")]
+    )
     assert r.exit_code == 0 and "Opened" in r.stdout, r.output
     found = scan_opened_bundle(tmp_path / "opened", sid, text[start:end])
     assert not found, found
@@ -303,6 +348,7 @@ def no_network(monkeypatch):
         def blocked(*args, **_kwargs):
             attempts.append(f"{name}{args[1:] if name.startswith('socket.') else args}")
             raise OSError(f"network blocked in this test ({name})")
+
         return blocked
 
     monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))

@@ -43,10 +43,35 @@ EN_IDENTIFIERS = ["Annie={pid}", "Mary Lee=sister", "Mary=sister", "Hope=female 
 STUDY_IDENTIFIERS = ["Harbour View=day-care centre", "港景日间中心=日间中心", "Dr Wong=doctor", "李医生=医生"]
 ZH_IDENTIFIERS = ["小明", "王小红=妹妹"]
 
-EN_SECRETS = ["Ann Lee", "Annie", "Harbour View", "Hope", "Mary", "9123 4567", "ann.lee@example.com",
-              "annlee_88", "47", "Wyndham", "3rd of March 2021", "Wong", "A123456"]
-ZH_SECRETS = ["王小明", "小明", "王小红", "１３８００１３８０００", "13800138000", "四十五", "2023年5月", "港景",
-              "弥敦道", "wxid_abc123", "李医生", "110101199003071234"]
+EN_SECRETS = [
+    "Ann Lee",
+    "Annie",
+    "Harbour View",
+    "Hope",
+    "Mary",
+    "9123 4567",
+    "ann.lee@example.com",
+    "annlee_88",
+    "47",
+    "Wyndham",
+    "3rd of March 2021",
+    "Wong",
+    "A123456",
+]
+ZH_SECRETS = [
+    "王小明",
+    "小明",
+    "王小红",
+    "１３８００１３８０００",
+    "13800138000",
+    "四十五",
+    "2023年5月",
+    "港景",
+    "弥敦道",
+    "wxid_abc123",
+    "李医生",
+    "110101199003071234",
+]
 
 
 def transcript_session(vault, study, name, lines, language="en", events=()):
@@ -57,7 +82,7 @@ def transcript_session(vault, study, name, lines, language="en", events=()):
     pid = participants.enrol(vault, study, group="service_user", name=name)
     consent.record_consent(vault, study, pid, {c.id: True for c in study.consent})
     sid = sessions.create_session(vault, [pid])
-    sessions.start_recording(vault, sid)   # recorded (without audio); transcribed on completion
+    sessions.start_recording(vault, sid)  # recorded (without audio); transcribed on completion
     sessions.set_status(vault, sid, sessions.RECORDED)
     key = sessions.session_key(vault, sid)
     for kind, t_event, data in events:
@@ -156,18 +181,21 @@ def test_the_replacement_table_and_identifiers_are_sealed(vault, vault_path, en_
                 assert secret.encode() not in data and secret.encode("utf-16-le") not in data
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Call me on +852 2345 6789.", "Call me on [phone number]."),
-    ("email: someone.else@uni.edu.hk", "email: [email address]"),
-    ("see https://example.org/page, thanks", "see [website], thanks"),
-    ("passport number E12345678", "passport number [ID number]"),
-    ("my QQ is 12345678", "my QQ is [social media handle]"),
-    ("I turned 60 last year", "I turned [age] last year"),
-    ("on 12/03/2024 I went back", "on [date] I went back"),
-    ("我住在人民路45号", "我住在[地址]"),
-    ("我今年三十五岁", "我今年[年龄]"),
-    ("电话：１３９　１２３４　５６７８", "电话：[电话号码]"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Call me on +852 2345 6789.", "Call me on [phone number]."),
+        ("email: someone.else@uni.edu.hk", "email: [email address]"),
+        ("see https://example.org/page, thanks", "see [website], thanks"),
+        ("passport number E12345678", "passport number [ID number]"),
+        ("my QQ is 12345678", "my QQ is [social media handle]"),
+        ("I turned 60 last year", "I turned [age] last year"),
+        ("on 12/03/2024 I went back", "on [date] I went back"),
+        ("我住在人民路45号", "我住在[地址]"),
+        ("我今年三十五岁", "我今年[年龄]"),
+        ("电话：１３９　１２３４　５６７８", "电话：[电话号码]"),
+    ],
+)
 def test_rules(text, expected):
     assert apply(text, detect(text, [])) == expected
 
@@ -178,7 +206,9 @@ def test_folding_keeps_offsets():
 
 
 def test_a_capitalised_name_that_is_a_common_word_only_matches_capitalised():
-    spans = detect("I hope Hope will come. Will said so.", [Identifier("Hope", "[friend]"), Identifier("Will", "[brother]")])
+    spans = detect(
+        "I hope Hope will come. Will said so.", [Identifier("Hope", "[friend]"), Identifier("Will", "[brother]")]
+    )
     assert [s.text for s in spans] == ["Hope", "Will"]
 
 
@@ -189,8 +219,9 @@ def test_cli_identifiers_redact_review(vault, study_en):
 
     from .conftest import PASSPHRASE
 
-    pid, sid = transcript_session(vault, study_en.study, "Ann Lee", EN_TRANSCRIPT[:3],
-                                  events=[("flag", 6.0, {"text": "tearful"})])
+    pid, sid = transcript_session(
+        vault, study_en.study, "Ann Lee", EN_TRANSCRIPT[:3], events=[("flag", 6.0, {"text": "tearful"})]
+    )
     path = str(vault.path)
     vault.close()
     env = {"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
@@ -203,8 +234,11 @@ def test_cli_identifiers_redact_review(vault, study_en):
     assert r.exit_code == 0 and "suggested" in r.stdout and "sensitive moment flagged at 0:00:06: tearful" in r.stderr
     r = run("transcript", "review", sid, "--done")
     assert r.exit_code == 1 and "not decided yet" in r.stderr
-    hope = next(line.split(".")[0].strip() for line in r.stdout.splitlines() or run("redact", sid).stdout.splitlines()
-                if "'Hope'" in line)
+    hope = next(
+        line.split(".")[0].strip()
+        for line in r.stdout.splitlines() or run("redact", sid).stdout.splitlines()
+        if "'Hope'" in line
+    )
     r = run("redact", sid, "--edit", f"{hope}=friend", "--accept-all")
     assert r.exit_code == 0 and "[friend]" in r.stdout and "suggested" not in r.stdout
     r = run("transcript", "review", sid, "--done")

@@ -79,10 +79,21 @@ def prepared_vault(path: Path) -> str:
 
 def start_record(env: dict, vault: Path, sid: str, *args: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "fieldscribe"), "--vault", str(vault), "record", sid, "--device", "pulse",
-         *args],
-        env={**env, "FIELDSCRIBE_PASSPHRASE": PASSPHRASE}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [
+            str(Path(sys.executable).parent / "fieldscribe"),
+            "--vault",
+            str(vault),
+            "record",
+            sid,
+            "--device",
+            "pulse",
+            *args,
+        ],
+        env={**env, "FIELDSCRIBE_PASSPHRASE": PASSPHRASE},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     line = proc.stderr.readline()
     assert line.startswith("Recording"), line + proc.stderr.read()
@@ -198,8 +209,13 @@ def test_record_refuses_without_audio_consent(virtual_mic, tmp_path):
     v.close()
     fs = str(Path(sys.executable).parent / "fieldscribe")
     env = {**virtual_mic, "FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
-    r = subprocess.run([fs, "--vault", str(vault), "record", sid, "--seconds", "1", "--device", "pulse"],
-                       env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [fs, "--vault", str(vault), "record", sid, "--seconds", "1", "--device", "pulse"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 1 and r.stderr.startswith("Error: Audio-recording consent is missing for P1")
     assert not (vault / "blobs" / f"{sid}.audio").exists()
 
@@ -235,7 +251,9 @@ def test_playback_through_the_speakers_is_the_recorded_audio(virtual_mic, tmp_pa
     try:
         v.unlock(PASSPHRASE)
         import_file(v, first, wav)
-        pid = v.db.execute("SELECT participant_id FROM session_participants WHERE session_id = ?", (first,)).fetchone()[0]
+        pid = v.db.execute("SELECT participant_id FROM session_participants WHERE session_id = ?", (first,)).fetchone()[
+            0
+        ]
         second = sessions.create_session(v, [pid], wave=2)
         run = begin_recording(v, second, RecorderConfig(device="pulse"))
         time.sleep(0.3)
@@ -255,4 +273,6 @@ def test_playback_through_the_speakers_is_the_recorded_audio(virtual_mic, tmp_pa
     assert len(got) == len(expected)
     same = np.count_nonzero(got[:, 0] == expected[:, 0])
     bad = np.flatnonzero(got[:, 0] != expected[:, 0])
-    assert same == len(expected), f"{len(bad)} samples differ, first at {bad[:5]}, last at {bad[-5:]}: {got[bad[:5], 0]} vs {expected[bad[:5], 0]}"
+    assert same == len(expected), (
+        f"{len(bad)} samples differ, first at {bad[:5]}, last at {bad[-5:]}: {got[bad[:5], 0]} vs {expected[bad[:5], 0]}"
+    )

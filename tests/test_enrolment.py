@@ -65,8 +65,15 @@ def test_bad_answers_and_groups_store_nothing(vault, study_en):
 def test_participant_record_round_trip(vault, study_en):
     s = study_en.study
     pid = participants.enrol(
-        vault, s, group="service_user", name="Chan Tai Man", site="Riverside", contact="5555 0000",
-        eligibility=participants.all_eligible(s), baseline={"age": "41", "gender": "male"}, compensation="HK$100 voucher",
+        vault,
+        s,
+        group="service_user",
+        name="Chan Tai Man",
+        site="Riverside",
+        contact="5555 0000",
+        eligibility=participants.all_eligible(s),
+        baseline={"age": "41", "gender": "male"},
+        compensation="HK$100 voucher",
     )
     participants.update(vault, s, pid, baseline={"years_attending": "4"}, identity={"contact": "5555 1111"})
     p = participants.get_participant(vault, pid)
@@ -121,7 +128,8 @@ def test_session_lifecycle_and_waves(vault, study_en):
     w1 = sessions.create_session(vault, [pid])
     w2 = sessions.create_session(vault, [pid], wave=2)
     assert [(x.id, x.wave, x.kind) for x in sessions.list_sessions(vault)] == [
-        (w1, 1, "interview"), (w2, 2, "interview")
+        (w1, 1, "interview"),
+        (w2, 2, "interview"),
     ]
     with pytest.raises(InvalidTransition, match="cannot become reviewed"):
         sessions.set_status(vault, w1, sessions.REVIEWED)

@@ -44,10 +44,12 @@ def team(tmp_path):
 
 @pytest.fixture
 def reviewed(vault, study_en):
-    events = [("question", 0.0, {"question": "q1", "domain": "peers"}),
-              ("note", 6.0, {"text": "laughs about Annie", "preset": None}),
-              ("flag", 16.0, {"text": ""}),
-              ("question", 14.0, {"question": "q3", "domain": "mutual_help"})]
+    events = [
+        ("question", 0.0, {"question": "q1", "domain": "peers"}),
+        ("note", 6.0, {"text": "laughs about Annie", "preset": None}),
+        ("flag", 16.0, {"text": ""}),
+        ("question", 14.0, {"question": "q3", "domain": "mutual_help"}),
+    ]
     pid, sid = transcript_session(vault, study_en.study, "Ann Lee", EN_TRANSCRIPT, events=events)
     from fieldscribe.core import participants
 
@@ -77,15 +79,22 @@ def test_round_trip_has_every_format_and_no_identifier(vault, reviewed, team, tm
     bundle = export_sessions(vault, [sid], tmp_path / "out", [recipient])
     opened = open_bundle(bundle, key)
     names = set(opened.files)
-    assert {"peer-support-daycare.qdpx", "cases.csv", "export.json", f"transcripts/{sid}.txt",
-            f"transcripts/{sid}.docx", f"subtitles/{sid}.vtt", f"subtitles/{sid}.srt"} <= names
+    assert {
+        "peer-support-daycare.qdpx",
+        "cases.csv",
+        "export.json",
+        f"transcripts/{sid}.txt",
+        f"transcripts/{sid}.docx",
+        f"subtitles/{sid}.vtt",
+        f"subtitles/{sid}.srt",
+    } <= names
     text = all_text(opened.files)
     import re
 
     for secret in EN_SECRETS:
         # as a word: "47" must not be found inside a GUID like 8477CA49
         m = re.search(r"(?<![0-9A-Za-z])" + re.escape(secret) + r"(?![0-9A-Za-z])", text)
-        assert m is None, (secret, text[max(0, m.start() - 80): m.start() + 40])
+        assert m is None, (secret, text[max(0, m.start() - 80) : m.start() + 40])
     assert f"[{pid}]" in text and "[day-care centre]" in text
     m = opened.manifest
     assert m["study"]["id"] == "peer-support-daycare" and sum(m["redactions"].values()) >= 12
@@ -95,8 +104,12 @@ def test_round_trip_has_every_format_and_no_identifier(vault, reviewed, team, tm
     assert exported["cases"][0]["quote_label"] == f"({pid})"
     from fieldscribe.core.export.content import CaseInfo
 
-    assert CaseInfo("P4", "service_user", {"Diagnosis": "Schizophrenia", "Gender": "Male"}).quote_label(
-        ("Diagnosis", "Gender")) == "(P4, Schizophrenia, Male)"
+    assert (
+        CaseInfo("P4", "service_user", {"Diagnosis": "Schizophrenia", "Gender": "Male"}).quote_label(
+            ("Diagnosis", "Gender")
+        )
+        == "(P4, Schizophrenia, Male)"
+    )
     csv_text = opened.files["cases.csv"].decode()
     assert "45–54" in csv_text and "47" not in csv_text
     assert vault.audit.entries()[-1].action == "export.bundle"
@@ -178,8 +191,13 @@ def test_unreviewed_sessions_and_missing_recipients_are_refused(vault, study_en,
 
 
 # -- hostile and damaged bundles ------------------------------------------------------------------------
-def _craft(tmp_path: Path, recipient: str, entries: list[tuple[str, bytes | None, str]], sign_files: dict | None = None,
-           bad_signature: bool = False) -> Path:
+def _craft(
+    tmp_path: Path,
+    recipient: str,
+    entries: list[tuple[str, bytes | None, str]],
+    sign_files: dict | None = None,
+    bad_signature: bool = False,
+) -> Path:
     """Build a bundle by hand: entries are (name, data, type) with type file|symlink."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from pyrage import x25519
@@ -188,10 +206,16 @@ def _craft(tmp_path: Path, recipient: str, entries: list[tuple[str, bytes | None
 
     signer = Ed25519PrivateKey.generate()
     listed = sign_files if sign_files is not None else {n: d for n, d, t in entries if t == "file"}
-    manifest = json.dumps({"format": "fieldscribe-bundle/1", "device_public_key": public_hex(signer),
-                           "study": {"id": "x", "title": "x"}, "device_id": "d", "sessions": [],
-                           "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-                                     for n, d in listed.items()}}).encode()
+    manifest = json.dumps(
+        {
+            "format": "fieldscribe-bundle/1",
+            "device_public_key": public_hex(signer),
+            "study": {"id": "x", "title": "x"},
+            "device_id": "d",
+            "sessions": [],
+            "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in listed.items()},
+        }
+    ).encode()
     sig = signer.sign(manifest + (b"x" if bad_signature else b""))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -209,12 +233,15 @@ def _craft(tmp_path: Path, recipient: str, entries: list[tuple[str, bytes | None
     return out
 
 
-@pytest.mark.parametrize("entries,fragment", [
-    ([("../../etc/evil", b"x", "file")], "unsafe path"),
-    ([("/abs/evil", b"x", "file")], "unsafe path"),
-    ([("a.txt", b"x", "file"), ("a.txt", b"y", "file")], "twice"),
-    ([("link", None, "symlink")], "not a regular file"),
-])
+@pytest.mark.parametrize(
+    "entries,fragment",
+    [
+        ([("../../etc/evil", b"x", "file")], "unsafe path"),
+        ([("/abs/evil", b"x", "file")], "unsafe path"),
+        ([("a.txt", b"x", "file"), ("a.txt", b"y", "file")], "twice"),
+        ([("link", None, "symlink")], "not a regular file"),
+    ],
+)
 def test_malicious_archives_are_refused(team, tmp_path, entries, fragment):
     key, recipient = team
     with pytest.raises(BundleRefused, match=fragment):
@@ -256,15 +283,30 @@ def test_cli_keygen_export_open(vault, reviewed, tmp_path):
     runner = CliRunner()
     r = runner.invoke(cli, ["bundle", "keygen", "--out", str(tmp_path / "k" / "team")])
     assert r.exit_code == 0 and r.stdout.startswith("age1")
-    r = runner.invoke(cli, ["--vault", path, "export", "--sessions", sid, "--to", str(tmp_path / "o"),
-                            "--recipient", str(tmp_path / "k" / "team.pub")], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    r = runner.invoke(
+        cli,
+        [
+            "--vault",
+            path,
+            "export",
+            "--sessions",
+            sid,
+            "--to",
+            str(tmp_path / "o"),
+            "--recipient",
+            str(tmp_path / "k" / "team.pub"),
+        ],
+        env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE},
+    )
     assert r.exit_code == 0, r.output
     bundle = r.stdout.strip()
-    r = runner.invoke(cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team"), "--out",
-                            str(tmp_path / "opened")])
+    r = runner.invoke(
+        cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team"), "--out", str(tmp_path / "opened")]
+    )
     assert r.exit_code == 0 and "Opened" in r.stdout
-    r = runner.invoke(cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team.pub"), "--out",
-                            str(tmp_path / "x")])
+    r = runner.invoke(
+        cli, ["bundle", "open", bundle, "--identity", str(tmp_path / "k" / "team.pub"), "--out", str(tmp_path / "x")]
+    )
     assert r.exit_code == 1 and r.stderr.startswith("Error:") and "Traceback" not in r.output
 
 

@@ -66,8 +66,9 @@ def reopen(path: Path) -> Vault:
 
 
 def cli_verify(path: Path):
-    return CliRunner().invoke(cli, ["--vault", str(path), "audit", "verify"],
-                              env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    return CliRunner().invoke(
+        cli, ["--vault", str(path), "audit", "verify"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    )
 
 
 def enrol(v: Vault, study, **kw) -> str:
@@ -103,7 +104,7 @@ def audio_records(path: Path) -> list[tuple[int, int]]:
     (hlen,) = struct.unpack(">H", data[8:10])
     pos, out = 10 + hlen, []
     while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos: pos + 4])
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
         out.append((pos, 4 + n))
         pos += 4 + n
     return out
@@ -117,8 +118,10 @@ def append_forged_entry(db: sqlite3.Connection, action: str, subject: str, detai
     details_json = json.dumps(details, sort_keys=True, separators=(",", ":"))
     body = json.dumps([seq, ts, "mallory", action, subject, details_json], ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256((prev + body).encode()).hexdigest()
-    db.execute("INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-               (seq, ts, "mallory", action, subject, details_json, prev, digest))
+    db.execute(
+        "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+        (seq, ts, "mallory", action, subject, details_json, prev, digest),
+    )
     return seq
 
 
@@ -146,12 +149,14 @@ def test_a_baseline_rolled_back_to_an_older_ciphertext_of_the_same_row_is_caught
     s = study_en.study
     pid = enrol(vault, s, baseline={"age": "40"})
     (older,) = vault.db.execute(
-        "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = 'baseline'", (pid,)).fetchone()
+        "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = 'baseline'", (pid,)
+    ).fetchone()
     participants.update(vault, s, pid, baseline={"age": "41"})
     vault.close()
     with raw_db(vault_path) as db:  # the older ciphertext still authenticates: same row, same key
-        db.execute("UPDATE participant_records SET sealed = ? WHERE participant_id = ? AND kind = 'baseline'",
-                   (older, pid))
+        db.execute(
+            "UPDATE participant_records SET sealed = ? WHERE participant_id = ? AND kind = 'baseline'", (older, pid)
+        )
     v = reopen(vault_path)
     try:
         with pytest.raises(HistoryTampered, match=f"baseline record of {pid}"):
@@ -201,8 +206,9 @@ def test_deleted_transcript_segments_are_refused_naming_the_transcript(vault, va
             load_segments(v, t)
     finally:
         v.close()
-    shown = CliRunner().invoke(cli, ["--vault", str(vault_path), "transcript", "show", sid],
-                               env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    shown = CliRunner().invoke(
+        cli, ["--vault", str(vault_path), "transcript", "show", sid], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    )
     assert shown.exit_code != 0
     assert f"segments of transcript version 1 of {sid}" in shown.output and "Traceback" not in shown.output
 
@@ -230,7 +236,9 @@ def test_audio_cut_at_a_chunk_boundary_is_refused(vault, vault_path, study_en, t
 
     from fieldscribe.cli import cli
 
-    r = CliRunner().invoke(cli, ["--vault", str(vault_path), "audit", "verify"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    r = CliRunner().invoke(
+        cli, ["--vault", str(vault_path), "audit", "verify"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    )
     assert r.exit_code != 0 and "3 chunks where 5" in r.output, "audit verify finds it without reading the audio"
     # making the recording's row agree with the shorter file is caught by the session's history
     with raw_db(vault_path) as db:
@@ -315,8 +323,9 @@ def test_a_real_withdrawal_leaves_a_vault_that_verifies(vault, vault_path, study
     assert cli_verify(vault_path).exit_code == 0
 
 
-def test_a_whole_participant_rolled_back_from_an_older_copy_is_caught_by_the_audit(vault, vault_path, study_en,
-                                                                                   tmp_path):
+def test_a_whole_participant_rolled_back_from_an_older_copy_is_caught_by_the_audit(
+    vault, vault_path, study_en, tmp_path
+):
     s = study_en.study
     pid = enrol(vault, s, baseline={"age": "40"})
     consent.record_consent(vault, s, pid, ALL)
@@ -486,8 +495,10 @@ def test_checking_a_long_transcript_stays_cheap(vault, study_en):
     _pid, sid = consented(vault, study_en.study)
     run = begin_transcript(vault, sid, EngineSettings(model="tiny.en"), 3600.0)
     key = sessions.session_key(vault, sid)
-    segs = [Segment(i * 5.0, i * 5.0 + 4.5, "Words that were said in this stretch of the interview " * 3)
-            for i in range(700)]
+    segs = [
+        Segment(i * 5.0, i * 5.0 + 4.5, "Words that were said in this stretch of the interview " * 3)
+        for i in range(700)
+    ]
     store_segments(vault, run, key, segs, [], 3600.0)
     complete_transcript(vault, run)
     sid_scope = ledger.session_scope(sid)

@@ -40,25 +40,41 @@ from .conftest import FAST_KDF, PASSPHRASE, STUDY_EN
 
 ESC = "\x1b[2J\x1b]0;pwned\x07"
 LONG = "A" * 100_000
-WEIRD = "\udcff\u202eP1\ufeff名"        # a byte that is not UTF-8 (as argv decodes it), bidi override, BOM
+WEIRD = "\udcff\u202eP1\ufeff名"  # a byte that is not UTF-8 (as argv decodes it), bidi override, BOM
 HUGE = "99999999999999999999"
 
 NUMBERS = [HUGE, "-" + HUGE, "0", "-1", "nan", "inf", "-inf", "1e309", "", "1.5", ESC]
 TEXTS = ["", ESC, LONG, WEIRD, "-", "../../../etc/passwd"]
 # {dir}/{missing} are filled in per run; "x" * 300 is longer than any file name may be
-PATHS = ["/dev/zero", "/proc/self/x", "{dir}", "{missing}", "", ESC, "x" * 300, "{dir}/" + "y" * 300 + "/z",
-         WEIRD]
-PAIRS = ["age=" + v for v in NUMBERS] + TEXTS + ["=", "x=", "=y", "age=" + LONG, "participation=" + ESC,
-                                                    ESC + "=yes", "1=" + ESC]
+PATHS = ["/dev/zero", "/proc/self/x", "{dir}", "{missing}", "", ESC, "x" * 300, "{dir}/" + "y" * 300 + "/z", WEIRD]
+PAIRS = (
+    ["age=" + v for v in NUMBERS]
+    + TEXTS
+    + ["=", "x=", "=y", "age=" + LONG, "participation=" + ESC, ESC + "=yes", "1=" + ESC]
+)
 PASSPHRASES = ["", ESC, LONG, WEIRD]
 
 # A baseline (valid-looking) value for every parameter that needs one, by command and name.
 # "{…}" placeholders are filled with paths inside the test's temporary folder.
 BASELINE: dict[str, dict[str, str | None]] = {
-    "*": {"pseudonym": "P1", "session": "S1", "participants": "P1", "group": "service_user",
-          "file": "{study}", "study_files": "{study}", "confirmation": "nope", "session_list": "S1",
-          "out_dir": "{out}", "out": "{new}", "identity": "{identity}", "bundle_path": "{missing}",
-          "store_url": "file://{missing}", "url": "file://{missing}", "path": "{tmp}", "name": None},
+    "*": {
+        "pseudonym": "P1",
+        "session": "S1",
+        "participants": "P1",
+        "group": "service_user",
+        "file": "{study}",
+        "study_files": "{study}",
+        "confirmation": "nope",
+        "session_list": "S1",
+        "out_dir": "{out}",
+        "out": "{new}",
+        "identity": "{identity}",
+        "bundle_path": "{missing}",
+        "store_url": "file://{missing}",
+        "url": "file://{missing}",
+        "path": "{tmp}",
+        "name": None,
+    },
     # S2's participant has not consented to audio: record stops before opening a microphone
     "record": {"session": "S2", "seconds": "0.1"},
     "audio import": {"file": "{wav}"},
@@ -103,14 +119,22 @@ def _values_for(name: str, param: click.Parameter) -> list[str]:
 
 
 def _count_cases() -> int:
-    return sum(len(_values_for(name, param)) for name, command in COMMANDS.items() if name not in SKIP
-               for param in command.params if not getattr(param, "is_flag", False))
+    return sum(
+        len(_values_for(name, param))
+        for name, command in COMMANDS.items()
+        if name not in SKIP
+        for param in command.params
+        if not getattr(param, "is_flag", False)
+    )
 
 
 def _pytest_params() -> list:
-    return [pytest.param(name, id=name.replace(" ", "-"),
-                         marks=[pytest.mark.skip(reason=SKIP[name])] if name in SKIP else [])
-            for name in COMMANDS]
+    return [
+        pytest.param(
+            name, id=name.replace(" ", "-"), marks=[pytest.mark.skip(reason=SKIP[name])] if name in SKIP else []
+        )
+        for name in COMMANDS
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,13 +150,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     vault, _recovery = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
     with vault:
         import_guide(vault, study)
-        p1 = participants.enrol(vault, study.study, group="service_user", name="Alice Wong",
-                                eligibility=participants.all_eligible(study.study))
+        p1 = participants.enrol(
+            vault,
+            study.study,
+            group="service_user",
+            name="Alice Wong",
+            eligibility=participants.all_eligible(study.study),
+        )
         consent.record_consent(vault, study.study, p1, {c.id: True for c in study.study.consent})
-        p2 = participants.enrol(vault, study.study, group="service_user", name="Bo Chan",
-                                eligibility=participants.all_eligible(study.study))
-        sessions.create_session(vault, [p1])          # S1: planned, nothing recorded
-        sessions.create_session(vault, [p2])          # S2: no audio consent
+        p2 = participants.enrol(
+            vault, study.study, group="service_user", name="Bo Chan", eligibility=participants.all_eligible(study.study)
+        )
+        sessions.create_session(vault, [p1])  # S1: planned, nothing recorded
+        sessions.create_session(vault, [p2])  # S2: no audio consent
     wav = root / "tone.wav"
     sf.write(wav, (np.sin(np.arange(1600) / 5) * 3000).astype(np.int16), 16000, subtype="PCM_16")
     fake_model = root / "fake-model"
@@ -158,8 +188,10 @@ def _describe(args: list[str], result: Result) -> str:
     tb = ""
     if result.exc_info and not isinstance(result.exception, SystemExit):
         tb = "".join(traceback.format_exception(*result.exc_info))
-    return f"fieldscribe {shown!r}\nexit {result.exit_code}\nstdout:\n{result.stdout[:2000]}\n" \
-           f"stderr:\n{result.stderr[:2000]}\n{tb}"
+    return (
+        f"fieldscribe {shown!r}\nexit {result.exit_code}\nstdout:\n{result.stdout[:2000]}\n"
+        f"stderr:\n{result.stderr[:2000]}\n{tb}"
+    )
 
 
 def check_contract(args: list[str], result: Result) -> None:
@@ -175,15 +207,19 @@ def check_contract(args: list[str], result: Result) -> None:
     assert len(errors) == 1, why
     first = errors[0]
     assert all(line.startswith(("Usage:", "Try ", "Note:")) or not line.strip() for line in lines[:first]), why
-    assert all(line.startswith("  ") for line in lines[first + 1:]), why
+    assert all(line.startswith("  ") for line in lines[first + 1 :]), why
     assert "\x1b" not in "".join(lines[first:]), why
 
 
 def _run(world: dict[str, Path], run_dir: Path, args: list[str], env: dict[str, str] | None = None) -> None:
     """One invocation against a fresh copy of the vault (some hostile values are valid text)."""
     shutil.copytree(world["vault"], run_dir / "vault")
-    environment = {"FIELDSCRIBE_PASSPHRASE": PASSPHRASE, "FIELDSCRIBE_NEW_PASSPHRASE": "a new passphrase here",
-                   "FIELDSCRIBE_MODELS_DIR": str(run_dir / "models"), **(env or {})}
+    environment = {
+        "FIELDSCRIBE_PASSPHRASE": PASSPHRASE,
+        "FIELDSCRIBE_NEW_PASSPHRASE": "a new passphrase here",
+        "FIELDSCRIBE_MODELS_DIR": str(run_dir / "models"),
+        **(env or {}),
+    }
     check_contract(args, CliRunner().invoke(cli, args, env=environment))
 
 
@@ -223,14 +259,23 @@ def _case_dir(tmp_path: Path, world: dict[str, Path], n: int) -> tuple[Path, dic
     """A fresh folder for one invocation, and the paths its placeholders stand for."""
     run_dir = tmp_path / f"case{n}"
     (run_dir / "a-folder").mkdir(parents=True)
-    return run_dir, {"study": STUDY_EN, "wav": world["wav"], "fake_model": world["fake_model"],
-                     "identity": world["identity"], "out": run_dir / "out", "new": run_dir / "new-file",
-                     "tmp": run_dir / "a-folder", "dir": run_dir / "a-folder", "missing": run_dir / "missing"}
+    return run_dir, {
+        "study": STUDY_EN,
+        "wav": world["wav"],
+        "fake_model": world["fake_model"],
+        "identity": world["identity"],
+        "out": run_dir / "out",
+        "new": run_dir / "new-file",
+        "tmp": run_dir / "a-folder",
+        "dir": run_dir / "a-folder",
+        "missing": run_dir / "missing",
+    }
 
 
 @pytest.mark.parametrize("name", _pytest_params())
-def test_every_command_survives_hostile_values(name: str, world: dict[str, Path], tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_command_survives_hostile_values(
+    name: str, world: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # relative hostile paths ("-", an escape sequence) land here
     command = COMMANDS[name]
     invocations: list[tuple[list[str], dict[str, str] | None]] = []
@@ -251,14 +296,24 @@ def test_every_command_survives_hostile_values(name: str, world: dict[str, Path]
         for secret in PASSPHRASES:
             run_dir, places = _case_dir(tmp_path, world, len(invocations))
             argv = _argv(command, _baseline(name, command, places))
-            invocations.append((["--vault", str(run_dir / "vault"), *name.split(), *argv],
-                                {"FIELDSCRIBE_PASSPHRASE": secret}))
+            invocations.append(
+                (["--vault", str(run_dir / "vault"), *name.split(), *argv], {"FIELDSCRIBE_PASSPHRASE": secret})
+            )
     for n, (args, env) in enumerate(invocations):
         _run(world, tmp_path / f"case{n}", args, env)
 
 
 def test_the_enumeration_covers_every_command() -> None:
     """A command added to the CLI is driven automatically: the walk sees nested groups too."""
-    assert {"session create", "bundle keygen", "bundle open", "audio export", "transcript show",
-            "participant add", "guide check", "export", "sync"} <= set(COMMANDS)
+    assert {
+        "session create",
+        "bundle keygen",
+        "bundle open",
+        "audio export",
+        "transcript show",
+        "participant add",
+        "guide check",
+        "export",
+        "sync",
+    } <= set(COMMANDS)
     assert _count_cases() > 300

@@ -40,10 +40,13 @@ from fieldscribe.core.yaml_source import MAX_BYTES, MAX_DEPTH, MAX_EVENTS
 from .conftest import FAST_KDF, GUIDES, PASSPHRASE, STUDY_EN
 
 # about 340 bytes (the issue's file was 466): nine levels of nine aliases, 387 million "lol"s once expanded
-BILLION_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
-) + "\n"
+BILLION_LAUGHS = (
+    "\n".join(
+        ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        + [f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+    )
+    + "\n"
+)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -68,8 +71,14 @@ def guide_check_in_child(path: Path) -> subprocess.CompletedProcess[str]:
     """`fieldscribe guide check PATH` in its own process, with 1 GiB of address space and
     60 s: a bomb that got through would die or time out here, not take the suite with it."""
     code = "import sys; from fieldscribe.cli import main; sys.argv = ['fieldscribe', 'guide', 'check', sys.argv[1]]; main()"
-    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
-                          preexec_fn=_limit_memory, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limit_memory,
+        check=False,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,11 +103,15 @@ def test_a_billion_laughs_study_file_is_refused_at_its_first_anchor(tmp_path):
 def test_an_alias_that_would_not_expand_is_refused_too():
     """Study files never need anchors; refusing them all is simpler than judging which are safe."""
     with pytest.raises(GuideInvalid) as err:
-        parse_study(STUDY_EN.read_text(encoding="utf-8").replace("format: fieldscribe-study/1",
-                                                                 "format: &f fieldscribe-study/1\nagain: *f", 1))
+        parse_study(
+            STUDY_EN.read_text(encoding="utf-8").replace(
+                "format: fieldscribe-study/1", "format: &f fieldscribe-study/1\nagain: *f", 1
+            )
+        )
     assert len(err.value.problems) == 1
-    assert err.value.problems[0].endswith(": YAML anchors and aliases (&name, *name) are not allowed in study "
-                                          "files; write the repeated value out in full")
+    assert err.value.problems[0].endswith(
+        ": YAML anchors and aliases (&name, *name) are not allowed in study files; write the repeated value out in full"
+    )
 
 
 @pytest.mark.parametrize("opening", ["[", "{a: ", "- "])
@@ -149,16 +162,19 @@ def test_devices_pipes_and_folders_are_refused_before_reading(tmp_path, special)
         load_study(path)
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("a: " + "9" * 5000, "the number is too long"),
-    ("a: !!python/name:os.system x", "could not determine a constructor"),
-    ("a: !!python/object/apply:os.system [echo]", "the tag 'tag:yaml.org,2002:python/object/apply:os.system'"),
-    ("a: !!binary 'not base64!'", "base64"),
-    ("a: 2020-13-45", "month must be in 1..12"),
-    ("a: \x1b[2J", "control character U+001B"),
-    ("? [a, b]\n: c", "a key must be a plain word"),
-    ("a: 1\n---\nb: 2\n", "expected a single document"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("a: " + "9" * 5000, "the number is too long"),
+        ("a: !!python/name:os.system x", "could not determine a constructor"),
+        ("a: !!python/object/apply:os.system [echo]", "the tag 'tag:yaml.org,2002:python/object/apply:os.system'"),
+        ("a: !!binary 'not base64!'", "base64"),
+        ("a: 2020-13-45", "month must be in 1..12"),
+        ("a: \x1b[2J", "control character U+001B"),
+        ("? [a, b]\n: c", "a key must be a plain word"),
+        ("a: 1\n---\nb: 2\n", "expected a single document"),
+    ],
+)
 def test_values_yaml_cannot_build_are_problems_with_their_line(text, fragment):
     with pytest.raises(GuideInvalid) as err:
         parse_study(text)
@@ -215,29 +231,41 @@ def cli_vault(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("value", ["1e309", "nan", "inf", "-inf"])
 def test_participant_add_with_an_absurd_age_is_one_sentence(cli_vault, value):
-    line = one_error_line(run_cli("--vault", str(cli_vault), "participant", "add", "--group", "service_user",
-                                  "--answer", f"age={value}"))
+    line = one_error_line(
+        run_cli("--vault", str(cli_vault), "participant", "add", "--group", "service_user", "--answer", f"age={value}")
+    )
     assert line == f"Error: Age: {value!r} is not a finite number; enter digits only."
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["session", "create", "--participant", "P1", "--wave", "99999999999999999999"],
-     "Invalid value for '--wave': 99999999999999999999 is not in the range 1<=x<=999."),
-    (["session", "create", "--participant", "P1", "--wave", "0"], "Invalid value for '--wave': 0 is not in the range"),
-    (["session", "create", "--participant", "P1", "--wave", "-3"], "Invalid value for '--wave': -3 is not in the range"),
-    (["audit", "show", "--last", "0"], "Invalid value for '--last': 0 is not in the range"),
-    (["record", "S1", "--seconds", "nan"], "Invalid value for '--seconds': 'nan' is not a finite number."),
-    (["record", "S1", "--seconds", "inf"], "Invalid value for '--seconds': 'inf' is not a finite number."),
-    (["record", "S1", "--seconds", "-1"], "Invalid value for '--seconds': -1.0 is not in the range 0<x<=86400."),
-    (["record", "S1", "--rate", "99999999999999999999"], "Invalid value for '--rate'"),
-    (["record", "S1", "--channels", "0"], "Invalid value for '--channels'"),
-    (["audio", "import", "S1", "x.wav", "--channels", "3"], "Invalid value for '--channels'"),
-    (["play", "S1", "--from", "nan"], "'nan' is not a time; use seconds, mm:ss or hh:mm:ss."),
-    (["play", "S1", "--to", "1e308:1e308"], "'1e308:1e308' is not a time"),
-    (["transcript", "show", "S1", "--version", "99999999999999999999"], "Invalid value for '--version'"),
-    (["redact", "S1", "--accept", "-1"], "Invalid value for '--accept'"),
-    (["redact", "S1", "--edit", "²=x"], "--edit '²=x' should look like N=DESCRIPTOR"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["session", "create", "--participant", "P1", "--wave", "99999999999999999999"],
+            "Invalid value for '--wave': 99999999999999999999 is not in the range 1<=x<=999.",
+        ),
+        (
+            ["session", "create", "--participant", "P1", "--wave", "0"],
+            "Invalid value for '--wave': 0 is not in the range",
+        ),
+        (
+            ["session", "create", "--participant", "P1", "--wave", "-3"],
+            "Invalid value for '--wave': -3 is not in the range",
+        ),
+        (["audit", "show", "--last", "0"], "Invalid value for '--last': 0 is not in the range"),
+        (["record", "S1", "--seconds", "nan"], "Invalid value for '--seconds': 'nan' is not a finite number."),
+        (["record", "S1", "--seconds", "inf"], "Invalid value for '--seconds': 'inf' is not a finite number."),
+        (["record", "S1", "--seconds", "-1"], "Invalid value for '--seconds': -1.0 is not in the range 0<x<=86400."),
+        (["record", "S1", "--rate", "99999999999999999999"], "Invalid value for '--rate'"),
+        (["record", "S1", "--channels", "0"], "Invalid value for '--channels'"),
+        (["audio", "import", "S1", "x.wav", "--channels", "3"], "Invalid value for '--channels'"),
+        (["play", "S1", "--from", "nan"], "'nan' is not a time; use seconds, mm:ss or hh:mm:ss."),
+        (["play", "S1", "--to", "1e308:1e308"], "'1e308:1e308' is not a time"),
+        (["transcript", "show", "S1", "--version", "99999999999999999999"], "Invalid value for '--version'"),
+        (["redact", "S1", "--accept", "-1"], "Invalid value for '--accept'"),
+        (["redact", "S1", "--edit", "²=x"], "--edit '²=x' should look like N=DESCRIPTOR"),
+    ],
+)
 def test_absurd_numbers_are_refused_before_anything_runs(cli_vault, args, message):
     line = one_error_line(run_cli("--vault", str(cli_vault), *args))
     assert message in line, line
@@ -249,12 +277,15 @@ def test_special_paths_are_one_sentence(cli_vault, tmp_path):
     line = one_error_line(run_cli("--vault", "/proc/self/x", "init"))
     assert line.startswith("Error: A vault cannot be created at /proc/self/x (")
     assert "cannot be used (File name too long)" in one_error_line(
-        run_cli("--vault", str(cli_vault), "bundle", "keygen", "--out", str(tmp_path / ("k" * 300))))
+        run_cli("--vault", str(cli_vault), "bundle", "keygen", "--out", str(tmp_path / ("k" * 300)))
+    )
     assert "the path is empty" in one_error_line(run_cli("bundle", "keygen", "--out", ""))
     assert "is not UTF-8 text" in one_error_line(
-        run_cli("--vault", str(cli_vault), "participant", "add", "--group", "service_user", "--name", "Bo \udce9"))
+        run_cli("--vault", str(cli_vault), "participant", "add", "--group", "service_user", "--name", "Bo \udce9")
+    )
     assert "is not UTF-8 text" in one_error_line(
-        run_cli("--vault", str(cli_vault), "status", env={"FIELDSCRIBE_PASSPHRASE": "caf\udce9"}))
+        run_cli("--vault", str(cli_vault), "status", env={"FIELDSCRIBE_PASSPHRASE": "caf\udce9"})
+    )
     line = one_error_line(run_cli("--vault", str(cli_vault), "guide", "check", "\x1b[2J"))
     assert "\x1b" not in line and "\\x1b[2J" in line
 
@@ -283,20 +314,23 @@ def test_model_names_cannot_leave_the_models_folder(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [
-    {"memory_kib": 2**40, "iterations": 3, "lanes": 4},
-    {"memory_kib": 1024, "iterations": 3, "lanes": 4},
-    {"memory_kib": 65536, "iterations": 10**9, "lanes": 4},
-    {"memory_kib": 65536, "iterations": 0, "lanes": 4},
-    {"memory_kib": 65536, "iterations": 3, "lanes": 65},
-    {"memory_kib": 65536, "iterations": 3.0, "lanes": 4},
-    {"memory_kib": 65536, "iterations": "3", "lanes": 4},
-    {"memory_kib": 65536, "iterations": True, "lanes": 4},
-    {"memory_kib": 65536, "iterations": 3},
-    {"memory_kib": 65536, "iterations": 3, "lanes": 4, "extra": 1},
-    [65536, 3, 4],
-    None,
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"memory_kib": 2**40, "iterations": 3, "lanes": 4},
+        {"memory_kib": 1024, "iterations": 3, "lanes": 4},
+        {"memory_kib": 65536, "iterations": 10**9, "lanes": 4},
+        {"memory_kib": 65536, "iterations": 0, "lanes": 4},
+        {"memory_kib": 65536, "iterations": 3, "lanes": 65},
+        {"memory_kib": 65536, "iterations": 3.0, "lanes": 4},
+        {"memory_kib": 65536, "iterations": "3", "lanes": 4},
+        {"memory_kib": 65536, "iterations": True, "lanes": 4},
+        {"memory_kib": 65536, "iterations": 3},
+        {"memory_kib": 65536, "iterations": 3, "lanes": 4, "extra": 1},
+        [65536, 3, 4],
+        None,
+    ],
+)
 def test_key_settings_out_of_bounds_or_of_the_wrong_type_are_tampering(params):
     with pytest.raises(KeySettingsTampered) as err:
         KdfParams.from_dict(params)
@@ -306,8 +340,10 @@ def test_key_settings_out_of_bounds_or_of_the_wrong_type_are_tampering(params):
         KdfParams.from_json(json.dumps(params))
 
 
-@pytest.mark.parametrize("text", ["{", "[" * 100_000, "NaN", '{"memory_kib": 1e999, "iterations": 1, "lanes": 1}',
-                                  b"\xff\xfe", 42, "x" * 5000])
+@pytest.mark.parametrize(
+    "text",
+    ["{", "[" * 100_000, "NaN", '{"memory_kib": 1e999, "iterations": 1, "lanes": 1}', b"\xff\xfe", 42, "x" * 5000],
+)
 def test_key_settings_that_are_not_json_are_tampering(text):
     with pytest.raises(KeySettingsTampered):
         KdfParams.from_json(text)
@@ -320,9 +356,14 @@ def test_the_bounds_hold_the_defaults_and_the_test_settings():
     assert KDF_BOUNDS["memory_kib"] == (8 * 1024, 1024 * 1024)
 
 
-@pytest.mark.parametrize("params", ['{"memory_kib": 1099511627776, "iterations": 3, "lanes": 4}',
-                                    '{"memory_kib": 65536, "iterations": 100000000, "lanes": 4}',
-                                    "not json"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        '{"memory_kib": 1099511627776, "iterations": 3, "lanes": 4}',
+        '{"memory_kib": 65536, "iterations": 100000000, "lanes": 4}',
+        "not json",
+    ],
+)
 def test_a_vault_with_edited_key_settings_is_refused_in_one_sentence(cli_vault, params):
     """Huge memory would exhaust the laptop, huge iterations would hang unlock: refused first."""
     with Vault.open(cli_vault) as v:
@@ -362,8 +403,9 @@ class _FrozenClock(datetime):
         return datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def test_two_exports_in_the_same_second_make_two_bundles_both_in_the_outbox(vault, reviewed, team, tmp_path,
-                                                                             monkeypatch):
+def test_two_exports_in_the_same_second_make_two_bundles_both_in_the_outbox(
+    vault, reviewed, team, tmp_path, monkeypatch
+):
     from fieldscribe.core.export import exporter
     from fieldscribe.core.export.bundle import open_bundle
     from fieldscribe.core.export.outbox import list_exports

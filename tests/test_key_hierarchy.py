@@ -22,8 +22,13 @@ from .conftest import PASSPHRASE
 
 def enrol(v: Vault, study, name: str) -> str:
     return participants.enrol(
-        v, study, group="service_user", name=name, site="Riverside",
-        eligibility=participants.all_eligible(study), baseline={"age": 40},
+        v,
+        study,
+        group="service_user",
+        name=name,
+        site="Riverside",
+        eligibility=participants.all_eligible(study),
+        baseline={"age": 40},
     )
 
 
@@ -108,9 +113,7 @@ def test_withdrawal_makes_data_unreadable_here_and_in_an_earlier_copy(vault, vau
     keep = enrol(vault, study, "Staying Person")
     consent.record_consent(vault, study, pid, {c.id: True for c in study.consent})
     sid = sessions.create_session(vault, [pid])
-    wrapped = vault.db.execute(
-        "SELECT wrapped FROM participant_keys WHERE participant_id = ?", (pid,)
-    ).fetchone()[0]
+    wrapped = vault.db.execute("SELECT wrapped FROM participant_keys WHERE participant_id = ?", (pid,)).fetchone()[0]
     identity_ct = vault.db.execute(
         "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = 'identity'", (pid,)
     ).fetchone()[0]

@@ -31,7 +31,10 @@ def test_textual_is_installed_so_the_check_above_means_something():
     pytest.importorskip("textual")
     out = subprocess.run(
         [sys.executable, "-c", "import textual, sys; print('textual' in sys.modules)"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert out.stdout.strip() == "True"
 
@@ -56,8 +59,13 @@ def test_importing_fieldscribe_creates_no_files(tmp_path):
     env_home.mkdir()
     import os
 
-    env = {**os.environ, "HOME": str(env_home), "XDG_DATA_HOME": str(env_home / "data"),
-           "XDG_CONFIG_HOME": str(env_home / "config"), "XDG_CACHE_HOME": str(env_home / "cache")}
+    env = {
+        **os.environ,
+        "HOME": str(env_home),
+        "XDG_DATA_HOME": str(env_home / "data"),
+        "XDG_CONFIG_HOME": str(env_home / "config"),
+        "XDG_CACHE_HOME": str(env_home / "cache"),
+    }
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
     assert list(env_home.rglob("*")) == []
 
@@ -75,7 +83,7 @@ def test_no_module_of_the_core_imports_itself_back():
     cycles: list[list[str]] = []
     counter = [0]
 
-    def visit(v: str) -> None:   # Tarjan's strongly connected components
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
         index[v] = low[v] = counter[0]
         counter[0] += 1
         stack.append(v)
@@ -115,10 +123,11 @@ def test_no_file_uses_another_modules_underscore_names():
     found = []
     for path in [*(root / "src").rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "scripts").glob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        modules: set[str] = set()   # local names bound to fieldscribe modules
+        modules: set[str] = set()  # local names bound to fieldscribe modules
         for node in ast.walk(tree):
-            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("fieldscribe", "."))) \
-                    or (isinstance(node, ast.ImportFrom) and node.level):
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("fieldscribe", "."))) or (
+                isinstance(node, ast.ImportFrom) and node.level
+            ):
                 for alias in node.names:
                     if alias.name.startswith("_") and not alias.name.startswith("__"):
                         found.append(f"{path.relative_to(root)}:{node.lineno} imports {alias.name}")
@@ -128,7 +137,12 @@ def test_no_file_uses_another_modules_underscore_names():
                     if alias.name.startswith("fieldscribe"):
                         modules.add(alias.asname or alias.name.split(".")[0])
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules \
-                    and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 found.append(f"{path.relative_to(root)}:{node.lineno} uses {node.value.id}.{node.attr}")
     assert found == [], "\n".join(found)

@@ -14,14 +14,19 @@ import sys
 from pathlib import Path
 
 from .conftest import PASSPHRASE
-from .test_transcription import speech_session  # noqa: F401  (the fixture, reused: pytest finds it by name)
+from .test_transcription import speech_session as speech_session  # the fixture, reused by name
 
 RUN_CLI = "import sys; from fieldscribe.cli import main; sys.argv[0] = 'fieldscribe'; main()"
 
 
 def _telemetry_files(*roots: Path) -> list[Path]:
-    return [p for root in roots if root.exists() for p in root.rglob("*")
-            if "Microsoft" in p.parts or "onnxruntime" in p.name or p.name == "deviceid"]
+    return [
+        p
+        for root in roots
+        if root.exists()
+        for p in root.rglob("*")
+        if "Microsoft" in p.parts or "onnxruntime" in p.name or p.name == "deviceid"
+    ]
 
 
 def _clean_env(home: Path, cache: Path, **extra: str) -> dict[str, str]:
@@ -36,16 +41,27 @@ def test_the_probe_sees_onnxruntime_telemetry_when_nothing_turns_it_off(tmp_path
     assert _telemetry_files(home, cache), "this onnxruntime writes no telemetry files; the test below proves nothing"
 
 
-def test_a_real_transcription_writes_no_onnxruntime_telemetry(vault, speech_session, tmp_path,  # noqa: F811
-                                                              models_cache):
+def test_a_real_transcription_writes_no_onnxruntime_telemetry(
+    vault,
+    speech_session,
+    tmp_path,
+    models_cache,
+):
     sid, _starts = speech_session
     path = str(vault.path)
     vault.close()  # the child process opens it
     home, cache = tmp_path / "home", tmp_path / "cache"
-    env = _clean_env(home, cache, FIELDSCRIBE_PASSPHRASE=PASSPHRASE, FIELDSCRIBE_MODELS_DIR=str(models_cache),
-                     HF_HUB_OFFLINE="1")
-    proc = subprocess.run([sys.executable, "-c", RUN_CLI, "--vault", path, "transcribe", sid, "--model", "tiny.en"],
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    env = _clean_env(
+        home, cache, FIELDSCRIBE_PASSPHRASE=PASSPHRASE, FIELDSCRIBE_MODELS_DIR=str(models_cache), HF_HUB_OFFLINE="1"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_CLI, "--vault", path, "transcribe", sid, "--model", "tiny.en"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"Transcribed {sid} (version 1, tiny.en, en)." in proc.stdout
     assert _telemetry_files(home, cache) == []

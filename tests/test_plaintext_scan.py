@@ -70,14 +70,22 @@ def scan(folder: Path, secrets: dict[str, str]) -> list[str]:
 
 def _enrol_with_secrets(v: Vault, study, secrets: dict[str, str], baseline: dict[str, object]) -> str:
     pid = participants.enrol(
-        v, study, group="service_user", name=secrets["name"], site=secrets["site"],
-        contact=secrets["address"], notes=secrets["notes"],
+        v,
+        study,
+        group="service_user",
+        name=secrets["name"],
+        site=secrets["site"],
+        contact=secrets["address"],
+        notes=secrets["notes"],
         eligibility=participants.all_eligible(study),
         baseline={**baseline, "occupation": secrets["occupation"]},
         compensation=secrets["compensation"],
     )
     consent.record_consent(
-        v, study, pid, {c.id: True for c in study.consent},
+        v,
+        study,
+        pid,
+        {c.id: True for c in study.consent},
         notes={study.consent[0].id: secrets["consent_note"]},
     )
     sessions.create_session(v, [pid])

@@ -89,7 +89,7 @@ def test_actor_without_pwd_or_getuid(monkeypatch):
     monkeypatch.setitem(sys.modules, "pwd", None)
     monkeypatch.delattr(os, "getuid", raising=False)
     assert paths.actor() == "unknown"
-    monkeypatch.setenv("USERNAME", "field-laptop")   # what Windows sets
+    monkeypatch.setenv("USERNAME", "field-laptop")  # what Windows sets
     assert paths.actor() == "field-laptop"
     monkeypatch.setenv(paths.ENV_INTERVIEWER, "Ana")
     assert paths.actor() == "Ana"
@@ -121,12 +121,12 @@ def test_lock_is_exclusive_names_its_holder_and_is_released_on_close(vault_path)
     vault, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
     holder = f"pid {os.getpid()} on {socket.gethostname()}"
     try:
-        for _ in range(2):   # a refused opener leaves the holder's name in place for the next one
+        for _ in range(2):  # a refused opener leaves the holder's name in place for the next one
             proc = _open_elsewhere(vault_path)
             assert proc.returncode == 3, proc.stderr
             assert holder in proc.stdout
         with pytest.raises(VaultLocked, match=rf"\({holder}\)"):
-            Vault.open(vault_path)   # a second opener in the same process is refused too
+            Vault.open(vault_path)  # a second opener in the same process is refused too
         assert (vault_path / HOLDER_NAME).read_text() == holder
         if os.name == "posix":
             for name in (LOCK_NAME, HOLDER_NAME):

@@ -86,7 +86,7 @@ def test_timeline_uses_the_audio_clock_and_pauses_are_excluded(vault, study_en):
     time.sleep(1.0)
     run.mark(timeline.QUESTION, question="q1", domain="peers")
     run.pause()
-    time.sleep(1.0)               # one second of audio goes by unrecorded
+    time.sleep(1.0)  # one second of audio goes by unrecorded
     run.resume()
     run.mark(timeline.NOTE, text="laughs", preset="laughs")
     source.done.wait(10)

@@ -62,7 +62,10 @@ def test_sigkill_mid_interview_loses_at_most_about_a_second(vault, vault_path, s
 
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(vault_path), PASSPHRASE, sid],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     captured = 0.0
     written = 0
@@ -90,8 +93,9 @@ def test_sigkill_mid_interview_loses_at_most_about_a_second(vault, vault_path, s
     v.unlock(PASSPHRASE)
     assert interrupted_sessions(v) == [sid]
     v.close()
-    result = CliRunner().invoke(cli, ["--vault", str(vault_path), "session", "list"],
-                                env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    result = CliRunner().invoke(
+        cli, ["--vault", str(vault_path), "session", "list"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    )
     assert result.exit_code == 0, result.output
     assert f"Note: recording of {sid} was interrupted; recovered" in result.stderr
     assert f"{sid}    interview" in result.stdout and "recorded" in result.stdout
@@ -136,11 +140,13 @@ def test_no_plaintext_audio_on_disk_after_recording(vault, vault_path, study_en)
     run.stop()
     pcm = data.tobytes()
     needles = [pcm[i : i + 32] for i in range(1000, len(pcm) - 64, len(pcm) // 50)]
-    needles = [n for n in needles if len(set(n)) > 8]   # skip near-silent stretches
+    needles = [n for n in needles if len(set(n)) > 8]  # skip near-silent stretches
     assert len(needles) > 20
     tmp = Path(tempfile.gettempdir())
     candidates = [p for p in vault_path.rglob("*") if p.is_file()]
-    candidates += [p for p in tmp.rglob("*") if p.is_file() and _recent(p, started) and not p.is_relative_to(vault_path)]
+    candidates += [
+        p for p in tmp.rglob("*") if p.is_file() and _recent(p, started) and not p.is_relative_to(vault_path)
+    ]
     for path in candidates:
         try:
             blob = path.read_bytes()
@@ -157,7 +163,8 @@ def _recovered(v: Vault):
 
     return [
         Recovered(e.subject, e.details["chunks"], e.details["seconds"], e.details["dropped_bytes"], e.details["events"])
-        for e in v.audit.entries() if e.action == "recording.recovered"
+        for e in v.audit.entries()
+        if e.action == "recording.recovered"
     ]
 
 

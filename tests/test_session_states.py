@@ -64,7 +64,10 @@ def test_a_failed_import_goes_back_to_planned_through_the_state_machine(vault, s
     assert sessions.get_session(vault, sid).status == sessions.PLANNED
     last = session_status_entries(vault, sid)[-1]
     assert (last.details["old"], last.details["new"], last.details["reason"]) == (
-        sessions.RECORDING, sessions.PLANNED, "the import failed")
+        sessions.RECORDING,
+        sessions.PLANNED,
+        "the import failed",
+    )
     assert ledger.verify_all(vault) == []
 
 
@@ -76,8 +79,7 @@ def test_withdrawal_ends_each_session_once_through_the_state_machine(vault, stud
     assert sessions.get_session(vault, sid).status == sessions.WITHDRAWN
     (ended,) = session_status_entries(vault, sid)
     assert ended.details["new"] == sessions.WITHDRAWN and ended.details["ledger"] == {f"session/{sid}": None}
-    drops = [e for e in vault.audit.entries()
-             if (e.details.get("ledger") or {}).get(f"session/{sid}", "kept") is None]
+    drops = [e for e in vault.audit.entries() if (e.details.get("ledger") or {}).get(f"session/{sid}", "kept") is None]
     assert drops == [ended]
     (gone,) = [e for e in vault.audit.entries() if e.action == "participant.withdraw"]
     assert gone.subject == pid and gone.details["sessions_shredded"] == [sid]

@@ -25,7 +25,12 @@ def test_bundled_study_matches_the_protocol(path):
     assert [c.id for c in study.consent] == ["participation", "audio_recording", "quotes", "withdrawal"]
     assert study.audio_consent_item.id == "audio_recording"
     assert {f.id for f in study.questionnaire} >= {
-        "age", "gender", "marital_status", "living_arrangement", "diagnosis", "years_attending"
+        "age",
+        "gender",
+        "marital_status",
+        "living_arrangement",
+        "diagnosis",
+        "years_attending",
     }
 
 
@@ -100,15 +105,15 @@ def test_every_problem_is_reported_with_its_line():
     problems = err.value.problems
     text = "\n".join(problems)
     expected = [
-        ("line 3", "study.id"),                    # pattern
-        ("line 6", "study.language"),              # fr
-        ("line 11", "eligibility.inclusion"),      # empty
+        ("line 3", "study.id"),  # pattern
+        ("line 6", "study.language"),  # fr
+        ("line 11", "eligibility.inclusion"),  # empty
         ("line 15", "duplicate consent item id"),
-        ("line 18", "questionnaire[0]"),           # min > max
-        ("line 23", "questionnaire[1]"),           # unknown type
+        ("line 18", "questionnaire[0]"),  # min > max
+        ("line 23", "questionnaire[1]"),  # unknown type
         ("line 33", "unknown group 'carers'"),
         ("line 34", "colour"),
-        ("line 12", "audio_recording"),            # no audio consent item
+        ("line 12", "audio_recording"),  # no audio consent item
     ]
     for line, fragment in expected:
         assert any(p.startswith(line + ":") and fragment in p for p in problems), (line, fragment, text)
@@ -158,9 +163,13 @@ def test_answers_are_typed(field, raw, expected):
 
 @pytest.mark.parametrize(
     "field,raw,fragment",
-    [("age", "17", "outside the allowed range"), ("age", "thirty", "not a number"),
-     ("age", "34.5", "whole number"), ("gender", "robot", "not one of the choices"),
-     ("shoe_size", "42", "no field")],
+    [
+        ("age", "17", "outside the allowed range"),
+        ("age", "thirty", "not a number"),
+        ("age", "34.5", "whole number"),
+        ("gender", "robot", "not one of the choices"),
+        ("shoe_size", "42", "no field"),
+    ],
 )
 def test_bad_answers_say_what_is_wrong(field, raw, fragment):
     with pytest.raises(InvalidAnswer, match=fragment):

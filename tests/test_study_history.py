@@ -58,8 +58,13 @@ def test_an_attackers_study_file_with_the_seal_marker_removed_is_refused(tmp_pat
     with v:
         text = v.db.execute("SELECT text FROM guides").fetchone()[0]
     evil = text + "\n# the attacker's own recipients and receipt key would go here\n"
-    sql(tmp_path / "laptop", "INSERT INTO guides (sha256, study_id, language, title, imported_at, text) "
-        "VALUES (?, 'peer-support-daycare', 'en', 't', '9999', ?)", hashlib.sha256(evil.encode()).hexdigest(), evil)
+    sql(
+        tmp_path / "laptop",
+        "INSERT INTO guides (sha256, study_id, language, title, imported_at, text) "
+        "VALUES (?, 'peer-support-daycare', 'en', 't', '9999', ?)",
+        hashlib.sha256(evil.encode()).hexdigest(),
+        evil,
+    )
     sql(tmp_path / "laptop", "DELETE FROM study_records WHERE name = 'guides_sealed'")
     with reopen(tmp_path / "laptop") as v, pytest.raises(HistoryTampered, match="imported study files"):
         current_guide(v)
@@ -74,8 +79,7 @@ def test_an_older_study_file_made_current_by_editing_its_import_time_is_refused(
         current_guide(v)
 
 
-def test_editing_which_sessions_a_bundle_holds_is_refused_before_withdrawal_or_purge_use_it(
-        tmp_path, study_en, team):
+def test_editing_which_sessions_a_bundle_holds_is_refused_before_withdrawal_or_purge_use_it(tmp_path, study_en, team):
     v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
     with v:
         unsent = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
@@ -122,12 +126,24 @@ def test_a_forged_failed_unlock_entry_cannot_vouch_for_a_deleted_session(tmp_pat
         entry_hash,  # the attacker recomputes the chain as the code does
     )
 
-    details = json.dumps({"ledger": {ledger.session_scope(ann_s): None}, "method": "passphrase"},
-                         ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    details = json.dumps(
+        {"ledger": {ledger.session_scope(ann_s): None}, "method": "passphrase"},
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     seq, ts = head[0] + 1, "2026-01-01T00:00:00.000Z"
     digest = entry_hash(head[1], seq, ts, "x", "vault.unlock_failed", "", details)
-    sql(tmp_path / "laptop", "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) "
-        "VALUES (?, ?, 'x', 'vault.unlock_failed', '', ?, ?, ?)", seq, ts, details, head[1], digest)
+    sql(
+        tmp_path / "laptop",
+        "INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) "
+        "VALUES (?, ?, 'x', 'vault.unlock_failed', '', ?, ?, ?)",
+        seq,
+        ts,
+        details,
+        head[1],
+        digest,
+    )
     with reopen(tmp_path / "laptop") as v:
         report = v.audit.verify()
         assert not report.ok and any("forged" in p for p in report.problems), report.problems
@@ -173,19 +189,32 @@ def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, te
     study = study_en.study.study.id
     folder = store_dir / study / fake_device
     folder.mkdir(parents=True)
-    write_bundle({"a.txt": b"x"}, {"study": {"id": study, "title": "t", "ethics_reference": "e"},
-                                   "device_id": fake_device, "sessions": []},
-                 key, read_recipients([team[1]]), folder / "fake.fsbundle.age")
+    write_bundle(
+        {"a.txt": b"x"},
+        {"study": {"id": study, "title": "t", "ethics_reference": "e"}, "device_id": fake_device, "sessions": []},
+        key,
+        read_recipients([team[1]]),
+        folder / "fake.fsbundle.age",
+    )
     first = _pull(url, team[0], analysis)
     assert [b.error for b in first.bundles] == [None]
     assert real.folder.exists(), "a device folder named like another's prefix lands in its own folder"
     for bundles in ([f"../../../{victim.name}"], [f"../{real_device}/{real.bundle}"], ["x/../../y.fsbundle.age"]):
-        body = {"format": notices.FORMAT, "study": study, "device_id": fake_device, "participant": "P1",
-                "sessions": [], "bundles": bundles, "withdrawn_at": "now", "device_public_key": public_hex(key)}
+        body = {
+            "format": notices.FORMAT,
+            "study": study,
+            "device_id": fake_device,
+            "participant": "P1",
+            "sessions": [],
+            "bundles": bundles,
+            "withdrawn_at": "now",
+            "device_public_key": public_hex(key),
+        }
         text = json.dumps(body, sort_keys=True)
         (folder / notices.NOTICES).mkdir(exist_ok=True)
         (folder / notices.NOTICES / f"P1-{len(bundles[0])}{notices.SUFFIX}").write_text(
-            json.dumps({"notice": text, "signature": key.sign(text.encode()).hex()}))
+            json.dumps({"notice": text, "signature": key.sign(text.encode()).hex()})
+        )
     report = _pull(url, team[0], analysis)
     assert all(w.error and "not a bundle file name" in w.error for w in report.withdrawals), report.withdrawals
     assert (victim / "keep.txt").exists() and real.folder.exists()
@@ -214,7 +243,7 @@ def test_hostile_files_on_the_store_are_skipped_in_one_sentence(tmp_path, study_
         notice.mkdir()
     else:
         with notice.open("wb") as f:
-            f.truncate(3 * 1024**3)   # sparse: 3 GiB that takes no disk
+            f.truncate(3 * 1024**3)  # sparse: 3 GiB that takes no disk
     report = _pull(url, team[0], tmp_path / "analysis")
     [w] = report.withdrawals
     assert w.error and "skipped" in w.error and "\n" not in w.error
@@ -319,19 +348,24 @@ def test_the_rows_of_a_withdrawn_participant_cannot_be_deleted_unnoticed(tmp_pat
     with v:
         withdraw(v, ann, ann)
         assert ledger.verify_all(v) == []
-    for statement in ("DELETE FROM session_participants WHERE participant_id = ?",
-                      "DELETE FROM participants WHERE id = ?"):
+    for statement in (
+        "DELETE FROM session_participants WHERE participant_id = ?",
+        "DELETE FROM participants WHERE id = ?",
+    ):
         sql(tmp_path / "laptop", statement, ann)
     with reopen(tmp_path / "laptop") as v:
         findings = ledger.verify_all(v)
         assert any(ann in f and "deleted" in f for f in findings), findings
 
 
-@pytest.mark.parametrize("edit", [
-    ("UPDATE meta SET value = 'not json' WHERE key = 'audit_anchor'", "unreadable"),
-    ("UPDATE meta SET value = '{\"seq\": \"x\"}' WHERE key = 'audit_anchor'", "unreadable"),
-    ("UPDATE audit SET details = '[' WHERE seq = (SELECT MAX(seq) FROM audit)", "edited"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("UPDATE meta SET value = 'not json' WHERE key = 'audit_anchor'", "unreadable"),
+        ("UPDATE meta SET value = '{\"seq\": \"x\"}' WHERE key = 'audit_anchor'", "unreadable"),
+        ("UPDATE audit SET details = '[' WHERE seq = (SELECT MAX(seq) FROM audit)", "edited"),
+    ],
+)
 def test_unreadable_audit_rows_are_findings_not_crashes(tmp_path, study_en, team, edit):
     from click.testing import CliRunner
 
@@ -340,8 +374,9 @@ def test_unreadable_audit_rows_are_findings_not_crashes(tmp_path, study_en, team
     v, _, _ = laptop(tmp_path, study_en, team)
     v.close()
     sql(tmp_path / "laptop", edit[0])
-    r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "laptop"), "audit", "verify"],
-                           env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    r = CliRunner().invoke(
+        cli, ["--vault", str(tmp_path / "laptop"), "audit", "verify"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    )
     assert r.exit_code != 0 and edit[1] in r.output and "Traceback" not in r.output, r.output
 
 
@@ -354,6 +389,9 @@ def test_an_edited_sequence_number_never_reuses_a_pseudonym(tmp_path, study_en, 
     with v:
         withdraw(v, ann, ann)
     sql(tmp_path / "laptop", "UPDATE participants SET seq = -5 WHERE id = ?", ann)
-    r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "laptop"), "participant", "add", "--group",
-                                 "service_user", "--eligible"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    r = CliRunner().invoke(
+        cli,
+        ["--vault", str(tmp_path / "laptop"), "participant", "add", "--group", "service_user", "--eligible"],
+        env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE},
+    )
     assert "Traceback" not in r.output and ann not in r.output.split()

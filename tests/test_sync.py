@@ -45,12 +45,16 @@ from .conftest import FAST_KDF, PASSPHRASE
 from .sync_servers import start_sshd, start_webdav
 from .test_plaintext_scan import scan
 
-pytestmark = pytest.mark.skipif(not shutil.which("sshd") and not os.path.exists("/usr/sbin/sshd"),
-                                reason="openssh-server is not installed (scripts/test installs it)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("sshd") and not os.path.exists("/usr/sbin/sshd"),
+    reason="openssh-server is not installed (scripts/test installs it)",
+)
 
-LINES = ["My name is Ann Lee and I go to Harbour View every day.",
-         "The peer group helped me when my medication changed.",
-         "My sister Mary phones me on Sundays."]
+LINES = [
+    "My name is Ann Lee and I go to Harbour View every day.",
+    "The peer group helped me when my medication changed.",
+    "My sister Mary phones me on Sundays.",
+]
 SECRETS = {"name": "Ann Lee", "sister": "Mary", "words": "medication changed", "site": "Harbour View"}
 
 
@@ -73,8 +77,9 @@ def team(tmp_path):
     return keygen(tmp_path / "team" / "team.key")
 
 
-def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann Lee",
-                export: bool = True) -> tuple[Vault, str, Path | None]:
+def field_vault(
+    path: Path, study, tmp: Path, recipient: str, name: str = "Ann Lee", export: bool = True
+) -> tuple[Vault, str, Path | None]:
     """A laptop's vault with one recorded, transcribed, reviewed and exported interview."""
     v, _ = Vault.create(path, PASSPHRASE, kdf=FAST_KDF)
     identity = tmp / "team" / "team.key"
@@ -88,8 +93,14 @@ def field_vault(path: Path, study, tmp: Path, recipient: str, name: str = "Ann L
     wav.unlink()
     key = sessions.session_key(v, sid)
     t = begin_transcript(v, sid, EngineSettings(model="test", language="en"), 15.0)
-    store_segments(v, t, key, [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(LINES)],
-                   timeline.events(v, sid, key), 15.0)
+    store_segments(
+        v,
+        t,
+        key,
+        [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(LINES)],
+        timeline.events(v, sid, key),
+        15.0,
+    )
     complete_transcript(v, t)
     decide(v, sid, accept_all=True)
     mark_reviewed(v, sid)
@@ -151,7 +162,7 @@ def test_first_sync_uploads_verified_and_a_second_sends_nothing(sshd, tmp_path, 
 
 def test_an_upload_cut_mid_file_resumes_where_it_stopped(sshd, tmp_path, study_en, team):
     v, _sid, bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
-    big = tmp_path / "big.fsbundle.age"          # ciphertext as far as the store can tell
+    big = tmp_path / "big.fsbundle.age"  # ciphertext as far as the store can tell
     big.write_bytes(os.urandom(24 * 1024 * 1024))
     with v:
         record_export(v, big, "0" * 64, [])
@@ -172,8 +183,9 @@ def test_an_upload_cut_mid_file_resumes_where_it_stopped(sshd, tmp_path, study_e
         already = partial.stat().st_size
         again = sync_to(v, sshd.url, ssh_creds(sshd))
         assert big.name in again.uploaded and again.resumed.get(big.name) == already
-        assert again.bytes_sent == big.stat().st_size - already + (bundle.stat().st_size
-                                                                   if bundle.name in again.uploaded else 0)
+        assert again.bytes_sent == big.stat().st_size - already + (
+            bundle.stat().st_size if bundle.name in again.uploaded else 0
+        )
         assert file_sha256(sshd.root / study_en.study.study.id / v.device_id / big.name) == file_sha256(big)
 
 
@@ -232,7 +244,9 @@ def test_a_forged_receipt_is_not_believed(sshd, tmp_path, study_en, team):
             from fieldscribe.core.sync.receipts import make_receipt, receipt_name
 
             fake = make_receipt(bundle.name, file_sha256(bundle), "f" * 64, v.device_id, other)
-            store.write_atomic(store.path(study_en.study.study.id, v.device_id, "receipts", receipt_name(bundle.name)), fake)
+            store.write_atomic(
+                store.path(study_en.study.study.id, v.device_id, "receipts", receipt_name(bundle.name)), fake
+            )
             report = sync(v, store)
         finally:
             store.close()
@@ -269,7 +283,7 @@ def test_the_store_only_ever_holds_ciphertext(sshd, tmp_path, study_en, team):
     v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
         sync_to(v, sshd.url, ssh_creds(sshd))
-    pull_from(sshd.url, ssh_creds(sshd), team[0], tmp_path / "analysis")    # receipts too are on the store now
+    pull_from(sshd.url, ssh_creds(sshd), team[0], tmp_path / "analysis")  # receipts too are on the store now
     assert stored_files(sshd.root)
     assert scan_any(sshd.root, {**SECRETS, "pseudonymised text": "peer group helped"}) == []
 
@@ -316,7 +330,7 @@ def test_a_usb_folder_store(tmp_path, study_en, team):
     device = v.device_id
     with v:
         with pytest.raises(StoreUnreachable):
-            connect(f"file://{usb}")          # not mounted yet
+            connect(f"file://{usb}")  # not mounted yet
         usb.mkdir()
         store = connect(f"file://{usb}")
         assert sync(v, store).uploaded == [bundle.name]
@@ -335,7 +349,7 @@ def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
     def fs(*args, **kw):
         return invoke(["--vault", str(laptop), *args], **kw)
 
-    url = f"{sshd.url}/cli-test"   # a folder of its own on the shared server
+    url = f"{sshd.url}/cli-test"  # a folder of its own on the shared server
     r = fs("remote", "set", url, "--identity-file", str(sshd.user_key), "--known-hosts", str(sshd.known_hosts))
     assert r.exit_code == 0, r.output
     r = fs("remote", "show")
@@ -343,10 +357,24 @@ def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
     assert f"{sid}: exported, not synced" in fs("status").output
     r = fs("sync")
     assert r.exit_code == 0, r.output
-    assert "Uploaded 1 bundle(s)" in r.output and "%" in r.output          # bytes, percentage progress
+    assert "Uploaded 1 bundle(s)" in r.output and "%" in r.output  # bytes, percentage progress
     assert "Uploaded 0 bundle(s)" in fs("sync").output
-    pulled = invoke(["bundle", "pull", url, "--identity", str(team[0]), "--out", str(tmp_path / "team-out"),
-                     "--identity-file", str(sshd.user_key), "--known-hosts", str(sshd.known_hosts)], passphrase=None)
+    pulled = invoke(
+        [
+            "bundle",
+            "pull",
+            url,
+            "--identity",
+            str(team[0]),
+            "--out",
+            str(tmp_path / "team-out"),
+            "--identity-file",
+            str(sshd.user_key),
+            "--known-hosts",
+            str(sshd.known_hosts),
+        ],
+        passphrase=None,
+    )
     assert pulled.exit_code == 0 and f"Received {study_en.study.study.id}/" in pulled.output, pulled.output
     assert "1 newly confirmed received" in fs("sync").output
     assert f"{sid}: received by the analysis team" in fs("status").output
@@ -449,7 +477,7 @@ def test_a_receipt_for_a_superseded_bundle_does_not_mark_the_session_received(ss
     v, sid, first = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
         sync_to(v, url, ssh_creds(sshd))
-        time.sleep(1.1)   # export times are stamped to the second
+        time.sleep(1.1)  # export times are stamped to the second
         second = export_sessions(v, [sid], tmp_path / "again", [team[1]])
     # the team acknowledges only the first bundle (the second is not on the store yet)
     assert [r.bundle for r in pull_from(url, ssh_creds(sshd), team[0], tmp_path / "analysis")] == [first.name]

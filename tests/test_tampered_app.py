@@ -29,9 +29,14 @@ def sql(folder: Path, statement: str) -> None:
 
 
 def cli(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from fieldscribe.cli import main; main()", "--vault", str(folder),
-                           *args], capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "FIELDSCRIBE_PASSPHRASE": PASSPHRASE, "FIELDSCRIBE_NER": "off"})
+    return subprocess.run(
+        [sys.executable, "-c", "from fieldscribe.cli import main; main()", "--vault", str(folder), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "FIELDSCRIBE_PASSPHRASE": PASSPHRASE, "FIELDSCRIBE_NER": "off"},
+    )
 
 
 @pytest.fixture
@@ -46,7 +51,7 @@ def field(tmp_path, study_en):
 async def test_the_app_opens_on_edited_study_files_with_the_language_unset(vault_path, study_en):
     make_vault(vault_path, study_en)
     sql(vault_path, "DELETE FROM study_records WHERE name = 'guides_sealed'")
-    app = app_for(vault_path, language=None)   # as Settings.from_env() gives by default
+    app = app_for(vault_path, language=None)  # as Settings.from_env() gives by default
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
         await pilot.pause(0.3)
@@ -98,14 +103,17 @@ def test_a_recording_marked_interrupted_on_disk_locks_nobody_out(field):
     assert "Traceback" not in verify.stderr
 
 
-@pytest.mark.parametrize("edit", [
-    "UPDATE study_records SET sealed = 'abc' WHERE name = 'replacements'",
-    "UPDATE consents SET sealed = 'abc' WHERE id = 1",
-    "UPDATE transcript_segments SET sealed = 'abc' WHERE idx = 0",
-    "UPDATE transcript_segments SET start = X'01' WHERE idx = 1",
-    "UPDATE participants SET site = 'x' WHERE id = 'P1'",
-    "UPDATE consents SET recorded_at = X'00' WHERE id = 1",
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE study_records SET sealed = 'abc' WHERE name = 'replacements'",
+        "UPDATE consents SET sealed = 'abc' WHERE id = 1",
+        "UPDATE transcript_segments SET sealed = 'abc' WHERE idx = 0",
+        "UPDATE transcript_segments SET start = X'01' WHERE idx = 1",
+        "UPDATE participants SET site = 'x' WHERE id = 'P1'",
+        "UPDATE consents SET recorded_at = X'00' WHERE id = 1",
+    ],
+)
 def test_a_value_of_the_wrong_type_is_a_finding_not_a_crash(field, edit):
     folder, _, _ = field
     sql(folder, edit)

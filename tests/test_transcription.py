@@ -106,8 +106,9 @@ def test_retranscribing_keeps_the_old_version_until_the_new_one_completes(vault,
     sid, _ = speech_session
     v1 = transcribe_session(vault, sid, model="tiny.en")
     cancel = threading.Event()
-    v2 = transcribe_session(vault, sid, model="base", on_progress=lambda p: p.done_s > 0 and cancel.set(),
-                            cancel=cancel)
+    v2 = transcribe_session(
+        vault, sid, model="base", on_progress=lambda p: p.done_s > 0 and cancel.set(), cancel=cancel
+    )
     assert v2.state == "running" and current_transcript(vault, sid).id == v1.id
     v2 = transcribe_session(vault, sid, model="base")
     assert current_transcript(vault, sid).id == v2.id
@@ -187,11 +188,12 @@ def test_live_transcription_while_recording_leaves_little_to_do_at_stop(vault, s
     consent.record_consent(vault, study_en.study, pid, {c.id: True for c in study_en.study.consent})
     sid = sessions.create_session(vault, [pid])
     _wav, pcm, _starts = sentences_with_pauses(tmp_path)
-    pcm = np.concatenate([pcm, pcm])   # ~35 s: several live windows
+    pcm = np.concatenate([pcm, pcm])  # ~35 s: several live windows
     source = ArraySource(pcm, realtime=True, block=4000)
     live_segments = []
-    run = begin_recording(vault, sid, RecorderConfig(), source=source, live=True, live_model="tiny.en",
-                          on_segment=live_segments.append)
+    run = begin_recording(
+        vault, sid, RecorderConfig(), source=source, live=True, live_model="tiny.en", on_segment=live_segments.append
+    )
     run.mark(timeline.QUESTION, question="q1", domain="peers")
     source.done.wait(120)
     assert live_segments, "segments appear while the interview is still being recorded"
@@ -222,9 +224,9 @@ def test_a_live_transcript_cut_short_by_a_crash_is_resumed_by_transcribe(vault, 
     source = ArraySource(pcm)
     run = begin_recording(vault, sid, RecorderConfig(), source=source, live=True, live_model="tiny.en")
     source.done.wait(30)
-    run.live.abandon()          # the transcriber dies with the app…
+    run.live.abandon()  # the transcriber dies with the app…
     run.live = None
-    run.stop()                  # …the audio is safe
+    run.stop()  # …the audio is safe
     (t,) = list_transcripts(vault, sid)
     assert t.state == "running"
     resumed = transcribe_session(vault, sid, model="tiny.en")

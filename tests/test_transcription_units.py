@@ -66,7 +66,10 @@ def test_real_model_on_silence_produces_nothing_kept(tmp_path):
 
 # -- Chinese -------------------------------------------------------------------------------------------
 def test_traditional_is_normalised_to_simplified():
-    assert to_simplified("我覺得這個中心對我們很有幫助，醫生也聽我說話。") == "我觉得这个中心对我们很有帮助，医生也听我说话。"
+    assert (
+        to_simplified("我覺得這個中心對我們很有幫助，醫生也聽我說話。")
+        == "我觉得这个中心对我们很有帮助，医生也听我说话。"
+    )
     assert to_simplified("") == ""
 
 
@@ -94,8 +97,9 @@ class FakeModel:
 def test_chinese_gets_the_simplified_prompt_and_normalised_output(monkeypatch):
     fake = FakeModel([FakeSegment("醫生說話", 0.0, 1.5, [FakeWord("醫生", 0.0, 0.7), FakeWord("說話", 0.7, 1.5)])])
     monkeypatch.setattr(engine, "load_model", lambda path, threads: fake)
-    out = list(engine.transcribe_array(np.zeros(16000, np.float32), "m", engine.EngineSettings(language="zh"),
-                                       offset=10.0))
+    out = list(
+        engine.transcribe_array(np.zeros(16000, np.float32), "m", engine.EngineSettings(language="zh"), offset=10.0)
+    )
     assert fake.calls[0]["language"] == "zh" and fake.calls[0]["initial_prompt"] == ZH_PROMPT
     assert fake.calls[0]["vad_filter"] is True and fake.calls[0]["condition_on_previous_text"] is False
     assert out[0].text == "医生说话" and out[0].start == 10.0 and out[0].words[1][0] == "说话"
@@ -105,8 +109,11 @@ def test_study_prompt_overrides_and_english_has_none(monkeypatch):
     fake = FakeModel([])
     monkeypatch.setattr(engine, "load_model", lambda path, threads: fake)
     list(engine.transcribe_array(np.zeros(10, np.float32), "m", engine.EngineSettings(language="en")))
-    list(engine.transcribe_array(np.zeros(10, np.float32), "m",
-                                 engine.EngineSettings(language="zh", initial_prompt="港景日间中心，朋辈支持")))
+    list(
+        engine.transcribe_array(
+            np.zeros(10, np.float32), "m", engine.EngineSettings(language="zh", initial_prompt="港景日间中心，朋辈支持")
+        )
+    )
     assert fake.calls[0]["initial_prompt"] is None
     assert fake.calls[1]["initial_prompt"] == "港景日间中心，朋辈支持"
 
@@ -119,8 +126,11 @@ def test_pause_marks():
     assert pause_mark(30, "off", 2.0) is None
     from fieldscribe.core.transcripts import StoredSegment
 
-    segs = [StoredSegment(0, 0.0, 2.0, "First.", question="q1"), StoredSegment(1, 6.0, 8.0, "Second.", question="q1"),
-            StoredSegment(2, 8.5, 9.0, "", flags=["dropped:no_speech"])]
+    segs = [
+        StoredSegment(0, 0.0, 2.0, "First.", question="q1"),
+        StoredSegment(1, 6.0, 8.0, "Second.", question="q1"),
+        StoredSegment(2, 8.5, 9.0, "", flags=["dropped:no_speech"]),
+    ]
     assert render(segs, plain=True, pause_style="seconds") == ["First.", "(4 s pause) Second."]
     lines = render(segs, questions={"q1": "Tell me about the centre."})
     assert lines == ["— q1: Tell me about the centre.", "[00:00:00] First.", "[00:00:06] Second."]

@@ -70,8 +70,7 @@ def test_a_bundle_planted_in_a_known_device_folder_with_another_key_is_refused(t
     assert first.error is None and first.trust == "new"
     # an attacker with write access to the store makes a validly signed bundle with their own
     # laptop (own device key), and plants it under the real laptop's folder with its device id
-    fake, fake_sid, _ = field_vault(tmp_path / "attacker", study_en, tmp_path, team[1], name="Eve Fake",
-                                    export=False)
+    fake, fake_sid, _ = field_vault(tmp_path / "attacker", study_en, tmp_path, team[1], name="Eve Fake", export=False)
     with fake:
         fake.db.execute("UPDATE meta SET value = ? WHERE key = 'device_id'", (device,))
         fake_bundle = export_sessions(fake, [fake_sid], tmp_path / "fake-out", [team[1]])
@@ -128,12 +127,12 @@ def test_the_receipt_secret_is_sealed_and_a_receipt_needs_the_listed_key(tmp_pat
     assert secret.encode() not in raw, "the manifest hash a receipt proves is not in the vault in the clear"
     # a second team key (not the one the study lists) pulls and writes a perfectly formed receipt
     other = keygen(tmp_path / "other" / "other.key")
-    [pulled] = _pull(url, team[0], tmp_path / "analysis").bundles     # writes the real receipt …
+    [pulled] = _pull(url, team[0], tmp_path / "analysis").bundles  # writes the real receipt …
     [path] = list((tmp_path / "store").rglob("*.receipt.json"))
     from fieldscribe.core.export.outbox import file_sha256
     from fieldscribe.core.sync.receipts import make_receipt
 
-    path.write_bytes(make_receipt(bundle.name, file_sha256(bundle), secret, "x", other[0]))   # … replaced
+    path.write_bytes(make_receipt(bundle.name, file_sha256(bundle), secret, "x", other[0]))  # … replaced
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)
         report = _sync(v, url)
@@ -147,8 +146,11 @@ def test_purge_waits_for_a_verified_receipt_not_a_status_column(tmp_path, study_
     with v:
         v.db.execute("UPDATE sessions SET status = 'received' WHERE id = ?", (sid,))
         assert purgeable(v) == []
-    r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "laptop"), "purge", "--received", "--confirm",
-                                 "purge 1 session"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    r = CliRunner().invoke(
+        cli,
+        ["--vault", str(tmp_path / "laptop"), "purge", "--received", "--confirm", "purge 1 session"],
+        env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE},
+    )
     assert r.exit_code != 0 and "Nothing was purged" in r.output
 
 
@@ -165,9 +167,11 @@ def test_a_receipt_key_slipped_into_vault_db_is_not_believed(tmp_path, study_en,
 
     con = sqlite3.connect(tmp_path / "laptop" / "vault.db")
     with con:
-        con.execute("INSERT INTO guides (sha256, study_id, language, title, imported_at, text) "
-                    "VALUES (?, 'peer-support-daycare', 'en', 't', '9999', ?)",
-                    (hashlib.sha256(evil.encode()).hexdigest(), evil))
+        con.execute(
+            "INSERT INTO guides (sha256, study_id, language, title, imported_at, text) "
+            "VALUES (?, 'peer-support-daycare', 'en', 't', '9999', ?)",
+            (hashlib.sha256(evil.encode()).hexdigest(), evil),
+        )
     con.close()
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)
@@ -189,8 +193,12 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_the_old_passphrase_opens_no_copy_once_a_change_has_committed(tmp_path):
     v, _ = Vault.create(tmp_path / "v", PASSPHRASE, kdf=FAST_KDF)
     v.close()
-    proc = subprocess.run([sys.executable, "-c", CHANGE_THEN_DIE, str(tmp_path / "v"), PASSPHRASE, "new words here"],
-                          capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHANGE_THEN_DIE, str(tmp_path / "v"), PASSPHRASE, "new words here"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     # what an intruder copies after the crash: the main file alone, and the folder as it is
     (tmp_path / "db-only").mkdir()
@@ -203,13 +211,16 @@ def test_the_old_passphrase_opens_no_copy_once_a_change_has_committed(tmp_path):
         v.unlock("new words here")
 
 
-@pytest.mark.parametrize("params", [
-    {"memory_kib": 2**40, "iterations": 3, "lanes": 4},
-    {"memory_kib": 65536, "iterations": 10**9, "lanes": 4},
-    {"memory_kib": "lots", "iterations": 3, "lanes": 4},
-    [1, 2, 3],
-    "not json",
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"memory_kib": 2**40, "iterations": 3, "lanes": 4},
+        {"memory_kib": 65536, "iterations": 10**9, "lanes": 4},
+        {"memory_kib": "lots", "iterations": 3, "lanes": 4},
+        [1, 2, 3],
+        "not json",
+    ],
+)
 def test_edited_key_settings_are_refused_in_one_sentence_before_any_work(tmp_path, params):
     v, _ = Vault.create(tmp_path / "v", PASSPHRASE, kdf=FAST_KDF)
     v.close()
@@ -220,8 +231,9 @@ def test_edited_key_settings_are_refused_in_one_sentence_before_any_work(tmp_pat
     con.close()
     with Vault.open(tmp_path / "v") as v, pytest.raises(KeySettingsTampered):
         v.unlock(PASSPHRASE)
-    r = CliRunner().invoke(cli, ["--vault", str(tmp_path / "v"), "participant", "list"],
-                           env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE})
+    r = CliRunner().invoke(
+        cli, ["--vault", str(tmp_path / "v"), "participant", "list"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}
+    )
     assert r.exit_code != 0 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
 
 
@@ -231,8 +243,10 @@ def test_lowered_key_settings_do_not_open_the_vault(tmp_path):
     v.close()
     con = __import__("sqlite3").connect(tmp_path / "v" / "vault.db")
     with con:
-        con.execute("UPDATE keyring SET params = ? WHERE name = 'passphrase'",
-                    (json.dumps({"memory_kib": 8192, "iterations": 2, "lanes": 1}),))
+        con.execute(
+            "UPDATE keyring SET params = ? WHERE name = 'passphrase'",
+            (json.dumps({"memory_kib": 8192, "iterations": 2, "lanes": 1}),),
+        )
     con.close()
     with Vault.open(tmp_path / "v") as v, pytest.raises(WrongPassphrase):
         v.unlock(PASSPHRASE)
@@ -249,8 +263,10 @@ def test_a_vault_wrapped_before_the_cost_was_bound_still_opens_and_is_rebound(tm
     master = crypto.open_sealed(crypto.subkey(raw, "recovery-kek", rrow[0]), rrow[1], v.aad("keyring", "recovery"))
     row = v.db.execute("SELECT salt FROM keyring WHERE name = 'passphrase'").fetchone()
     kek = crypto.passphrase_key(PASSPHRASE, row[0], FAST_KDF)
-    v.db.execute("UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",
-                 (crypto.seal(kek, master, v.aad("keyring", "passphrase")),))
+    v.db.execute(
+        "UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",
+        (crypto.seal(kek, master, v.aad("keyring", "passphrase")),),
+    )
     old = v.db.execute("SELECT wrapped FROM keyring WHERE name = 'passphrase'").fetchone()[0]
     v.close()
     with Vault.open(tmp_path / "v") as v:

@@ -32,8 +32,10 @@ async def wait_until(pilot, condition, timeout: float = 10.0, what: str = "condi
         if condition():
             return
         await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}; screen is {pilot.app.screen!r}, "
-                         f"events {[type(e).__name__ for e in pilot.app.events]}")
+    raise AssertionError(
+        f"timed out waiting for {what}; screen is {pilot.app.screen!r}, "
+        f"events {[type(e).__name__ for e in pilot.app.events]}"
+    )
 
 
 async def open_interview(pilot) -> None:
@@ -142,7 +144,7 @@ async def test_enrolment_through_eligibility_consent_and_questionnaire(vault_pat
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: isinstance(app.screen, QuestionnaireScreen))
         screen = app.screen
-        screen.query_one("#q-age", Input).value = "230"      # out of range: refused, nothing stored
+        screen.query_one("#q-age", Input).value = "230"  # out of range: refused, nothing stored
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "outside the allowed range" in str(screen.query_one("#err-age").render())
@@ -191,10 +193,10 @@ async def test_an_interview_with_questions_probes_notes_a_flag_pause_and_stop(va
         await pilot.pause(0.6)
         await pilot.press("right")
         await pilot.pause(0.3)
-        await pilot.press("1")               # first probe of question 2
+        await pilot.press("1")  # first probe of question 2
         await pilot.press("m")
         await pilot.pause()
-        await pilot.press("1")               # preset: laughs
+        await pilot.press("1")  # preset: laughs
         await pilot.pause(0.3)
         await pilot.press("f")
         await pilot.press("space")
@@ -289,9 +291,12 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
 
         import_guide(v, study_en)
         _pid, sid = transcript_session(
-            v, study_en.study, "Ann Lee",
+            v,
+            study_en.study,
+            "Ann Lee",
             ["My name is Ann Lee and I go to Riverside.", "The group helps me a lot.", "My sister visits on Sundays."],
-            events=[("flag", 6.0, {"text": ""})])
+            events=[("flag", 6.0, {"text": ""})],
+        )
     app = app_for(vault_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)
@@ -347,11 +352,19 @@ async def test_f1_help_and_the_palette_commands(vault_path, study_en):
         assert "dashboard" in app.screen.text and ("e", "Enrol", "Enrol a new participant") in app.screen.keys
         await pilot.press("escape")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("vault: lock", "participant: enrol", "interview: open", "transcript: transcribe",
-                       "transcript: review"):
+        for wanted in (
+            "vault: lock",
+            "participant: enrol",
+            "interview: open",
+            "transcript: transcribe",
+            "transcript: review",
+        ):
             assert wanted in titles
-        assert all(": " in t for t in titles if t.split(":")[0] in ("vault", "participant", "interview",
-                                                                     "transcript", "session", "help"))
+        assert all(
+            ": " in t
+            for t in titles
+            if t.split(":")[0] in ("vault", "participant", "interview", "transcript", "session", "help")
+        )
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
@@ -383,10 +396,11 @@ async def test_a_focus_group_shows_who_is_speaking_and_stamps_it(vault_path, stu
         await wait_until(pilot, lambda: app.events_of(m.RecordingStarted), what="recording")
         await pilot.press("k")
         await pilot.pause()
-        await pilot.press("down", "enter")      # P2
+        await pilot.press("down", "enter")  # P2
         await wait_until(pilot, lambda: any(e.kind == "speaker" for e in app.events_of(m.Marked)))
-        await wait_until(pilot, lambda: "speaking: P2" in str(app.screen.query_one("#clock").render()),
-                         what="the speaker on screen")
+        await wait_until(
+            pilot, lambda: "speaking: P2" in str(app.screen.query_one("#clock").render()), what="the speaker on screen"
+        )
         await pilot.press("s", "y")
         await wait_until(pilot, lambda: app.events_of(m.RecordingStopped), what="stop")
     v = opened(vault_path)
@@ -396,7 +410,7 @@ async def test_a_focus_group_shows_who_is_speaking_and_stamps_it(vault_path, stu
 
 async def test_a_chinese_study_gets_a_chinese_interface(vault_path, study_zh):
     make_vault(vault_path, study_zh, name="王小明")
-    app = app_for(vault_path, language=None)   # follow the study
+    app = app_for(vault_path, language=None)  # follow the study
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
         assert app.screen.query_one("#people").get_row_at(0)[0] == "P1"

@@ -67,15 +67,23 @@ def test_review_screen(snap_compare, vault_path, study_en, size):
         from fieldscribe.core.guides import import_guide
 
         import_guide(v, study_en)
-        transcript_session(v, study_en.study, "Ann Lee",
-                           ["My name is Ann Lee and I go to Riverside.", "The group helps me a lot.",
-                            "My sister Mary visits on Sundays."], events=[("flag", 6.0, {"text": ""})])
+        transcript_session(
+            v,
+            study_en.study,
+            "Ann Lee",
+            [
+                "My name is Ann Lee and I go to Riverside.",
+                "The group helps me a lot.",
+                "My sister Mary visits on Sundays.",
+            ],
+            events=[("flag", 6.0, {"text": ""})],
+        )
 
     async def run_before(pilot) -> None:
         await unlock(pilot)
         await pilot.press("v")
         await _wait(pilot, ReviewScreen)
-        for _ in range(600):   # the name finders run in a worker: picture the screen once they are done
+        for _ in range(600):  # the name finders run in a worker: picture the screen once they are done
             if not pilot.app.screen.finding:
                 break
             await pilot.pause(0.05)

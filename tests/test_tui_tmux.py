@@ -37,8 +37,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
 
-SPEECH = ("When I first came to the day centre I did not talk to anyone. "
-          "Now I help the new members find their way.")
+SPEECH = "When I first came to the day centre I did not talk to anyone. Now I help the new members find their way."
 DISTINCTIVE = {"first", "came", "talk", "anyone", "help", "new", "members", "find", "way"}
 FIELDSCRIBE = str(Path(sys.executable).parent / "fieldscribe")
 
@@ -61,8 +60,14 @@ class Terminal:
         self.last = ""
 
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.conf), *args], env=self.env,
-                              capture_output=True, text=True, timeout=20, check=check)
+        return subprocess.run(
+            ["tmux", "-L", self.socket, "-f", str(self.conf), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=check,
+        )
 
     def start(self, command: str) -> None:
         self.tmux("new-session", "-d", "-s", self.name, "-x", "100", "-y", "30", command)
@@ -90,8 +95,9 @@ class Terminal:
             if test(screen):
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {why or what!r}; the screen:\n"
-                                     f"{screen}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {why or what!r}; the screen:\n{screen}"
+                )
             if self.dead() or "fieldscribe exited with status" in screen:
                 everything = self.tmux("capture-pane", "-p", "-S", "-", "-t", self.name, check=False).stdout
                 raise AssertionError(f"the app ended while waiting for {why or what!r}; the terminal:\n{everything}")
@@ -121,8 +127,13 @@ class Terminal:
 
 @pytest.fixture
 def terminal(tmp_path: Path, mic_runtime_dir: str) -> Iterator[Terminal]:
-    env = {**os.environ, "XDG_RUNTIME_DIR": mic_runtime_dir, "TERM": "xterm-256color",
-           "FIELDSCRIBE_LIVE": "1", "FIELDSCRIBE_IDLE_LOCK": "0"}
+    env = {
+        **os.environ,
+        "XDG_RUNTIME_DIR": mic_runtime_dir,
+        "TERM": "xterm-256color",
+        "FIELDSCRIBE_LIVE": "1",
+        "FIELDSCRIBE_IDLE_LOCK": "0",
+    }
     env.pop("TMUX", None)
     term = Terminal(tmp_path, env)
     try:
@@ -139,12 +150,25 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
 
     # the app's environment, spelled out on its command line too: a tmux server started
     # elsewhere would otherwise give the pane its own environment
-    wanted = {k: terminal.env[k] for k in ("XDG_RUNTIME_DIR", "TERM", "FIELDSCRIBE_LIVE", "FIELDSCRIBE_IDLE_LOCK",
-                                          "FIELDSCRIBE_MODELS_DIR", "XDG_DATA_HOME", "XDG_CACHE_HOME")
-              if k in terminal.env}
+    wanted = {
+        k: terminal.env[k]
+        for k in (
+            "XDG_RUNTIME_DIR",
+            "TERM",
+            "FIELDSCRIBE_LIVE",
+            "FIELDSCRIBE_IDLE_LOCK",
+            "FIELDSCRIBE_MODELS_DIR",
+            "XDG_DATA_HOME",
+            "XDG_CACHE_HOME",
+        )
+        if k in terminal.env
+    }
     assert "FIELDSCRIBE_MODELS_DIR" in wanted  # conftest's session-wide model cache
-    command = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in wanted.items()) \
+    command = (
+        "env "
+        + " ".join(shlex.quote(f"{k}={v}") for k, v in wanted.items())
         + f" {shlex.quote(FIELDSCRIBE)} --vault {shlex.quote(str(vault))}; echo fieldscribe exited with status $?"
+    )
     terminal.start(command)
 
     terminal.wait_for("Unlock the study vault", 60)
@@ -159,8 +183,9 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
     terminal.wait_for("RECORDING", 180)
     terminal.wait_for(lambda s: "Q 1/" in s, 5, "question 1")
 
-    player = subprocess.Popen(["paplay", "-d", "vmic_in", str(wav)], env=terminal.env,
-                              stderr=subprocess.PIPE, text=True)
+    player = subprocess.Popen(
+        ["paplay", "-d", "vmic_in", str(wav)], env=terminal.env, stderr=subprocess.PIPE, text=True
+    )
     try:
         time.sleep(min(3.0, speech_s / 2))
         terminal.keys("Right")
@@ -188,8 +213,9 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
     # "their way" now and then as "that way": of the distinctive words, one may be missed
     shown = set(re.findall(r"[a-z]+", screen.lower()))
     missing = DISTINCTIVE - shown
-    assert len(missing) <= 1 and "members" in shown, \
+    assert len(missing) <= 1 and "members" in shown, (
         f"spoken words missing from the review screen: {sorted(missing)}\n{screen}"
+    )
 
     terminal.keys("C-q")
     # the shell prints this once the app's process has ended, and with it the vault's lock

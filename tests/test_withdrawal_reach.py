@@ -42,10 +42,11 @@ from fieldscribe.core.withdrawal import withdraw
 from .conftest import FAST_KDF, PASSPHRASE
 from .test_sync import with_receipt_key
 
-ANN = ["My name is Ann Lee and my brother Peter Walsh drives me to the centre.",
-       "Dr Okafor changed my medication last spring."]
-BO = ["Dr Okafor is the one who listens at the centre.",
-      "I come on Tuesdays for the peer group."]
+ANN = [
+    "My name is Ann Lee and my brother Peter Walsh drives me to the centre.",
+    "Dr Okafor changed my medication last spring.",
+]
+BO = ["Dr Okafor is the one who listens at the centre.", "I come on Tuesdays for the peer group."]
 
 
 @pytest.fixture
@@ -66,8 +67,14 @@ def interview(v: Vault, study, tmp: Path, name: str, lines: list[str], identifie
     wav.unlink()
     key = sessions.session_key(v, sid)
     t = begin_transcript(v, sid, EngineSettings(model="test", language="en"), 10.0)
-    store_segments(v, t, key, [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(lines)],
-                   timeline.events(v, sid, key), 10.0)
+    store_segments(
+        v,
+        t,
+        key,
+        [Segment(i * 5.0, i * 5.0 + 4.0, line) for i, line in enumerate(lines)],
+        timeline.events(v, sid, key),
+        10.0,
+    )
     complete_transcript(v, t)
     decide(v, sid, accept_all=True)
     mark_reviewed(v, sid)
@@ -86,8 +93,7 @@ def vault_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def test_withdrawal_takes_their_names_out_of_the_replacement_table_and_keeps_what_others_need(
-        tmp_path, study_en, team):
+def test_withdrawal_takes_their_names_out_of_the_replacement_table_and_keeps_what_others_need(tmp_path, study_en, team):
     v, (ann, ann_s), (_bo, bo_s) = laptop(tmp_path, study_en, team)
     with v:
         before = replacement_table(v)
@@ -113,23 +119,30 @@ def test_withdrawal_takes_their_names_out_of_the_replacement_table_and_keeps_wha
 
 
 def test_a_table_from_before_origins_were_kept_is_pruned_through_identifiers_and_decision_logs(
-        tmp_path, study_en, team):
+    tmp_path, study_en, team
+):
     v, (ann, _), _ = laptop(tmp_path, study_en, team)
     with v:
         # rewrite the table the way an older release sealed it: a bare mapping, no origins
         table = replacement_table(v)
         v.db["study_records"].upsert(
-            {"name": "replacements", "sealed": v.seal_json(v.study_key, table, "study", "replacements"),
-             "updated_at": "then"}, pk="name")
+            {
+                "name": "replacements",
+                "sealed": v.seal_json(v.study_key, table, "study", "replacements"),
+                "updated_at": "then",
+            },
+            pk="name",
+        )
         withdraw(v, ann, ann)
         after = replacement_table(v)
         assert "Ann Lee" not in after and "Peter Walsh" not in after, after
         assert [o for o in after if "Okafor" in o], after
-        save_table(v, after)   # and it is written back in the current format without complaint
+        save_table(v, after)  # and it is written back in the current format without complaint
 
 
 def test_unsent_bundles_are_held_back_sent_ones_are_listed_and_the_team_deletes_what_it_unpacked(
-        tmp_path, study_en, team):
+    tmp_path, study_en, team
+):
     store_dir = tmp_path / "store"
     store_dir.mkdir()
     url = f"file://{store_dir}"
@@ -200,13 +213,22 @@ def test_a_withdrawal_notice_not_signed_by_the_pinned_device_key_is_ignored(tmp_
     forger = Ed25519PrivateKey.generate()
     from fieldscribe.core.sync.trust import public_hex
 
-    body = {"format": notices.FORMAT, "study": study_en.study.study.id, "device_id": device, "participant": ann,
-            "sessions": [ann_s], "bundles": [sent.name], "withdrawn_at": "now", "device_public_key": public_hex(forger)}
+    body = {
+        "format": notices.FORMAT,
+        "study": study_en.study.study.id,
+        "device_id": device,
+        "participant": ann,
+        "sessions": [ann_s],
+        "bundles": [sent.name],
+        "withdrawn_at": "now",
+        "device_public_key": public_hex(forger),
+    }
     text = json.dumps(body, sort_keys=True)
     folder = store_dir / study_en.study.study.id / device / notices.NOTICES
     folder.mkdir(parents=True)
-    (folder / f"{ann}-x{notices.SUFFIX}").write_text(json.dumps({"notice": text,
-                                                                 "signature": forger.sign(text.encode()).hex()}))
+    (folder / f"{ann}-x{notices.SUFFIX}").write_text(
+        json.dumps({"notice": text, "signature": forger.sign(text.encode()).hex()})
+    )
     store = connect(url, Credentials())
     try:
         report = pull(store, team[0], tmp_path / "analysis")
@@ -223,8 +245,14 @@ def test_a_name_is_kept_only_for_whole_words_said_in_an_interview_that_stays(tmp
     v, _ = Vault.create(tmp_path / "laptop", PASSPHRASE, kdf=FAST_KDF)
     with v:
         import_guide(v, with_receipt_key(study_en, team[0]))
-        ann, _ = interview(v, study_en, tmp_path, "Ann Lee", ["Everyone calls me Ann.",
-                                                             "My brother Peter Walsh visits."], ["Peter Walsh=brother"])
+        ann, _ = interview(
+            v,
+            study_en,
+            tmp_path,
+            "Ann Lee",
+            ["Everyone calls me Ann.", "My brother Peter Walsh visits."],
+            ["Peter Walsh=brother"],
+        )
         interview(v, study_en, tmp_path, "Bo Chen", ["The Annual fair is in May.", "Peter Walshaw runs it."])
         assert {"Ann", "Peter Walsh"} <= set(replacement_table(v))
         withdraw(v, ann, ann)
@@ -261,8 +289,14 @@ def test_a_focus_group_is_exported_without_a_member_who_withdrew(tmp_path, study
         import_file(v, sid, wav)
         key = sessions.session_key(v, sid)
         t = begin_transcript(v, sid, EngineSettings(model="test", language="en"), 10.0)
-        store_segments(v, t, key, [Segment(0.0, 4.0, "Ann Lee said the group helps."),
-                                   Segment(5.0, 9.0, "Bo Chen agreed with her.")], timeline.events(v, sid, key), 10.0)
+        store_segments(
+            v,
+            t,
+            key,
+            [Segment(0.0, 4.0, "Ann Lee said the group helps."), Segment(5.0, 9.0, "Bo Chen agreed with her.")],
+            timeline.events(v, sid, key),
+            10.0,
+        )
         complete_transcript(v, t)
         decide(v, sid, accept_all=True)
         mark_reviewed(v, sid)

@@ -18,8 +18,9 @@ from .audio_fakes import ArraySource, speechlike
 from .conftest import FAST_KDF, PASSPHRASE
 
 
-def make_vault(path: Path, study: StudyFile, *, people: int = 1, session: bool = True,
-               name: str = "Mary Chan") -> list[str]:
+def make_vault(
+    path: Path, study: StudyFile, *, people: int = 1, session: bool = True, name: str = "Mary Chan"
+) -> list[str]:
     """A closed vault with `people` consented participants and (optionally) one planned
     interview with the first; returns the pseudonyms."""
     v, _ = Vault.create(path, PASSPHRASE, kdf=FAST_KDF)
@@ -27,8 +28,14 @@ def make_vault(path: Path, study: StudyFile, *, people: int = 1, session: bool =
         import_guide(v, study)
         pids = []
         for i in range(people):
-            pid = participants.enrol(v, study.study, group="service_user", name=f"{name} {i}" if i else name,
-                                     eligibility=participants.all_eligible(study.study), baseline={"age": 40 + i})
+            pid = participants.enrol(
+                v,
+                study.study,
+                group="service_user",
+                name=f"{name} {i}" if i else name,
+                eligibility=participants.all_eligible(study.study),
+                baseline={"age": 40 + i},
+            )
             consent.record_consent(v, study.study, pid, {c.id: True for c in study.study.consent})
             pids.append(pid)
         if session:
@@ -36,8 +43,9 @@ def make_vault(path: Path, study: StudyFile, *, people: int = 1, session: bool =
     return pids
 
 
-def app_for(path: Path, *, seconds: float = 600.0, live: bool = False, idle_lock_s: float = 0,
-            language: str | None = "en") -> FieldscribeApp:
+def app_for(
+    path: Path, *, seconds: float = 600.0, live: bool = False, idle_lock_s: float = 0, language: str | None = "en"
+) -> FieldscribeApp:
     """The real app on a real vault; the microphone is a clocked array of speech-like sound."""
     services = Services(
         path,

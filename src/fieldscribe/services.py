@@ -20,7 +20,7 @@ from .core.guides import current_guide, load_guide
 from .core.study import Domain, Question, Study, StudyFile
 from .core.vault import Vault
 
-TAMPERED = "tampered"   # a row whose history was edited on disk (its sentence is under "needs attention")
+TAMPERED = "tampered"  # a row whose history was edited on disk (its sentence is under "needs attention")
 # how the app words core.overview's attention items (tampered ones carry their own sentence)
 _ATTENTION = {
     "interrupted": "{id}: a recording was interrupted — it will be recovered on unlock.",
@@ -31,13 +31,14 @@ _ATTENTION = {
     sessions.RECEIVED: "{id}: received by the analysis team; its raw data can be purged.",
 }
 
+
 @dataclass(frozen=True)
 class ParticipantRow:
     id: str
     group: str
     wave: int | None
-    consent: str            # complete | partial | none | no audio | withdrawn
-    sessions: str           # "S1 recorded, S3 planned"
+    consent: str  # complete | partial | none | no audio | withdrawn
+    sessions: str  # "S1 recorded, S3 planned"
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class SessionRow:
     kind: str
     wave: int
     participants: tuple[str, ...]
-    status: str             # a session status, or "transcribing 40%"
+    status: str  # a session status, or "transcribing 40%"
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,20 @@ class Dashboard:
 class Services:
     """Open a vault folder; unlock it; then every field-day operation the app offers."""
 
-    def __init__(self, vault_path: str | Path, *, source_factory: Callable[[], Any] | None = None,
-                 recorder_config: Callable[[], Any] | None = None,
-                 live_model: str | None = None, export_recipients: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        vault_path: str | Path,
+        *,
+        source_factory: Callable[[], Any] | None = None,
+        recorder_config: Callable[[], Any] | None = None,
+        live_model: str | None = None,
+        export_recipients: list[str] | None = None,
+    ) -> None:
         self.vault_path = Path(vault_path)
-        self._source_factory = source_factory      # tests: a fake microphone
+        self._source_factory = source_factory  # tests: a fake microphone
         self._recorder_config = recorder_config
         self.live_model = live_model
-        self.export_recipients = export_recipients   # else the study file's
+        self.export_recipients = export_recipients  # else the study file's
         self._vault: Vault | None = None
 
     # -- the vault ------------------------------------------------------------------------------
@@ -108,8 +115,9 @@ class Services:
         except BaseException:
             self.lock()
             raise
-        return [f"Recording of {r.session_id} was interrupted; {r.seconds:.0f} s were recovered." for r in done] \
-            + problems
+        return [
+            f"Recording of {r.session_id} was interrupted; {r.seconds:.0f} s were recovered." for r in done
+        ] + problems
 
     def lock(self) -> None:
         """Forget every key; the vault stays open (and locked against other processes)."""
@@ -157,18 +165,34 @@ class Services:
         people = []
         for p in view.people:
             mine = by_person.get(p.id, [])
-            people.append(ParticipantRow(
-                p.id, p.group, max((r.wave for r in mine), default=None), p.consent,
-                ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
-            ))
-        attention = [a.detail if a.kind == TAMPERED_KIND else _ATTENTION[a.kind].format(id=a.subject, detail=a.detail)
-                     for a in view.attention]
+            people.append(
+                ParticipantRow(
+                    p.id,
+                    p.group,
+                    max((r.wave for r in mine), default=None),
+                    p.consent,
+                    ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
+                )
+            )
+        attention = [
+            a.detail if a.kind == TAMPERED_KIND else _ATTENTION[a.kind].format(id=a.subject, detail=a.detail)
+            for a in view.attention
+        ]
         return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
 
     # -- enrolment ------------------------------------------------------------------------------
-    def enrol(self, *, group: str, name: str | None, site: str | None, contact: str | None,
-              eligibility: dict[str, bool], baseline: dict[str, Any], compensation: str | None,
-              consent_decisions: dict[str, bool]) -> str:
+    def enrol(
+        self,
+        *,
+        group: str,
+        name: str | None,
+        site: str | None,
+        contact: str | None,
+        eligibility: dict[str, bool],
+        baseline: dict[str, Any],
+        compensation: str | None,
+        consent_decisions: dict[str, bool],
+    ) -> str:
         """Enrol and record consent. Eligibility and every answer are checked before anything
         is stored, so a refusal leaves no half-enrolled person behind."""
         study = self.study()
@@ -178,8 +202,17 @@ class Services:
         missing = [c.id for c in study.consent if c.id not in consent_decisions]
         if missing:
             raise InvalidInput(f"Consent item {missing[0]!r} was not read out; answer every item.")
-        pid = participants.enrol(self.vault, study, group=group, name=name, site=site, contact=contact,
-                                 eligibility=eligibility, baseline=baseline, compensation=compensation)
+        pid = participants.enrol(
+            self.vault,
+            study,
+            group=group,
+            name=name,
+            site=site,
+            contact=contact,
+            eligibility=eligibility,
+            baseline=baseline,
+            compensation=compensation,
+        )
         consent.record_consent(self.vault, study, pid, consent_decisions)
         return pid
 
@@ -195,19 +228,27 @@ class Services:
         return self.session_study(sid).questions(groups.get(s.participants[0]))
 
     # -- recording ------------------------------------------------------------------------------
-    def start_recording(self, sid: str, *, on_level: Callable | None = None, live: bool = False,
-                        on_segment: Callable | None = None):
+    def start_recording(
+        self, sid: str, *, on_level: Callable | None = None, live: bool = False, on_segment: Callable | None = None
+    ):
         """Start (or continue) a session's recording; returns a core RecordingRun."""
         from .core.recording import begin_recording
 
         config = self._recorder_config() if self._recorder_config else None
         source = self._source_factory() if self._source_factory else None
-        return begin_recording(self.vault, sid, config, source=source, on_level=on_level, live=live,
-                               live_model=self.live_model, on_segment=on_segment)
+        return begin_recording(
+            self.vault,
+            sid,
+            config,
+            source=source,
+            on_level=on_level,
+            live=live,
+            live_model=self.live_model,
+            on_segment=on_segment,
+        )
 
     # -- transcripts ----------------------------------------------------------------------------
-    def transcribe(self, sid: str, *, on_progress: Callable | None = None,
-                   cancel: threading.Event | None = None):
+    def transcribe(self, sid: str, *, on_progress: Callable | None = None, cancel: threading.Event | None = None):
         from .core.batch_transcription import transcribe_session
 
         return transcribe_session(self.vault, sid, on_progress=on_progress, cancel=cancel)

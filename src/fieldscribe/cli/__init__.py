@@ -31,9 +31,11 @@ class FieldscribeGroup(click.Group):
         except (sqlite3.IntegrityError, sqlite3.DatabaseError) as exc:
             # the schema's own constraints caught a row that fieldscribe never writes: the file
             # was edited (or damaged); the transaction was rolled back, so nothing changed
-            click.echo(f"Error: the vault database holds rows fieldscribe did not write ({terminal_safe(exc)}); "
-                       "nothing was changed — keep the vault folder as evidence and run `fieldscribe audit verify`.",
-                       err=True)
+            click.echo(
+                f"Error: the vault database holds rows fieldscribe did not write ({terminal_safe(exc)}); "
+                "nothing was changed — keep the vault folder as evidence and run `fieldscribe audit verify`.",
+                err=True,
+            )
             ctx.exit(2)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
@@ -69,8 +71,9 @@ def cli(ctx: click.Context) -> None:
 
         path = vault_path(ctx)
         if not (path / "vault.db").exists():
-            raise InvalidInput(f"There is no vault at {path}; create one with `fieldscribe init`, "
-                                   "or choose one with --vault PATH.")
+            raise InvalidInput(
+                f"There is no vault at {path}; create one with `fieldscribe init`, or choose one with --vault PATH."
+            )
         run_app(path)
 
 
@@ -87,8 +90,17 @@ def _register() -> None:
         vault_cmds,
     )
 
-    for module in (vault_cmds, guide_cmds, participant_cmds, session_cmds, audio_cmds, transcript_cmds, deid_cmds,
-                   export_cmds, sync_cmds):
+    for module in (
+        vault_cmds,
+        guide_cmds,
+        participant_cmds,
+        session_cmds,
+        audio_cmds,
+        transcript_cmds,
+        deid_cmds,
+        export_cmds,
+        sync_cmds,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
     for group, command in (deid_cmds.EXTRA | sync_cmds.EXTRA).items():

@@ -49,7 +49,9 @@ def devices(refresh: bool) -> None:
 
     inputs = list_inputs(refresh=refresh)
     if not inputs:
-        click.echo("No microphone found: plug one in, check it is not disabled, then run `fieldscribe devices --refresh`.")
+        click.echo(
+            "No microphone found: plug one in, check it is not disabled, then run `fieldscribe devices --refresh`."
+        )
         return
     for d in inputs:
         mark = "*" if d.is_default else " "
@@ -105,8 +107,11 @@ def _apply(run, command: str, questions: list, state: dict) -> bool:
     elif verb == "speaker":
         run.mark(timeline.SPEAKER, participant=rest.upper())
     elif verb:
-        click.echo(f"Unknown command {verb!r}: use next, prev, q ID, probe N, note TEXT, flag, pause, resume, "
-                   "speaker P2, stop.", err=True)
+        click.echo(
+            f"Unknown command {verb!r}: use next, prev, q ID, probe N, note TEXT, flag, pause, resume, "
+            "speaker P2, stop.",
+            err=True,
+        )
     return True
 
 
@@ -114,22 +119,49 @@ def _apply(run, command: str, questions: list, state: dict) -> bool:
 @vault_option
 @click.argument("session")
 @click.option("--device", help="Input device number or name (see `fieldscribe devices`).")
-@click.option("--seconds", type=FiniteFloatRange(0, 24 * 3600, min_open=True),
-              help="Stop after this many seconds, at most a day (default: until Ctrl-C).")
-@click.option("--codec", type=click.Choice(["flac", "opus"]), default="flac", show_default=True,
-              help="FLAC is lossless; Opus keeps ~5–10x less.")
-@click.option("--rate", type=click.IntRange(8000, 192000), default=16000, show_default=True,
-              help="Sample rate in Hz (8000 to 192000).")
-@click.option("--channels", type=click.IntRange(1, 8), default=1, show_default=True,
-              help="2 for two lapel microphones.")
+@click.option(
+    "--seconds",
+    type=FiniteFloatRange(0, 24 * 3600, min_open=True),
+    help="Stop after this many seconds, at most a day (default: until Ctrl-C).",
+)
+@click.option(
+    "--codec",
+    type=click.Choice(["flac", "opus"]),
+    default="flac",
+    show_default=True,
+    help="FLAC is lossless; Opus keeps ~5–10x less.",
+)
+@click.option(
+    "--rate",
+    type=click.IntRange(8000, 192000),
+    default=16000,
+    show_default=True,
+    help="Sample rate in Hz (8000 to 192000).",
+)
+@click.option(
+    "--channels", type=click.IntRange(1, 8), default=1, show_default=True, help="2 for two lapel microphones."
+)
 @click.option("--live", is_flag=True, help="Transcribe while recording, so the transcript is ready at stop.")
 @click.option("--model", help="Whisper model for --live (default: the study's, else base).")
-@click.option("--commands", is_flag=True,
-              help="Read interview commands from stdin, one per line: next, prev, q ID, probe N, note TEXT, "
-                   "flag [TEXT], pause, resume, speaker P2, stop.")
+@click.option(
+    "--commands",
+    is_flag=True,
+    help="Read interview commands from stdin, one per line: next, prev, q ID, probe N, note TEXT, "
+    "flag [TEXT], pause, resume, speaker P2, stop.",
+)
 @click.pass_context
-def record(ctx: click.Context, session: str, device: str | None, seconds: float | None, codec: str, rate: int,
-           channels: int, live: bool, model: str | None, commands: bool) -> None:
+def record(
+    ctx: click.Context,
+    session: str,
+    device: str | None,
+    seconds: float | None,
+    codec: str,
+    rate: int,
+    channels: int,
+    live: bool,
+    model: str | None,
+    commands: bool,
+) -> None:
     """Record a session into the vault (sealed ~1 s chunks; refuses without audio consent)."""
     from ..core import sessions as score
     from ..core.audio.recorder import RecorderConfig
@@ -155,8 +187,11 @@ def record(ctx: click.Context, session: str, device: str | None, seconds: float 
             run = begin_recording(vault, s.id, config, on_level=on_level, live=live, live_model=model)
             reader = _Commands() if commands else None
             state: dict = {"keep_on_eof": seconds is not None}
-            click.echo(f"Recording {s.id} ({codec}, {rate} Hz, {channels} ch). "
-                       + ("Ctrl-C to stop." if seconds is None else f"Stopping after {seconds:g} s."), err=True)
+            click.echo(
+                f"Recording {s.id} ({codec}, {rate} Hz, {channels} ch). "
+                + ("Ctrl-C to stop." if seconds is None else f"Stopping after {seconds:g} s."),
+                err=True,
+            )
             start = run.position
             last_print = 0.0
             try:
@@ -182,8 +217,15 @@ def record(ctx: click.Context, session: str, device: str | None, seconds: float 
                     if interactive or now - last_print >= 5:
                         last_print = now
                         db = last_level["db"]
-                        meter = "paused" if run.recorder.paused else (
-                            f"level {db:6.1f} dBFS " + "#" * max(0, int((db + 60) / 3)) if db > -math.inf else "level  silent")
+                        meter = (
+                            "paused"
+                            if run.recorder.paused
+                            else (
+                                f"level {db:6.1f} dBFS " + "#" * max(0, int((db + 60) / 3))
+                                if db > -math.inf
+                                else "level  silent"
+                            )
+                        )
                         line = f"{_clock(run.position)}  {meter}"
                         click.echo(("\r" + line.ljust(60)) if interactive else line, nl=not interactive, err=True)
             except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) is how a recording is stopped
@@ -194,11 +236,14 @@ def record(ctx: click.Context, session: str, device: str | None, seconds: float 
                 click.echo("Finishing the transcript…", err=True)
             info = run.stop()
             if run.finish_seconds is not None:
-                click.echo(f"Transcript ready {run.finish_seconds:.1f} s after stop "
-                           f"(`fieldscribe transcript show {s.id}`).", err=True)
+                click.echo(
+                    f"Transcript ready {run.finish_seconds:.1f} s after stop (`fieldscribe transcript show {s.id}`).",
+                    err=True,
+                )
             if run.recorder.stopped_for_disk:
-                click.echo("Recording stopped early because the disk is nearly full; everything recorded is saved.",
-                           err=True)
+                click.echo(
+                    "Recording stopped early because the disk is nearly full; everything recorded is saved.", err=True
+                )
     finally:
         signal.signal(signal.SIGTERM, previous)
     click.echo(f"Saved {s.id}: {_clock(info.seconds)} of audio in {info.chunks} sealed chunks.")
@@ -235,9 +280,11 @@ def recover(ctx: click.Context) -> None:
     if not done:
         click.echo("Nothing to recover: no recording was interrupted.")
     for r in done:
-        click.echo(f"Recovered {r.session_id}: {_clock(r.seconds)} in {r.chunks} chunks kept"
-                   + (f", a torn final chunk ({r.dropped_bytes} bytes) dropped" if r.dropped_bytes else "")
-                   + f"; {r.events} timeline events intact.")
+        click.echo(
+            f"Recovered {r.session_id}: {_clock(r.seconds)} in {r.chunks} chunks kept"
+            + (f", a torn final chunk ({r.dropped_bytes} bytes) dropped" if r.dropped_bytes else "")
+            + f"; {r.events} timeline events intact."
+        )
 
 
 @click.group()
@@ -259,8 +306,11 @@ def audio_import(ctx: click.Context, session: str, file: Path, codec: str, chann
     with open_vault(ctx) as vault:
         seconds = import_file(vault, session, file, codec=codec, channels=channels)
     click.echo(f"Imported {_clock(seconds)} of audio into {session.upper()}.")
-    click.echo(f"The original {file} is still unencrypted on disk: delete it securely "
-               f"(e.g. `shred -u '{file}'`) once you have checked the import.", err=True)
+    click.echo(
+        f"The original {file} is still unencrypted on disk: delete it securely "
+        f"(e.g. `shred -u '{file}'`) once you have checked the import.",
+        err=True,
+    )
 
 
 @audio.command("export")

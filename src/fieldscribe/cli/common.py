@@ -65,11 +65,15 @@ def vault_path(ctx: click.Context) -> Path:
     except FileNotFoundError:
         return path  # `init` creates it; other commands say there is no vault here
     except OSError as exc:
-        raise InvalidInput(f"The vault path {path} cannot be used ({exc.strerror}); choose another folder with "
-                           "--vault or FIELDSCRIBE_VAULT.") from None
+        raise InvalidInput(
+            f"The vault path {path} cannot be used ({exc.strerror}); choose another folder with "
+            "--vault or FIELDSCRIBE_VAULT."
+        ) from None
     if not stat.S_ISDIR(info.st_mode):
-        raise InvalidInput(f"The vault path {path} is a file, not a folder; a vault is a folder, so choose one with "
-                           "--vault or FIELDSCRIBE_VAULT.")
+        raise InvalidInput(
+            f"The vault path {path} is a file, not a folder; a vault is a folder, so choose one with "
+            "--vault or FIELDSCRIBE_VAULT."
+        )
     return path
 
 
@@ -84,8 +88,10 @@ def new_vault_folder(path: Path) -> Iterator[None]:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise  # the disk-full sentence is the CLI's, for every command
-        raise InvalidInput(f"A vault cannot be created at {path} ({exc.strerror}); choose a folder you can write "
-                           "to with --vault or FIELDSCRIBE_VAULT.") from None
+        raise InvalidInput(
+            f"A vault cannot be created at {path} ({exc.strerror}); choose a folder you can write "
+            "to with --vault or FIELDSCRIBE_VAULT."
+        ) from None
     try:
         yield
     except BaseException:
@@ -107,8 +113,10 @@ def read_passphrase(prompt: str = "Vault passphrase", *, confirm: bool = False, 
                 raise
             raise InvalidInput(f"No passphrase given: run this in a terminal, or set {env} for scripts.") from None
     if not is_utf8(value):
-        raise InvalidInput(f"The {prompt[0].lower() + prompt[1:]} given (typed, or in {env}) is not UTF-8 text; set "
-                           "the terminal to UTF-8 and give it again.")
+        raise InvalidInput(
+            f"The {prompt[0].lower() + prompt[1:]} given (typed, or in {env}) is not UTF-8 text; set "
+            "the terminal to UTF-8 and give it again."
+        )
     return value
 
 
@@ -168,8 +176,7 @@ class UsablePath(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("the path is empty; give a file or folder name.", param, ctx)
         if isinstance(value, str) and not is_utf8(value):
-            self.fail(f"{_shown(value)} is not a UTF-8 file name; rename it (or the folder) and try again.",
-                      param, ctx)
+            self.fail(f"{_shown(value)} is not a UTF-8 file name; rename it (or the folder) and try again.", param, ctx)
         converted = super().convert(value, param, ctx)
         try:
             os.stat(converted)
@@ -220,11 +227,12 @@ def parse_bool(text: str, what: str) -> bool:
 def _recover_interrupted(vault: Vault) -> None:
     from ..core.recovery import recover_each
 
-    done, problems = recover_each(vault)   # one that fails is a warning, never a lock-out
+    done, problems = recover_each(vault)  # one that fails is a warning, never a lock-out
     for r in done:
         click.echo(
             f"Note: recording of {r.session_id} was interrupted; recovered {r.seconds:.0f} s in {r.chunks} chunks"
-            + (f" (dropped a torn final chunk of {r.dropped_bytes} bytes)" if r.dropped_bytes else "") + ".",
+            + (f" (dropped a torn final chunk of {r.dropped_bytes} bytes)" if r.dropped_bytes else "")
+            + ".",
             err=True,
         )
     for line in problems:

@@ -50,16 +50,34 @@ def _eligibility(study: Study, eligible: bool, criteria: tuple[str, ...]) -> dic
 @click.option("--compensation", help="Compensation given, e.g. 'HK$100 supermarket voucher'.")
 @click.option("--guide", "guide_ref", help="Guide version or language to enrol under (default: current).")
 @click.pass_context
-def participant_add(ctx: click.Context, group: str, name: str | None, site: str | None, contact: str | None,
-                    notes: str | None, eligible: bool, criteria: tuple[str, ...], answers: tuple[str, ...],
-                    compensation: str | None, guide_ref: str | None) -> None:
+def participant_add(
+    ctx: click.Context,
+    group: str,
+    name: str | None,
+    site: str | None,
+    contact: str | None,
+    notes: str | None,
+    eligible: bool,
+    criteria: tuple[str, ...],
+    answers: tuple[str, ...],
+    compensation: str | None,
+    guide_ref: str | None,
+) -> None:
     """Enrol a participant and print their new pseudonym (P1, P2 …)."""
     with open_vault(ctx) as vault:
         study = current_guide(vault, guide_ref).study
         screening = _eligibility(study, eligible, criteria)
         pid = pcore.enrol(
-            vault, study, group=group, name=name, site=site, contact=contact, notes=notes,
-            eligibility=screening, baseline=parse_pairs(answers, "--answer"), compensation=compensation,
+            vault,
+            study,
+            group=group,
+            name=name,
+            site=site,
+            contact=contact,
+            notes=notes,
+            eligibility=screening,
+            baseline=parse_pairs(answers, "--answer"),
+            compensation=compensation,
         )
     click.echo(pid)
     if screening is None:
@@ -80,15 +98,28 @@ def participant_add(ctx: click.Context, group: str, name: str | None, site: str 
 @click.option("--name")
 @click.option("--contact")
 @click.pass_context
-def participant_set(ctx: click.Context, pseudonym: str, eligible: bool, criteria: tuple[str, ...],
-                    answers: tuple[str, ...], compensation: str | None, name: str | None, contact: str | None) -> None:
+def participant_set(
+    ctx: click.Context,
+    pseudonym: str,
+    eligible: bool,
+    criteria: tuple[str, ...],
+    answers: tuple[str, ...],
+    compensation: str | None,
+    name: str | None,
+    contact: str | None,
+) -> None:
     """Record eligibility, baseline answers, compensation or contact details later."""
     with open_vault(ctx) as vault:
         study = current_guide(vault).study
         screening = _eligibility(study, eligible, criteria) if (eligible or criteria) else None
         pcore.update(
-            vault, study, pseudonym, baseline=parse_pairs(answers, "--answer"), compensation=compensation,
-            eligibility=screening, identity={"name": name or "", "contact": contact or ""},
+            vault,
+            study,
+            pseudonym,
+            baseline=parse_pairs(answers, "--answer"),
+            compensation=compensation,
+            eligibility=screening,
+            identity={"name": name or "", "contact": contact or ""},
         )
     click.echo(f"Updated {pcore.normalise_pseudonym(pseudonym)}.")
 
@@ -108,7 +139,7 @@ def participant_list(ctx: click.Context) -> None:
         state = {WITHDRAWN: "—", TAMPERED: "TAMPERED", "complete": "complete"}.get(p.consent, "incomplete")
         rows.append((p.id, p.group, p.site or "", p.status, state))
     for a in view.attention if view else []:
-        if a.kind == TAMPERED and a.subject in {r[0] for r in rows}:   # one edited record hides no other
+        if a.kind == TAMPERED and a.subject in {r[0] for r in rows}:  # one edited record hides no other
             click.echo(f"Warning: {terminal_safe(a.detail)}", err=True)
     if not rows:
         click.echo("No participants yet; enrol one with `fieldscribe participant add --group …`.")
@@ -163,8 +194,14 @@ def participant_show(ctx: click.Context, pseudonym: str) -> None:
 @click.option("--note", "notes", multiple=True, metavar="ID=TEXT", help="A note on one item (sealed).")
 @click.option("--taken-by", help="Who took consent (default: FIELDSCRIBE_INTERVIEWER or your login).")
 @click.pass_context
-def consent(ctx: click.Context, pseudonym: str, all_items: bool, items: tuple[str, ...], notes: tuple[str, ...],
-            taken_by: str | None) -> None:
+def consent(
+    ctx: click.Context,
+    pseudonym: str,
+    all_items: bool,
+    items: tuple[str, ...],
+    notes: tuple[str, ...],
+    taken_by: str | None,
+) -> None:
     """Take informed consent item by item (audio recording is asked separately)."""
     with open_vault(ctx) as vault:
         study = current_guide(vault).study
@@ -215,17 +252,25 @@ def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> No
     extra = f"; sessions destroyed with them: {', '.join(report.shredded_sessions)}" if report.shredded_sessions else ""
     click.echo(f"{pid} withdrawn{extra}. The pseudonym will not be reused.")
     if report.group_sessions:
-        click.echo(f"Focus groups {', '.join(report.group_sessions)} stay readable through the other members; remove "
-                   f"{pid}'s contributions when you review them.")
+        click.echo(
+            f"Focus groups {', '.join(report.group_sessions)} stay readable through the other members; remove "
+            f"{pid}'s contributions when you review them."
+        )
     if report.table_entries_removed:
-        click.echo(f"Removed {report.table_entries_removed} name(s) only {pid}'s interviews had added to the study's "
-                   "replacement table.")
+        click.echo(
+            f"Removed {report.table_entries_removed} name(s) only {pid}'s interviews had added to the study's "
+            "replacement table."
+        )
     if report.held_back:
-        click.echo(f"Held back and deleted {len(report.held_back)} bundle(s) not yet sent: "
-                   f"{', '.join(report.held_back)}; export the other sessions in them again.")
+        click.echo(
+            f"Held back and deleted {len(report.held_back)} bundle(s) not yet sent: "
+            f"{', '.join(report.held_back)}; export the other sessions in them again."
+        )
     if report.sent:
-        click.echo(f"Already sent to the analysis team: {', '.join(report.sent)}. A signed withdrawal notice goes with "
-                   "the next `fieldscribe sync`; ask the team to delete these interviews wherever they copied them.")
+        click.echo(
+            f"Already sent to the analysis team: {', '.join(report.sent)}. A signed withdrawal notice goes with "
+            "the next `fieldscribe sync`; ask the team to delete these interviews wherever they copied them."
+        )
 
 
 COMMANDS = [participant, consent, withdraw]

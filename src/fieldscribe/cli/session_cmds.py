@@ -15,16 +15,22 @@ def session() -> None:
 
 @session.command("create")
 @vault_option
-@click.option("--participant", "participants", multiple=True, required=True, metavar="PSEUDONYM",
-              help="Repeat for a focus group.")
-@click.option("--wave", type=click.IntRange(1, 999), default=1, show_default=True,
-              help="Wave of a longitudinal study (1 to 999).")
+@click.option(
+    "--participant", "participants", multiple=True, required=True, metavar="PSEUDONYM", help="Repeat for a focus group."
+)
+@click.option(
+    "--wave", type=click.IntRange(1, 999), default=1, show_default=True, help="Wave of a longitudinal study (1 to 999)."
+)
 @click.option("--guide", "guide_ref", help="Guide version or language (default: current).")
-@click.option("--kind", type=click.Choice([score.INTERVIEW, score.FOCUS_GROUP]),
-              help="Default: interview for one participant, focus_group for several.")
+@click.option(
+    "--kind",
+    type=click.Choice([score.INTERVIEW, score.FOCUS_GROUP]),
+    help="Default: interview for one participant, focus_group for several.",
+)
 @click.pass_context
-def session_create(ctx: click.Context, participants: tuple[str, ...], wave: int, guide_ref: str | None,
-                   kind: str | None) -> None:
+def session_create(
+    ctx: click.Context, participants: tuple[str, ...], wave: int, guide_ref: str | None, kind: str | None
+) -> None:
     """Plan a session and print its id."""
     with open_vault(ctx) as vault:
         sid = score.create_session(vault, list(participants), wave=wave, guide_ref=guide_ref, kind=kind)

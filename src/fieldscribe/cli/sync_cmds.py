@@ -10,10 +10,12 @@ import click
 from ..core.errors import InvalidInput
 from .common import open_vault, read_passphrase, vault_option
 
-_key_option = click.option("--identity-file", metavar="KEY",
-                           help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY).")
-_hosts_option = click.option("--known-hosts", metavar="FILE",
-                             help="known_hosts holding the store's host key (env FIELDSCRIBE_KNOWN_HOSTS).")
+_key_option = click.option(
+    "--identity-file", metavar="KEY", help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY)."
+)
+_hosts_option = click.option(
+    "--known-hosts", metavar="FILE", help="known_hosts holding the store's host key (env FIELDSCRIBE_KNOWN_HOSTS)."
+)
 
 
 @click.group()
@@ -26,11 +28,16 @@ def remote() -> None:
 @click.argument("url")
 @_key_option
 @_hosts_option
-@click.option("--password", "ask_password", is_flag=True,
-              help="Ask for a WebDAV password and keep it sealed in the vault (env FIELDSCRIBE_STORE_PASSWORD).")
+@click.option(
+    "--password",
+    "ask_password",
+    is_flag=True,
+    help="Ask for a WebDAV password and keep it sealed in the vault (env FIELDSCRIBE_STORE_PASSWORD).",
+)
 @click.pass_context
-def remote_set(ctx: click.Context, url: str, identity_file: str | None, known_hosts: str | None,
-               ask_password: bool) -> None:
+def remote_set(
+    ctx: click.Context, url: str, identity_file: str | None, known_hosts: str | None, ask_password: bool
+) -> None:
     """Set the store: sftp://user@host/path, webdav(s)://user@host/path or file:///folder."""
     from ..core.sync.settings import ENV_PASSWORD, save_remote
 
@@ -66,7 +73,9 @@ def _size(n: float) -> str:
 
 @click.command("sync")
 @vault_option
-@click.option("--to", "url", metavar="URL", help="Store address (default: `fieldscribe remote set`, then the study file).")
+@click.option(
+    "--to", "url", metavar="URL", help="Store address (default: `fieldscribe remote set`, then the study file)."
+)
 @_key_option
 @_hosts_option
 @click.pass_context
@@ -103,34 +112,52 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
     if sys.stderr.isatty():
         click.echo("", err=True)
     for name in report.missing:
-        click.echo(f"Warning: the bundle {name} is no longer where it was exported; export again or put it back.",
-                   err=True)
+        click.echo(
+            f"Warning: the bundle {name} is no longer where it was exported; export again or put it back.", err=True
+        )
     for name in report.changed:
-        click.echo(f"Warning: the bundle {name} was altered after export and was not uploaded; export those "
-                   "sessions again.", err=True)
+        click.echo(
+            f"Warning: the bundle {name} was altered after export and was not uploaded; export those sessions again.",
+            err=True,
+        )
     for name, had in report.resumed.items():
         click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
     for name in report.notices_sent:
         click.echo(f"Sent the withdrawal notice {name} to the analysis team.", err=True)
     for name in report.notices_restored:
-        click.echo(f"Warning: the withdrawal notice {name} had been deleted from the store; it was sent again "
-                   "(tell whoever runs the store).", err=True)
+        click.echo(
+            f"Warning: the withdrawal notice {name} had been deleted from the store; it was sent again "
+            "(tell whoever runs the store).",
+            err=True,
+        )
     for name in report.rejected:
-        click.echo(f"Warning: the receipt for {name} is not signed by a receipt key the study file lists; it was "
-                   "ignored (ask the analysis team, and check export: receipt_keys:).", err=True)
+        click.echo(
+            f"Warning: the receipt for {name} is not signed by a receipt key the study file lists; it was "
+            "ignored (ask the analysis team, and check export: receipt_keys:).",
+            err=True,
+        )
     if report.no_receipt_key:
-        click.echo("Warning: the analysis team has written receipts, but the study file lists no receipt key "
-                   "(export: receipt_keys:, printed by `fieldscribe bundle keygen`), so none can be believed; add "
-                   "it, import the study file again and sync.", err=True)
-    click.echo(f"Uploaded {len(report.uploaded)} bundle(s) ({_size(report.bytes_sent)} in "
-               f"{time.monotonic() - started:.1f} s); {len(report.already_there)} already on the store; "
-               f"{len(report.received)} newly confirmed received by the analysis team.")
+        click.echo(
+            "Warning: the analysis team has written receipts, but the study file lists no receipt key "
+            "(export: receipt_keys:, printed by `fieldscribe bundle keygen`), so none can be believed; add "
+            "it, import the study file again and sync.",
+            err=True,
+        )
+    click.echo(
+        f"Uploaded {len(report.uploaded)} bundle(s) ({_size(report.bytes_sent)} in "
+        f"{time.monotonic() - started:.1f} s); {len(report.already_there)} already on the store; "
+        f"{len(report.received)} newly confirmed received by the analysis team."
+    )
 
 
 @click.command("purge")
 @vault_option
-@click.option("--received", is_flag=True, required=True,
-              help="Purge sessions the analysis team confirmed it received (required, to be explicit).")
+@click.option(
+    "--received",
+    is_flag=True,
+    required=True,
+    help="Purge sessions the analysis team confirmed it received (required, to be explicit).",
+)
 @click.option("--confirm", "confirmation", metavar="TEXT", help="The confirmation phrase, for scripts.")
 @click.pass_context
 def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
@@ -140,12 +167,17 @@ def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
     with open_vault(ctx) as vault:
         ids = purgeable(vault)
         if not ids:
-            raise InvalidInput("No session has been confirmed as received by the analysis team yet; run "
-                               "`fieldscribe sync` first. Nothing was purged.")
+            raise InvalidInput(
+                "No session has been confirmed as received by the analysis team yet; run "
+                "`fieldscribe sync` first. Nothing was purged."
+            )
         phrase = confirmation_phrase(ids)
         if confirmation is None:
-            click.echo(f"This permanently deletes the audio, timeline and transcripts of {', '.join(ids)} from this "
-                       "laptop (the analysis team holds the de-identified export; the audit trail is kept).", err=True)
+            click.echo(
+                f"This permanently deletes the audio, timeline and transcripts of {', '.join(ids)} from this "
+                "laptop (the analysis team holds the de-identified export; the audit trail is kept).",
+                err=True,
+            )
             confirmation = click.prompt(f'Type "{phrase}" to confirm', default="", show_default=False)
         done = purge_received(vault, confirmation)
     click.echo(f"Purged {', '.join(done)}: their keys are destroyed and the audio files deleted.")
@@ -153,16 +185,30 @@ def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
 
 @click.command("pull")
 @click.argument("store_url", metavar="STORE")
-@click.option("--identity", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The analysis team's age identity.")
+@click.option(
+    "--identity",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The analysis team's age identity.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--study", "study_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Study file whose export: device_keys: lists the only laptops to accept "
-                   "(default: trust each device folder's first key and refuse any other).")
+@click.option(
+    "--study",
+    "study_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Study file whose export: device_keys: lists the only laptops to accept "
+    "(default: trust each device folder's first key and refuse any other).",
+)
 @_key_option
 @_hosts_option
-def bundle_pull(store_url: str, identity: Path, out: Path, study_file: Path | None, identity_file: str | None,
-                known_hosts: str | None) -> None:
+def bundle_pull(
+    store_url: str,
+    identity: Path,
+    out: Path,
+    study_file: Path | None,
+    identity_file: str | None,
+    known_hosts: str | None,
+) -> None:
     """Analysis side: fetch, verify and unpack new bundles, and write signed receipts back."""
     import os
 
@@ -170,8 +216,11 @@ def bundle_pull(store_url: str, identity: Path, out: Path, study_file: Path | No
     from ..core.sync.settings import ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD
     from ..core.sync.store import Credentials, connect
 
-    creds = Credentials(identity_file or os.environ.get(ENV_KEY), known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
-                        os.environ.get(ENV_PASSWORD))
+    creds = Credentials(
+        identity_file or os.environ.get(ENV_KEY),
+        known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
+        os.environ.get(ENV_PASSWORD),
+    )
     from ..core.sanitise import printable
     from ..core.sync.trust import DeviceTrust
 
@@ -186,9 +235,11 @@ def bundle_pull(store_url: str, identity: Path, out: Path, study_file: Path | No
         if w.error:
             click.echo(f"Warning: {where}: {printable(w.error)}.", err=True)
             continue
-        click.echo(f"{printable(w.participant)} withdrew from the study ({where}): deleted "
-                   f"{len(w.deleted)} unpacked bundle folder(s); {len(w.bundles)} bundle(s) will not be unpacked "
-                   "again. Delete their interviews from any QDA project you imported them into.")
+        click.echo(
+            f"{printable(w.participant)} withdrew from the study ({where}): deleted "
+            f"{len(w.deleted)} unpacked bundle folder(s); {len(w.bundles)} bundle(s) will not be unpacked "
+            "again. Delete their interviews from any QDA project you imported them into."
+        )
     bad = 0
     for r in report.bundles:
         where = f"{printable(r.study)}/{printable(r.device[:12])}/{printable(r.bundle)}"

@@ -40,15 +40,22 @@ def transcribe(ctx: click.Context, session: str, model: str | None, language: st
                 # the bar starts with the first progress, so that a refusal (no such session,
                 # no audio, no model) is its one error line without a "Transcribing" before it
                 if state["bar"] is None:
-                    state["bar"] = stack.enter_context(click.progressbar(
-                        length=1000, label="Transcribing", file=sys.stderr, show_eta=False,
-                        item_show_func=lambda x: x))
+                    state["bar"] = stack.enter_context(
+                        click.progressbar(
+                            length=1000,
+                            label="Transcribing",
+                            file=sys.stderr,
+                            show_eta=False,
+                            item_show_func=lambda x: x,
+                        )
+                    )
                 target = int(p.fraction * 1000)
                 state["bar"].update(target - state["last"], f"{p.done_s:.0f}/{p.total_s:.0f} s, ETA {_eta(p.eta_s)}")
                 state["last"] = target
 
-            t = transcribe_session(vault, session, model=model, language=language,
-                                   on_progress=on_progress, cancel=cancel)
+            t = transcribe_session(
+                vault, session, model=model, language=language, on_progress=on_progress, cancel=cancel
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
     if t.state != "complete":
@@ -66,8 +73,9 @@ def transcript() -> None:
 @vault_option
 @click.argument("session")
 @click.option("--plain", is_flag=True, help="Only the text.")
-@click.option("--version", "version", type=click.IntRange(1, 1_000_000),
-              help="An earlier version (default: the current one).")
+@click.option(
+    "--version", "version", type=click.IntRange(1, 1_000_000), help="An earlier version (default: the current one)."
+)
 @click.pass_context
 def transcript_show(ctx: click.Context, session: str, plain: bool, version: int | None) -> None:
     """Print a transcript with times, speakers and guide questions."""
@@ -89,8 +97,9 @@ def transcript_show(ctx: click.Context, session: str, plain: bool, version: int 
         study = load_guide(vault, s.guide_sha256).study
     questions = {q.id: q.text for _d, q in study.questions()}
     ts = study.transcription
-    for line in render(segs, plain=plain, pause_style=ts.pause_marks, pause_threshold=ts.pause_threshold,
-                       questions=questions):
+    for line in render(
+        segs, plain=plain, pause_style=ts.pause_marks, pause_threshold=ts.pause_threshold, questions=questions
+    ):
         click.echo(line)
 
 

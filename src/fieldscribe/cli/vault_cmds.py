@@ -28,6 +28,7 @@ _STATUS_ATTENTION = {
     "received": "{0}: received by the analysis team — raw data can go: `fieldscribe purge --received`",
 }
 
+
 @click.command()
 @vault_option
 @click.option("--guide", "guide_file", type=UsablePath(dir_okay=False), help="Import this study file straight away.")
@@ -60,7 +61,9 @@ def passphrase() -> None:
 
 @passphrase.command("change")
 @vault_option
-@click.option("--recovery-key", "use_recovery", is_flag=True, help="Unlock with the recovery key instead of the passphrase.")
+@click.option(
+    "--recovery-key", "use_recovery", is_flag=True, help="Unlock with the recovery key instead of the passphrase."
+)
 @click.pass_context
 def passphrase_change(ctx: click.Context, use_recovery: bool) -> None:
     """Set a new passphrase; the data and the recovery key stay as they are."""
@@ -91,7 +94,7 @@ def audit_verify(ctx: click.Context) -> None:
     from ..core import ledger
     from ..core.audio.store import verify_audio
 
-    with open_vault(ctx, recover=False) as vault:   # the tool to investigate must open whatever happened
+    with open_vault(ctx, recover=False) as vault:  # the tool to investigate must open whatever happened
         report = vault.audit.verify()
         findings = ledger.verify_all(vault)
         findings += [f for f in verify_audio(vault) if f not in findings]
@@ -112,8 +115,9 @@ def audit_verify(ctx: click.Context) -> None:
 
 @audit.command("show")
 @vault_option
-@click.option("--last", type=click.IntRange(1, 1_000_000), default=30, show_default=True,
-              help="How many recent entries to show.")
+@click.option(
+    "--last", type=click.IntRange(1, 1_000_000), default=30, show_default=True, help="How many recent entries to show."
+)
 @click.pass_context
 def audit_show(ctx: click.Context, last: int) -> None:
     """List recent audit entries (pseudonyms and actions only)."""
@@ -123,8 +127,6 @@ def audit_show(ctx: click.Context, last: int) -> None:
         # the history digests (details["ledger"]) are for `audit verify`, not for reading
         detail = " ".join(f"{k}={v}" for k, v in e.details.items() if k != "ledger")
         click.echo(f"{e.seq:>5}  {e.ts}  {e.actor:<12} {e.action:<24} {e.subject:<6} {detail}".rstrip())
-
-
 
 
 @click.command()
@@ -144,20 +146,25 @@ def status(ctx: click.Context) -> None:
         click.echo("No study imported yet; run `fieldscribe guide import FILE`.")
         return
     click.echo(f"{study.study.title}")
-    click.echo(f"Ethics reference {study.study.ethics_reference}; guides: "
-               + ", ".join(f"{g.language} {g.version}" for g in guides))
+    click.echo(
+        f"Ethics reference {study.study.ethics_reference}; guides: "
+        + ", ".join(f"{g.language} {g.version}" for g in guides)
+    )
     active = [p for p in view.people if p.consent != WITHDRAWN]
     click.echo(f"Participants: {len(active)} enrolled, {len(view.people) - len(active)} withdrawn")
     for p in view.people:
         state = {WITHDRAWN: "withdrawn", TAMPERED: "TAMPERED", "complete": "consent complete"}.get(
-            p.consent, "consent INCOMPLETE")
+            p.consent, "consent INCOMPLETE"
+        )
         click.echo(f"  {p.id:<5} {p.group:<14} {p.site or '':<26} {state}")
     click.echo(f"Sessions: {len(view.sessions)}")
     for s in view.sessions:
         status_text = "TAMPERED" if s.status == TAMPERED else s.status
         click.echo(f"  {s.id:<5} {s.kind:<12} wave {s.wave}  {','.join(s.participants):<12} {status_text}")
-    attention = [terminal_safe(a.detail) if a.kind == TAMPERED else _STATUS_ATTENTION[a.kind].format(a.subject)
-                 for a in view.attention]
+    attention = [
+        terminal_safe(a.detail) if a.kind == TAMPERED else _STATUS_ATTENTION[a.kind].format(a.subject)
+        for a in view.attention
+    ]
     if not audit_ok:
         attention.append("audit log failed verification — run `fieldscribe audit verify`")
     if attention:
@@ -168,8 +175,14 @@ def status(ctx: click.Context) -> None:
 
 @click.command()
 @vault_option
-@click.option("--study", "study_files", multiple=True, required=True, type=UsablePath(dir_okay=False),
-              help="Study file(s) to load; the first becomes the current guide.")
+@click.option(
+    "--study",
+    "study_files",
+    multiple=True,
+    required=True,
+    type=UsablePath(dir_okay=False),
+    help="Study file(s) to load; the first becomes the current guide.",
+)
 @click.pass_context
 def demo(ctx: click.Context, study_files: tuple[str, ...]) -> None:
     """Create a demo vault with fictional participants (only if it does not exist yet)."""

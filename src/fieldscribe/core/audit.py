@@ -67,8 +67,12 @@ def _plain_failed_unlock(subject: str, details: str) -> bool:
         value = json.loads(details)
     except (TypeError, ValueError, RecursionError):
         return False
-    return subject == "" and isinstance(value, dict) and set(value) == {"method"} and \
-        value["method"] in ("passphrase", "recovery-key")
+    return (
+        subject == ""
+        and isinstance(value, dict)
+        and set(value) == {"method"}
+        and value["method"] in ("passphrase", "recovery-key")
+    )
 
 
 @dataclass(frozen=True)
@@ -159,9 +163,7 @@ class AuditLog:
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], _details(r[5])) for r in rows]
 
     def entries(self) -> list[AuditEntry]:
-        rows = self._db.execute(
-            "SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq"
-        ).fetchall()
+        rows = self._db.execute("SELECT seq, ts, actor, action, subject, details FROM audit ORDER BY seq").fetchall()
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], _details(r[5])) for r in rows]
 
     def verify(self) -> AuditReport:
@@ -210,13 +212,17 @@ class AuditLog:
             problems.append(
                 f"entries {forged[0]}–{forged[-1]} were added after the anchored entry {anchored} by someone "
                 "without the key (only failed unlocks are written while the vault is locked)"
-                if len(forged) > 1 else
-                f"entry {forged[0]} ({actions[forged[0]]}) was added after the anchored entry {anchored} by "
+                if len(forged) > 1
+                else f"entry {forged[0]} ({actions[forged[0]]}) was added after the anchored entry {anchored} by "
                 "someone without the key (only failed unlocks are written while the vault is locked)"
             )
-        beyond = self._db.execute(
-            "SELECT scope, audit_seq FROM ledgers WHERE audit_seq > ? ORDER BY audit_seq DESC LIMIT 1", (anchored,)
-        ).fetchone() if raw is not None else None
+        beyond = (
+            self._db.execute(
+                "SELECT scope, audit_seq FROM ledgers WHERE audit_seq > ? ORDER BY audit_seq DESC LIMIT 1", (anchored,)
+            ).fetchone()
+            if raw is not None
+            else None
+        )
         if beyond is not None:
             problems.append(
                 f"the history of {beyond[0].split('/', 1)[-1]} was recorded at entry {beyond[1]}, after the anchored "

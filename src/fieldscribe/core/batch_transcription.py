@@ -59,7 +59,9 @@ def transcribe_session(
     if rec is None:
         raise InvalidInput(f"Session {sid} has no audio to transcribe yet.")
     if rec.state == "recording":
-        raise InvalidTransition(f"Session {sid} is being recorded (or was interrupted); run `fieldscribe recover` first.")
+        raise InvalidTransition(
+            f"Session {sid} is being recorded (or was interrupted); run `fieldscribe recover` first."
+        )
     if rec.rate != SAMPLE_RATE:
         raise InvalidInput(f"Session {sid} was recorded at {rec.rate} Hz; transcription needs 16 kHz audio.")
     settings, info = settings_for(vault, sid, model, language)

@@ -67,8 +67,9 @@ class KdfParams:
             if type(value) is not int:  # not bool, float or str: JSON gives ints for what we wrote
                 raise KeySettingsTampered(f"{name} is {type(value).__name__}, not a whole number")
             if not low <= value <= high:
-                raise KeySettingsTampered(f"{name} is {value if abs(value) < 10**12 else 'huge'}, "
-                                          f"outside {low} to {high}")
+                raise KeySettingsTampered(
+                    f"{name} is {value if abs(value) < 10**12 else 'huge'}, outside {low} to {high}"
+                )
         return cls(memory_kib=d["memory_kib"], iterations=d["iterations"], lanes=d["lanes"])
 
     @classmethod
@@ -119,9 +120,9 @@ def passphrase_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
 
 def subkey(key: bytes, purpose: str, salt: bytes | None = None) -> bytes:
     """Derive an independent key for one purpose, so that no key is ever used for two jobs."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=b"fieldscribe/" + purpose.encode()
-    ).derive(key)
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=b"fieldscribe/" + purpose.encode()).derive(
+        key
+    )
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:

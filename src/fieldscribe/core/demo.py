@@ -13,12 +13,27 @@ from .vault import Vault
 
 DEMO_PEOPLE = [
     # name, site, group, baseline, consent (audio?)
-    ("Demo Person One", "Harbour View Day Centre", "service_user",
-     {"age": 42, "gender": "female", "years_attending": 3}, True),
-    ("Demo Person Two", "Riverside Day Centre", "service_user",
-     {"age": 35, "gender": "male", "years_attending": 2}, False),
-    ("Demo Person Three", "Harbour View Day Centre", "service_user",
-     {"age": 58, "gender": "female", "years_attending": 9}, True),
+    (
+        "Demo Person One",
+        "Harbour View Day Centre",
+        "service_user",
+        {"age": 42, "gender": "female", "years_attending": 3},
+        True,
+    ),
+    (
+        "Demo Person Two",
+        "Riverside Day Centre",
+        "service_user",
+        {"age": 35, "gender": "male", "years_attending": 2},
+        False,
+    ),
+    (
+        "Demo Person Three",
+        "Harbour View Day Centre",
+        "service_user",
+        {"age": 58, "gender": "female", "years_attending": 9},
+        True,
+    ),
 ]
 
 
@@ -36,8 +51,13 @@ def build_demo(path: Path, passphrase: str, studies: list[StudyFile]) -> bool:
         for name, site, group, baseline, audio in DEMO_PEOPLE:
             known = {k: v for k, v in baseline.items() if any(f.id == k for f in study.questionnaire)}
             pid = participants.enrol(
-                vault, study, group=group, name=name, site=site,
-                eligibility=participants.all_eligible(study), baseline=known,
+                vault,
+                study,
+                group=group,
+                name=name,
+                site=site,
+                eligibility=participants.all_eligible(study),
+                baseline=known,
             )
             decisions = {c.id: True for c in study.consent}
             decisions[study.audio_consent_item.id] = audio
@@ -46,4 +66,3 @@ def build_demo(path: Path, passphrase: str, studies: list[StudyFile]) -> bool:
         sessions.create_session(vault, [pids[0]])
         sessions.create_session(vault, [pids[0], pids[2]])
     return True
-

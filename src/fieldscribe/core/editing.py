@@ -14,8 +14,9 @@ from .transcripts import StoredSegment, current_transcript
 from .vault import Vault
 
 
-def edit_segment(vault: Vault, session_id: str, idx: int, *, text: str | None = None,
-                 speaker: str | None = None) -> StoredSegment:
+def edit_segment(
+    vault: Vault, session_id: str, idx: int, *, text: str | None = None, speaker: str | None = None
+) -> StoredSegment:
     """Correct a segment of the current transcript (its words or its speaker).
 
     The first machine text is kept sealed beside the correction, so a reviewer can see what
@@ -65,6 +66,7 @@ def edit_segment(vault: Vault, session_id: str, idx: int, *, text: str | None = 
             (vault.seal_json(key, asdict(seg), *context), t.id, idx),
         )
         reopen_review(vault, session.id, t.version)
-        ledger.update_session(vault, session.id, "transcript.edit", session.id, version=t.version, segment=idx,
-                              changed=changed)
+        ledger.update_session(
+            vault, session.id, "transcript.edit", session.id, version=t.version, segment=idx, changed=changed
+        )
     return seg

@@ -113,8 +113,7 @@ class GuideInvalid(FieldscribeError):
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(
-            f"{source} has {len(problems)} {noun}; fix them and check again:\n"
-            + "\n".join(f"  {p}" for p in problems)
+            f"{source} has {len(problems)} {noun}; fix them and check again:\n" + "\n".join(f"  {p}" for p in problems)
         )
 
 
@@ -122,8 +121,7 @@ class GuideNotImported(FieldscribeError):
     def __init__(self, what: str = "") -> None:
         detail = f" matching {what!r}" if what else ""
         super().__init__(
-            f"No interview guide{detail} is imported in this vault; import one with "
-            "`fieldscribe guide import FILE`."
+            f"No interview guide{detail} is imported in this vault; import one with `fieldscribe guide import FILE`."
         )
 
 
@@ -145,17 +143,13 @@ class ParticipantWithdrawn(FieldscribeError):
 
 class UnknownSession(FieldscribeError):
     def __init__(self, session_id: str) -> None:
-        super().__init__(
-            f"There is no session {session_id} in this vault; `fieldscribe session list` shows them."
-        )
+        super().__init__(f"There is no session {session_id} in this vault; `fieldscribe session list` shows them.")
 
 
 class NotEligible(FieldscribeError):
     def __init__(self, reasons: list[str]) -> None:
         self.reasons = reasons
-        super().__init__(
-            "Not enrolled: " + "; ".join(reasons) + ". Nothing was stored."
-        )
+        super().__init__("Not enrolled: " + "; ".join(reasons) + ". Nothing was stored.")
 
 
 class InvalidAnswer(FieldscribeError):

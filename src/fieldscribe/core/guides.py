@@ -77,11 +77,21 @@ def _seal_guide(vault: Vault, sha256: str) -> None:
     and stays readable, but it names the keys bundles are encrypted to and receipts are
     believed from: someone who edits vault.db must not be able to slip in a key of theirs."""
     vault.db["study_records"].upsert(
-        {"name": f"guide:{sha256}", "sealed": vault.seal_json(vault.study_key, sha256, "study", "guide", sha256),
-         "updated_at": now_iso()}, pk="name")
+        {
+            "name": f"guide:{sha256}",
+            "sealed": vault.seal_json(vault.study_key, sha256, "study", "guide", sha256),
+            "updated_at": now_iso(),
+        },
+        pk="name",
+    )
     if vault.db.execute("SELECT 1 FROM study_records WHERE name = ?", (SEALED_MARK,)).fetchone() is None:
-        vault.db["study_records"].insert({"name": SEALED_MARK, "updated_at": now_iso(),
-                                          "sealed": vault.seal_json(vault.study_key, True, "study", SEALED_MARK)})
+        vault.db["study_records"].insert(
+            {
+                "name": SEALED_MARK,
+                "updated_at": now_iso(),
+                "sealed": vault.seal_json(vault.study_key, True, "study", SEALED_MARK),
+            }
+        )
 
 
 def _check_guide(vault: Vault, sha256: str, text: str) -> None:
@@ -89,15 +99,15 @@ def _check_guide(vault: Vault, sha256: str, text: str) -> None:
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != sha256:
         raise RecordTampered(label)
     if not vault.unlocked:
-        return   # trust decisions (recipients, receipt keys) are only taken unlocked
-    ledger.check_study(vault)   # which study files were imported, and when, is sealed history
+        return  # trust decisions (recipients, receipt keys) are only taken unlocked
+    ledger.check_study(vault)  # which study files were imported, and when, is sealed history
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (f"guide:{sha256}",)).fetchone()
     if row is not None:
         if vault.open_json(vault.study_key, row[0], "study", "guide", sha256) != sha256:
             raise RecordTampered(label)
         return
     if vault.db.execute("SELECT 1 FROM study_records WHERE name = ?", (SEALED_MARK,)).fetchone() is not None:
-        raise RecordTampered(label)   # a study file added to vault.db without the vault's key
+        raise RecordTampered(label)  # a study file added to vault.db without the vault's key
     # a vault from before study files were sealed: seal what it holds now, once
     with vault.db.atomic():
         for (other,) in vault.db.execute("SELECT sha256 FROM guides").fetchall():

@@ -48,10 +48,10 @@ from .paths import actor
 from .vault import Vault
 
 PARTICIPANT, SESSION, STUDY = "participant", "session", "study"
-STUDY_SCOPE = "study/vault"          # the study-wide state: study files, study records, the outbox
-QUIET = "ledger"                    # the audit action of an update no other entry announces
-BACKFILL = "ledger.backfill"        # once, for a vault made before ledgers existed
-DIGEST_HEX = 32                     # 128 bits of SHA-256: what the audit entry carries
+STUDY_SCOPE = "study/vault"  # the study-wide state: study files, study records, the outbox
+QUIET = "ledger"  # the audit action of an update no other entry announces
+BACKFILL = "ledger.backfill"  # once, for a vault made before ledgers existed
+DIGEST_HEX = 32  # 128 bits of SHA-256: what the audit entry carries
 _FORMAT = 1
 _GONE_PARTICIPANT = "withdrawn"
 _GONE_SESSION = ("purged", "withdrawn")
@@ -119,16 +119,14 @@ def _row_digest(fields: list[Any], sealed: Any = None) -> bytes:
 def _hash(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, bytes):   # text where a ciphertext belongs: a difference, named
+    if not isinstance(value, bytes):  # text where a ciphertext belongs: a difference, named
         return "not-bytes:" + hashlib.sha256(repr(value).encode()).hexdigest()
     return hashlib.sha256(value).hexdigest()
 
 
 def _participant_parts(vault: Vault, pid: str) -> dict[str, Any]:
     db = vault.db
-    row = db.execute(
-        "SELECT study_group, status, enrolled_at, site FROM participants WHERE id = ?", (pid,)
-    ).fetchone()
+    row = db.execute("SELECT study_group, status, enrolled_at, site FROM participants WHERE id = ?", (pid,)).fetchone()
     if row is None:
         return {}
     parts: dict[str, Any] = {"participant": [*_cells(row[:3]), _hash(row[3])]}
@@ -136,12 +134,14 @@ def _participant_parts(vault: Vault, pid: str) -> dict[str, Any]:
         "SELECT kind, sealed FROM participant_records WHERE participant_id = ? ORDER BY kind", (pid,)
     ):
         parts[f"record:{kind}"] = _hash(sealed)
-    parts["consents"] = _Rows([
-        _row_digest([cid, item, at], sealed)
-        for cid, item, at, sealed in db.execute(
-            "SELECT id, item_id, recorded_at, sealed FROM consents WHERE participant_id = ? ORDER BY id", (pid,)
-        )
-    ])
+    parts["consents"] = _Rows(
+        [
+            _row_digest([cid, item, at], sealed)
+            for cid, item, at, sealed in db.execute(
+                "SELECT id, item_id, recorded_at, sealed FROM consents WHERE participant_id = ? ORDER BY id", (pid,)
+            )
+        ]
+    )
     return parts
 
 
@@ -152,7 +152,8 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
         return {}
     parts: dict[str, Any] = {"session": _cells(row[:3]), "status": _cells([row[3]])[0]}
     parts["participants"] = [
-        _cells(r) for r in db.execute(
+        _cells(r)
+        for r in db.execute(
             "SELECT participant_id, position FROM session_participants WHERE session_id = ? ORDER BY position",
             (sid,),
         )
@@ -162,23 +163,29 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
     ).fetchone()
     parts["recording"] = _cells(rec) if rec else None
     recording_now = rec is not None and rec[3] == "recording"
-    parts["events"] = _Rows([
-        _row_digest([seq, t, kind], sealed)
-        for seq, t, kind, sealed in db.execute(
-            "SELECT seq, t, kind, sealed FROM session_events WHERE session_id = ? ORDER BY seq", (sid,)
-        )
-    ], growing=recording_now)
+    parts["events"] = _Rows(
+        [
+            _row_digest([seq, t, kind], sealed)
+            for seq, t, kind, sealed in db.execute(
+                "SELECT seq, t, kind, sealed FROM session_events WHERE session_id = ? ORDER BY seq", (sid,)
+            )
+        ],
+        growing=recording_now,
+    )
     for tid, version, model, language, state in db.execute(
         "SELECT id, version, model, language, state FROM transcripts WHERE session_id = ? ORDER BY version", (sid,)
     ).fetchall():
         parts[f"transcript:{version}"] = _cells([model, language, state])
-        parts[f"segments:{version}"] = _Rows([
-            _row_digest([idx, start, end], sealed)
-            for idx, start, end, sealed in db.execute(
-                "SELECT idx, start, \"end\", sealed FROM transcript_segments WHERE transcript_id = ? ORDER BY idx",
-                (tid,),
-            )
-        ], growing=state == "running")
+        parts[f"segments:{version}"] = _Rows(
+            [
+                _row_digest([idx, start, end], sealed)
+                for idx, start, end, sealed in db.execute(
+                    "SELECT idx, start, \"end\", sealed FROM transcript_segments WHERE transcript_id = ? ORDER BY idx",
+                    (tid,),
+                )
+            ],
+            growing=state == "running",
+        )
     for version, reviewed, sealed in db.execute(
         "SELECT transcript_version, reviewed, sealed FROM redactions WHERE session_id = ? ORDER BY transcript_version",
         (sid,),
@@ -194,15 +201,19 @@ def _study_parts(vault: Vault) -> dict[str, Any]:
     key, the queue of withdrawal notices, the sealed study-file hashes …) and the outbox (which
     bundle holds which sessions, how far it got, its receipt)."""
     db = vault.db
-    parts: dict[str, Any] = {"device": vault.device_id, "guides": [
-        _cells(r) for r in db.execute(
-            "SELECT sha256, study_id, language, title, imported_at FROM guides ORDER BY sha256")
-    ]}
+    parts: dict[str, Any] = {
+        "device": vault.device_id,
+        "guides": [
+            _cells(r)
+            for r in db.execute("SELECT sha256, study_id, language, title, imported_at FROM guides ORDER BY sha256")
+        ],
+    }
     for name, sealed in db.execute("SELECT name, sealed FROM study_records ORDER BY name"):
         parts[f"record:{name}"] = _hash(sealed)
     for row in db.execute(
-            "SELECT name, path, size, sha256, manifest_sha256, sessions, created_at, uploaded_at, remote, "
-            "received_at, receipt FROM exports ORDER BY name").fetchall():
+        "SELECT name, path, size, sha256, manifest_sha256, sessions, created_at, uploaded_at, remote, "
+        "received_at, receipt FROM exports ORDER BY name"
+    ).fetchall():
         receipt = row[10].encode() if isinstance(row[10], str) else row[10]
         parts[f"export:{row[0]}"] = [*_cells(row[1:10]), _hash(receipt or None)]
     return parts
@@ -226,10 +237,12 @@ def _describe(scope: str, part: str, sealed: Any, current: Any) -> str:
     kind, ident = _split(scope)
     name, _, version = part.partition(":")
     if kind == STUDY:
-        what = {"guides": "the list of imported study files",
-                "device": "this laptop's device id (the store folder withdrawal notices go to)",
-                "record": f"the study record {version!r}",
-                "export": f"the outbox entry of bundle {version}"}.get(name, f"the study's {part}")
+        what = {
+            "guides": "the list of imported study files",
+            "device": "this laptop's device id (the store folder withdrawal notices go to)",
+            "record": f"the study record {version!r}",
+            "export": f"the outbox entry of bundle {version}",
+        }.get(name, f"the study's {part}")
         if current is None and sealed is not None:
             return f"{what} is missing (deleted on disk)"
         if sealed is None and current is not None:
@@ -295,7 +308,7 @@ def _key_gone(vault: Vault, scope: str) -> bool | None:
     kind, ident = _split(scope)
     db = vault.db
     if kind == STUDY:
-        return False   # the study key derives from the master key: never destroyed
+        return False  # the study key derives from the master key: never destroyed
     if kind == PARTICIPANT:
         row = db.execute("SELECT status FROM participants WHERE id = ?", (ident,)).fetchone()
         if row is None:
@@ -315,7 +328,7 @@ def _needle(scope: str) -> str:
 
 
 def _named(entry: AuditEntry, scope: str) -> tuple[bool, str | None]:
-    if entry.action == UNLOCK_FAILED:   # written without a key: it can vouch for nothing
+    if entry.action == UNLOCK_FAILED:  # written without a key: it can vouch for nothing
         return False, None
     named = entry.details.get("ledger")
     if isinstance(named, dict) and scope in named:
@@ -389,7 +402,7 @@ def _inspect(vault: Vault, scope: str) -> HistoryTampered | RecordTampered | Non
     if gone:
         return None
     if row is None and scope == STUDY_SCOPE and _is_new(vault, scope) and _study_is_empty(vault):
-        return None   # a vault with no study file imported yet
+        return None  # a vault with no study file imported yet
     if row is None:
         return HistoryTampered(scope, f"the sealed history of {ident} is missing")
     sealed, column_seq = row
@@ -432,8 +445,10 @@ def _inspect(vault: Vault, scope: str) -> HistoryTampered | RecordTampered | Non
 
 
 def _study_is_empty(vault: Vault) -> bool:
-    return all(vault.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
-               for table in ("guides", "study_records", "exports"))
+    return all(
+        vault.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        for table in ("guides", "study_records", "exports")
+    )
 
 
 def check(vault: Vault, scope: str) -> None:
@@ -504,19 +519,22 @@ def update(vault: Vault, scope: str, action: str = QUIET, subject: str | None = 
             check(vault, scope)  # refuse to seal tampering into a new ledger
         seq = vault.audit.head_seq() + 1
         _sealed, digest = _seal(vault, scope, seq)
-        entry = _append(vault, seq, action, _split(scope)[1] if subject is None else subject,
-                        {**details, "ledger": {scope: digest}})
+        entry = _append(
+            vault, seq, action, _split(scope)[1] if subject is None else subject, {**details, "ledger": {scope: digest}}
+        )
     mem.checked.add(scope)
     return entry
 
 
-def update_participant(vault: Vault, pid: str, action: str = QUIET, subject: str | None = None,
-                       **details: Any) -> AuditEntry:
+def update_participant(
+    vault: Vault, pid: str, action: str = QUIET, subject: str | None = None, **details: Any
+) -> AuditEntry:
     return update(vault, participant_scope(pid), action, subject, **details)
 
 
-def update_session(vault: Vault, sid: str, action: str = QUIET, subject: str | None = None,
-                   **details: Any) -> AuditEntry:
+def update_session(
+    vault: Vault, sid: str, action: str = QUIET, subject: str | None = None, **details: Any
+) -> AuditEntry:
     return update(vault, session_scope(sid), action, subject, **details)
 
 
@@ -532,18 +550,20 @@ def drop(vault: Vault, scope: str, action: str = QUIET, subject: str | None = No
     with vault.db.atomic():
         vault.db.execute("DELETE FROM ledgers WHERE scope = ?", (scope,))
         seq = vault.audit.head_seq() + 1
-        entry = _append(vault, seq, action, _split(scope)[1] if subject is None else subject,
-                        {**details, "ledger": {scope: None}})
+        entry = _append(
+            vault, seq, action, _split(scope)[1] if subject is None else subject, {**details, "ledger": {scope: None}}
+        )
     mem.checked.discard(scope)
     return entry
 
 
 # -- vaults made before ledgers ----------------------------------------------------------------
 def _all_scopes(vault: Vault) -> list[str]:
-    return [STUDY_SCOPE] + [
-        participant_scope(r[0]) for r in vault.db.execute("SELECT id FROM participants ORDER BY seq")] + [
-        session_scope(r[0]) for r in vault.db.execute("SELECT id FROM sessions ORDER BY seq")
-    ]
+    return (
+        [STUDY_SCOPE]
+        + [participant_scope(r[0]) for r in vault.db.execute("SELECT id FROM participants ORDER BY seq")]
+        + [session_scope(r[0]) for r in vault.db.execute("SELECT id FROM sessions ORDER BY seq")]
+    )
 
 
 def _backfill_once(vault: Vault, mem: _Memory) -> None:
@@ -604,14 +624,24 @@ def verify_all(vault: Vault, on_scope: Callable[[str], None] | None = None) -> l
             scope for scope, digest in evidence.latest.items() if digest is not None
         }
         for scope in sorted(orphans - known):
-            findings.append(str(HistoryTampered(
-                scope, f"{_split(scope)[1]} was deleted from the vault, but the audit log records its history")))
+            findings.append(
+                str(
+                    HistoryTampered(
+                        scope, f"{_split(scope)[1]} was deleted from the vault, but the audit log records its history"
+                    )
+                )
+            )
         # withdrawn and purged records keep their rows (pseudonym, status): deleting them hides
         # that the person or interview ever existed
         ended = {participant_scope(p) for p in evidence.withdrawn} | {session_scope(s) for s in evidence.ended_sessions}
         for scope in sorted(ended - known - orphans):
-            findings.append(str(HistoryTampered(
-                scope, f"{_split(scope)[1]} was deleted from the vault after it was withdrawn or purged")))
+            findings.append(
+                str(
+                    HistoryTampered(
+                        scope, f"{_split(scope)[1]} was deleted from the vault after it was withdrawn or purged"
+                    )
+                )
+            )
     return findings
 
 
@@ -628,7 +658,7 @@ class _Evidence:
     def read(cls, vault: Vault) -> _Evidence:
         out = cls()
         for e in vault.audit.entries():
-            if e.action == UNLOCK_FAILED:   # written without a key: evidence of nothing
+            if e.action == UNLOCK_FAILED:  # written without a key: evidence of nothing
                 continue
             if e.action == "participant.withdraw":
                 out.withdrawn.add(e.subject)
@@ -658,22 +688,26 @@ def _status_without_evidence(vault: Vault, scope: str, evidence: _Evidence) -> s
         if row is None or row[0] != _GONE_PARTICIPANT:
             return None
         if has_key is not None:
-            return (f"{ident} is marked withdrawn but their key was never destroyed: the status was edited on "
-                    f"disk; {_ADVICE}")
+            return (
+                f"{ident} is marked withdrawn but their key was never destroyed: the status was edited on "
+                f"disk; {_ADVICE}"
+            )
         if ident not in evidence.withdrawn:
-            return (f"{ident} is marked withdrawn but the audit log records no withdrawal: their key was "
-                    f"deleted; {_ADVICE}")
+            return (
+                f"{ident} is marked withdrawn but the audit log records no withdrawal: their key was deleted; {_ADVICE}"
+            )
         return None
     row = db.execute("SELECT status FROM sessions WHERE id = ?", (ident,)).fetchone()
     has_key = db.execute("SELECT 1 FROM session_keys WHERE session_id = ?", (ident,)).fetchone()
     if row is None:
         return None
     if row[0] in _GONE_SESSION and has_key is not None:
-        return (f"{ident} is marked {row[0]} but its key was never destroyed: the status was edited on disk; "
-                f"{_ADVICE}")
+        return f"{ident} is marked {row[0]} but its key was never destroyed: the status was edited on disk; {_ADVICE}"
     if row[0] in _GONE_SESSION and ident not in evidence.ended_sessions:
-        return (f"{ident} is marked {row[0]} but the audit log records no withdrawal or purge: its key was "
-                f"deleted; {_ADVICE}")
+        return (
+            f"{ident} is marked {row[0]} but the audit log records no withdrawal or purge: its key was "
+            f"deleted; {_ADVICE}"
+        )
     if row[0] not in _GONE_SESSION and has_key is None:
         return f"{ident} has lost its key but was neither withdrawn nor purged: its key was deleted; {_ADVICE}"
     return None

@@ -31,13 +31,18 @@ from .transcripts import (
 )
 from .vault import Vault
 
-MIN_WINDOW_S = 8.0      # transcribe once this much new audio has arrived …
-MAX_WINDOW_S = 20.0     # … cut at the quietest moment, at the latest after this much
+MIN_WINDOW_S = 8.0  # transcribe once this much new audio has arrived …
+MAX_WINDOW_S = 20.0  # … cut at the quietest moment, at the latest after this much
 QUIET_FRAME_S = 0.3
 
 
-def find_cut(audio: np.ndarray, rate: int = SAMPLE_RATE, min_s: float = MIN_WINDOW_S,
-             max_s: float = MAX_WINDOW_S, force: bool = False) -> int | None:
+def find_cut(
+    audio: np.ndarray,
+    rate: int = SAMPLE_RATE,
+    min_s: float = MIN_WINDOW_S,
+    max_s: float = MAX_WINDOW_S,
+    force: bool = False,
+) -> int | None:
     """Where to cut the buffer: the quietest QUIET_FRAME_S after min_s, if it is a pause
     (well below the buffer's speech level) or the buffer is longer than max_s."""
     n = len(audio)
@@ -51,15 +56,16 @@ def find_cut(audio: np.ndarray, rate: int = SAMPLE_RATE, min_s: float = MIN_WIND
     usable = len(region) - len(region) % frame
     energy = np.sqrt(np.mean(region[:usable].reshape(-1, frame) ** 2, axis=1))
     best = int(np.argmin(energy))
-    speech_level = float(np.sqrt(np.mean(audio ** 2))) or 1e-9
+    speech_level = float(np.sqrt(np.mean(audio**2))) or 1e-9
     if energy[best] < 0.1 * speech_level or n >= max_s * rate or force:
         return lo + best * frame + frame // 2
     return None
 
 
 class LiveTranscriber:
-    def __init__(self, vault: Vault, session_id: str, settings: EngineSettings, model_path,
-                 on_segment: Callable | None = None) -> None:
+    def __init__(
+        self, vault: Vault, session_id: str, settings: EngineSettings, model_path, on_segment: Callable | None = None
+    ) -> None:
         self.vault = vault
         self.session_id = session_id
         self.settings = settings
@@ -72,8 +78,8 @@ class LiveTranscriber:
         self._previous = load_segments(vault, self.transcript, self._key)
         self._tail = ChunkTail(audio_path(vault, session_id), session_id, self._key, vault.aad)
         self._buffer = np.zeros(0, dtype=np.float32)
-        self._buffer_start = 0.0       # session time of _buffer[0]
-        self._skip_until = done        # audio already transcribed by an earlier run
+        self._buffer_start = 0.0  # session time of _buffer[0]
+        self._skip_until = done  # audio already transcribed by an earlier run
         self._stop = threading.Event()
         self._finish = threading.Event()
         self._thread: threading.Thread | None = None
@@ -139,8 +145,9 @@ class LiveTranscriber:
         if self.error is not None:
             raise self.error
         with self.vault.db.atomic():
-            self.vault.db.execute("UPDATE transcripts SET total_s = ? WHERE id = ?",
-                                  (total_frames / SAMPLE_RATE, self.transcript.id))
+            self.vault.db.execute(
+                "UPDATE transcripts SET total_s = ? WHERE id = ?", (total_frames / SAMPLE_RATE, self.transcript.id)
+            )
         complete_transcript(self.vault, self.transcript)
 
     def abandon(self) -> None:

@@ -30,7 +30,7 @@ class PersonState:
     group: str
     site: str | None
     status: str
-    consent: str          # complete | partial | no audio | none | withdrawn | tampered
+    consent: str  # complete | partial | no audio | none | withdrawn | tampered
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,15 @@ class SessionState:
     kind: str
     wave: int
     participants: tuple[str, ...]
-    status: str           # the session's status, or "tampered"
-    transcribed_share: float | None = None   # a transcription under way, 0–1
+    status: str  # the session's status, or "tampered"
+    transcribed_share: float | None = None  # a transcription under way, 0–1
 
 
 @dataclass(frozen=True)
 class Attention:
-    subject: str          # a pseudonym or session id ("" for the vault)
-    kind: str             # interrupted | consent | tampered | one of FOLLOW_UP
-    detail: str = ""      # for tampered: the sentence naming what changed
+    subject: str  # a pseudonym or session id ("" for the vault)
+    kind: str  # interrupted | consent | tampered | one of FOLLOW_UP
+    detail: str = ""  # for tampered: the sentence naming what changed
 
 
 @dataclass
@@ -64,7 +64,7 @@ def overview(vault: Vault, study: Study) -> Overview:
         status, share = s.status, None
         try:
             if s.status not in (sessions.PURGED, sessions.WITHDRAWN):
-                ledger.check_session(vault, s.id)   # a status edited on disk is not shown as true
+                ledger.check_session(vault, s.id)  # a status edited on disk is not shown as true
             running = [t for t in list_transcripts(vault, s.id) if t.state == "running"]
             if running and s.status == sessions.RECORDED and running[-1].total_s:
                 share = running[-1].done_s / running[-1].total_s

@@ -261,6 +261,5 @@ def shred_records(vault: Vault, pid: str) -> list[str]:
         "UPDATE participants SET status = ?, withdrawn_at = ?, site = NULL WHERE id = ?",
         (WITHDRAWN, now_iso(), pid),
     )
-    ledger.drop(vault, ledger.participant_scope(pid), "participant.withdraw", pid,
-                sessions_shredded=shredded_sessions)
+    ledger.drop(vault, ledger.participant_scope(pid), "participant.withdraw", pid, sessions_shredded=shredded_sessions)
     return shredded_sessions

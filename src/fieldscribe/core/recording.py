@@ -59,8 +59,16 @@ class RecordingRun:
         new = self.recorder.take_warnings()
         for w in new:
             if w.kind in ("lost_audio", "disk_full", "disk_low", "write_failed", "silence", "clipping"):
-                timeline.add_event(self.vault, self.session_id, timeline.WARNING, w.t, key=self._key,
-                                   warning=w.kind, message=w.message, seconds=round(w.seconds, 3))
+                timeline.add_event(
+                    self.vault,
+                    self.session_id,
+                    timeline.WARNING,
+                    w.t,
+                    key=self._key,
+                    warning=w.kind,
+                    message=w.message,
+                    seconds=round(w.seconds, 3),
+                )
         self.warnings.extend(new)
         return new
 
@@ -81,10 +89,15 @@ class RecordingRun:
             sessions.set_status(self.vault, self.session_id, sessions.RECORDED)
             # the final chunk count and length are sealed here, with the timeline
             ledger.update_session(
-                self.vault, self.session_id, "recording.stop", self.session_id,
+                self.vault,
+                self.session_id,
+                "recording.stop",
+                self.session_id,
                 seconds=round(self.recorder.writer.next_frame / self.recorder.config.rate, 1),
-                chunks_this_run=stats.chunks_written, frames_dropped=stats.frames_dropped,
-                lost_seconds=round(stats.seconds_lost_clock, 2), stopped_for_disk=self.recorder.stopped_for_disk,
+                chunks_this_run=stats.chunks_written,
+                frames_dropped=stats.frames_dropped,
+                lost_seconds=round(stats.seconds_lost_clock, 2),
+                stopped_for_disk=self.recorder.stopped_for_disk,
             )
         if self.live is not None and self.recorder.error is None:
             started = time.monotonic()
@@ -123,9 +136,7 @@ def begin_recording(
     session = sessions.get_session(vault, session_id)
     sid = session.id
     if session.status == sessions.RECORDING:
-        raise InvalidTransition(
-            f"Session {sid} was interrupted while recording; run `fieldscribe recover` first."
-        )
+        raise InvalidTransition(f"Session {sid} was interrupted while recording; run `fieldscribe recover` first.")
     existing = recording_info(vault, sid)
     path = audio_path(vault, sid)
     if existing is not None:
@@ -146,31 +157,51 @@ def begin_recording(
     sessions.start_recording(vault, sid)  # the consent gate; status -> recording
     key = sessions.session_key(vault, sid)
     writer = ChunkWriter(
-        path, sid, fmt, key, vault.aad,
-        next_index=existing.chunks if existing else 0, next_frame=existing.frames if existing else 0,
+        path,
+        sid,
+        fmt,
+        key,
+        vault.aad,
+        next_index=existing.chunks if existing else 0,
+        next_frame=existing.frames if existing else 0,
     )
     with vault.db.atomic():
         vault.db["recordings"].upsert(
             {
-                "session_id": sid, "blob": path.name, "codec": fmt.codec, "rate": fmt.rate,
-                "channels": fmt.channels, "state": "recording",
-                "chunks": writer.next_index, "frames": writer.next_frame,
-                "started_at": now_iso(), "updated_at": now_iso(), "pid": os.getpid(),
+                "session_id": sid,
+                "blob": path.name,
+                "codec": fmt.codec,
+                "rate": fmt.rate,
+                "channels": fmt.channels,
+                "state": "recording",
+                "chunks": writer.next_index,
+                "frames": writer.next_frame,
+                "started_at": now_iso(),
+                "updated_at": now_iso(),
+                "pid": os.getpid(),
             },
             pk="session_id",
         )
-        ledger.update_session(vault, sid, "recording.start", sid, codec=fmt.codec, rate=fmt.rate,
-                              channels=fmt.channels, resumed_at=round(writer.next_frame / fmt.rate, 1))
-    recorder = Recorder(writer, config, source=source, on_level=on_level, on_warning=on_warning,
-                        free_space=free_space)
+        ledger.update_session(
+            vault,
+            sid,
+            "recording.start",
+            sid,
+            codec=fmt.codec,
+            rate=fmt.rate,
+            channels=fmt.channels,
+            resumed_at=round(writer.next_frame / fmt.rate, 1),
+        )
+    recorder = Recorder(writer, config, source=source, on_level=on_level, on_warning=on_warning, free_space=free_space)
     try:
         recorder.start()
     except BaseException:
         writer.close()
         with vault.db.atomic():
             # nothing was recorded: back to where the session was, so it can be recorded again
-            sessions.set_status(vault, sid, sessions.RECORDED if existing else sessions.PLANNED,
-                                reason="the recorder failed to start")
+            sessions.set_status(
+                vault, sid, sessions.RECORDED if existing else sessions.PLANNED, reason="the recorder failed to start"
+            )
             vault.db.execute(
                 "UPDATE recordings SET state = ?, updated_at = ? WHERE session_id = ?",
                 ("complete" if existing else "failed", now_iso(), sid),

@@ -20,7 +20,7 @@ class RecordingInfo:
     codec: str
     rate: int
     channels: int
-    state: str           # recording | complete | recovered
+    state: str  # recording | complete | recovered
     chunks: int
     frames: int
 

@@ -27,9 +27,12 @@ class Recovered:
 
 
 def interrupted_sessions(vault: Vault) -> list[str]:
-    return [r[0] for r in vault.db.execute(
-        "SELECT session_id FROM recordings WHERE state = 'recording' ORDER BY session_id"
-    ).fetchall()]
+    return [
+        r[0]
+        for r in vault.db.execute(
+            "SELECT session_id FROM recordings WHERE state = 'recording' ORDER BY session_id"
+        ).fetchall()
+    ]
 
 
 def recover_all(vault: Vault) -> list[Recovered]:
@@ -74,8 +77,17 @@ def recover_session(vault: Vault, session_id: str) -> Recovered:
             "WHERE session_id = ?",
             (chunks, frames, now_iso(), session_id),
         )
-        timeline.insert_event(vault, session_id, timeline.RECOVERED, frames / rate, key,
-                              {"dropped_bytes": dropped, "chunks": chunks})
-        ledger.update_session(vault, session_id, "recording.recovered", session_id, chunks=chunks,
-                              seconds=round(frames / rate, 1), dropped_bytes=dropped, events=n_events)
+        timeline.insert_event(
+            vault, session_id, timeline.RECOVERED, frames / rate, key, {"dropped_bytes": dropped, "chunks": chunks}
+        )
+        ledger.update_session(
+            vault,
+            session_id,
+            "recording.recovered",
+            session_id,
+            chunks=chunks,
+            seconds=round(frames / rate, 1),
+            dropped_bytes=dropped,
+            events=n_events,
+        )
     return Recovered(session_id, chunks, frames / rate, dropped, n_events)

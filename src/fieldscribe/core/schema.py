@@ -23,15 +23,21 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
     db["participants"].create(
         {
-            "id": str, "seq": int, "study_group": str, "status": str,
-            "enrolled_at": str, "withdrawn_at": str, "site": bytes,
+            "id": str,
+            "seq": int,
+            "study_group": str,
+            "status": str,
+            "enrolled_at": str,
+            "withdrawn_at": str,
+            "site": bytes,
         },
         pk="id",
         not_null={"seq", "study_group", "status", "enrolled_at"},
     )
     db["participants"].create_index(["seq"], unique=True)
     db["participant_keys"].create(
-        {"participant_id": str, "wrapped": bytes}, pk="participant_id",
+        {"participant_id": str, "wrapped": bytes},
+        pk="participant_id",
         foreign_keys=[("participant_id", "participants", "id")],
     )
     # identity, eligibility, baseline, compensation: one sealed JSON document each
@@ -49,8 +55,14 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["consents"].create_index(["participant_id", "item_id"])
     db["sessions"].create(
         {
-            "id": str, "seq": int, "kind": str, "wave": int, "guide_sha256": str,
-            "status": str, "created_at": str, "updated_at": str,
+            "id": str,
+            "seq": int,
+            "kind": str,
+            "wave": int,
+            "guide_sha256": str,
+            "status": str,
+            "created_at": str,
+            "updated_at": str,
         },
         pk="id",
         foreign_keys=[("guide_sha256", "guides", "sha256")],
@@ -69,8 +81,14 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["study_records"].create({"name": str, "sealed": bytes, "updated_at": str}, pk="name")
     db["audit"].create(
         {
-            "seq": int, "ts": str, "actor": str, "action": str, "subject": str,
-            "details": str, "prev_hash": str, "hash": str,
+            "seq": int,
+            "ts": str,
+            "actor": str,
+            "action": str,
+            "subject": str,
+            "details": str,
+            "prev_hash": str,
+            "hash": str,
         },
         pk="seq",
     )
@@ -81,8 +99,16 @@ def _v2(db: sqlite_utils.Database) -> None:
     # one row per session audio file; state 'recording' after a crash marks it for recovery
     db["recordings"].create(
         {
-            "session_id": str, "blob": str, "codec": str, "rate": int, "channels": int,
-            "state": str, "chunks": int, "frames": int, "started_at": str, "updated_at": str,
+            "session_id": str,
+            "blob": str,
+            "codec": str,
+            "rate": int,
+            "channels": int,
+            "state": str,
+            "chunks": int,
+            "frames": int,
+            "started_at": str,
+            "updated_at": str,
             "pid": int,
         },
         pk="session_id",
@@ -102,9 +128,17 @@ def _v3(db: sqlite_utils.Database) -> None:
     and their segments, sealed with the session key."""
     db["transcripts"].create(
         {
-            "id": int, "session_id": str, "version": int, "model": str, "language": str,
-            "state": str, "done_s": float, "total_s": float, "settings": str,
-            "created_at": str, "completed_at": str,
+            "id": int,
+            "session_id": str,
+            "version": int,
+            "model": str,
+            "language": str,
+            "state": str,
+            "done_s": float,
+            "total_s": float,
+            "settings": str,
+            "created_at": str,
+            "completed_at": str,
         },
         pk="id",
         foreign_keys=[("session_id", "sessions", "id")],
@@ -133,8 +167,19 @@ def _v5(db: sqlite_utils.Database) -> None:
     Only what the store itself sees is kept here: file name, size and hashes of ciphertext,
     session ids. The manifest hash is the secret a receipt must prove knowledge of."""
     db["exports"].create(
-        {"name": str, "path": str, "size": int, "sha256": str, "manifest_sha256": str, "sessions": str,
-         "created_at": str, "uploaded_at": str, "remote": str, "received_at": str, "receipt": str},
+        {
+            "name": str,
+            "path": str,
+            "size": int,
+            "sha256": str,
+            "manifest_sha256": str,
+            "sessions": str,
+            "created_at": str,
+            "uploaded_at": str,
+            "remote": str,
+            "received_at": str,
+            "receipt": str,
+        },
         pk="name",
     )
 
@@ -146,9 +191,7 @@ def _v6(db: sqlite_utils.Database) -> None:
     A vault that already holds data gets its ledgers built on first use after unlock (the
     keys are not available here); the marker says that this is expected, once."""
     db["ledgers"].create({"scope": str, "sealed": bytes, "audit_seq": int, "updated_at": str}, pk="scope")
-    has_data = db.execute(
-        "SELECT EXISTS(SELECT 1 FROM participants) OR EXISTS(SELECT 1 FROM sessions)"
-    ).fetchone()[0]
+    has_data = db.execute("SELECT EXISTS(SELECT 1 FROM participants) OR EXISTS(SELECT 1 FROM sessions)").fetchone()[0]
     if has_data:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_backfill', 'pending')")
 

@@ -100,9 +100,7 @@ def create_session(
     }
     for pid in pids:
         if groups[pid] not in guide.study.group_ids:
-            raise InvalidInput(
-                f"{pid} is in group {groups[pid]!r}, which guide {guide.version} does not know."
-            )
+            raise InvalidInput(f"{pid} is in group {groups[pid]!r}, which guide {guide.version} does not know.")
     session_key = crypto.random_key()
     with vault.db.atomic():
         seq = vault.db.execute("SELECT COALESCE(MAX(seq), 0) FROM sessions").fetchone()[0] + 1
@@ -110,8 +108,14 @@ def create_session(
         now = now_iso()
         vault.db["sessions"].insert(
             {
-                "id": sid, "seq": seq, "kind": kind, "wave": wave, "guide_sha256": guide.sha256,
-                "status": PLANNED, "created_at": now, "updated_at": now,
+                "id": sid,
+                "seq": seq,
+                "kind": kind,
+                "wave": wave,
+                "guide_sha256": guide.sha256,
+                "status": PLANNED,
+                "created_at": now,
+                "updated_at": now,
             }
         )
         for position, pid in enumerate(pids):
@@ -123,8 +127,9 @@ def create_session(
                     "wrapped": crypto.seal(vault.participant_key(pid), session_key, vault.aad("session-key", sid, pid)),
                 }
             )
-        ledger.update_session(vault, sid, "session.create", sid, participants=pids, wave=wave, kind=kind,
-                              guide=guide.version)
+        ledger.update_session(
+            vault, sid, "session.create", sid, participants=pids, wave=wave, kind=kind, guide=guide.version
+        )
     return sid
 
 
@@ -163,9 +168,7 @@ def set_status(vault: Vault, sid: str, new: str, *, reason: str | None = None) -
     caller checks the history before it deletes anything)."""
     session = get_session(vault, sid)
     if new not in TRANSITIONS.get(session.status, set()):
-        raise InvalidTransition(
-            f"Session {session.id} is {session.status}; it cannot become {new} from there."
-        )
+        raise InvalidTransition(f"Session {session.id} is {session.status}; it cannot become {new} from there.")
     ending = new in ENDINGS
     if ending and vault.db.execute("SELECT 1 FROM session_keys WHERE session_id = ?", (session.id,)).fetchone():
         raise InvalidTransition(
@@ -175,9 +178,7 @@ def set_status(vault: Vault, sid: str, new: str, *, reason: str | None = None) -
         ledger.check_session(vault, session.id)
     details = {"old": session.status, "new": new} | ({"reason": reason} if reason else {})
     with vault.db.atomic():
-        vault.db.execute(
-            "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (new, now_iso(), session.id)
-        )
+        vault.db.execute("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (new, now_iso(), session.id))
         seal = ledger.drop if ending else ledger.update
         seal(vault, ledger.session_scope(session.id), "session.status", session.id, **details)
     return get_session(vault, session.id)

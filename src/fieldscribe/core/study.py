@@ -41,9 +41,24 @@ class Site(_Model):
 
 # words that end a site's name without saying which site it is: "Harbour View Day Centre"
 # is also called "Harbour View"
-_GENERIC_SITE_TAIL = ("Day Care Centre", "Day Centre", "Day Center", "Resource Centre", "Recovery Centre",
-                      "Wellbeing Centre", "Community Centre", "Centre", "Center", "Clubhouse", "Club", "Project",
-                      "Services", "Service", "Hub", "House")
+_GENERIC_SITE_TAIL = (
+    "Day Care Centre",
+    "Day Centre",
+    "Day Center",
+    "Resource Centre",
+    "Recovery Centre",
+    "Wellbeing Centre",
+    "Community Centre",
+    "Centre",
+    "Center",
+    "Clubhouse",
+    "Club",
+    "Project",
+    "Services",
+    "Service",
+    "Hub",
+    "House",
+)
 
 
 class DeidentificationSettings(_Model):
@@ -239,7 +254,9 @@ class Study(_Model):
             try:
                 value: float | int = float(str(raw).strip())
             except ValueError:
-                raise InvalidAnswer(f"{f.label}: {str(raw).strip()[:40]!r} is not a number; enter digits only.") from None
+                raise InvalidAnswer(
+                    f"{f.label}: {str(raw).strip()[:40]!r} is not a number; enter digits only."
+                ) from None
             if not math.isfinite(value):  # "nan", "inf", "1e309": float() accepts them, no answer is one
                 raise InvalidAnswer(f"{f.label}: {str(raw).strip()[:40]!r} is not a finite number; enter digits only.")
             if f.integer:
@@ -249,9 +266,7 @@ class Study(_Model):
             low = f.min if f.min is not None else float("-inf")
             high = f.max if f.max is not None else float("inf")
             if not low <= value <= high:
-                raise InvalidAnswer(
-                    f"{f.label}: {value:g} is outside the allowed range {low:g} to {high:g}."
-                )
+                raise InvalidAnswer(f"{f.label}: {value:g} is outside the allowed range {low:g} to {high:g}.")
             return value
         if isinstance(f, ChoiceField):
             text = str(raw).strip()
@@ -260,9 +275,7 @@ class Study(_Model):
             for code, label in f.choices.items():
                 if text.casefold() == label.casefold():
                     return code
-            raise InvalidAnswer(
-                f"{f.label}: {text!r} is not one of the choices ({', '.join(f.choices)})."
-            )
+            raise InvalidAnswer(f"{f.label}: {text!r} is not one of the choices ({', '.join(f.choices)}).")
         text = str(raw).strip()
         if len(text) > f.max_length:
             raise InvalidAnswer(f"{f.label}: the answer is longer than {f.max_length} characters.")
@@ -353,7 +366,7 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     if err["type"] == "missing":
         return "required field is missing"
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     return msg[0].lower() + msg[1:] if msg else msg
 
 
@@ -370,9 +383,11 @@ def parse_study(text: str, source: str = "<study>") -> StudyFile:
     elif located.data is not None:
         if isinstance(located.data, dict) and located.data.get("format") not in (None, FORMAT):
             problems.append(
-                (located.line_of(("format",)) or 1,
-                 f"line {located.line_of(('format',))}: format: this fieldscribe reads {FORMAT!r}, "
-                 f"not {located.data.get('format')!r}")
+                (
+                    located.line_of(("format",)) or 1,
+                    f"line {located.line_of(('format',))}: format: this fieldscribe reads {FORMAT!r}, "
+                    f"not {located.data.get('format')!r}",
+                )
             )
         else:
             try:

@@ -18,15 +18,15 @@ from .errors import InvalidInput
 from .sessions import session_key
 from .vault import Vault
 
-QUESTION = "question"          # data: question (id), domain (id)
-PROBE = "probe"                # data: question, probe (index)
-NOTE = "note"                  # data: text, preset (laughs, tearful, …) or None
-FLAG = "flag"                  # sensitive moment; data: text (optional)
+QUESTION = "question"  # data: question (id), domain (id)
+PROBE = "probe"  # data: question, probe (index)
+NOTE = "note"  # data: text, preset (laughs, tearful, …) or None
+FLAG = "flag"  # sensitive moment; data: text (optional)
 PAUSE = "pause"
 RESUME = "resume"
-SPEAKER = "speaker"            # focus groups; data: participant
-WARNING = "warning"            # recorder health: data: kind (silence, clipping, lost_audio, disk), message, seconds
-RECOVERED = "recovered"        # a crash was recovered here; data: dropped_bytes
+SPEAKER = "speaker"  # focus groups; data: participant
+WARNING = "warning"  # recorder health: data: kind (silence, clipping, lost_audio, disk), message, seconds
+RECOVERED = "recovered"  # a crash was recovered here; data: dropped_bytes
 KINDS = (QUESTION, PROBE, NOTE, FLAG, PAUSE, RESUME, SPEAKER, WARNING, RECOVERED)
 
 NOTE_PRESETS = ("laughs", "tearful", "long pause", "interruption", "non-verbal")
@@ -59,8 +59,7 @@ def _recording_now(vault: Vault, session_id: str) -> bool:
     return row is not None and row[0] == "recording"
 
 
-def insert_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes | None,
-                 data: dict[str, Any]) -> Event:
+def insert_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes | None, data: dict[str, Any]) -> Event:
     """Store an event without sealing the session's history: for callers that seal it
     themselves in the same transaction (recovery), and for running recordings."""
     if kind not in KINDS:
@@ -69,13 +68,19 @@ def insert_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes 
         raise InvalidInput("A timeline position cannot be negative.")
     key = key or session_key(vault, session_id)
     with vault.db.atomic():
-        seq = vault.db.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = ?", (session_id,)
-        ).fetchone()[0] + 1
+        seq = (
+            vault.db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+            + 1
+        )
         created = now_iso()
         vault.db["session_events"].insert(
             {
-                "session_id": session_id, "seq": seq, "t": round(t, 3), "kind": kind,
+                "session_id": session_id,
+                "seq": seq,
+                "t": round(t, 3),
+                "kind": kind,
                 "sealed": vault.seal_json(key, data, "event", session_id, str(seq), kind),
                 "created_at": created,
             }

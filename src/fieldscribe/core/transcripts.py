@@ -35,7 +35,7 @@ class TranscriptInfo:
     version: int
     model: str
     language: str
-    state: str            # running | complete | superseded
+    state: str  # running | complete | superseded
     done_s: float
     total_s: float
 
@@ -82,12 +82,14 @@ def attribute(segments: list, events: list[timeline.Event], prev_end: float = fl
             if prev_end <= e.t < seg.end
         ]
         prev_end = seg.end
-        out.append({
-            "question": q.data.get("question") if q else None,
-            "domain": q.data.get("domain") if q else None,
-            "speaker": sp.data.get("participant") if sp else None,
-            "notes": inside,
-        })
+        out.append(
+            {
+                "question": q.data.get("question") if q else None,
+                "domain": q.data.get("domain") if q else None,
+                "speaker": sp.data.get("participant") if sp else None,
+                "notes": inside,
+            }
+        )
     return out
 
 
@@ -101,9 +103,12 @@ _COLS = "id, session_id, version, model, language, state, done_s, total_s"
 
 def list_transcripts(vault: Vault, session_id: str) -> list[TranscriptInfo]:
     sid = sessions.get_session(vault, session_id).id
-    return [_row(r) for r in vault.db.execute(
-        f"SELECT {_COLS} FROM transcripts WHERE session_id = ? ORDER BY version", (sid,)
-    ).fetchall()]
+    return [
+        _row(r)
+        for r in vault.db.execute(
+            f"SELECT {_COLS} FROM transcripts WHERE session_id = ? ORDER BY version", (sid,)
+        ).fetchall()
+    ]
 
 
 def current_transcript(vault: Vault, session_id: str) -> TranscriptInfo | None:
@@ -119,7 +124,9 @@ def load_segments(vault: Vault, transcript: TranscriptInfo, key: bytes | None = 
         "SELECT idx, sealed FROM transcript_segments WHERE transcript_id = ? ORDER BY idx", (transcript.id,)
     ).fetchall()
     segments = [
-        StoredSegment(**vault.open_json(key, sealed, "segment", transcript.session_id, str(transcript.version), str(idx)))
+        StoredSegment(
+            **vault.open_json(key, sealed, "segment", transcript.session_id, str(transcript.version), str(idx))
+        )
         for idx, sealed in rows
     ]
     ledger.check_session(vault, transcript.session_id)  # each segment authenticates; now the set of them
@@ -147,42 +154,76 @@ def begin_transcript(vault: Vault, sid: str, settings, total_s: float) -> Transc
             return t
     ledger.check_session(vault, sid)
     with vault.db.atomic():
-        version = vault.db.execute(
-            "SELECT COALESCE(MAX(version), 0) FROM transcripts WHERE session_id = ?", (sid,)
-        ).fetchone()[0] + 1
-        vault.db["transcripts"].insert({
-            "session_id": sid, "version": version, "model": settings.model, "language": settings.language,
-            "state": "running", "done_s": 0.0, "total_s": total_s,
-            "settings": json.dumps(asdict(settings)), "created_at": now_iso(), "completed_at": None,
-        })
-        ledger.update_session(vault, sid, "transcript.start", sid, version=version, model=settings.model,
-                              language=settings.language)
+        version = (
+            vault.db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM transcripts WHERE session_id = ?", (sid,)
+            ).fetchone()[0]
+            + 1
+        )
+        vault.db["transcripts"].insert(
+            {
+                "session_id": sid,
+                "version": version,
+                "model": settings.model,
+                "language": settings.language,
+                "state": "running",
+                "done_s": 0.0,
+                "total_s": total_s,
+                "settings": json.dumps(asdict(settings)),
+                "created_at": now_iso(),
+                "completed_at": None,
+            }
+        )
+        ledger.update_session(
+            vault, sid, "transcript.start", sid, version=version, model=settings.model, language=settings.language
+        )
     return next(t for t in list_transcripts(vault, sid) if t.version == version)
 
 
-def store_segments(vault: Vault, t: TranscriptInfo, key: bytes, segs: list, events: list, done_s: float,
-                   prev_end: float = float("-inf")) -> int:
+def store_segments(
+    vault: Vault,
+    t: TranscriptInfo,
+    key: bytes,
+    segs: list,
+    events: list,
+    done_s: float,
+    prev_end: float = float("-inf"),
+) -> int:
     """Attribute and seal segments, and move the resume point, in one transaction."""
     with vault.db.atomic():
-        idx = vault.db.execute(
-            "SELECT COALESCE(MAX(idx), -1) FROM transcript_segments WHERE transcript_id = ?", (t.id,)
-        ).fetchone()[0] + 1
+        idx = (
+            vault.db.execute(
+                "SELECT COALESCE(MAX(idx), -1) FROM transcript_segments WHERE transcript_id = ?", (t.id,)
+            ).fetchone()[0]
+            + 1
+        )
         for seg, extra in zip(segs, attribute(segs, events, prev_end), strict=True):
             stored = StoredSegment(
-                idx=idx, start=seg.start, end=seg.end, text=seg.text, words=[list(w) for w in seg.words],
-                avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob, flags=list(seg.flags), **extra,
+                idx=idx,
+                start=seg.start,
+                end=seg.end,
+                text=seg.text,
+                words=[list(w) for w in seg.words],
+                avg_logprob=seg.avg_logprob,
+                no_speech_prob=seg.no_speech_prob,
+                flags=list(seg.flags),
+                **extra,
             )
-            vault.db["transcript_segments"].insert({
-                "transcript_id": t.id, "idx": idx, "start": seg.start, "end": seg.end,
-                "sealed": vault.seal_json(key, asdict(stored), "segment", t.session_id, str(t.version), str(idx)),
-            })
+            vault.db["transcript_segments"].insert(
+                {
+                    "transcript_id": t.id,
+                    "idx": idx,
+                    "start": seg.start,
+                    "end": seg.end,
+                    "sealed": vault.seal_json(key, asdict(stored), "segment", t.session_id, str(t.version), str(idx)),
+                }
+            )
             idx += 1
         vault.db.execute("UPDATE transcripts SET done_s = ? WHERE id = ?", (done_s, t.id))
     return idx
 
 
-def commit_segment(vault: Vault, t: TranscriptInfo, key: bytes, seg: Segment, previous: list,
-                   events: list) -> Segment:
+def commit_segment(vault: Vault, t: TranscriptInfo, key: bytes, seg: Segment, previous: list, events: list) -> Segment:
     """Check one new segment against those before it (PREVIOUS: the run's committed segments
     in order), seal it and move the resume point to its end in one transaction, and append
     it to PREVIOUS. The batch run and live transcription both commit through here, one
@@ -208,5 +249,6 @@ def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
         )
         if sessions.get_session(vault, t.session_id).status == sessions.RECORDED:
             sessions.set_status(vault, t.session_id, sessions.TRANSCRIBED)
-        ledger.update_session(vault, t.session_id, "transcript.complete", t.session_id, version=t.version,
-                              model=t.model)
+        ledger.update_session(
+            vault, t.session_id, "transcript.complete", t.session_id, version=t.version, model=t.model
+        )

@@ -53,7 +53,7 @@ from .schema import migrate
 
 DB_NAME = "vault.db"
 LOCK_NAME = "vault.lock"
-HOLDER_NAME = "vault.lock.holder"   # who holds LOCK_NAME, for the refusal message
+HOLDER_NAME = "vault.lock.holder"  # who holds LOCK_NAME, for the refusal message
 BLOB_DIR = "blobs"
 
 
@@ -203,14 +203,16 @@ class Vault:
         except AuthenticationFailed:
             master = None
         if master is None:
-            try:   # wrapped by a release that did not bind the cost: accept once, then rebind
+            try:  # wrapped by a release that did not bind the cost: accept once, then rebind
                 master = crypto.open_sealed(kek, row["wrapped"], self.aad("keyring", "passphrase"))
             except AuthenticationFailed:
                 self.audit.append(actor(), "vault.unlock_failed", "", method="passphrase")
                 raise WrongPassphrase() from None
             with self.db.atomic():
-                self.db.execute("UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",
-                                (crypto.seal(kek, master, self._passphrase_aad(params)),))
+                self.db.execute(
+                    "UPDATE keyring SET wrapped = ? WHERE name = 'passphrase'",
+                    (crypto.seal(kek, master, self._passphrase_aad(params)),),
+                )
         self._set_master(master)
 
     def _keyring_row(self, name: str) -> dict[str, Any]:
@@ -298,14 +300,14 @@ class Vault:
                 "SELECT wrapped FROM participant_keys WHERE participant_id = ?", (participant_id,)
             ).fetchone()
             if row is None:
-                status = self.db.execute(
-                    "SELECT status FROM participants WHERE id = ?", (participant_id,)
-                ).fetchone()
+                status = self.db.execute("SELECT status FROM participants WHERE id = ?", (participant_id,)).fetchone()
                 if status is None:
                     raise UnknownParticipant(participant_id)
-                if status[0] != "withdrawn":   # a key deleted on disk is not a withdrawal
-                    raise HistoryTampered(f"participant/{participant_id}",
-                                          f"the key of {participant_id} is gone although they never withdrew")
+                if status[0] != "withdrawn":  # a key deleted on disk is not a withdrawal
+                    raise HistoryTampered(
+                        f"participant/{participant_id}",
+                        f"the key of {participant_id} is gone although they never withdrew",
+                    )
                 raise ParticipantWithdrawn(participant_id)
             return self.unseal_raw(
                 self._require_master(), row[0], ("participant-key", participant_id), f"key of {participant_id}"

@@ -40,12 +40,12 @@ from .vault import Vault
 @dataclass
 class WithdrawalReport:
     participant: str
-    shredded_sessions: list[str] = field(default_factory=list)   # unreadable from now on
-    group_sessions: list[str] = field(default_factory=list)      # focus groups, readable through the others
-    held_back: list[str] = field(default_factory=list)           # unsent bundles deleted
-    sent: list[str] = field(default_factory=list)                # bundles the team has or may have
+    shredded_sessions: list[str] = field(default_factory=list)  # unreadable from now on
+    group_sessions: list[str] = field(default_factory=list)  # focus groups, readable through the others
+    held_back: list[str] = field(default_factory=list)  # unsent bundles deleted
+    sent: list[str] = field(default_factory=list)  # bundles the team has or may have
     table_entries_removed: int = 0
-    notice: str | None = None                                    # queued for the next sync
+    notice: str | None = None  # queued for the next sync
 
 
 def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
@@ -53,8 +53,12 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
     pid = participants.require_active(vault, pid)
     if confirmation.strip().upper() != pid:
         raise ConfirmationMismatch(pid)
-    theirs = [r[0] for r in vault.db.execute(
-        "SELECT session_id FROM session_participants WHERE participant_id = ? ORDER BY session_id", (pid,))]
+    theirs = [
+        r[0]
+        for r in vault.db.execute(
+            "SELECT session_id FROM session_participants WHERE participant_id = ? ORDER BY session_id", (pid,)
+        )
+    ]
     shredded = participants.sessions_keyed_only_by(vault, pid)
     report = WithdrawalReport(pid, shredded, [s for s in theirs if s not in shredded])
 
@@ -65,8 +69,9 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
     if sent or held:
         # held-back bundles are named too: a sync that died between the store's rename and
         # its own record may have delivered one the outbox still calls unsent
-        notice = notices.make_notice(vault, current_guide(vault).study.study.id, pid, theirs,
-                                     report.sent + report.held_back)
+        notice = notices.make_notice(
+            vault, current_guide(vault).study.study.id, pid, theirs, report.sent + report.held_back
+        )
         report.notice = notice[0]
     with vault.db.atomic():
         sessions.shred_participant(vault, pid)
@@ -78,11 +83,17 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
                 sessions.set_status(vault, sid, sessions.REVIEWED)
         if notice:
             notices.queue(vault, *notice)
-        ledger.update_study(vault, "participant.withdrawal_reach", pid,
-                            table_entries_removed=report.table_entries_removed, bundles_held_back=report.held_back,
-                            bundles_sent=report.sent, notice=bool(notice))
-    for e in held:   # after the commit: ciphertext only the team could read, now never sent
-        if e.path.name == e.name:   # never another file, whatever the outbox row says
+        ledger.update_study(
+            vault,
+            "participant.withdrawal_reach",
+            pid,
+            table_entries_removed=report.table_entries_removed,
+            bundles_held_back=report.held_back,
+            bundles_sent=report.sent,
+            notice=bool(notice),
+        )
+    for e in held:  # after the commit: ciphertext only the team could read, now never sent
+        if e.path.name == e.name:  # never another file, whatever the outbox row says
             e.path.unlink(missing_ok=True)
     vault.forget_participant_key(pid)
     ner.forget()
@@ -90,8 +101,9 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
     return report
 
 
-def _pruned_table(vault: Vault, pid: str, theirs: list[str], shredded: list[str],
-                  report: WithdrawalReport) -> tuple[dict[str, str], dict[str, list[str]]]:
+def _pruned_table(
+    vault: Vault, pid: str, theirs: list[str], shredded: list[str], report: WithdrawalReport
+) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The replacement table without what only PID's interviews put there."""
     table, origins = replacement_table(vault), table_origins(vault)
     own = {i.text for i in participant_identifiers(vault, pid)}

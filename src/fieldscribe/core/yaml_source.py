@@ -66,19 +66,28 @@ def _checked_events(text: str) -> list[yaml.Event]:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise _Refused(line, "YAML anchors and aliases (&name, *name) are not allowed in study files; "
-                                 "write the repeated value out in full")
+            raise _Refused(
+                line,
+                "YAML anchors and aliases (&name, *name) are not allowed in study files; "
+                "write the repeated value out in full",
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _Refused(line, f"the lists and mappings are nested more than {MAX_DEPTH} levels deep; "
-                                     "a study file needs fewer than ten, so check for unclosed brackets")
+                raise _Refused(
+                    line,
+                    f"the lists and mappings are nested more than {MAX_DEPTH} levels deep; "
+                    "a study file needs fewer than ten, so check for unclosed brackets",
+                )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         events.append(event)
         if len(events) > MAX_EVENTS:
-            raise _Refused(line, f"the file holds more than {MAX_EVENTS:,} values, far more than a study "
-                                 "protocol needs; check that this is the right file")
+            raise _Refused(
+                line,
+                f"the file holds more than {MAX_EVENTS:,} values, far more than a study "
+                "protocol needs; check that this is the right file",
+            )
     return events
 
 
@@ -105,8 +114,10 @@ class _EventComposer(Composer, Resolver):
 def load_located(text: str) -> LocatedYaml:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
-        problem = (f"line 1: the file is {size / 1e6:.1f} MB, larger than the {MAX_BYTES / 2**20:g} MB a study "
-                   "file may be; check that this is the right file")
+        problem = (
+            f"line 1: the file is {size / 1e6:.1f} MB, larger than the {MAX_BYTES / 2**20:g} MB a study "
+            "file may be; check that this is the right file"
+        )
         return LocatedYaml(data=None, problems=[problem])
     try:
         root = _EventComposer(_checked_events(text)).get_single_node()
@@ -115,8 +126,10 @@ def load_located(text: str) -> LocatedYaml:
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
-        problem = (f"line {line}: the file contains the control character {char}, which YAML does not allow; "
-                   "delete it (it may be an invisible character pasted from another program)")
+        problem = (
+            f"line {line}: the file contains the control character {char}, which YAML does not allow; "
+            "delete it (it may be an invisible character pasted from another program)"
+        )
         return LocatedYaml(data=None, problems=[problem])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -139,14 +152,18 @@ def _build(node: yaml.Node, path: Path, out: LocatedYaml, con: SafeConstructor) 
     out.lines[path] = node.start_mark.line + 1
     plain = _PLAIN_TAGS.get(type(node))
     if plain is not None and node.tag != plain:  # e.g. !!python/object/apply: never built, but never silent
-        out.problems.append(f"line {node.start_mark.line + 1}: {_dotted(path)}: the tag {node.tag[:60]!r} is not "
-                            "allowed in study files; remove it")
+        out.problems.append(
+            f"line {node.start_mark.line + 1}: {_dotted(path)}: the tag {node.tag[:60]!r} is not "
+            "allowed in study files; remove it"
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                out.problems.append(f"line {key_node.start_mark.line + 1}: {_dotted(path)}: a key must be a plain "
-                                    "word, not a list or mapping (check the indentation and the ? and : marks)")
+                out.problems.append(
+                    f"line {key_node.start_mark.line + 1}: {_dotted(path)}: a key must be a plain "
+                    "word, not a list or mapping (check the indentation and the ? and : marks)"
+                )
                 continue
             key = _scalar(key_node, out, con)
             if key in result:
@@ -175,8 +192,10 @@ def _scalar(node: yaml.ScalarNode, out: LocatedYaml, con: SafeConstructor) -> An
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         if isinstance(exc, ValueError) and "digits" in problem:
             problem = "the number is too long"
-        out.problems.append(f"line {node.start_mark.line + 1}: the value {node.value[:40]!r} cannot be read "
-                            f"({problem}); write it as plain text or a plain number")
+        out.problems.append(
+            f"line {node.start_mark.line + 1}: the value {node.value[:40]!r} cannot be read "
+            f"({problem}); write it as plain text or a plain number"
+        )
         return node.value
 
 

@@ -76,7 +76,7 @@ class FieldscribeApp(App):
             try:
                 set_language(self.services.study().study.language)
             except FieldscribeError:
-                set_language("en")   # the home screen says what is wrong with the study files
+                set_language("en")  # the home screen says what is wrong with the study files
         self.push_screen(HomeScreen())
         for line in message.recovered:
             self.notify(line, severity="warning", timeout=10)
@@ -94,8 +94,13 @@ class FieldscribeApp(App):
 
     def _check_idle(self) -> None:
         limit = self.settings.idle_lock_s
-        if limit and self.services.unlocked and time.monotonic() - self.last_activity > limit \
-                and not self.recording_running() and not self.work_running():
+        if (
+            limit
+            and self.services.unlocked
+            and time.monotonic() - self.last_activity > limit
+            and not self.recording_running()
+            and not self.work_running()
+        ):
             self.run_worker(self.lock("idle for a while"), exclusive=True, group="lock")
 
     async def action_lock(self) -> None:
@@ -130,8 +135,11 @@ class FieldscribeApp(App):
             return
         focused = self.focused
         text = getattr(focused, "HELP", "") or getattr(screen, "HELP", "") or "No help here."
-        keys = [(b.binding.key, b.binding.description, b.binding.tooltip)
-                for b in screen.active_bindings.values() if b.binding.description]
+        keys = [
+            (b.binding.key, b.binding.description, b.binding.tooltip)
+            for b in screen.active_bindings.values()
+            if b.binding.description
+        ]
         self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), text, keys))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -141,19 +149,22 @@ class FieldscribeApp(App):
         from .screens.home import HomeScreen
 
         yield SystemCommand("vault: lock", "Lock the vault and clear the screen", self.action_lock)
-        yield SystemCommand("participant: enrol", "Enrol a new participant (eligibility, consent, questionnaire)",
-                            self._enrol)
+        yield SystemCommand(
+            "participant: enrol", "Enrol a new participant (eligibility, consent, questionnaire)", self._enrol
+        )
         if isinstance(screen, HomeScreen):
-            yield SystemCommand("session: plan interview", "Plan an interview with the selected participant",
-                                screen.action_new_session)
+            yield SystemCommand(
+                "session: plan interview", "Plan an interview with the selected participant", screen.action_new_session
+            )
             yield SystemCommand("interview: open", "Open the selected session's interview", screen.action_interview)
             yield SystemCommand("transcript: transcribe", "Transcribe the selected session", screen.action_transcribe)
-            yield SystemCommand("transcript: review", "Review the selected session's transcript",
-                                screen.action_review)
-            yield SystemCommand("export: session", "Export the selected reviewed session for the analysis team",
-                                screen.action_export)
-            yield SystemCommand("sync: upload", "Upload exported bundles to the study store, collect receipts",
-                                screen.action_sync)
+            yield SystemCommand("transcript: review", "Review the selected session's transcript", screen.action_review)
+            yield SystemCommand(
+                "export: session", "Export the selected reviewed session for the analysis team", screen.action_export
+            )
+            yield SystemCommand(
+                "sync: upload", "Upload exported bundles to the study store, collect receipts", screen.action_sync
+            )
         yield SystemCommand("help: keys", "Help and the keys of this screen", self.action_help)
 
     def _enrol(self) -> None:
@@ -165,5 +176,9 @@ class FieldscribeApp(App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
-            self.notify(f"Something unexpected went wrong ({type(err).__name__}: {err}); everything saved before "
-                        "it is intact. Please report this.", severity="error", timeout=15)
+            self.notify(
+                f"Something unexpected went wrong ({type(err).__name__}: {err}); everything saved before "
+                "it is intact. Please report this.",
+                severity="error",
+                timeout=15,
+            )

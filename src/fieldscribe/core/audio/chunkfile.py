@@ -65,8 +65,8 @@ class Chunk:
 class ScanResult:
     chunks: int
     frames: int
-    good_bytes: int          # length of the intact prefix of the file
-    torn_bytes: int          # bytes after it (a torn final record)
+    good_bytes: int  # length of the intact prefix of the file
+    torn_bytes: int  # bytes after it (a torn final record)
 
 
 def _aad(aad: AadFn, session_id: str, index: int, fmt: AudioFormat) -> bytes:
@@ -86,7 +86,7 @@ def read_header(path: Path) -> tuple[str, AudioFormat, int]:
         head = f.read(len(MAGIC) + _HDR_LEN.size)
         if len(head) < len(MAGIC) + _HDR_LEN.size or not head.startswith(MAGIC):
             raise AudioFileDamaged(f"{path.name} is not a fieldscribe audio file (bad header).")
-        (n,) = _HDR_LEN.unpack(head[len(MAGIC):])
+        (n,) = _HDR_LEN.unpack(head[len(MAGIC) :])
         body = f.read(n)
     if len(body) != n:
         raise AudioFileDamaged(f"{path.name} has a truncated header.")
@@ -98,8 +98,16 @@ class ChunkWriter:
     """Appends sealed chunks to a session's audio file; used by the recorder's worker thread
     only (it never touches SQLite)."""
 
-    def __init__(self, path: Path, session_id: str, fmt: AudioFormat, key: bytes, aad: AadFn,
-                 next_index: int = 0, next_frame: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        session_id: str,
+        fmt: AudioFormat,
+        key: bytes,
+        aad: AadFn,
+        next_index: int = 0,
+        next_frame: int = 0,
+    ) -> None:
         self.path = path
         self.session_id = session_id
         self.format = fmt
@@ -155,8 +163,9 @@ def _records(path: Path) -> Iterator[tuple[int, int, bytes | None]]:
             offset += _LEN.size + n
 
 
-def iter_chunks(path: Path, session_id: str, key: bytes, aad: AadFn, *, allow_torn_tail: bool = True,
-                start_index: int = 0) -> Iterator[Chunk]:
+def iter_chunks(
+    path: Path, session_id: str, key: bytes, aad: AadFn, *, allow_torn_tail: bool = True, start_index: int = 0
+) -> Iterator[Chunk]:
     """Decrypt chunks in order, verifying each one's position; raise ChunkTampered on the
     first chunk that does not authenticate (except a torn final record, which is skipped
     when allowed — that is what a crash leaves behind)."""
@@ -181,7 +190,7 @@ def iter_chunks(path: Path, session_id: str, key: bytes, aad: AadFn, *, allow_to
         if start != frame:
             raise ChunkTampered(session_id, index, frame / fmt.rate)
         if index >= start_index:
-            yield Chunk(index, start, frames, plain[_CHUNK.size:])
+            yield Chunk(index, start, frames, plain[_CHUNK.size :])
         frame += frames
 
 
@@ -270,14 +279,16 @@ class ChunkTail:
                 if len(body) < n:
                     break  # still being written
                 try:
-                    plain = open_sealed(self._key, body, _aad(self._aad, self.session_id, self.next_index, self._format))
+                    plain = open_sealed(
+                        self._key, body, _aad(self._aad, self.session_id, self.next_index, self._format)
+                    )
                 except AuthenticationFailed:
                     raise ChunkTampered(self.session_id, self.next_index, self.next_frame / self._format.rate) from None
                 start, frames = _CHUNK.unpack_from(plain)
                 if start != self.next_frame:
                     raise ChunkTampered(self.session_id, self.next_index, self.next_frame / self._format.rate)
                 if self.next_index >= self._skip:
-                    out.append(Chunk(self.next_index, start, frames, plain[_CHUNK.size:]))
+                    out.append(Chunk(self.next_index, start, frames, plain[_CHUNK.size :]))
                 self.next_index += 1
                 self.next_frame += frames
                 self._offset += _LEN.size + n

@@ -46,8 +46,9 @@ def list_inputs(refresh: bool = False) -> list[InputDevice]:
     out = []
     for i, d in enumerate(sd.query_devices()):
         if d["max_input_channels"] > 0:
-            out.append(InputDevice(i, d["name"], int(d["max_input_channels"]), float(d["default_samplerate"]),
-                                   i == default_in))
+            out.append(
+                InputDevice(i, d["name"], int(d["max_input_channels"]), float(d["default_samplerate"]), i == default_in)
+            )
     return out
 
 

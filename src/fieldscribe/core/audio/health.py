@@ -25,9 +25,9 @@ class Level:
 
 @dataclass(frozen=True)
 class Warning:
-    kind: str        # silence | sound_back | clipping | lost_audio | overflow | disk_low | disk_full
+    kind: str  # silence | sound_back | clipping | lost_audio | overflow | disk_low | disk_full
     message: str
-    t: float         # position in the recording (seconds)
+    t: float  # position in the recording (seconds)
     seconds: float = 0.0
 
 
@@ -38,11 +38,11 @@ def to_db(x: float) -> float:
 @dataclass
 class HealthConfig:
     meter_interval: float = 0.1
-    silence_after: float = 10.0        # warn after this long below silence_db
+    silence_after: float = 10.0  # warn after this long below silence_db
     silence_db: float = -55.0
-    clip_level: float = 0.99           # of full scale
-    clip_min_samples: int = 3          # consecutive-ish clipped samples in one meter window
-    clip_repeat: float = 5.0           # do not repeat the clipping warning more often
+    clip_level: float = 0.99  # of full scale
+    clip_min_samples: int = 3  # consecutive-ish clipped samples in one meter window
+    clip_repeat: float = 5.0  # do not repeat the clipping warning more often
 
 
 class HealthMonitor:
@@ -90,12 +90,15 @@ class HealthMonitor:
                 self._quiet_since = t - cfg.meter_interval
             elif not self._silence_warned and t - self._quiet_since >= cfg.silence_after:
                 self._silence_warned = True
-                out.append(Warning(
-                    "silence",
-                    f"No sound from the microphone for {t - self._quiet_since:.0f} s: check it is plugged in, "
-                    "switched on and not muted.",
-                    t, t - self._quiet_since,
-                ))
+                out.append(
+                    Warning(
+                        "silence",
+                        f"No sound from the microphone for {t - self._quiet_since:.0f} s: check it is plugged in, "
+                        "switched on and not muted.",
+                        t,
+                        t - self._quiet_since,
+                    )
+                )
         else:
             if self._silence_warned:
                 out.append(Warning("sound_back", "The microphone is picking up sound again.", t))
@@ -104,9 +107,11 @@ class HealthMonitor:
         clipped = int(np.count_nonzero(np.abs(window) >= cfg.clip_level))
         if clipped >= cfg.clip_min_samples and t - self._last_clip_warning >= cfg.clip_repeat:
             self._last_clip_warning = t
-            out.append(Warning(
-                "clipping",
-                "The input is too loud and is clipping: move the microphone away or lower the input gain.",
-                t,
-            ))
+            out.append(
+                Warning(
+                    "clipping",
+                    "The input is too loud and is clipping: move the microphone away or lower the input gain.",
+                    t,
+                )
+            )
         return out

@@ -47,8 +47,16 @@ def decode_file(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
             raise InvalidInput(f"{path.name} is damaged after some audio ({exc}); nothing was imported.") from None
 
 
-def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate: int = 16000, channels: int = 1,
-                on_progress: Callable[[float], None] | None = None) -> float:
+def import_file(
+    vault,
+    session_id: str,
+    path: Path,
+    *,
+    codec: str = "flac",
+    rate: int = 16000,
+    channels: int = 1,
+    on_progress: Callable[[float], None] | None = None,
+) -> float:
     """Seal an audio file into a session; returns seconds imported. All-or-nothing: the
     sealed file is written next to the session's and moved into place only when complete."""
     path = Path(path)
@@ -94,12 +102,21 @@ def import_file(vault, session_id: str, path: Path, *, codec: str = "flac", rate
         raise
     with vault.db.atomic():
         vault.db["recordings"].insert(
-            {"session_id": sid, "blob": final.name, "codec": codec, "rate": rate, "channels": channels,
-             "state": "complete", "chunks": writer.next_index, "frames": writer.next_frame,
-             "started_at": now_iso(), "updated_at": now_iso(), "pid": None}
+            {
+                "session_id": sid,
+                "blob": final.name,
+                "codec": codec,
+                "rate": rate,
+                "channels": channels,
+                "state": "complete",
+                "chunks": writer.next_index,
+                "frames": writer.next_frame,
+                "started_at": now_iso(),
+                "updated_at": now_iso(),
+                "pid": None,
+            }
         )
         sessions.set_status(vault, sid, sessions.RECORDED)
         # the chunk count and length are sealed with the session's history
-        ledger.update_session(vault, sid, "audio.import", sid, seconds=round(writer.next_frame / rate, 1),
-                              codec=codec)
+        ledger.update_session(vault, sid, "audio.import", sid, seconds=round(writer.next_frame / rate, 1), codec=codec)
     return writer.next_frame / rate

@@ -9,8 +9,14 @@ from .devices import sounddevice
 from .store import read_audio
 
 
-def play(vault: Vault, session_id: str, start: float = 0.0, end: float | None = None,
-         device: int | str | None = None, cancel: threading.Event | None = None) -> float:
+def play(
+    vault: Vault,
+    session_id: str,
+    start: float = 0.0,
+    end: float | None = None,
+    device: int | str | None = None,
+    cancel: threading.Event | None = None,
+) -> float:
     """Play [start, end) and block until done or cancelled; returns seconds played."""
     sd = sounddevice()
     pcm, rate = read_audio(vault, session_id, start, end)
@@ -26,13 +32,19 @@ def play(vault: Vault, session_id: str, start: float = 0.0, end: float | None = 
         nonlocal position
         chunk = pcm[position : position + frames]
         outdata[: len(chunk)] = chunk
-        outdata[len(chunk):] = 0
+        outdata[len(chunk) :] = 0
         position += frames
         if position >= end_frame or (cancel is not None and cancel.is_set()):
             raise sd.CallbackStop
 
-    with sd.OutputStream(samplerate=rate, channels=pcm.shape[1], dtype="int16", device=device,
-                         callback=callback, finished_callback=done.set):
+    with sd.OutputStream(
+        samplerate=rate,
+        channels=pcm.shape[1],
+        dtype="int16",
+        device=device,
+        callback=callback,
+        finished_callback=done.set,
+    ):
         while not done.wait(0.1):
             if cancel is not None and cancel.is_set():
                 break

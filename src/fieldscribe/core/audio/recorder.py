@@ -46,8 +46,8 @@ class RecorderConfig:
     # 250 ms blocks with high latency delivered every frame under load in our tests
     block_seconds: float = 0.25
     queue_seconds: float = 60.0
-    lost_tolerance: float = 0.5          # seconds of clock deficit before we call audio lost
-    clock_drift: float = 0.002           # sound-card clocks differ from the monotonic clock
+    lost_tolerance: float = 0.5  # seconds of clock deficit before we call audio lost
+    clock_drift: float = 0.002  # sound-card clocks differ from the monotonic clock
     min_free_bytes: int = 64 * 1024 * 1024
     warn_free_bytes: int = 512 * 1024 * 1024
     disk_check_every: float = 5.0
@@ -73,8 +73,13 @@ class SoundDeviceSource:
 
         try:
             self._stream = self._sd.InputStream(
-                samplerate=self.rate, channels=self.channels, dtype="int16", device=self._device,
-                blocksize=self._blocksize, latency="high", callback=on_audio,
+                samplerate=self.rate,
+                channels=self.channels,
+                dtype="int16",
+                device=self._device,
+                blocksize=self._blocksize,
+                latency="high",
+                callback=on_audio,
             )
             self._stream.start()
         except self._sd.PortAudioError as exc:
@@ -96,7 +101,7 @@ class SoundDeviceSource:
 class RecorderStats:
     frames_written: int = 0
     chunks_written: int = 0
-    frames_dropped: int = 0          # queue full: the worker could not keep up
+    frames_dropped: int = 0  # queue full: the worker could not keep up
     seconds_lost_clock: float = 0.0  # frames the clock says should have come but did not
     overflows: int = 0
 
@@ -123,7 +128,9 @@ class Recorder:
         self._free_space = free_space or (lambda p: shutil.disk_usage(p).free)
         self._clock = clock
         block = max(1, int(config.rate * config.block_seconds))
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max(4, int(config.queue_seconds * config.rate / block)))
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(
+            maxsize=max(4, int(config.queue_seconds * config.rate / block))
+        )
         self._chunk_frames = max(1, int(config.rate * config.chunk_seconds))
         self._health = HealthMonitor(config.rate, config.channels, config.health)
         self._warnings: queue.SimpleQueue[Warning] = queue.SimpleQueue()
@@ -132,8 +139,8 @@ class Recorder:
         self._flush_now = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        self._accepted = 0                # frames accepted into the queue (not paused, not dropped)
-        self._received = 0                # every frame the source delivered, paused ones included
+        self._accepted = 0  # frames accepted into the queue (not paused, not dropped)
+        self._received = 0  # every frame the source delivered, paused ones included
         self._started_at = 0.0
         self._base_frames = writer.next_frame
         self._reported_loss = 0.0
@@ -153,7 +160,7 @@ class Recorder:
     def pause(self) -> None:
         with self._lock:
             self._paused = True
-        self._flush_now.set()   # make everything before the pause durable now
+        self._flush_now.set()  # make everything before the pause durable now
 
     def resume(self) -> None:
         with self._lock:
@@ -236,7 +243,7 @@ class Recorder:
                 while pending_frames >= self._chunk_frames:
                     data = np.concatenate(pending)
                     self._write(data[: self._chunk_frames])
-                    rest = data[self._chunk_frames:]
+                    rest = data[self._chunk_frames :]
                     pending, pending_frames = ([rest] if len(rest) else []), len(rest)
                 if self._flush_now.is_set() and self._queue.empty():
                     self._flush_now.clear()
@@ -247,12 +254,15 @@ class Recorder:
                 if self.stats.frames_dropped > dropped_reported:
                     lost = (self.stats.frames_dropped - dropped_reported) / self.config.rate
                     dropped_reported = self.stats.frames_dropped
-                    self._warn(Warning(
-                        "lost_audio",
-                        f"About {lost:.1f} s of audio were lost because the computer was too busy; "
-                        "close other programs if this repeats.",
-                        self.position, lost,
-                    ))
+                    self._warn(
+                        Warning(
+                            "lost_audio",
+                            f"About {lost:.1f} s of audio were lost because the computer was too busy; "
+                            "close other programs if this repeats.",
+                            self.position,
+                            lost,
+                        )
+                    )
                 if now - last_clock >= 1.0:
                     last_clock = now
                     self._check_clock(now)
@@ -272,15 +282,17 @@ class Recorder:
             data = np.concatenate(pending) if pending else None
             while data is not None and len(data):
                 self._write(data[: self._chunk_frames])
-                data = data[self._chunk_frames:]
+                data = data[self._chunk_frames :]
         except OSError as exc:
             self.error = exc
-            self._warn(Warning(
-                "write_failed",
-                f"Recording stopped: the audio could not be written ({exc.strerror}); everything before "
-                "this moment is saved.",
-                self.position,
-            ))
+            self._warn(
+                Warning(
+                    "write_failed",
+                    f"Recording stopped: the audio could not be written ({exc.strerror}); everything before "
+                    "this moment is saved.",
+                    self.position,
+                )
+            )
         finally:
             self._stop.set()
 
@@ -305,21 +317,26 @@ class Recorder:
             lost = deficit_s - self._reported_loss
             self._reported_loss = deficit_s
             self.stats.seconds_lost_clock = deficit_s
-            self._warn(Warning(
-                "lost_audio",
-                f"About {lost:.1f} s of audio did not arrive from the microphone "
-                "(the sound system stalled); check the recording afterwards.",
-                self.position, lost,
-            ))
+            self._warn(
+                Warning(
+                    "lost_audio",
+                    f"About {lost:.1f} s of audio did not arrive from the microphone "
+                    "(the sound system stalled); check the recording afterwards.",
+                    self.position,
+                    lost,
+                )
+            )
 
     def _check_disk(self, initial: bool = False) -> bool:
         free = self._free_space(self.writer.path.parent)
         if free < self.config.min_free_bytes:
             from ..errors import DiskFull
 
-            msg = (f"The disk is almost full ({free // (1024 * 1024)} MiB free); recording "
-                   + ("cannot start" if initial else "stopped to keep what was recorded safe")
-                   + ": free some space.")
+            msg = (
+                f"The disk is almost full ({free // (1024 * 1024)} MiB free); recording "
+                + ("cannot start" if initial else "stopped to keep what was recorded safe")
+                + ": free some space."
+            )
             if initial:
                 raise DiskFull(msg)
             self.stopped_for_disk = True
@@ -328,10 +345,12 @@ class Recorder:
         if free < self.config.warn_free_bytes and not self._disk_warned:
             self._disk_warned = True
             minutes = free / (self.config.rate * self.config.channels * 2 * 60)
-            self._warn(Warning(
-                "disk_low",
-                f"Disk space is low ({free // (1024 * 1024)} MiB free, about {minutes:.0f} min of audio); "
-                "free some space soon.",
-                self.position,
-            ))
+            self._warn(
+                Warning(
+                    "disk_low",
+                    f"Disk space is low ({free // (1024 * 1024)} MiB free, about {minutes:.0f} min of audio); "
+                    "free some space soon.",
+                    self.position,
+                )
+            )
         return True

@@ -41,7 +41,8 @@ def verify_audio(vault: Vault) -> list[str]:
     prefixes only, no decryption): one sentence per file cut short, for `audit verify`."""
     findings = []
     rows = vault.db.execute(
-        "SELECT session_id FROM recordings WHERE state NOT IN ('recording', 'purged') ORDER BY session_id").fetchall()
+        "SELECT session_id FROM recordings WHERE state NOT IN ('recording', 'purged') ORDER BY session_id"
+    ).fetchall()
     for (sid,) in rows:
         if not audio_path(vault, sid).exists():
             findings.append(f"The audio file of {sid} is missing.")
@@ -78,8 +79,15 @@ def iter_audio(vault: Vault, session_id: str, start: float = 0.0, end: float | N
         yield pcm[lo:hi]
 
 
-def read_audio(vault: Vault, session_id: str, start: float = 0.0, end: float | None = None,
-               *, as_float: bool = False, mono: bool = False) -> tuple[np.ndarray, int]:
+def read_audio(
+    vault: Vault,
+    session_id: str,
+    start: float = 0.0,
+    end: float | None = None,
+    *,
+    as_float: bool = False,
+    mono: bool = False,
+) -> tuple[np.ndarray, int]:
     """The decrypted audio of a range, in memory: int16 (n, ch), or float32 for Whisper."""
     rate, channels = audio_format(vault, session_id)
     blocks = list(iter_audio(vault, session_id, start, end))
@@ -112,12 +120,15 @@ def export_wav(vault: Vault, session_id: str, out: Path) -> float:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise  # the CLI's disk-full sentence
-        raise InvalidInput(f"The audio cannot be written to {out} ({exc.strerror}); choose a file in a folder you "
-                           "can write to.") from None
+        raise InvalidInput(
+            f"The audio cannot be written to {out} ({exc.strerror}); choose a file in a folder you can write to."
+        ) from None
     frames = 0
     try:
-        with os.fdopen(fd, "wb") as raw, sf.SoundFile(raw, "w", samplerate=rate, channels=channels,
-                                                       subtype="PCM_16", format="WAV") as f:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            sf.SoundFile(raw, "w", samplerate=rate, channels=channels, subtype="PCM_16", format="WAV") as f,
+        ):
             for block in iter_audio(vault, sid):
                 f.write(block)
                 frames += len(block)

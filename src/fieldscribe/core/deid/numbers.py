@@ -54,7 +54,7 @@ def norwegian_id_ok(digits: str) -> bool:
     k1 = 0 if k1 == 11 else k1
     k2 = 11 - sum(a * b for a, b in zip(d[:9] + [k1], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2))) % 11
     k2 = 0 if k2 == 11 else k2
-    day = d[0] * 10 + d[1] - (40 if d[0] >= 4 else 0)   # D-numbers add 40 to the day
+    day = d[0] * 10 + d[1] - (40 if d[0] >= 4 else 0)  # D-numbers add 40 to the day
     month = d[2] * 10 + d[3]
     return k1 < 10 and k2 < 10 and (k1, k2) == (d[9], d[10]) and 1 <= day <= 31 and 1 <= month <= 12
 
@@ -84,7 +84,7 @@ def classify_digits(digits: str, raw: str) -> str:
     if raw.lstrip().startswith("+") or digits.startswith("0"):
         return "phone"
     if n == 11 and digits[0] == "1" and digits[1] in "3456789":
-        return "phone"          # mainland mobile
+        return "phone"  # mainland mobile
     if (n == 10 and nhs_ok(digits)) or (n == 11 and norwegian_id_ok(digits)) or (n == 18 and cn_id_ok(digits)):
         return "id_number"
     if n in (10, 11) and medicare_ok(digits) and " " not in raw.strip():
@@ -97,14 +97,44 @@ def classify_digits(digits: str, raw: str) -> str:
 
 
 # -- digits spoken as words -----------------------------------------------------------------------
-EN_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "nought": "0", "one": "1", "two": "2", "three": "3",
-                  "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+EN_DIGIT_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
 _EN_TOKEN = r"(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|double|triple|\d{1,4})"
 # at least three tokens; whether they make seven digits is checked on the match
 EN_SPOKEN = re.compile(rf"(?i)(?<![\w-]){_EN_TOKEN}(?:(?:[\s,.-]|\s*-\s*)+{_EN_TOKEN}){{2,}}(?![\w-])")
 
-ZH_DIGITS = {"零": "0", "〇": "0", "○": "0", "洞": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "三": "3",
-             "四": "4", "五": "5", "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9"}
+ZH_DIGITS = {
+    "零": "0",
+    "〇": "0",
+    "○": "0",
+    "洞": "0",
+    "幺": "1",
+    "一": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "拐": "7",
+    "八": "8",
+    "九": "9",
+    "勾": "9",
+}
 ZH_SPOKEN = re.compile(r"[零〇○幺一二两三四五六七八九\d](?:[\s,，、-]?[零〇○幺一二两三四五六七八九\d]){6,}")
 
 
@@ -128,8 +158,10 @@ def spoken_zh_digits(text: str) -> str:
 
 
 # -- numbers written as words (ages) --------------------------------------------------------------
-_UNITS = ("one|two|three|four|five|six|seven|eight|nine")
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
 _TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 EN_NUMBER_WORDS = rf"(?:(?:{_TENS})(?:[- ](?:{_UNITS}))?|{_TEENS}|{_UNITS}|a hundred(?: and (?:{_UNITS}))?)"
-ZH_NUMBER = r"(?:[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九]|一百(?:零[一二三四五六七八九])?|\d{1,3})"
+ZH_NUMBER = (
+    r"(?:[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九]|一百(?:零[一二三四五六七八九])?|\d{1,3})"
+)

@@ -91,8 +91,9 @@ def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> l
     new = []
     for e in entries:
         ident = parse_identifier(e, "")
-        new.append(ident if ident.descriptor else
-                   Identifier(ident.text, infer_descriptor(ident.text, own, pid), ident.kind))
+        new.append(
+            ident if ident.descriptor else Identifier(ident.text, infer_descriptor(ident.text, own, pid), ident.kind)
+        )
     with vault.db.atomic():
         put_record(vault, key, pid, "identifiers", current + [asdict(i) for i in new])
         ledger.update_participant(vault, pid, "deid.identifiers_added", pid, count=len(new))
@@ -130,8 +131,13 @@ def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
     items = [asdict(i) for i in added_study_identifiers(vault) + new]
     with vault.db.atomic():
         vault.db["study_records"].upsert(
-            {"name": "identifiers", "sealed": vault.seal_json(vault.study_key, items, "study", "identifiers"),
-             "updated_at": now_iso()}, pk="name")
+            {
+                "name": "identifiers",
+                "sealed": vault.seal_json(vault.study_key, items, "study", "identifiers"),
+                "updated_at": now_iso(),
+            },
+            pk="name",
+        )
         ledger.update_study(vault, "deid.study_identifiers_added", "", count=len(new))
     return new
 
@@ -165,17 +171,26 @@ def rejected_strings(vault: Vault) -> set[str]:
 
 def _save_rejected(vault: Vault, rejected: set[str]) -> None:
     vault.db["study_records"].upsert(
-        {"name": "not_identifiers",
-         "sealed": vault.seal_json(vault.study_key, sorted(rejected), "study", "not_identifiers"),
-         "updated_at": now_iso()}, pk="name")
+        {
+            "name": "not_identifiers",
+            "sealed": vault.seal_json(vault.study_key, sorted(rejected), "study", "not_identifiers"),
+            "updated_at": now_iso(),
+        },
+        pk="name",
+    )
 
 
 def normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def save_table(vault: Vault, table: dict[str, str], session_id: str | None = None,
-               originals: list[str] | tuple[str, ...] = (), origins: dict[str, list[str]] | None = None) -> None:
+def save_table(
+    vault: Vault,
+    table: dict[str, str],
+    session_id: str | None = None,
+    originals: list[str] | tuple[str, ...] = (),
+    origins: dict[str, list[str]] | None = None,
+) -> None:
     """Seal the table; the originals accepted now are remembered as coming from SESSION_ID,
     so that a participant's withdrawal can take out what only their interviews put in."""
     kept = table_origins(vault) if origins is None else origins
@@ -185,14 +200,19 @@ def save_table(vault: Vault, table: dict[str, str], session_id: str | None = Non
             kept[original].append(session_id)
     doc = {"format": TABLE_FORMAT, "entries": table, "origins": kept}
     vault.db["study_records"].upsert(
-        {"name": "replacements", "sealed": vault.seal_json(vault.study_key, doc, "study", "replacements"),
-         "updated_at": now_iso()}, pk="name")
+        {
+            "name": "replacements",
+            "sealed": vault.seal_json(vault.study_key, doc, "study", "replacements"),
+            "updated_at": now_iso(),
+        },
+        pk="name",
+    )
 
 
 # -- suggestions and review ------------------------------------------------------------------------
 @dataclass
 class Suggestion:
-    n: int                 # the group's number shown to the reviewer: one decision for every occurrence
+    n: int  # the group's number shown to the reviewer: one decision for every occurrence
     segment: int
     start: int
     end: int
@@ -200,9 +220,9 @@ class Suggestion:
     kind: str
     descriptor: str
     status: str
-    source: str            # list, rule:<name>, ner:<model>, or table (decided earlier in the study)
-    t: float               # time in the recording, to jump there
-    weak: bool = False     # found by a heuristic or a model: look twice
+    source: str  # list, rule:<name>, ner:<model>, or table (decided earlier in the study)
+    t: float  # time in the recording, to jump there
+    weak: bool = False  # found by a heuristic or a model: look twice
 
     @property
     def key(self) -> str:
@@ -229,7 +249,8 @@ def logged_originals(vault: Vault, sid: str) -> set[str]:
     key = sessions.session_key(vault, sid)
     out: set[str] = set()
     for version, sealed in vault.db.execute(
-            "SELECT transcript_version, sealed FROM redactions WHERE session_id = ?", (sid,)).fetchall():
+        "SELECT transcript_version, sealed FROM redactions WHERE session_id = ?", (sid,)
+    ).fetchall():
         doc = vault.open_json(key, sealed, "redactions", sid, str(version))
         out |= {str(entry["original"]) for entry in doc.get("log", []) if entry.get("original")}
     return out
@@ -237,10 +258,15 @@ def logged_originals(vault: Vault, sid: str) -> set[str]:
 
 def _save_doc(vault: Vault, sid: str, version: int, doc: dict) -> None:
     vault.db["redactions"].upsert(
-        {"session_id": sid, "transcript_version": version,
-         "sealed": vault.seal_json(sessions.session_key(vault, sid), doc, "redactions", sid, str(version)),
-         "reviewed": 1 if doc.get("reviewed") else 0, "updated_at": now_iso()},
-        pk=("session_id", "transcript_version"))
+        {
+            "session_id": sid,
+            "transcript_version": version,
+            "sealed": vault.seal_json(sessions.session_key(vault, sid), doc, "redactions", sid, str(version)),
+            "reviewed": 1 if doc.get("reviewed") else 0,
+            "updated_at": now_iso(),
+        },
+        pk=("session_id", "transcript_version"),
+    )
 
 
 def _transcript(vault: Vault, sid: str):
@@ -253,6 +279,7 @@ def _transcript(vault: Vault, sid: str):
 @dataclass
 class Group:
     """One distinct string and all its occurrences in a transcript."""
+
     n: int
     original: str
     descriptor: str
@@ -289,7 +316,9 @@ def _transcript_identifiers(vault: Vault, session: sessions.Session) -> list[Ide
     for pid in active_members(vault, session):
         idents += participant_identifiers(vault, pid)
     # what was accepted in any transcript of the study is looked for in every other one
-    idents += [Identifier(original, descriptor, "identifier") for original, descriptor in replacement_table(vault).items()]
+    idents += [
+        Identifier(original, descriptor, "identifier") for original, descriptor in replacement_table(vault).items()
+    ]
     return idents
 
 
@@ -314,7 +343,7 @@ def _number_descriptors(spans: list[Span], table: dict[str, str]) -> dict[str, s
     used: dict[str, int] = {}
     for d in table.values():
         base = base_of(d)
-        tail = d.strip("[]")[len(base.strip("[]")):].strip()
+        tail = d.strip("[]")[len(base.strip("[]")) :].strip()
         if tail.isdigit():
             used[base] = max(used.get(base, 0), int(tail))
     out: dict[str, str] = {}
@@ -362,11 +391,20 @@ def suggestions(vault: Vault, session_id: str) -> list[Suggestion]:
             norm = normalise(span.text)
             n = group_of.setdefault(norm, len(group_of) + 1)
             in_table = span.text in table
-            s = Suggestion(n, seg.idx, span.start, span.end, span.text, span.kind,
-                           table.get(span.text) or numbers.get(span.text, span.descriptor),
-                           ACCEPTED if in_table else REJECTED if norm in rejected else SUGGESTED,
-                           span.source, seg.start, span.weak)
-            d = decisions.get(s.key)   # a decision about this one occurrence (vaults before study-wide decisions)
+            s = Suggestion(
+                n,
+                seg.idx,
+                span.start,
+                span.end,
+                span.text,
+                span.kind,
+                table.get(span.text) or numbers.get(span.text, span.descriptor),
+                ACCEPTED if in_table else REJECTED if norm in rejected else SUGGESTED,
+                span.source,
+                seg.start,
+                span.weak,
+            )
+            d = decisions.get(s.key)  # a decision about this one occurrence (vaults before study-wide decisions)
             if d:
                 s.status, s.descriptor = d["status"], d["descriptor"]
             out.append(s)
@@ -375,13 +413,23 @@ def suggestions(vault: Vault, session_id: str) -> list[Suggestion]:
 
 def _with_names(text: str, spans: list[Span], names: list[Identifier]) -> list[Span]:
     """Add occurrences of names found elsewhere in the transcript, where nothing was found."""
-    extra = [Span(sp.start, sp.end, sp.text, "person", sp.descriptor, "rule:same_name", True)
-             for sp in find_listed(text, names) if all(sp.end <= k.start or sp.start >= k.end for k in spans)]
+    extra = [
+        Span(sp.start, sp.end, sp.text, "person", sp.descriptor, "rule:same_name", True)
+        for sp in find_listed(text, names)
+        if all(sp.end <= k.start or sp.start >= k.end for k in spans)
+    ]
     return sorted(spans + extra, key=lambda sp: sp.start)
 
 
-def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, reject: list[int] | None = None,
-           edit: dict[int, str] | None = None, accept_all: bool = False) -> list[Suggestion]:
+def decide(
+    vault: Vault,
+    session_id: str,
+    *,
+    accept: list[int] | None = None,
+    reject: list[int] | None = None,
+    edit: dict[int, str] | None = None,
+    accept_all: bool = False,
+) -> list[Suggestion]:
     """Decide groups by their number, for the whole study: an accepted string is replaced
     in every transcript from now on, a rejected one is no longer suggested anywhere."""
     sid = sessions.get_session(vault, session_id).id
@@ -393,7 +441,9 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
     wanted = set(accept or []) | set(reject or []) | set(edit or {})
     unknown = sorted(n for n in wanted if n not in by_n)
     if unknown:
-        raise InvalidInput(f"No suggestion number {', '.join(map(str, unknown))}; `fieldscribe redact {sid}` lists them.")
+        raise InvalidInput(
+            f"No suggestion number {', '.join(map(str, unknown))}; `fieldscribe redact {sid}` lists them."
+        )
     doc = _doc(vault, sid, t.version)
     table = replacement_table(vault)
     rejected = rejected_strings(vault)
@@ -419,9 +469,19 @@ def decide(vault: Vault, session_id: str, *, accept: list[int] | None = None, re
                 table.pop(s.original, None)
                 rejected.add(normalise(s.original))
         # the anonymisation log: what was replaced by what, by whom, when (sealed; never exported)
-        doc["log"].append({"segment": items[0].segment, "original": items[0].original, "descriptor": descriptor,
-                           "status": status, "kind": items[0].kind, "occurrences": len(items),
-                           "found_by": items[0].source, "by": who, "at": when})
+        doc["log"].append(
+            {
+                "segment": items[0].segment,
+                "original": items[0].original,
+                "descriptor": descriptor,
+                "status": status,
+                "kind": items[0].kind,
+                "occurrences": len(items),
+                "found_by": items[0].source,
+                "by": who,
+                "at": when,
+            }
+        )
         changes.append(n)
     doc["reviewed"] = None  # any change re-opens the review
     with vault.db.atomic():

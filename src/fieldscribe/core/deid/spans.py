@@ -13,11 +13,11 @@ LIST, RULE, NER = "list", "rule", "ner"
 class Span:
     start: int
     end: int
-    text: str           # the original text of the span
-    kind: str           # person, place, organisation, address, phone, id_number, email, handle, url, date, age,
+    text: str  # the original text of the span
+    kind: str  # person, place, organisation, address, phone, id_number, email, handle, url, date, age,
     #                     or for list matches: name, contact, identifier
-    descriptor: str     # the suggested bracketed replacement, e.g. "[P4]", "[doctor]" or "[电话号码]"
-    source: str         # "list", "rule:<name>" or "ner:<model>"
+    descriptor: str  # the suggested bracketed replacement, e.g. "[P4]", "[doctor]" or "[电话号码]"
+    source: str  # "list", "rule:<name>" or "ner:<model>"
     weak: bool = False  # a heuristic or a model: the reviewer should look twice
 
     @property

@@ -68,7 +68,9 @@ def keygen(out: Path) -> tuple[Path, str]:
     pub = out.with_name(out.name + ".pub")
     for path in (out, pub):
         if os.path.lexists(path):
-            raise InvalidInput(f"{printable(path)} already exists; choose a new path (an identity is never overwritten).")
+            raise InvalidInput(
+                f"{printable(path)} already exists; choose a new path (an identity is never overwritten)."
+            )
     identity = x25519.Identity.generate()
     recipient = str(identity.to_public())
     made: list[Path] = []
@@ -87,10 +89,12 @@ def keygen(out: Path) -> tuple[Path, str]:
             f.write(recipient + "\n")
     except OSError as exc:
         for path in made:
-            with contextlib.suppress(OSError):   # best effort: the sentence below is what matters
+            with contextlib.suppress(OSError):  # best effort: the sentence below is what matters
                 path.unlink()
-        raise InvalidInput(f"The identity cannot be written to {printable(out)} ({exc.strerror or exc}); choose a "
-                           "file path in a folder you can write to.") from None
+        raise InvalidInput(
+            f"The identity cannot be written to {printable(out)} ({exc.strerror or exc}); choose a "
+            "file path in a folder you can write to."
+        ) from None
     return out, recipient
 
 
@@ -106,18 +110,24 @@ def read_recipients(values: list[str]) -> list:
                 with f:
                     text = f.read(MAX_IDENTITY).decode("utf-8")
             except (OSError, UnicodeDecodeError):
-                raise InvalidInput(f"The recipient file {printable(value)} cannot be read as text; give the "
-                                   "analysis team's age1… key or a file holding it.") from None
+                raise InvalidInput(
+                    f"The recipient file {printable(value)} cannot be read as text; give the "
+                    "analysis team's age1… key or a file holding it."
+                ) from None
         for raw_line in text.splitlines():
             line = raw_line.strip()
             if line and not line.startswith("#"):
                 try:
                     out.append(x25519.Recipient.from_str(line))
                 except RecipientError:
-                    raise InvalidInput(f"{line[:20]}… is not an age recipient (age1…); check the study file or --recipient.") from None
+                    raise InvalidInput(
+                        f"{line[:20]}… is not an age recipient (age1…); check the study file or --recipient."
+                    ) from None
     if not out:
-        raise InvalidInput("No recipient to encrypt to: add the analysis team's age1… key to the study file "
-                           "(export: recipients:) or pass --recipient FILE.")
+        raise InvalidInput(
+            "No recipient to encrypt to: add the analysis team's age1… key to the study file "
+            "(export: recipients:) or pass --recipient FILE."
+        )
     return out
 
 
@@ -152,10 +162,13 @@ def device_key(vault: Vault) -> Ed25519PrivateKey:
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     ledger.check_study(vault)
     with vault.db.atomic():
-        vault.db["study_records"].insert({
-            "name": "device_signing_key", "updated_at": now_iso(),
-            "sealed": vault.seal_json(vault.study_key, raw.hex(), "study", "device_signing_key"),
-        })
+        vault.db["study_records"].insert(
+            {
+                "name": "device_signing_key",
+                "updated_at": now_iso(),
+                "sealed": vault.seal_json(vault.study_key, raw.hex(), "study", "device_signing_key"),
+            }
+        )
         ledger.update_study(vault, "export.device_key", "", public_key=public_hex(key))
     return key
 
@@ -165,15 +178,20 @@ def public_hex(key: Ed25519PrivateKey) -> str:
 
 
 # -- writing -----------------------------------------------------------------------------------------
-def write_bundle(files: dict[str, bytes], manifest_extra: dict, signer: Ed25519PrivateKey, recipients: list,
-                 out: Path) -> str:
+def write_bundle(
+    files: dict[str, bytes], manifest_extra: dict, signer: Ed25519PrivateKey, recipients: list, out: Path
+) -> str:
     """Write the sealed bundle; return the SHA-256 of its manifest, which only someone who
     can decrypt the bundle can learn (receipts prove receipt with it)."""
     import pyrage
 
     manifest = {
-        "format": FORMAT, "created_at": now_iso(), "device_public_key": public_hex(signer),
-        "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in files.items()},
+        "format": FORMAT,
+        "created_at": now_iso(),
+        "device_public_key": public_hex(signer),
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in files.items()
+        },
         **manifest_extra,
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
@@ -197,13 +215,13 @@ def write_bundle(files: dict[str, bytes], manifest_extra: dict, signer: Ed25519P
 # Everything below treats the bundle as hostile until its manifest is verified, and the
 # manifest as hostile even then: a signature only says *some* key signed (device keys are
 # pinned by the caller), so every field is type-checked before anything reads it.
-MAX_BUNDLE = 8 * 1024**3          # far above any export; refused before a byte is read
-MAX_MANIFEST = 4 * 1024**2        # ~20,000 files; parsing it stays under ~100 MB even when hostile
-MAX_SIGNATURE = 4096              # an Ed25519 signature is 64 bytes
+MAX_BUNDLE = 8 * 1024**3  # far above any export; refused before a byte is read
+MAX_MANIFEST = 4 * 1024**2  # ~20,000 files; parsing it stays under ~100 MB even when hostile
+MAX_SIGNATURE = 4096  # an Ed25519 signature is 64 bytes
 MAX_IDENTITY = 64 * 1024
 CHUNK = 1024**2
-HEADER_SLACK = 64 * 1024          # per member: header, a PAX header for a long name, padding, read-ahead
-TAIL_SLACK = 1024**2              # tar's end-of-archive blocks and record padding (≤ 10 KiB when we write it)
+HEADER_SLACK = 64 * 1024  # per member: header, a PAX header for a long name, padding, read-ahead
+TAIL_SLACK = 1024**2  # tar's end-of-archive blocks and record padding (≤ 10 KiB when we write it)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -212,7 +230,7 @@ class Opened:
     manifest: dict
     files: dict[str, bytes]
     manifest_sha256: str = ""
-    manifest_bytes: bytes = b""   # exactly what was signed, so the unpacked copy can be re-verified
+    manifest_bytes: bytes = b""  # exactly what was signed, so the unpacked copy can be re-verified
 
 
 def _q(text: object) -> str:
@@ -232,7 +250,9 @@ def _open_regular(path: Path, cap: int, error: type[FieldscribeError], what: str
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"The {what} {_q(path)} is not a regular file (a folder, device or pipe); give the path of a file.")
+            raise error(
+                f"The {what} {_q(path)} is not a regular file (a folder, device or pipe); give the path of a file."
+            )
         if st.st_size > cap:
             raise error(f"The {what} {_q(path)} is larger ({st.st_size:,} bytes) than any fieldscribe writes; refused.")
         os.set_blocking(fd, True)
@@ -294,7 +314,7 @@ class _Decrypting:
             # and whatever else the library raises must not escape as a thread traceback
             self.error = exc
         finally:
-            with contextlib.suppress(_Stopped):   # nobody reads any more, so nobody needs the end marker
+            with contextlib.suppress(_Stopped):  # nobody reads any more, so nobody needs the end marker
                 self._put(None)
 
     def _put(self, item: bytes | None) -> None:
@@ -369,7 +389,7 @@ def open_bundle(path: Path, identity_path: Path, trusted_devices: set[str] | Non
             return opened
         except (BundleRefused, tarfile.TarError, UnicodeError) as exc:
             stream.stop()
-            if stream.error is not None:   # the archive looked short or odd because age stopped
+            if stream.error is not None:  # the archive looked short or odd because age stopped
                 raise _undecryptable(label) from None
             if isinstance(exc, BundleRefused):
                 raise
@@ -381,7 +401,8 @@ def open_bundle(path: Path, identity_path: Path, trusted_devices: set[str] | Non
 def _undecryptable(label: str) -> BundleRefused:
     return BundleRefused(
         f"{label} could not be decrypted: it is damaged or truncated, or it was not encrypted to this "
-        "identity; check you are using the analysis team's key.")
+        "identity; check you are using the analysis team's key."
+    )
 
 
 def _read_archive(stream: _Decrypting, label: str, trusted_devices: set[str] | None) -> Opened:
@@ -403,20 +424,23 @@ def _read_archive(stream: _Decrypting, label: str, trusted_devices: set[str] | N
                 raise BundleRefused(f"{label} contains {_q(name)} twice; refused.")
             seen.add(name)
             meta = listed.get(name)
-            if meta is None:   # not read; named with the others once the archive has been walked
+            if meta is None:  # not read; named with the others once the archive has been walked
                 unlisted.append(name)
                 continue
             if member.size != meta["size"]:
-                raise BundleRefused(f"{_q(name)} in {label} is {member.size:,} bytes but its manifest says "
-                                    f"{meta['size']:,}; refused.")
+                raise BundleRefused(
+                    f"{_q(name)} in {label} is {member.size:,} bytes but its manifest says {meta['size']:,}; refused."
+                )
             digest = hashlib.sha256()
             files[name] = read_member(tar, member, label, digest)
             if digest.hexdigest() != meta["sha256"]:
                 raise BundleRefused(f"{_q(name)} in {label} does not match its manifest hash; refused.")
         missing = sorted(set(listed) - set(files))
         if unlisted or missing:
-            raise BundleRefused(f"{label} does not match its manifest (unlisted: {_names(unlisted)}; "
-                                f"missing: {_names(missing)}); refused.")
+            raise BundleRefused(
+                f"{label} does not match its manifest (unlisted: {_names(unlisted)}; "
+                f"missing: {_names(missing)}); refused."
+            )
     return Opened(manifest, files, hashlib.sha256(manifest_bytes).hexdigest(), manifest_bytes)
 
 
@@ -439,12 +463,14 @@ def _require_regular(member: tarfile.TarInfo, label: str) -> None:
 def _read_leading(tar: tarfile.TarFile, expected: str, cap: int, label: str) -> bytes:
     member = tar.next()
     if member is None or member.name != expected:
-        raise BundleRefused(f"{label} does not begin with a signed manifest ({expected} is not where it "
-                            "belongs); refused.")
+        raise BundleRefused(
+            f"{label} does not begin with a signed manifest ({expected} is not where it belongs); refused."
+        )
     _require_regular(member, label)
     if member.size > cap:
-        raise BundleRefused(f"The {expected} of {label} is larger ({member.size:,} bytes) than any fieldscribe "
-                            "writes; refused.")
+        raise BundleRefused(
+            f"The {expected} of {label} is larger ({member.size:,} bytes) than any fieldscribe writes; refused."
+        )
     return read_member(tar, member, label, None)
 
 
@@ -477,11 +503,10 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return out
 
 
-def _verified_manifest(manifest_bytes: bytes, signature: bytes, label: str,
-                       trusted_devices: set[str] | None) -> dict:
+def _verified_manifest(manifest_bytes: bytes, signature: bytes, label: str, trusted_devices: set[str] | None) -> dict:
     try:
         manifest = json.loads(manifest_bytes, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):   # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BundleRefused(f"The manifest of {label} is not valid JSON; refused.") from None
     if not isinstance(manifest, dict):
         raise BundleRefused(f"The manifest of {label} is malformed (not a mapping); refused.")
@@ -491,7 +516,9 @@ def _verified_manifest(manifest_bytes: bytes, signature: bytes, label: str,
     try:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex)).verify(signature, manifest_bytes)
     except (InvalidSignature, ValueError):
-        raise BundleRefused(f"The manifest of {label} is not validly signed; the bundle was altered. Refused.") from None
+        raise BundleRefused(
+            f"The manifest of {label} is not validly signed; the bundle was altered. Refused."
+        ) from None
     if trusted_devices is not None and key_hex not in trusted_devices:
         raise BundleRefused(f"{label} was signed by an unknown device ({key_hex[:16]}…).")
     validate_manifest(manifest, label)
@@ -514,6 +541,7 @@ def validate_manifest(manifest: object, label: str = "the bundle") -> None:
     hostile manifest is refused in one sentence instead of failing somewhere later, perhaps
     after files were written. A valid signature proves nothing here: anyone can sign with a
     key of their own. Fields nothing reads are left alone."""
+
     def bad(problem: str) -> BundleRefused:
         return BundleRefused(f"The manifest of {label} is malformed ({problem}); refused.")
 
@@ -527,8 +555,13 @@ def validate_manifest(manifest: object, label: str = "the bundle") -> None:
     if not isinstance(files, dict):
         raise bad("files must map each name to its sha256 and size")
     for name, meta in files.items():
-        if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and _HEX64.fullmatch(meta["sha256"])
-                and _is_count(meta.get("size")) and meta["size"] <= MAX_ENTRY):
+        if not (
+            isinstance(meta, dict)
+            and isinstance(meta.get("sha256"), str)
+            and _HEX64.fullmatch(meta["sha256"])
+            and _is_count(meta.get("size"))
+            and meta["size"] <= MAX_ENTRY
+        ):
             raise bad(f"file {_q(name)} needs a sha256 of 64 hex digits and a size of 0 to 4 GiB")
     if sum(meta["size"] for meta in files.values()) > MAX_BUNDLE:
         raise bad("its files add up to more than 8 GiB")
@@ -550,8 +583,9 @@ def validate_manifest(manifest: object, label: str = "the bundle") -> None:
             raise bad(f"the wave of session {_q(s['id'])} must be a whole number")
         if "guide_version" in s and not isinstance(s["guide_version"], str):
             raise bad(f"the guide version of session {_q(s['id'])} must be text")
-        if "participants" in s and not (isinstance(s["participants"], list)
-                                        and all(_is_ident(p) for p in s["participants"])):
+        if "participants" in s and not (
+            isinstance(s["participants"], list) and all(_is_ident(p) for p in s["participants"])
+        ):
             raise bad(f"the participants of session {_q(s['id'])} must be a list of identifiers")
     if not _is_ident(manifest.get("device_id")):
         raise bad("device_id must be a plain identifier")
@@ -570,8 +604,14 @@ def _safe_name(name: str) -> str:
     folder and shows what it is: no absolute or parent paths, no backslashes (a separator on
     Windows), no control or invisible characters."""
     p = PurePosixPath(name)
-    if (p.is_absolute() or ".." in p.parts or name.startswith(("/", "\\")) or "\\" in name or not p.parts
-            or any(is_hidden(c) for c in name)):
+    if (
+        p.is_absolute()
+        or ".." in p.parts
+        or name.startswith(("/", "\\"))
+        or "\\" in name
+        or not p.parts
+        or any(is_hidden(c) for c in name)
+    ):
         raise BundleRefused(f"The bundle contains an unsafe path {_q(name)}; refused.")
     return str(p)
 
@@ -599,8 +639,9 @@ def check_layout(names: Iterable[str]) -> None:
         for i in range(1, len(parts)):
             prefix = "/".join(parts[:i])
             if prefix in files:
-                raise BundleRefused(f"The bundle lists {_q(folded[prefix])} as a file and as a folder (in {_q(name)}); "
-                                    "refused.")
+                raise BundleRefused(
+                    f"The bundle lists {_q(folded[prefix])} as a file and as a folder (in {_q(name)}); refused."
+                )
 
 
 def extract(opened: Opened, out: Path) -> list[Path]:
@@ -615,20 +656,20 @@ def extract(opened: Opened, out: Path) -> list[Path]:
     dest = Path(os.path.abspath(out))
     try:
         st = os.lstat(dest)
-        if not stat.S_ISDIR(st.st_mode):   # a file, or a link that the rename would replace
+        if not stat.S_ISDIR(st.st_mode):  # a file, or a link that the rename would replace
             raise InvalidInput(f"{label} already exists; open the bundle into a new or empty folder.")
         with os.scandir(dest) as entries:
             if next(entries, None) is not None:
                 raise InvalidInput(f"{label} already exists; open the bundle into a new or empty folder.")
     except FileNotFoundError:
-        pass   # the usual case: a new folder
+        pass  # the usual case: a new folder
     except NotADirectoryError:
         raise InvalidInput(f"{label} cannot be made: a part of its path is a file.") from None
     except OSError as exc:
         raise InvalidInput(f"{label} cannot be used as the output folder ({exc.strerror}).") from None
     manifest_bytes = opened.manifest_bytes or json.dumps(opened.manifest, indent=2).encode()
     contents = {**opened.files, MANIFEST: manifest_bytes}
-    created: list[Path] = []   # parent folders made here, removed again on failure
+    created: list[Path] = []  # parent folders made here, removed again on failure
     tmp: Path | None = None
     try:
         for parent in reversed(dest.parents):
@@ -642,23 +683,25 @@ def extract(opened: Opened, out: Path) -> list[Path]:
                 if not (tmp / folder).is_dir():
                     os.mkdir(tmp / folder, 0o700)
             write_private(target, contents[name])
-        os.rename(tmp, dest)   # replaces an empty folder; refused (OSError) if one appeared with files
+        os.rename(tmp, dest)  # replaces an empty folder; refused (OSError) if one appeared with files
         tmp = None
     except OSError as exc:
-        raise InvalidInput(f"The bundle could not be unpacked into {label} ({exc.strerror or exc}); "
-                           "nothing was left behind.") from None
+        raise InvalidInput(
+            f"The bundle could not be unpacked into {label} ({exc.strerror or exc}); nothing was left behind."
+        ) from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
             for parent in reversed(created):
-                with contextlib.suppress(OSError):   # not empty any more: someone else uses it now
+                with contextlib.suppress(OSError):  # not empty any more: someone else uses it now
                     parent.rmdir()
     return [out / name for name in sorted(contents)]
 
 
 def write_private(target: Path, data: bytes) -> None:
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                 | getattr(os, "O_CLOEXEC", 0), 0o600)
+    fd = os.open(
+        target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600
+    )
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()

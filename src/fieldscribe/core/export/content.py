@@ -33,7 +33,9 @@ def generalise(study: Study, baseline: dict[str, Any]) -> dict[str, str]:
             continue
         value = baseline[f.id]
         if isinstance(f, NumberField):
-            out[f.label] = age_band(int(value)) if f.id == "age" else f"{value:g}" if isinstance(value, float) else str(value)
+            out[f.label] = (
+                age_band(int(value)) if f.id == "age" else f"{value:g}" if isinstance(value, float) else str(value)
+            )
         elif isinstance(f, ChoiceField):
             out[f.label] = f.choices.get(value, str(value))
         else:
@@ -62,8 +64,8 @@ class SessionExport:
     language: str
     participants: list[str]
     segments: list[StoredSegment]
-    questions: dict[str, tuple[str, str]] = field(default_factory=dict)   # id -> (domain title, text)
-    domains: dict[str, str] = field(default_factory=dict)                  # id -> title
+    questions: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (domain title, text)
+    domains: dict[str, str] = field(default_factory=dict)  # id -> title
 
 
 @dataclass
@@ -89,15 +91,16 @@ def gather(vault: Vault, session_ids: list[str]) -> ExportContent:
         s = sessions.get_session(vault, ref)
         sf = load_guide(vault, s.guide_sha256)
         study = study or sf.study
-        segs = deidentified_segments(vault, s.id)   # refuses unreviewed transcripts
+        segs = deidentified_segments(vault, s.id)  # refuses unreviewed transcripts
         for sug in suggestions(vault, s.id):
             if sug.status == "accepted":
                 counts[sug.kind] = counts.get(sug.kind, 0) + 1
         domains = {d.id: d.title for d in sf.study.guide.domains}
         questions = {q.id: (d.title, q.text) for d, q in sf.study.questions()}
-        members = active_members(vault, s)   # a withdrawn member of a group is no case in the export
-        exports.append(SessionExport(s.id, s.kind, s.wave, sf.version, sf.study.study.language,
-                                     members, segs, questions, domains))
+        members = active_members(vault, s)  # a withdrawn member of a group is no case in the export
+        exports.append(
+            SessionExport(s.id, s.kind, s.wave, sf.version, sf.study.study.language, members, segs, questions, domains)
+        )
         for pid in members:
             if pid not in cases:
                 p = participants.get_participant(vault, pid)

@@ -45,15 +45,22 @@ def audio_files(vault: Vault, content) -> dict[str, bytes]:
 
     item = content.study.export.audio_sharing_consent
     if not item:
-        raise InvalidInput("This study has no audio-sharing consent item (export: audio_sharing_consent: in the "
-                           "study file), so bundles cannot carry audio.")
+        raise InvalidInput(
+            "This study has no audio-sharing consent item (export: audio_sharing_consent: in the "
+            "study file), so bundles cannot carry audio."
+        )
     out = {}
     for s in content.sessions:
-        missing = [p for p in s.participants
-                   if not (current_consent(vault, p).get(item) and current_consent(vault, p)[item].given)]
+        missing = [
+            p
+            for p in s.participants
+            if not (current_consent(vault, p).get(item) and current_consent(vault, p)[item].given)
+        ]
         if missing:
-            raise InvalidInput(f"{', '.join(missing)} did not consent to sharing the recording ({item}); export "
-                               f"{s.session_id} without --with-audio.")
+            raise InvalidInput(
+                f"{', '.join(missing)} did not consent to sharing the recording ({item}); export "
+                f"{s.session_id} without --with-audio."
+            )
         pcm, rate = read_audio(vault, s.session_id)
         buf = io.BytesIO()
         sf.write(buf, pcm, rate, format="FLAC", subtype="PCM_16")
@@ -61,12 +68,13 @@ def audio_files(vault: Vault, content) -> dict[str, bytes]:
     return out
 
 
-def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipients: list[str] | None = None,
-                    with_audio: bool = False) -> Path:
+def export_sessions(
+    vault: Vault, session_ids: list[str], out_dir: Path, recipients: list[str] | None = None, with_audio: bool = False
+) -> Path:
     from ... import __version__
 
     out_dir = _bundle_folder(Path(out_dir))  # a bad --to is refused before minutes of work
-    ledger.check_study(vault)   # recipients come from the (sealed) list of study files
+    ledger.check_study(vault)  # recipients come from the (sealed) list of study files
     content = gather(vault, session_ids)
     keys = read_recipients(list(recipients or []) or list(content.study.export.recipients))
     files = build_files(content)
@@ -77,12 +85,17 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
     safe = re.sub(r"[^A-Za-z0-9_-]", "", content.study.study.id)
     out = _claim_bundle_name(vault, out_dir, f"{safe}-{vault.device_id[:8]}-{stamp}")
     manifest = {
-        "study": {"id": content.study.study.id, "title": content.study.study.title,
-                  "ethics_reference": content.study.study.ethics_reference},
+        "study": {
+            "id": content.study.study.id,
+            "title": content.study.study.title,
+            "ethics_reference": content.study.study.ethics_reference,
+        },
         "fieldscribe_version": __version__,
         "device_id": vault.device_id,
-        "sessions": [{"id": s.session_id, "wave": s.wave, "guide_version": s.guide_version,
-                      "participants": s.participants} for s in content.sessions],
+        "sessions": [
+            {"id": s.session_id, "wave": s.wave, "guide_version": s.guide_version, "participants": s.participants}
+            for s in content.sessions
+        ],
         "redactions": content.redaction_counts,
         "audio_included": with_audio,
         # the file's own name, signed: a copy under another name on the store is refused
@@ -97,11 +110,21 @@ def export_sessions(vault: Vault, session_ids: list[str], out_dir: Path, recipie
     with vault.db.atomic():
         record_export(vault, out, manifest_sha256, [s.session_id for s in content.sessions])
         for s in content.sessions:
-            if sessions.get_session(vault, s.session_id).status in (sessions.REVIEWED, sessions.EXPORTED,
-                                                                     sessions.SYNCED, sessions.RECEIVED):
+            if sessions.get_session(vault, s.session_id).status in (
+                sessions.REVIEWED,
+                sessions.EXPORTED,
+                sessions.SYNCED,
+                sessions.RECEIVED,
+            ):
                 sessions.set_status(vault, s.session_id, sessions.EXPORTED)
-        ledger.update_study(vault, "export.bundle", ",".join(s.session_id for s in content.sessions),
-                  files=len(files), recipients=len(keys), redactions=sum(content.redaction_counts.values()))
+        ledger.update_study(
+            vault,
+            "export.bundle",
+            ",".join(s.session_id for s in content.sessions),
+            files=len(files),
+            recipients=len(keys),
+            redactions=sum(content.redaction_counts.values()),
+        )
     return out
 
 
@@ -115,8 +138,9 @@ def _bundle_folder(out_dir: Path) -> Path:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise  # the CLI's disk-full sentence
-        raise InvalidInput(f"The bundle cannot be written in {out_dir} ({exc.strerror}); choose a folder you can "
-                           "write to with --to.") from None
+        raise InvalidInput(
+            f"The bundle cannot be written in {out_dir} ({exc.strerror}); choose a folder you can write to with --to."
+        ) from None
     return out_dir
 
 

@@ -33,8 +33,11 @@ def _turns(session: SessionExport) -> list[tuple[float, str, str, str | None]]:
 
 
 def to_txt(session: SessionExport) -> str:
-    lines = [f"Session {session.session_id} — {session.kind}, wave {session.wave}, "
-             f"participants {', '.join(session.participants)}", ""]
+    lines = [
+        f"Session {session.session_id} — {session.kind}, wave {session.wave}, "
+        f"participants {', '.join(session.participants)}",
+        "",
+    ]
     current_q = None
     for start, speaker, text, q in _turns(session):
         if q and q != current_q:
@@ -74,21 +77,51 @@ def to_srt(session: SessionExport) -> str:
 
 
 def to_json(content: ExportContent) -> str:
-    return json.dumps({
-        "study": {"id": content.study.study.id, "title": content.study.study.title,
-                  "ethics_reference": content.study.study.ethics_reference},
-        "cases": [{"pseudonym": c.pseudonym, "group": c.group, "attributes": c.attributes,
-                   "quote_label": c.quote_label(tuple(content.study.export.quote_label))}
-                  for c in content.cases.values()],
-        "sessions": [{
-            "id": s.session_id, "kind": s.kind, "wave": s.wave, "guide_version": s.guide_version,
-            "language": s.language, "participants": s.participants,
-            "segments": [{"start": g.start, "end": g.end, "text": g.text, "speaker": g.speaker,
-                          "question": g.question, "domain": g.domain, "flags": g.flags,
-                          "notes": [dict(n) for n in g.notes]}
-                         for g in s.segments if g.text],
-        } for s in content.sessions],
-    }, ensure_ascii=False, indent=2)
+    return json.dumps(
+        {
+            "study": {
+                "id": content.study.study.id,
+                "title": content.study.study.title,
+                "ethics_reference": content.study.study.ethics_reference,
+            },
+            "cases": [
+                {
+                    "pseudonym": c.pseudonym,
+                    "group": c.group,
+                    "attributes": c.attributes,
+                    "quote_label": c.quote_label(tuple(content.study.export.quote_label)),
+                }
+                for c in content.cases.values()
+            ],
+            "sessions": [
+                {
+                    "id": s.session_id,
+                    "kind": s.kind,
+                    "wave": s.wave,
+                    "guide_version": s.guide_version,
+                    "language": s.language,
+                    "participants": s.participants,
+                    "segments": [
+                        {
+                            "start": g.start,
+                            "end": g.end,
+                            "text": g.text,
+                            "speaker": g.speaker,
+                            "question": g.question,
+                            "domain": g.domain,
+                            "flags": g.flags,
+                            "notes": [dict(n) for n in g.notes],
+                        }
+                        for g in s.segments
+                        if g.text
+                    ],
+                }
+                for s in content.sessions
+            ],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
 
 
 def to_csv(content: ExportContent) -> str:

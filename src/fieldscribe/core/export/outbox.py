@@ -49,9 +49,9 @@ def _seal_secret(vault: Vault, name: str, manifest_sha256: str) -> str:
 
 def _open_secret(vault: Vault, name: str, stored: str) -> str:
     if not stored.startswith(SEALED):
-        return stored   # written by a release before the secret was sealed; resealed by reseal_secrets
+        return stored  # written by a release before the secret was sealed; resealed by reseal_secrets
     try:
-        sealed = bytes.fromhex(stored[len(SEALED):])
+        sealed = bytes.fromhex(stored[len(SEALED) :])
     except ValueError:
         sealed = b""
     return str(vault.open_json(vault.study_key, sealed, "export", name, "manifest"))
@@ -64,8 +64,9 @@ def reseal_secrets(vault: Vault) -> int:
     todo = [(name, value) for name, value in rows.fetchall() if value]
     with vault.db.atomic():
         for name, value in todo:
-            vault.db.execute("UPDATE exports SET manifest_sha256 = ? WHERE name = ?",
-                             (_seal_secret(vault, name, value), name))
+            vault.db.execute(
+                "UPDATE exports SET manifest_sha256 = ? WHERE name = ?", (_seal_secret(vault, name, value), name)
+            )
         if todo:
             ledger.update_study(vault, "export.secrets_sealed", "", count=len(todo))
     if todo:
@@ -77,17 +78,35 @@ def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: l
     """Add a bundle to the outbox (inside the caller's transaction, which seals the study history)."""
     path = Path(path).resolve()
     row = {
-        "name": path.name, "path": str(path), "size": path.stat().st_size, "sha256": file_sha256(path),
-        "manifest_sha256": _seal_secret(vault, path.name, manifest_sha256), "sessions": json.dumps(session_ids),
-        "created_at": now_iso(), "uploaded_at": None, "remote": None, "received_at": None, "receipt": None,
+        "name": path.name,
+        "path": str(path),
+        "size": path.stat().st_size,
+        "sha256": file_sha256(path),
+        "manifest_sha256": _seal_secret(vault, path.name, manifest_sha256),
+        "sessions": json.dumps(session_ids),
+        "created_at": now_iso(),
+        "uploaded_at": None,
+        "remote": None,
+        "received_at": None,
+        "receipt": None,
     }
     vault.db["exports"].insert(row, pk="name")
     return _row(vault, row)
 
 
 def _row(vault: Vault, r: dict) -> Export:
-    return Export(r["name"], Path(r["path"]), r["size"], r["sha256"], _open_secret(vault, r["name"], r["manifest_sha256"]),
-                  tuple(json.loads(r["sessions"])), r["created_at"], r["uploaded_at"], r["remote"], r["received_at"])
+    return Export(
+        r["name"],
+        Path(r["path"]),
+        r["size"],
+        r["sha256"],
+        _open_secret(vault, r["name"], r["manifest_sha256"]),
+        tuple(json.loads(r["sessions"])),
+        r["created_at"],
+        r["uploaded_at"],
+        r["remote"],
+        r["received_at"],
+    )
 
 
 def get_export(vault: Vault, name: str) -> Export:
@@ -126,5 +145,7 @@ def mark_uploaded(vault: Vault, name: str, remote: str) -> None:
 
 def mark_received(vault: Vault, name: str, receipt: dict, raw: bytes) -> None:
     kept = {"body": receipt, "raw": raw.decode("utf-8")}
-    vault.db.execute("UPDATE exports SET received_at = ?, receipt = ? WHERE name = ?",
-                     (receipt.get("received_at") or now_iso(), json.dumps(kept, sort_keys=True), name))
+    vault.db.execute(
+        "UPDATE exports SET received_at = ?, receipt = ? WHERE name = ?",
+        (receipt.get("received_at") or now_iso(), json.dumps(kept, sort_keys=True), name),
+    )

@@ -33,10 +33,15 @@ def build_qdpx(content: ExportContent) -> bytes:
     sid = content.study.study.id
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     user = _guid(sid, "user", "fieldscribe")
-    project = ET.Element(f"{{{NS}}}Project", {
-        "name": content.study.study.title, "origin": "fieldscribe", "creatingUserGUID": user,
-        "creationDateTime": now,
-    })
+    project = ET.Element(
+        f"{{{NS}}}Project",
+        {
+            "name": content.study.study.title,
+            "origin": "fieldscribe",
+            "creatingUserGUID": user,
+            "creationDateTime": now,
+        },
+    )
     users = _el(project, "Users")
     _el(users, "User", guid=user, name="fieldscribe export")
 
@@ -78,22 +83,41 @@ def build_qdpx(content: ExportContent) -> bytes:
                 _el(case, "SourceRef", targetGUID=source_guid[s.session_id])
 
     sources = _el(project, "Sources")
-    notes_el: list[tuple[str, str, str]] = []   # (guid, name, text)
+    notes_el: list[tuple[str, str, str]] = []  # (guid, name, text)
     texts: dict[str, str] = {}
     for s in content.sessions:
         g = source_guid[s.session_id]
         body, spans = _plain_text(s)
         texts[g] = body
-        src = _el(sources, "TextSource", guid=g, name=f"{s.session_id} (wave {s.wave})",
-                  plainTextPath=f"internal://{g}.txt", creatingUser=user, creationDateTime=now)
+        src = _el(
+            sources,
+            "TextSource",
+            guid=g,
+            name=f"{s.session_id} (wave {s.wave})",
+            plainTextPath=f"internal://{g}.txt",
+            creatingUser=user,
+            creationDateTime=now,
+        )
         for i, (start, end, seg) in enumerate(spans):
-            sel = _el(src, "PlainTextSelection", guid=_guid(sid, "sel", s.session_id, str(i)),
-                      name=f"{s.session_id} {seg.start:.1f}s", startPosition=str(start), endPosition=str(end),
-                      creatingUser=user, creationDateTime=now)
+            sel = _el(
+                src,
+                "PlainTextSelection",
+                guid=_guid(sid, "sel", s.session_id, str(i)),
+                name=f"{s.session_id} {seg.start:.1f}s",
+                startPosition=str(start),
+                endPosition=str(end),
+                creatingUser=user,
+                creationDateTime=now,
+            )
             for code in [seg.domain, seg.question]:
                 if code and code in code_guid:
-                    coding = _el(sel, "Coding", guid=_guid(sid, "coding", s.session_id, str(i), code),
-                                 creatingUser=user, creationDateTime=now)
+                    coding = _el(
+                        sel,
+                        "Coding",
+                        guid=_guid(sid, "coding", s.session_id, str(i), code),
+                        creatingUser=user,
+                        creationDateTime=now,
+                    )
                     _el(coding, "CodeRef", targetGUID=code_guid[code])
             for j, note in enumerate(seg.notes):
                 ng = _guid(sid, "note", s.session_id, str(i), str(j))

@@ -46,9 +46,16 @@ def make_notice(vault: Vault, study_id: str, pid: str, session_ids: list[str], b
     from ..export.bundle import device_key, public_hex
 
     signer = device_key(vault)
-    body = {"format": FORMAT, "study": study_id, "device_id": vault.device_id, "participant": pid,
-            "sessions": sorted(session_ids), "bundles": sorted(bundles), "withdrawn_at": now_iso(),
-            "device_public_key": public_hex(signer)}
+    body = {
+        "format": FORMAT,
+        "study": study_id,
+        "device_id": vault.device_id,
+        "participant": pid,
+        "sessions": sorted(session_ids),
+        "bundles": sorted(bundles),
+        "withdrawn_at": now_iso(),
+        "device_public_key": public_hex(signer),
+    }
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     data = json.dumps({"notice": text, "signature": signer.sign(text.encode()).hex()}, indent=2).encode()
@@ -62,9 +69,15 @@ def parse_notice(data: bytes) -> tuple[Notice, str, bytes] | None:
         text = outer["notice"]
         signature = bytes.fromhex(outer["signature"])
         body = json.loads(text)
-        notice = Notice(str(body["participant"]), tuple(map(str, body["sessions"])), tuple(map(str, body["bundles"])),
-                        str(body["study"]), str(body["device_id"]), str(body["device_public_key"]),
-                        str(body["withdrawn_at"]))
+        notice = Notice(
+            str(body["participant"]),
+            tuple(map(str, body["sessions"])),
+            tuple(map(str, body["bundles"])),
+            str(body["study"]),
+            str(body["device_id"]),
+            str(body["device_public_key"]),
+            str(body["withdrawn_at"]),
+        )
         if body.get("format") != FORMAT or not isinstance(text, str):
             return None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
@@ -92,7 +105,7 @@ def pending(vault: Vault) -> list[dict]:
     """Notices written on this laptop: {name, data, uploaded_at}. Sealed with the study key and
     part of the study's sealed history, so nobody can drop one from the queue unnoticed. The
     callers that change the queue seal the study history in the same transaction."""
-    ledger.check_study(vault)   # a notice dropped from the queue, or an older queue put back, is tampering
+    ledger.check_study(vault)  # a notice dropped from the queue, or an older queue put back, is tampering
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (RECORD,)).fetchone()
     return list(vault.open_json(vault.study_key, row[0], "study", RECORD)) if row else []
 
@@ -100,7 +113,8 @@ def pending(vault: Vault) -> list[dict]:
 def _save(vault: Vault, items: list[dict]) -> None:
     vault.db["study_records"].upsert(
         {"name": RECORD, "sealed": vault.seal_json(vault.study_key, items, "study", RECORD), "updated_at": now_iso()},
-        pk="name")
+        pk="name",
+    )
 
 
 def queue(vault: Vault, name: str, data: bytes) -> None:
@@ -108,5 +122,7 @@ def queue(vault: Vault, name: str, data: bytes) -> None:
 
 
 def mark_uploaded(vault: Vault, name: str) -> None:
-    _save(vault, [{**n, "uploaded_at": n["uploaded_at"] or (now_iso() if n["name"] == name else None)}
-                  for n in pending(vault)])
+    _save(
+        vault,
+        [{**n, "uploaded_at": n["uploaded_at"] or (now_iso() if n["name"] == name else None)} for n in pending(vault)],
+    )

@@ -40,8 +40,12 @@ def verified_received(vault: Vault) -> set[str]:
         raw = stored_receipt(vault, e.name)
         if not e.received_at or raw is None or not trusted:
             continue
-        if verify_receipt(raw, bundle=e.name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256,
-                          trusted_keys=trusted) is None:
+        if (
+            verify_receipt(
+                raw, bundle=e.name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256, trusted_keys=trusted
+            )
+            is None
+        ):
             continue
         proven |= {sid for sid in e.sessions if newest.get(sid) == e.name}
     return {s.id for s in sessions.list_sessions(vault) if s.status == sessions.RECEIVED and s.id in proven}
@@ -56,12 +60,14 @@ def purge_received(vault: Vault, confirmation: str) -> list[str]:
     :func:`confirmation_phrase`, because this cannot be undone."""
     ids = purgeable(vault)
     if not ids:
-        raise InvalidInput("No session has been confirmed as received by the analysis team yet; run "
-                           "`fieldscribe sync` to collect receipts first. Nothing was purged.")
+        raise InvalidInput(
+            "No session has been confirmed as received by the analysis team yet; run "
+            "`fieldscribe sync` to collect receipts first. Nothing was purged."
+        )
     expected = confirmation_phrase(ids)
     if " ".join(confirmation.split()).lower() != expected:
         raise ConfirmationMismatch(expected)
-    for sid in ids:   # nothing is destroyed on a history someone edited (e.g. a status set in SQL)
+    for sid in ids:  # nothing is destroyed on a history someone edited (e.g. a status set in SQL)
         ledger.check_session(vault, sid)
     with vault.db.atomic():
         for sid in ids:
@@ -71,8 +77,9 @@ def purge_received(vault: Vault, confirmation: str) -> list[str]:
             vault.db.execute("UPDATE transcripts SET state = 'purged', settings = '{}' WHERE session_id = ?", (sid,))
             vault.db.execute("DELETE FROM session_events WHERE session_id = ?", (sid,))
             vault.db.execute("DELETE FROM redactions WHERE session_id = ?", (sid,))
-            vault.db.execute("UPDATE recordings SET state = 'purged', updated_at = ? WHERE session_id = ?",
-                             (now_iso(), sid))
+            vault.db.execute(
+                "UPDATE recordings SET state = 'purged', updated_at = ? WHERE session_id = ?", (now_iso(), sid)
+            )
             vault.db.execute("DELETE FROM session_keys WHERE session_id = ?", (sid,))
             sessions.set_status(vault, sid, sessions.PURGED)
             vault.log("session.purged", sid, reason="received by the analysis team")

@@ -43,14 +43,14 @@ class SyncProgress:
 class SyncReport:
     uploaded: list[str] = field(default_factory=list)
     already_there: list[str] = field(default_factory=list)
-    resumed: dict[str, int] = field(default_factory=dict)      # bundle -> bytes already on the store
+    resumed: dict[str, int] = field(default_factory=dict)  # bundle -> bytes already on the store
     received: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)            # bundle files moved or deleted locally
-    changed: list[str] = field(default_factory=list)            # bundle files altered since export
-    rejected: list[str] = field(default_factory=list)           # receipts not signed by a listed receipt key
-    notices_sent: list[str] = field(default_factory=list)       # withdrawal notices uploaded
-    notices_restored: list[str] = field(default_factory=list)   # … again, after someone deleted them there
-    no_receipt_key: bool = False                                # the study file lists no receipt key
+    missing: list[str] = field(default_factory=list)  # bundle files moved or deleted locally
+    changed: list[str] = field(default_factory=list)  # bundle files altered since export
+    rejected: list[str] = field(default_factory=list)  # receipts not signed by a listed receipt key
+    notices_sent: list[str] = field(default_factory=list)  # withdrawal notices uploaded
+    notices_restored: list[str] = field(default_factory=list)  # … again, after someone deleted them there
+    no_receipt_key: bool = False  # the study file lists no receipt key
     bytes_sent: int = 0
     cancelled: bool = False
 
@@ -66,8 +66,13 @@ def receipt_keys(vault: Vault) -> set[str]:
     return {k.lower() for k in current_guide(vault).study.export.receipt_keys}
 
 
-def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], None] | None = None,
-         cancel: threading.Event | None = None) -> SyncReport:
+def sync(
+    vault: Vault,
+    store: Store,
+    *,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> SyncReport:
     study_id, device = device_folder(vault)
     folder = store.path(study_id, device)
     report = SyncReport()
@@ -92,7 +97,7 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
 
     for e in pending:
         if file_sha256(e.path) != e.sha256:
-            report.changed.append(e.name)   # reported; the other bundles still go
+            report.changed.append(e.name)  # reported; the other bundles still go
             moved(e.size)
             continue
         final = posixpath.join(folder, e.name)
@@ -116,8 +121,7 @@ def sync(vault: Vault, store: Store, *, on_progress: Callable[[SyncProgress], No
             for sid in e.sessions:
                 if sessions.get_session(vault, sid).status == sessions.EXPORTED:
                     sessions.set_status(vault, sid, sessions.SYNCED)
-            ledger.update_study(vault, "sync.upload", ",".join(e.sessions), bundle=e.name,
-                                store=store.address.display)
+            ledger.update_study(vault, "sync.upload", ",".join(e.sessions), bundle=e.name, store=store.address.display)
     return report
 
 
@@ -127,13 +131,14 @@ def _send_notices(vault: Vault, store: Store, folder: str, report: SyncReport) -
         path = posixpath.join(folder, notices.NOTICES, item["name"])
         if item["uploaded_at"] and store.exists(path):
             continue
-        if item["uploaded_at"]:   # someone deleted it from the store: the team must still learn of it
+        if item["uploaded_at"]:  # someone deleted it from the store: the team must still learn of it
             report.notices_restored.append(item["name"])
         store.write_atomic(path, item["data"].encode())
         with vault.db.atomic():
             notices.mark_uploaded(vault, item["name"])
-            ledger.update_study(vault, "sync.withdrawal_notice", item["name"].split("-")[0],
-                                store=store.address.display)
+            ledger.update_study(
+                vault, "sync.withdrawal_notice", item["name"].split("-")[0], store=store.address.display
+            )
         report.notices_sent.append(item["name"])
 
 
@@ -142,7 +147,7 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
     if not waiting:
         return
     trusted = receipt_keys(vault)
-    newest: dict[str, str] = {}   # session -> its latest bundle: only that one's receipt counts for it
+    newest: dict[str, str] = {}  # session -> its latest bundle: only that one's receipt counts for it
     for e in sorted(exports, key=lambda e: e.created_at):
         for sid in e.sessions:
             newest[sid] = e.name
@@ -153,13 +158,14 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
         try:
             raw = store.read(posixpath.join(folder, RECEIPTS, receipt_name(name)), SMALL_FILE)
         except StoreRefused:
-            report.rejected.append(name)   # not a receipt file at all
+            report.rejected.append(name)  # not a receipt file at all
             continue
         if not trusted:
             report.no_receipt_key = True
             continue
-        body = verify_receipt(raw, bundle=name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256,
-                              trusted_keys=trusted)
+        body = verify_receipt(
+            raw, bundle=name, bundle_sha256=e.sha256, manifest_sha256=e.manifest_sha256, trusted_keys=trusted
+        )
         if body is None:
             report.rejected.append(name)
             vault.log("sync.receipt_rejected", ",".join(e.sessions), bundle=name)
@@ -170,6 +176,7 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: 
                 status = sessions.get_session(vault, sid).status
                 if newest.get(sid) == name and status in (sessions.EXPORTED, sessions.SYNCED):
                     sessions.set_status(vault, sid, sessions.RECEIVED)
-            ledger.update_study(vault, "sync.received", ",".join(e.sessions), bundle=name,
-                                by=body.get("received_by", ""))
+            ledger.update_study(
+                vault, "sync.received", ",".join(e.sessions), bundle=name, by=body.get("received_by", "")
+            )
         report.received.append(name)

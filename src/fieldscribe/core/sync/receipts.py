@@ -32,8 +32,8 @@ from .trust import DeviceTrust, UntrustedKey, public_hex, receipt_signing_key
 FORMAT = "fieldscribe-receipt/1"
 BUNDLE_SUFFIX = ".fsbundle.age"
 RECEIPTS = "receipts"
-SMALL_FILE = 64 * 1024          # receipts and notices are a few hundred bytes
-MAX_BUNDLE = 8 * 1024**3        # as open_bundle accepts
+SMALL_FILE = 64 * 1024  # receipts and notices are a few hundred bytes
+MAX_BUNDLE = 8 * 1024**3  # as open_bundle accepts
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
@@ -47,20 +47,25 @@ def receipt_name(bundle: str) -> str:
     return f"{bundle}.receipt.json"
 
 
-def make_receipt(bundle: str, bundle_sha256: str, manifest_sha256: str, device_id: str,
-                 identity_path: Path) -> bytes:
+def make_receipt(bundle: str, bundle_sha256: str, manifest_sha256: str, device_id: str, identity_path: Path) -> bytes:
     key = receipt_signing_key(identity_path)
     body = {
-        "format": FORMAT, "bundle": bundle, "bundle_sha256": bundle_sha256, "manifest_sha256": manifest_sha256,
-        "device_id": device_id, "received_at": now_iso(), "received_by": actor(),
+        "format": FORMAT,
+        "bundle": bundle,
+        "bundle_sha256": bundle_sha256,
+        "manifest_sha256": manifest_sha256,
+        "device_id": device_id,
+        "received_at": now_iso(),
+        "received_by": actor(),
         "verify_key": public_hex(key),
     }
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return json.dumps({"receipt": text, "signature": key.sign(text.encode()).hex()}, indent=2).encode()
 
 
-def verify_receipt(data: bytes, *, bundle: str, bundle_sha256: str, manifest_sha256: str,
-                   trusted_keys: set[str]) -> dict | None:
+def verify_receipt(
+    data: bytes, *, bundle: str, bundle_sha256: str, manifest_sha256: str, trusted_keys: set[str]
+) -> dict | None:
     """The receipt's content if it is genuine, signed by one of TRUSTED_KEYS (the study
     file's receipt keys) and for exactly this bundle, else None."""
     try:
@@ -69,11 +74,16 @@ def verify_receipt(data: bytes, *, bundle: str, bundle_sha256: str, manifest_sha
         if not isinstance(body, dict) or str(body["verify_key"]).lower() not in trusted_keys:
             return None
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(body["verify_key"])).verify(
-            bytes.fromhex(outer["signature"]), outer["receipt"].encode())
+            bytes.fromhex(outer["signature"]), outer["receipt"].encode()
+        )
     except (ValueError, KeyError, TypeError, AttributeError, InvalidSignature):
         return None
-    if body.get("format") != FORMAT or body.get("bundle") != bundle or body.get("bundle_sha256") != bundle_sha256 \
-            or body.get("manifest_sha256") != manifest_sha256:
+    if (
+        body.get("format") != FORMAT
+        or body.get("bundle") != bundle
+        or body.get("bundle_sha256") != bundle_sha256
+        or body.get("manifest_sha256") != manifest_sha256
+    ):
         return None
     return body
 
@@ -85,12 +95,13 @@ class Pulled:
     bundle: str
     folder: Path | None = None
     error: str | None = None
-    trust: str = ""          # listed | pinned | new (first bundle from this device folder)
+    trust: str = ""  # listed | pinned | new (first bundle from this device folder)
 
 
 @dataclass
 class Withdrawal:
     """A verified withdrawal notice and what the pull did about it."""
+
     study: str
     device: str
     participant: str
@@ -115,8 +126,10 @@ def _withdrawn_bundles(out_dir: Path) -> dict[str, list[str]]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{out_dir / SEEN} cannot be read ({exc}); restore it — it lists withdrawn bundles "
-                           "that must not be unpacked again.") from None
+        raise InvalidInput(
+            f"{out_dir / SEEN} cannot be read ({exc}); restore it — it lists withdrawn bundles "
+            "that must not be unpacked again."
+        ) from None
     return {str(k): [str(b) for b in v] for k, v in data.items()} if isinstance(data, dict) else {}
 
 
@@ -132,8 +145,16 @@ def _unpacked_folder(out_dir: Path, study: str, device: str, bundle: str) -> Pat
     return out_dir / study / device / bundle.removesuffix(BUNDLE_SUFFIX)
 
 
-def _apply_notices(store: Store, folder: str, study: str, device: str, trust: DeviceTrust, out_dir: Path,
-                   seen: dict[str, list[str]], report: PullReport) -> set[str]:
+def _apply_notices(
+    store: Store,
+    folder: str,
+    study: str,
+    device: str,
+    trust: DeviceTrust,
+    out_dir: Path,
+    seen: dict[str, list[str]],
+    report: PullReport,
+) -> set[str]:
     """Verify this device folder's withdrawal notices against its pinned key and delete what
     was unpacked from the bundles they name; returns every bundle withdrawn so far."""
     key = f"{study}/{device}"
@@ -151,13 +172,29 @@ def _apply_notices(store: Store, folder: str, study: str, device: str, trust: De
         notice = next((n for n in (notices.verify_notice(data, k) for k in candidates) if n is not None), None)
         who = parsed[0].participant if parsed else "?"
         if notice is not None and not all(safe_name(b) and b.endswith(BUNDLE_SUFFIX) for b in notice.bundles):
-            report.withdrawals.append(Withdrawal(study, device, notice.participant, (), error=(
-                f"the withdrawal notice {name} names a bundle that is not a bundle file name; ignored")))
+            report.withdrawals.append(
+                Withdrawal(
+                    study,
+                    device,
+                    notice.participant,
+                    (),
+                    error=(f"the withdrawal notice {name} names a bundle that is not a bundle file name; ignored"),
+                )
+            )
             continue
         if notice is None or notice.study != study or notice.device_id != device:
-            report.withdrawals.append(Withdrawal(study, device, who, (), error=(
-                f"the withdrawal notice {name} is not signed by this device's trusted key; ignored (ask the "
-                "interviewer whether one of their participants withdrew)")))
+            report.withdrawals.append(
+                Withdrawal(
+                    study,
+                    device,
+                    who,
+                    (),
+                    error=(
+                        f"the withdrawal notice {name} is not signed by this device's trusted key; ignored (ask the "
+                        "interviewer whether one of their participants withdrew)"
+                    ),
+                )
+            )
             continue
         new = [b for b in notice.bundles if b not in withdrawn]
         if not new and name in seen.get(key + "#notices", []):
@@ -180,8 +217,14 @@ def _apply_notices(store: Store, folder: str, study: str, device: str, trust: De
     return withdrawn
 
 
-def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust | None = None,
-         on_bundle: Callable[[Pulled], None] | None = None) -> PullReport:
+def pull(
+    store: Store,
+    identity_path: Path,
+    out_dir: Path,
+    *,
+    trust: DeviceTrust | None = None,
+    on_bundle: Callable[[Pulled], None] | None = None,
+) -> PullReport:
     """Analysis side: apply withdrawal notices, then download every bundle without a receipt,
     open and verify it (against the device key the study lists or pinned on first use),
     unpack it into OUT/<study>/<device>/<bundle>/ and write its receipt back to the store."""
@@ -192,7 +235,7 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
     incoming = out_dir / ".incoming"
     incoming.mkdir(exist_ok=True, mode=0o700)
     seen = _withdrawn_bundles(out_dir)
-    for stale in out_dir.glob("*/*/.*.unpacking"):   # left by a pull killed mid-unpack; never acknowledged
+    for stale in out_dir.glob("*/*/.*.unpacking"):  # left by a pull killed mid-unpack; never acknowledged
         shutil.rmtree(stale)
     report = PullReport()
     for study in (s for s in store.listdir(store.root) if safe_name(s)):
@@ -202,36 +245,54 @@ def pull(store: Store, identity_path: Path, out_dir: Path, *, trust: DeviceTrust
             gone_sessions = set(seen.get(f"{study}/{device}#sessions", []))
             done = set(store.listdir(posixpath.join(folder, RECEIPTS)))
             for name in store.listdir(folder):
-                if not name.endswith(BUNDLE_SUFFIX) or not safe_name(name) or receipt_name(name) in done \
-                        or name in withdrawn:
+                if (
+                    not name.endswith(BUNDLE_SUFFIX)
+                    or not safe_name(name)
+                    or receipt_name(name) in done
+                    or name in withdrawn
+                ):
                     continue
-                item = _pull_one(store, folder, study, device, name, identity_path, out_dir, incoming, trust,
-                                 gone_sessions)
+                item = _pull_one(
+                    store, folder, study, device, name, identity_path, out_dir, incoming, trust, gone_sessions
+                )
                 report.bundles.append(item)
                 if on_bundle:
                     on_bundle(item)
     return report
 
 
-def _pull_one(store: Store, folder: str, study: str, device: str, name: str, identity_path: Path, out_dir: Path,
-              incoming: Path, trust: DeviceTrust, gone_sessions: set[str]) -> Pulled:
+def _pull_one(
+    store: Store,
+    folder: str,
+    study: str,
+    device: str,
+    name: str,
+    identity_path: Path,
+    out_dir: Path,
+    incoming: Path,
+    trust: DeviceTrust,
+    gone_sessions: set[str],
+) -> Pulled:
     item = Pulled(study, device, name)
     local = incoming / name
     try:
-        store.download(posixpath.join(folder, name), local, MAX_BUNDLE)   # ciphertext
+        store.download(posixpath.join(folder, name), local, MAX_BUNDLE)  # ciphertext
         opened = open_bundle(local, identity_path, trusted_devices=trust.listed or None)
         m = opened.manifest
         if m.get("device_id") != device or m.get("study", {}).get("id") != study:
-            raise BundleRefused(f"{name} says it comes from study {str(m.get('study', {}).get('id'))[:40]!r}, "
-                                f"device {str(m.get('device_id'))[:12]!r}, but lies in {study}/{device[:12]}"
-                                " on the store; refused.")
+            raise BundleRefused(
+                f"{name} says it comes from study {str(m.get('study', {}).get('id'))[:40]!r}, "
+                f"device {str(m.get('device_id'))[:12]!r}, but lies in {study}/{device[:12]}"
+                " on the store; refused."
+            )
         item.trust = trust.check(study, device, str(m.get("device_public_key", "")), what=name)
         if m.get("bundle", name) != name:
             raise BundleRefused(f"{name} was exported as {str(m.get('bundle'))[:80]!r}: a renamed copy; refused.")
         withdrawn_here = sorted({str(s.get("id")) for s in m.get("sessions", [])} & gone_sessions)
         if withdrawn_here:
-            raise BundleRefused(f"{name} holds {', '.join(withdrawn_here)}, whose participant withdrew; it is "
-                                "not unpacked.")
+            raise BundleRefused(
+                f"{name} holds {', '.join(withdrawn_here)}, whose participant withdrew; it is not unpacked."
+            )
         target = _unpacked_folder(out_dir, study, device, name)
         if not target.exists():
             # extract unpacks into a hidden folder and renames it when complete, so a crash
@@ -239,9 +300,13 @@ def _pull_one(store: Store, folder: str, study: str, device: str, name: str, ide
             extract(opened, target)
         item.folder = target
         trust.pin(study, device, str(m["device_public_key"]))
-        store.write_atomic(posixpath.join(folder, RECEIPTS, receipt_name(name)), make_receipt(
-            name, file_sha256(local), opened.manifest_sha256, str(m.get("device_id", device)), identity_path))
-    except (BundleRefused, UntrustedKey, InvalidInput, StoreRefused) as exc:   # InvalidInput: unusable unpack folder
+        store.write_atomic(
+            posixpath.join(folder, RECEIPTS, receipt_name(name)),
+            make_receipt(
+                name, file_sha256(local), opened.manifest_sha256, str(m.get("device_id", device)), identity_path
+            ),
+        )
+    except (BundleRefused, UntrustedKey, InvalidInput, StoreRefused) as exc:  # InvalidInput: unusable unpack folder
         item.error = str(exc)
     finally:
         local.unlink(missing_ok=True)

@@ -20,15 +20,26 @@ from .store import Credentials, parse_address
 ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD = "FIELDSCRIBE_SSH_KEY", "FIELDSCRIBE_KNOWN_HOSTS", "FIELDSCRIBE_STORE_PASSWORD"
 
 
-def save_remote(vault: Vault, url: str, *, identity_file: str | None = None, known_hosts: str | None = None,
-                password: str | None = None) -> None:
+def save_remote(
+    vault: Vault,
+    url: str,
+    *,
+    identity_file: str | None = None,
+    known_hosts: str | None = None,
+    password: str | None = None,
+) -> None:
     address = parse_address(url)
     record = {"url": url.strip(), "identity_file": identity_file, "known_hosts": known_hosts, "password": password}
     ledger.check_study(vault)
     with vault.db.atomic():
         vault.db["study_records"].upsert(
-            {"name": "sync", "sealed": vault.seal_json(vault.study_key, record, "study", "sync"),
-             "updated_at": now_iso()}, pk="name")
+            {
+                "name": "sync",
+                "sealed": vault.seal_json(vault.study_key, record, "study", "sync"),
+                "updated_at": now_iso(),
+            },
+            pk="name",
+        )
         ledger.update_study(vault, "sync.remote_set", "", store=address.display)
 
 
@@ -38,13 +49,15 @@ def saved_remote(vault: Vault) -> dict:
     return vault.open_json(vault.study_key, row[0], "study", "sync") if row else {}
 
 
-def resolve(vault: Vault, url: str | None = None, identity_file: str | None = None,
-            known_hosts: str | None = None) -> tuple[str, Credentials]:
+def resolve(
+    vault: Vault, url: str | None = None, identity_file: str | None = None, known_hosts: str | None = None
+) -> tuple[str, Credentials]:
     saved = saved_remote(vault)
     url = url or saved.get("url") or current_guide(vault).study.sync.remote
     if not url:
-        raise InvalidInput("No study store is set; give one with `fieldscribe remote set sftp://user@host/path` "
-                           "(or --to URL).")
+        raise InvalidInput(
+            "No study store is set; give one with `fieldscribe remote set sftp://user@host/path` (or --to URL)."
+        )
     creds = Credentials(
         identity_file=identity_file or os.environ.get(ENV_KEY) or saved.get("identity_file"),
         known_hosts=known_hosts or os.environ.get(ENV_KNOWN_HOSTS) or saved.get("known_hosts"),

@@ -59,15 +59,20 @@ def parse_address(url: str) -> StoreAddress:
         return StoreAddress("file", "", None, None, unquote(parts.path))
     if not parts.hostname:
         raise InvalidInput(f"{url!r} names no host; e.g. sftp://fieldwork@store.example.ac.uk/studies.")
-    return StoreAddress(parts.scheme, parts.hostname, parts.port, unquote(parts.username) if parts.username else None,
-                        unquote(parts.path or "/"))
+    return StoreAddress(
+        parts.scheme,
+        parts.hostname,
+        parts.port,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.path or "/"),
+    )
 
 
 @dataclass(frozen=True)
 class Credentials:
-    identity_file: str | None = None     # SSH private key (else the agent and ~/.ssh defaults)
-    known_hosts: str | None = None       # else ~/.ssh/known_hosts
-    password: str | None = None          # WebDAV (or an SSH password, discouraged)
+    identity_file: str | None = None  # SSH private key (else the agent and ~/.ssh defaults)
+    known_hosts: str | None = None  # else ~/.ssh/known_hosts
+    password: str | None = None  # WebDAV (or an SSH password, discouraged)
 
 
 class Store:
@@ -95,8 +100,10 @@ class Store:
         root = os.path.realpath(self.root)
         parent = os.path.realpath(posixpath.dirname(path))
         if parent != root and not parent.startswith(root.rstrip(os.sep) + os.sep):
-            raise StoreRefused(f"{posixpath.basename(path)!r} on the store lies behind a link that leads out of the "
-                               "store folder; it was skipped (someone changed the store — tell whoever runs it).")
+            raise StoreRefused(
+                f"{posixpath.basename(path)!r} on the store lies behind a link that leads out of the "
+                "store folder; it was skipped (someone changed the store — tell whoever runs it)."
+            )
 
     def _clear_scratch(self, tmp: str) -> None:
         """Remove whatever is not a regular file under one of our scratch names (.NAME.part):
@@ -111,21 +118,26 @@ class Store:
         if stat.S_ISREG(info.st_mode):
             return
         if stat.S_ISDIR(info.st_mode):
-            raise StoreRefused(f"{posixpath.basename(tmp)!r} on the store is a folder where fieldscribe keeps a "
-                               "partial upload; remove it and sync again.")
+            raise StoreRefused(
+                f"{posixpath.basename(tmp)!r} on the store is a folder where fieldscribe keeps a "
+                "partial upload; remove it and sync again."
+            )
         os.unlink(tmp)
 
     def _open_local(self, path: str, mode: str):
         """Open a scratch file on a mounted folder without following a link at its name."""
-        flags = {"wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "ab": os.O_WRONLY | os.O_APPEND,
-                 "xb": os.O_WRONLY | os.O_CREAT | os.O_EXCL}[mode]
+        flags = {
+            "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+            "ab": os.O_WRONLY | os.O_APPEND,
+            "xb": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+        }[mode]
         return os.fdopen(os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o644), "wb" if mode != "ab" else "ab")
 
     def _require_regular(self, path: str) -> None:
         if not self.is_local:
             return
         self._confine(path)
-        info = os.lstat(path)   # FileNotFoundError passes up, as from the store's own calls
+        info = os.lstat(path)  # FileNotFoundError passes up, as from the store's own calls
         if not stat.S_ISREG(info.st_mode):
             raise StoreRefused(f"{posixpath.basename(path)!r} on the store is not a regular file; it was skipped.")
 
@@ -138,8 +150,10 @@ class Store:
         except (StoreUnreachable, HostKeyRejected, StoreRefused, Cancelled):
             raise
         except PermissionError as exc:
-            raise StoreRefused(f"The store at {self.address.display} refused to {what} (permission denied); "
-                               "ask whoever runs it to give your account write access.") from exc
+            raise StoreRefused(
+                f"The store at {self.address.display} refused to {what} (permission denied); "
+                "ask whoever runs it to give your account write access."
+            ) from exc
         except _transport_errors() as exc:
             raise StoreUnreachable(
                 f"The connection to {self.address.display} failed while trying to {what} ({_reason(exc)}); "
@@ -174,8 +188,10 @@ class Store:
         if kind != "file" or not isinstance(size, int):
             raise StoreRefused(f"{posixpath.basename(path)!r} on the store is not a regular file; it was skipped.")
         if size > limit:
-            raise StoreRefused(f"{posixpath.basename(path)!r} on the store is {size:,} bytes, more than such a file can "
-                               f"be ({limit:,}); it was skipped.")
+            raise StoreRefused(
+                f"{posixpath.basename(path)!r} on the store is {size:,} bytes, more than such a file can "
+                f"be ({limit:,}); it was skipped."
+            )
         return size
 
     def read(self, path: str, limit: int) -> bytes:
@@ -201,8 +217,9 @@ class Store:
                 while chunk := src.read(1 << 20):
                     done += len(chunk)
                     if done > limit:
-                        raise StoreRefused(f"{posixpath.basename(path)!r} on the store grew past {limit:,} bytes; "
-                                           "skipped.")
+                        raise StoreRefused(
+                            f"{posixpath.basename(path)!r} on the store grew past {limit:,} bytes; skipped."
+                        )
                     dst.write(chunk)
 
         self._call("download a file", run)
@@ -233,7 +250,7 @@ class Store:
         def run() -> None:
             if self.is_local:
                 with suppress(FileNotFoundError):
-                    os.unlink(tmp)   # a regular leftover of ours; anything else was cleared
+                    os.unlink(tmp)  # a regular leftover of ours; anything else was cleared
                 with self._open_local(tmp, "xb") as f:
                     f.write(data)
                 return
@@ -249,8 +266,15 @@ class Store:
     def can_append(self) -> bool:
         return self.address.scheme in ("sftp", "file")
 
-    def upload(self, local: Path, final: str, *, on_bytes: Callable[[int], None] | None = None,
-               cancel: threading.Event | None = None, sha256: str | None = None) -> int:
+    def upload(
+        self,
+        local: Path,
+        final: str,
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+        sha256: str | None = None,
+    ) -> int:
         """Copy `local` to `final` through `.NAME.part`, resuming a partial upload whose bytes
         match ours; verify size and SHA-256 as stored; rename. Returns the bytes sent."""
         folder, name = posixpath.split(final)
@@ -261,7 +285,7 @@ class Store:
         self._clear_scratch(tmp)
         start = self.size(tmp) if self.can_append else None
         if start is not None and (start > total or self.sha256(tmp, start) != local_sha(local, start)):
-            self.remove(tmp)   # not a prefix of this bundle: start over
+            self.remove(tmp)  # not a prefix of this bundle: start over
             start = None
         if start is None:
             start = 0
@@ -310,8 +334,10 @@ class Store:
         self._call(f"upload {name}", stream if hasattr(self.fs, "upload_fileobj") and not self.can_append else run)
         if self.size(tmp) != total or self.sha256(tmp) != sha256:
             self.remove(tmp)
-            raise StoreRefused(f"{name} arrived damaged at {self.address.display} (its size or SHA-256 differs); "
-                               "it was removed there — run sync again to upload it afresh.")
+            raise StoreRefused(
+                f"{name} arrived damaged at {self.address.display} (its size or SHA-256 differs); "
+                "it was removed there — run sync again to upload it afresh."
+            )
         self.rename(tmp, final)
         return sent
 
@@ -371,8 +397,9 @@ def connect(url: str, creds: Credentials | None = None, *, timeout: float = 5.0)
 
         root = Path(address.path)
         if not root.is_dir():
-            raise StoreUnreachable(f"The store folder {root} is not there (is the drive or share mounted?); "
-                                   "mount it and run sync again.")
+            raise StoreUnreachable(
+                f"The store folder {root} is not there (is the drive or share mounted?); mount it and run sync again."
+            )
         return Store(LocalFileSystem(), str(root), address)
     if address.scheme == "sftp":
         return Store(_sftp(address, creds, timeout), address.path, address)
@@ -408,11 +435,14 @@ def _sftp(address: StoreAddress, creds: Credentials, timeout: float):
             "known_hosts."
         ) from exc
     except asyncssh.PermissionDenied as exc:
-        raise StoreRefused(f"{address.display} refused the login ({_reason(exc)}); check the user name and "
-                           "--identity-file.") from exc
+        raise StoreRefused(
+            f"{address.display} refused the login ({_reason(exc)}); check the user name and --identity-file."
+        ) from exc
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        raise StoreUnreachable(f"The study store {address.display} cannot be reached ({_reason(exc)}); fieldwork "
-                               "is unaffected — run sync again when the laptop is online.") from exc
+        raise StoreUnreachable(
+            f"The study store {address.display} cannot be reached ({_reason(exc)}); fieldwork "
+            "is unaffected — run sync again when the laptop is online."
+        ) from exc
 
 
 def _webdav(address: StoreAddress, creds: Credentials, timeout: float):
@@ -432,11 +462,14 @@ def _webdav(address: StoreAddress, creds: Credentials, timeout: float):
     except (httpx.HTTPStatusError, DavHTTPError) as exc:
         if exc.response.status_code in (401, 403):
             raise StoreRefused(f"{address.display} refused the login; check the user name and password.") from exc
-        raise StoreUnreachable(f"The study store {address.display} answered with an error ({_reason(exc)}); "
-                               "run sync again later.") from exc
+        raise StoreUnreachable(
+            f"The study store {address.display} answered with an error ({_reason(exc)}); run sync again later."
+        ) from exc
     except FileNotFoundError as exc:
         raise StoreRefused(f"The folder {address.path} does not exist on {address.host}; check the address.") from exc
     except (httpx.HTTPError, OSError) as exc:
-        raise StoreUnreachable(f"The study store {address.display} cannot be reached ({_reason(exc)}); fieldwork "
-                               "is unaffected — run sync again when the laptop is online.") from exc
+        raise StoreUnreachable(
+            f"The study store {address.display} cannot be reached ({_reason(exc)}); fieldwork "
+            "is unaffected — run sync again when the laptop is online."
+        ) from exc
     return fs

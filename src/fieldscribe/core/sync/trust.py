@@ -46,8 +46,11 @@ def receipt_signing_key(identity_path: Path) -> Ed25519PrivateKey:
     """The Ed25519 key the team signs receipts with, derived from its age identity, so one
     secret file is all the team keeps."""
     try:
-        secret = next(ln.strip() for ln in identity_path.read_text(encoding="utf-8").splitlines()
-                      if ln.strip().startswith("AGE-SECRET-KEY-"))
+        secret = next(
+            ln.strip()
+            for ln in identity_path.read_text(encoding="utf-8").splitlines()
+            if ln.strip().startswith("AGE-SECRET-KEY-")
+        )
     except (OSError, UnicodeDecodeError, StopIteration):
         raise InvalidInput(f"{identity_path} holds no age identity (AGE-SECRET-KEY-…).") from None
     return Ed25519PrivateKey.from_private_bytes(crypto.subkey(secret.encode(), "receipt-signing"))
@@ -88,11 +91,15 @@ class DeviceTrust:
             except FileNotFoundError:
                 data = {}
             except (OSError, ValueError) as exc:
-                raise InvalidInput(f"The list of trusted devices {self.path} cannot be read ({exc}); "
-                                   "restore it from a backup or move it away to start trusting afresh.") from None
+                raise InvalidInput(
+                    f"The list of trusted devices {self.path} cannot be read ({exc}); "
+                    "restore it from a backup or move it away to start trusting afresh."
+                ) from None
             if not isinstance(data, dict) or not all(is_key_hex(v) for v in data.values()):
-                raise InvalidInput(f"The list of trusted devices {self.path} is damaged; restore it from a backup "
-                                   "or move it away to start trusting afresh.")
+                raise InvalidInput(
+                    f"The list of trusted devices {self.path} is damaged; restore it from a backup "
+                    "or move it away to start trusting afresh."
+                )
             self._pins = {str(k): str(v) for k, v in data.items()}
         return self._pins
 
@@ -109,17 +116,21 @@ class DeviceTrust:
         if self.listed:
             if key_hex in self.listed:
                 return "listed"
-            raise UntrustedKey(f"{what} is signed by device key {key_hex[:16]}…, which the study file does not "
-                               "list under export: device_keys; refused.")
+            raise UntrustedKey(
+                f"{what} is signed by device key {key_hex[:16]}…, which the study file does not "
+                "list under export: device_keys; refused."
+            )
         pins = self._load()
         folder = f"{study}/{device}"
         pinned = pins.get(folder)
         if pinned == key_hex:
             return "pinned"
         if pinned is not None:
-            raise UntrustedKey(f"{what} is signed by device key {key_hex[:16]}…, but this device folder's bundles "
-                               f"have been signed by {pinned[:16]}… until now; refused (someone else may have "
-                               "written to the store — ask the interviewer which key their laptop shows).")
+            raise UntrustedKey(
+                f"{what} is signed by device key {key_hex[:16]}…, but this device folder's bundles "
+                f"have been signed by {pinned[:16]}… until now; refused (someone else may have "
+                "written to the store — ask the interviewer which key their laptop shows)."
+            )
         return "new"
 
     def pin(self, study: str, device: str, key_hex: str) -> None:

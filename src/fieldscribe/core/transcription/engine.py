@@ -28,7 +28,7 @@ class EngineSettings:
     beam_size: int = 5
     vad: bool = True
     initial_prompt: str | None = None
-    cpu_threads: int = 0          # 0: all cores
+    cpu_threads: int = 0  # 0: all cores
     word_timestamps: bool = True
 
     def prompt(self) -> str | None:
@@ -87,7 +87,7 @@ def transcribe_array(
         vad_filter=settings.vad,
         initial_prompt=settings.prompt(),
         word_timestamps=settings.word_timestamps,
-        condition_on_previous_text=False,   # the main cause of runaway repetition loops
+        condition_on_previous_text=False,  # the main cause of runaway repetition loops
     )
     zh = settings.language == "zh"
     for s in segments:
@@ -95,13 +95,21 @@ def transcribe_array(
             return
         text = to_simplified(s.text) if zh else s.text
         words = tuple(
-            (to_simplified(w.word) if zh else w.word, round(w.start + offset, 3), round(w.end + offset, 3),
-             round(w.probability, 3))
+            (
+                to_simplified(w.word) if zh else w.word,
+                round(w.start + offset, 3),
+                round(w.end + offset, 3),
+                round(w.probability, 3),
+            )
             for w in (s.words or [])
         )
         seg = Segment(
-            start=round(s.start + offset, 3), end=round(s.end + offset, 3), text=text.strip(), words=words,
-            avg_logprob=round(s.avg_logprob, 4), no_speech_prob=round(s.no_speech_prob, 4),
+            start=round(s.start + offset, 3),
+            end=round(s.end + offset, 3),
+            text=text.strip(),
+            words=words,
+            avg_logprob=round(s.avg_logprob, 4),
+            no_speech_prob=round(s.no_speech_prob, 4),
             compression_ratio=round(s.compression_ratio, 3),
         )
         if on_raw:

@@ -16,13 +16,25 @@ from dataclasses import dataclass, field, replace
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 MAX_COMPRESSION = 2.4
-REPEAT_RUN = 3          # the same segment text this many times in a row is a loop
+REPEAT_RUN = 3  # the same segment text this many times in a row is a loop
 
 # Phrases Whisper is known to produce from silence or music (training-data subtitles).
 SILENCE_PHRASES = {
-    "thank you", "thank you.", "thanks for watching!", "thank you for watching.", "thank you for watching!",
-    "thanks for watching.", "please subscribe.", "bye.", "you", "subtitles by the amara.org community",
-    "字幕由amara.org社区提供", "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", "谢谢观看", "谢谢大家", "优优独播剧场——youku",
+    "thank you",
+    "thank you.",
+    "thanks for watching!",
+    "thank you for watching.",
+    "thank you for watching!",
+    "thanks for watching.",
+    "please subscribe.",
+    "bye.",
+    "you",
+    "subtitles by the amara.org community",
+    "字幕由amara.org社区提供",
+    "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
+    "谢谢观看",
+    "谢谢大家",
+    "优优独播剧场——youku",
 }
 
 
@@ -79,7 +91,7 @@ def guard(segments: list[Segment], previous: list[Segment] | None = None) -> lis
                 text = collapsed
             elif seg.compression_ratio > MAX_COMPRESSION:
                 flags.append("suspect:repetitive")
-            recent = [_norm(s.text) for s in history[-(REPEAT_RUN - 1):]]
+            recent = [_norm(s.text) for s in history[-(REPEAT_RUN - 1) :]]
             if len(recent) == REPEAT_RUN - 1 and all(r == _norm(text) for r in recent) and text:
                 flags.append("dropped:repeated_segment")
         if any(f.startswith("dropped:") for f in flags):

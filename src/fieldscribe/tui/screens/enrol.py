@@ -64,8 +64,10 @@ class _Step(BaseScreen):
 
 
 class EligibilityScreen(_Step):
-    HELP = ("Step 1 of 3. Choose the group, then tick each inclusion criterion the person meets and each "
-            "exclusion criterion that applies. Enrolment stops here if they are not eligible.")
+    HELP = (
+        "Step 1 of 3. Choose the group, then tick each inclusion criterion the person meets and each "
+        "exclusion criterion that applies. Enrolment stops here if they are not eligible."
+    )
 
     def compose(self) -> ComposeResult:
         study = self.services.study()
@@ -112,8 +114,10 @@ class EligibilityScreen(_Step):
 class ConsentScreen(_Step):
     """One item at a time, read aloud; Y records it as given, N as refused."""
 
-    HELP = ("Step 2 of 3. Read each consent item aloud, then press Y if the person agrees or N if they do not. "
-            "Audio recording is asked separately, last. Backspace goes back one item.")
+    HELP = (
+        "Step 2 of 3. Read each consent item aloud, then press Y if the person agrees or N if they do not. "
+        "Audio recording is asked separately, last. Backspace goes back one item."
+    )
     BINDINGS = [
         Binding("y", "answer(True)", "Agrees", id="consent.yes", tooltip="The person agrees to this item"),
         Binding("n", "answer(False)", "Does not agree", id="consent.no", tooltip="The person does not agree"),
@@ -148,13 +152,18 @@ class ConsentScreen(_Step):
             heading = tr("enrol.audio") + "\n\n" if item.audio_recording else ""
             self.query_one("#consent-item", Static).update(Text(heading + item.text))
             self.query_one("#consent-counter", Static).update(
-                f"Item {self.position + 1} of {len(self.items)}" + ("" if item.required else " (optional)"))
+                f"Item {self.position + 1} of {len(self.items)}" + ("" if item.required else " (optional)")
+            )
         else:
             self.query_one("#consent-item", Static).update("Every item has been answered.")
             self.query_one("#consent-counter", Static).update("")
-        self.query_one("#consent-answers", Static).update("\n".join(
-            f"{'✔ agrees' if self.draft.consent[c.id] else '✘ does not agree'}  {c.id}"
-            for c in self.items if c.id in self.draft.consent))
+        self.query_one("#consent-answers", Static).update(
+            "\n".join(
+                f"{'✔ agrees' if self.draft.consent[c.id] else '✘ does not agree'}  {c.id}"
+                for c in self.items
+                if c.id in self.draft.consent
+            )
+        )
         self.query_one("#next", Button).disabled = not done
 
     def action_answer(self, given: bool) -> None:
@@ -176,19 +185,26 @@ class ConsentScreen(_Step):
             return
         refused = [c for c in self.items if c.required and not c.audio_recording and not self.draft.consent[c.id]]
         if refused:
-            self.problem(f"Required consent was not given ({refused[0].id}), so the person cannot take part; "
-                         "press Escape to cancel.")
+            self.problem(
+                f"Required consent was not given ({refused[0].id}), so the person cannot take part; "
+                "press Escape to cancel."
+            )
             return
         audio = self.items[-1]
         if not self.draft.consent[audio.id]:
-            self.notify("No audio-recording consent: interviews with this person cannot be recorded.",
-                        severity="warning", timeout=8)
+            self.notify(
+                "No audio-recording consent: interviews with this person cannot be recorded.",
+                severity="warning",
+                timeout=8,
+            )
         self.app.switch_screen(QuestionnaireScreen(self.draft))
 
 
 class QuestionnaireScreen(_Step):
-    HELP = ("Step 3 of 3. Fill in the baseline questionnaire; each answer is checked as you go on. "
-            "Ctrl+S enrols the participant and saves everything, sealed.")
+    HELP = (
+        "Step 3 of 3. Fill in the baseline questionnaire; each answer is checked as you go on. "
+        "Ctrl+S enrols the participant and saves everything, sealed."
+    )
     BINDINGS = [
         Binding("ctrl+s", "next", "Enrol", id="enrol.save", tooltip="Check the answers and enrol"),
     ]
@@ -201,14 +217,21 @@ class QuestionnaireScreen(_Step):
             for f in study.questionnaire:
                 label = f.label + (" *" if f.required else "")
                 if isinstance(f, NumberField):
-                    label += f" ({f.min:g}–{f.max:g}{' ' + f.unit if f.unit else ''})" if f.min is not None and \
-                        f.max is not None else ""
+                    label += (
+                        f" ({f.min:g}–{f.max:g}{' ' + f.unit if f.unit else ''})"
+                        if f.min is not None and f.max is not None
+                        else ""
+                    )
                 yield Label(label, classes="field-label")
                 if isinstance(f, ChoiceField):
                     yield Select([(v, k) for k, v in f.choices.items()], id=f"q-{f.id}", prompt="choose")
                 else:
-                    yield Input(id=f"q-{f.id}", type="integer" if isinstance(f, NumberField) and f.integer
-                                else ("number" if isinstance(f, NumberField) else "text"))
+                    yield Input(
+                        id=f"q-{f.id}",
+                        type="integer"
+                        if isinstance(f, NumberField) and f.integer
+                        else ("number" if isinstance(f, NumberField) else "text"),
+                    )
                 yield Static("", id=f"err-{f.id}", classes="field-error")
             yield Label("Compensation given (e.g. £20 voucher)", classes="field-label")
             yield Input(id="compensation")
@@ -244,8 +267,13 @@ class QuestionnaireScreen(_Step):
             self.problem("Some answers need correcting; see the messages under them.")
             return
         pid = self.attempt(
-            self.services.enrol, group=self.draft.group, name=self.draft.name, site=self.draft.site,
-            contact=self.draft.contact, eligibility=self.draft.eligibility, baseline=answers,
+            self.services.enrol,
+            group=self.draft.group,
+            name=self.draft.name,
+            site=self.draft.site,
+            contact=self.draft.contact,
+            eligibility=self.draft.eligibility,
+            baseline=answers,
             compensation=self.query_one("#compensation", Input).value.strip() or None,
             consent_decisions=self.draft.consent,
         )

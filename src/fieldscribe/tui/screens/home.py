@@ -22,24 +22,52 @@ SYNC_RETRY_S = 300.0
 
 
 class HomeScreen(BaseScreen):
-    HELP = ("The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
-            "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
-            "participant selected in the list on the left. X exports a reviewed session for the analysis team; U syncs exported bundles to the study store (what was "
-            "sent is kept if the link drops; the next sync resumes).")
+    HELP = (
+        "The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
+        "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
+        "participant selected in the list on the left. X exports a reviewed session for the analysis team; U syncs exported bundles to the study store (what was "
+        "sent is kept if the link drops; the next sync resumes)."
+    )
     BINDINGS = [
         Binding("e", "enrol", "Enrol", id="home.enrol", tooltip="Enrol a new participant"),
-        Binding("n", "new_session", "New interview", id="home.new_session",
-                tooltip="Plan an interview with the selected participant"),
+        Binding(
+            "n",
+            "new_session",
+            "New interview",
+            id="home.new_session",
+            tooltip="Plan an interview with the selected participant",
+        ),
         Binding("enter", "interview", "Interview", id="home.interview", tooltip="Open the selected session"),
-        Binding("t", "transcribe", "Transcribe", id="home.transcribe",
-                tooltip="Transcribe the selected session on this laptop"),
+        Binding(
+            "t",
+            "transcribe",
+            "Transcribe",
+            id="home.transcribe",
+            tooltip="Transcribe the selected session on this laptop",
+        ),
         Binding("v", "review", "Review", id="home.review", tooltip="Review the selected session's transcript"),
-        Binding("x", "export", "Export", id="home.export",
-                tooltip="Export the selected reviewed session, de-identified and encrypted for the analysis team"),
-        Binding("u", "sync", "Sync", id="home.sync",
-                tooltip="Upload exported bundles to the study store and collect receipts"),
-        Binding("c", "cancel", "Cancel work", id="home.cancel", show=False,
-                tooltip="Pause the running transcription (it resumes where it stopped)"),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            id="home.export",
+            tooltip="Export the selected reviewed session, de-identified and encrypted for the analysis team",
+        ),
+        Binding(
+            "u",
+            "sync",
+            "Sync",
+            id="home.sync",
+            tooltip="Upload exported bundles to the study store and collect receipts",
+        ),
+        Binding(
+            "c",
+            "cancel",
+            "Cancel work",
+            id="home.cancel",
+            show=False,
+            tooltip="Pause the running transcription (it resumes where it stopped)",
+        ),
         Binding("f5", "refresh", "Refresh", id="home.refresh", show=False),
     ]
 
@@ -95,7 +123,8 @@ class HomeScreen(BaseScreen):
         if board.sessions:
             table.move_cursor(row=min(keep, len(board.sessions) - 1))
         self.query_one("#attention", Static).update(
-            Text("\n".join(f"• {a}" for a in board.attention) or tr("home.nothing")))
+            Text("\n".join(f"• {a}" for a in board.attention) or tr("home.nothing"))
+        )
 
     def action_refresh(self) -> None:
         self.refresh_data()
@@ -185,8 +214,11 @@ class HomeScreen(BaseScreen):
         except FieldscribeError as exc:
             self.post_message(WorkFailed("export", str(exc)))
             return
-        self.post_message(WorkDone("export", f"Exported {sid} as {bundle.name} (only the analysis team can open "
-                                             "it); press U to sync."))
+        self.post_message(
+            WorkDone(
+                "export", f"Exported {sid} as {bundle.name} (only the analysis team can open it); press U to sync."
+            )
+        )
 
     def action_sync(self) -> None:
         if self._begin_work("Syncing"):
@@ -205,16 +237,22 @@ class HomeScreen(BaseScreen):
         except FieldscribeError as exc:
             self.post_message(WorkFailed("sync", str(exc)))
             return
-        summary = (f"Sync: {len(report.uploaded)} bundle(s) uploaded, {len(report.already_there)} already there, "
-                   f"{len(report.received)} confirmed received by the analysis team.")
+        summary = (
+            f"Sync: {len(report.uploaded)} bundle(s) uploaded, {len(report.already_there)} already there, "
+            f"{len(report.received)} confirmed received by the analysis team."
+        )
         if report.notices_sent:
             summary += f" Sent {len(report.notices_sent)} withdrawal notice(s) to the team."
         if report.rejected:
-            summary += (f" {len(report.rejected)} receipt(s) were not signed by a receipt key the study file lists "
-                        "and were ignored.")
+            summary += (
+                f" {len(report.rejected)} receipt(s) were not signed by a receipt key the study file lists "
+                "and were ignored."
+            )
         if report.no_receipt_key:
-            summary += (" The team has written receipts, but the study file lists no receipt key (export: "
-                        "receipt_keys:), so none can be believed yet.")
+            summary += (
+                " The team has written receipts, but the study file lists no receipt key (export: "
+                "receipt_keys:), so none can be believed yet."
+            )
         if report.cancelled:
             summary = "Sync paused; what was sent is kept and the next sync resumes it."
         self.post_message(WorkDone("sync", summary))
@@ -232,8 +270,11 @@ class HomeScreen(BaseScreen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # an unexpected error (the App reports it) must not leave the work line stuck
-        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED) and \
-                event.worker.group in ("transcribe", "export", "sync") and self.is_attached:
+        if (
+            event.state in (WorkerState.ERROR, WorkerState.CANCELLED)
+            and event.worker.group in ("transcribe", "export", "sync")
+            and self.is_attached
+        ):
             self._finish_work()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcribe")
@@ -248,18 +289,23 @@ class HomeScreen(BaseScreen):
             self.post_message(WorkFailed("transcribe", str(exc)))
             return
         if t.state == "complete":
-            self.post_message(WorkDone("transcribe", f"Transcribed {sid} in {time.monotonic() - started:.0f} s; "
-                                                     f"press V to review it."))
+            self.post_message(
+                WorkDone(
+                    "transcribe", f"Transcribed {sid} in {time.monotonic() - started:.0f} s; press V to review it."
+                )
+            )
         else:
-            self.post_message(WorkDone("transcribe", f"Paused {sid} at {t.done_s:.0f} s of {t.total_s:.0f} s; "
-                                                     "press T to resume."))
+            self.post_message(
+                WorkDone("transcribe", f"Paused {sid} at {t.done_s:.0f} s of {t.total_s:.0f} s; press T to resume.")
+            )
 
     def on_work_progress(self, message: WorkProgress) -> None:
         bar = self.query_one("#work-progress", ProgressBar)
         bar.update(total=max(message.info.total, 0.001), progress=message.info.done)
         if message.task == "sync":
             self.query_one("#work-label", Label).update(
-                f"Syncing {message.info.done / 2**20:.1f} of {message.info.total / 2**20:.1f} MiB  ")
+                f"Syncing {message.info.done / 2**20:.1f} of {message.info.total / 2**20:.1f} MiB  "
+            )
 
     def on_work_done(self, message: WorkDone) -> None:
         self._finish_work()
@@ -269,8 +315,9 @@ class HomeScreen(BaseScreen):
         self._finish_work()
         if message.retry_in:
             self.set_timer(message.retry_in, self._retry_sync)
-            self.notify(f"{message.error} Trying again in {message.retry_in / 60:.0f} minutes.", severity="warning",
-                        timeout=8)
+            self.notify(
+                f"{message.error} Trying again in {message.retry_in / 60:.0f} minutes.", severity="warning", timeout=8
+            )
             return
         self.notify(message.error, severity="error", timeout=8)
 

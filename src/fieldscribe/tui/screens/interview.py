@@ -34,22 +34,35 @@ def clock(seconds: float) -> str:
 
 
 class InterviewScreen(BaseScreen):
-    HELP = ("R starts recording. → or N goes to the next question and ← or P back (each stamps the time); 1–9 "
-            "mark a probe as used; M adds a field note, F flags a sensitive moment, K notes who is speaking "
-            "(focus groups); Space pauses and resumes; S stops (it asks first). L switches live transcription "
-            "on or off before you start.")
+    HELP = (
+        "R starts recording. → or N goes to the next question and ← or P back (each stamps the time); 1–9 "
+        "mark a probe as used; M adds a field note, F flags a sensitive moment, K notes who is speaking "
+        "(focus groups); Space pauses and resumes; S stops (it asks first). L switches live transcription "
+        "on or off before you start."
+    )
     BINDINGS = [
         Binding("r", "record", "Record", id="interview.record", tooltip="Start (or continue) recording"),
         Binding("right,n", "next_question", "Next Q", id="interview.next", tooltip="Next question; stamps the time"),
-        Binding("left,p", "previous_question", "Prev Q", id="interview.previous",
-                tooltip="Previous question; stamps the time"),
+        Binding(
+            "left,p",
+            "previous_question",
+            "Prev Q",
+            id="interview.previous",
+            tooltip="Previous question; stamps the time",
+        ),
         Binding("m", "note", "Note", id="interview.note", tooltip="Add a timestamped field note"),
         Binding("f", "flag", "Flag", id="interview.flag", tooltip="Flag a sensitive moment for the reviewer"),
         Binding("space", "pause", "Pause/resume", id="interview.pause", tooltip="Pause or resume the recording"),
         Binding("k", "speaker", "Speaker", id="interview.speaker", tooltip="Note who is speaking (focus groups)"),
         Binding("s", "stop", "Stop", id="interview.stop", tooltip="Stop recording (asks first)"),
-        Binding("l", "toggle_live", "Live on/off", id="interview.live", show=False,
-                tooltip="Transcribe while recording (before you start)"),
+        Binding(
+            "l",
+            "toggle_live",
+            "Live on/off",
+            id="interview.live",
+            show=False,
+            tooltip="Transcribe while recording (before you start)",
+        ),
         Binding("escape", "leave", "Back", id="interview.back", tooltip="Back to the study (not while recording)"),
     ] + [Binding(str(i), f"probe({i})", f"Probe {i}", id=f"interview.probe{i}", show=False) for i in range(1, 10)]
 
@@ -58,12 +71,12 @@ class InterviewScreen(BaseScreen):
         self.sid = sid
         self.run = None
         self.index = 0
-        self.stamped = False        # the current question has been stamped on the timeline
+        self.stamped = False  # the current question has been stamped on the timeline
         self.probes_used: dict[int, set[int]] = {}
         self.live = live
         self.opened = time.monotonic()
         self.speaker: str | None = None
-        self.state = "ready"        # ready | starting | recording | paused | finishing | stopped
+        self.state = "ready"  # ready | starting | recording | paused | finishing | stopped
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -119,8 +132,9 @@ class InterviewScreen(BaseScreen):
         self.query_one("#domain", Label).update(Text(f"{domain.title}   ·   Q {self.index + 1}/{total}"))
         self.query_one("#question", Static).update(Text(q.text_for(group)))
         used = self.probes_used.get(self.index, set())
-        self.query_one("#probes", Static).update(Text("\n".join(
-            f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes))))
+        self.query_one("#probes", Static).update(
+            Text("\n".join(f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes)))
+        )
         if self.index + 1 < total:
             _nd, nq = self.questions[self.index + 1]
             self.query_one("#next-question", Static).update(Text(f"{tr('interview.next')}: {nq.text}"))
@@ -133,7 +147,8 @@ class InterviewScreen(BaseScreen):
         live = " · live transcript" if self.live else ""
         self.query_one("#clock", Static).update(
             f"{tr('interview.elapsed')} {clock(time.monotonic() - self.opened)} · "
-            f"{tr('interview.recorded')} {clock(recorded)}{speaking}{live}")
+            f"{tr('interview.recorded')} {clock(recorded)}{speaking}{live}"
+        )
 
     def _poll(self) -> None:
         if self.run is None:
@@ -318,15 +333,20 @@ class InterviewScreen(BaseScreen):
         except FieldscribeError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=15)
             info = None
-        self.post_message(RecordingStopped(self.sid, info.seconds if info else run.position,
-                                           run.finish_seconds is not None, run.finish_seconds))
+        self.post_message(
+            RecordingStopped(
+                self.sid, info.seconds if info else run.position, run.finish_seconds is not None, run.finish_seconds
+            )
+        )
 
     def on_recording_stopped(self, message: RecordingStopped) -> None:
         self.set_state("stopped")
         self.query_one(LevelMeter).db = -math.inf
         if message.transcript_ready:
-            self.notify(f"Saved {clock(message.seconds)} of audio; the transcript was ready "
-                        f"{message.finish_seconds:.1f} s after stop. Press Escape, then V to review it.")
+            self.notify(
+                f"Saved {clock(message.seconds)} of audio; the transcript was ready "
+                f"{message.finish_seconds:.1f} s after stop. Press Escape, then V to review it."
+            )
         else:
             self.notify(f"Saved {clock(message.seconds)} of audio. Press Escape, then T to transcribe it.")
 

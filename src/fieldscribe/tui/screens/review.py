@@ -22,13 +22,15 @@ from .interview import clock
 
 
 class ReviewScreen(BaseScreen):
-    HELP = ("Each row is a stretch of speech with its time, speaker and guide question; ⚑ marks a moment flagged "
-            "during the interview. Space plays the selected segment; E edits its words; K changes its speaker. "
-            "Suggested redactions are shown in yellow under the table, each with the layer that found it: "
-            "list (typed in or decided before), rule, or model (offline name finder; '?' means look twice). "
-            "A accepts and R rejects those of the selected segment — for every occurrence in the study at once; "
-            "X marks other words for redaction everywhere, Shift+A accepts every suggestion. "
-            "D marks the transcript reviewed once nothing is left undecided.")
+    HELP = (
+        "Each row is a stretch of speech with its time, speaker and guide question; ⚑ marks a moment flagged "
+        "during the interview. Space plays the selected segment; E edits its words; K changes its speaker. "
+        "Suggested redactions are shown in yellow under the table, each with the layer that found it: "
+        "list (typed in or decided before), rule, or model (offline name finder; '?' means look twice). "
+        "A accepts and R rejects those of the selected segment — for every occurrence in the study at once; "
+        "X marks other words for redaction everywhere, Shift+A accepts every suggestion. "
+        "D marks the transcript reviewed once nothing is left undecided."
+    )
     BINDINGS = [
         Binding("space", "play", "Play", id="review.play", tooltip="Play the selected segment (again to stop)"),
         Binding("e", "edit", "Edit", id="review.edit", tooltip="Correct the words of the selected segment"),
@@ -36,8 +38,14 @@ class ReviewScreen(BaseScreen):
         Binding("a", "accept", "Accept", id="review.accept", tooltip="Accept this segment's suggested redactions"),
         Binding("r", "reject", "Reject", id="review.reject", tooltip="Reject this segment's suggested redactions"),
         Binding("x", "redact", "Redact words", id="review.redact", tooltip="Mark words for redaction everywhere"),
-        Binding("A", "accept_all", "Accept all", id="review.accept_all", show=False,
-                tooltip="Accept every suggestion still undecided"),
+        Binding(
+            "A",
+            "accept_all",
+            "Accept all",
+            id="review.accept_all",
+            show=False,
+            tooltip="Accept every suggestion still undecided",
+        ),
         Binding("d", "done", "Reviewed", id="review.done", tooltip="Mark the transcript reviewed"),
         Binding("escape", "leave", "Back", id="review.back"),
     ]
@@ -48,7 +56,7 @@ class ReviewScreen(BaseScreen):
         self.segments: list = []
         self.reviewed = False
         self.suggested: list = []
-        self.finding = True            # the name finders are still going through the transcript
+        self.finding = True  # the name finders are still going through the transcript
         self.missing_layers: list[str] = []
         self._playing: threading.Event | None = None
 
@@ -106,8 +114,13 @@ class ReviewScreen(BaseScreen):
         table.clear()
         for seg in segments:
             flag = "⚑" if any(n.get("kind") == "flag" for n in seg.notes) else " "
-            table.add_row(f"{flag}{clock(seg.start)}", seg.speaker or "–", seg.question or "–",
-                          rich_escape(seg.text), key=str(seg.idx))
+            table.add_row(
+                f"{flag}{clock(seg.start)}",
+                seg.speaker or "–",
+                seg.question or "–",
+                rich_escape(seg.text),
+                key=str(seg.idx),
+            )
         if segments:
             table.move_cursor(row=min(row, len(segments) - 1))
         self._show_detail()
@@ -129,8 +142,10 @@ class ReviewScreen(BaseScreen):
         finding = "looking for names, places and numbers…" if self.finding else f"{pending} suggestion(s) undecided"
         missing = (" · " + " ".join(self.missing_layers)) if self.missing_layers else ""
         self.query_one("#review-status", Static).update(
-            f"{len(self.segments)} segments · {finding} · " + ("reviewed" if self.reviewed else "not reviewed")
-            + missing)
+            f"{len(self.segments)} segments · {finding} · "
+            + ("reviewed" if self.reviewed else "not reviewed")
+            + missing
+        )
         if seg is None:
             self.query_one("#detail", Static).update("")
             return
@@ -138,9 +153,9 @@ class ReviewScreen(BaseScreen):
         # built as Text, not markup: transcripts and descriptors are full of [brackets]
         out, pos = Text(), 0
         for s in mine:
-            out.append(seg.text[pos:s.start])
+            out.append(seg.text[pos : s.start])
             style = {"suggested": "black on yellow", "accepted": "strike green", "rejected": "dim"}[s.status]
-            out.append(seg.text[s.start:s.end], style)
+            out.append(seg.text[s.start : s.end], style)
             if s.status == "accepted":
                 out.append(f" {s.descriptor}", "bold green")
             pos = s.end
@@ -150,8 +165,10 @@ class ReviewScreen(BaseScreen):
             counts[s.n] = counts.get(s.n, 0) + 1
         for s in mine:
             where = f", ×{counts[s.n]} in this transcript" if counts.get(s.n, 0) > 1 else ""
-            out.append(f"\n  #{s.n}{'?' if s.weak else ' '}{s.status:<9} {s.original} → {s.descriptor} "
-                       f"({s.kind}, {s.layer}{where})")
+            out.append(
+                f"\n  #{s.n}{'?' if s.weak else ' '}{s.status:<9} {s.original} → {s.descriptor} "
+                f"({s.kind}, {s.layer}{where})"
+            )
         for note in seg.notes:
             out.append(f"\n  {note.get('kind', 'note')}: {note.get('text') or ''}")
         if seg.original_text:
@@ -219,8 +236,13 @@ class ReviewScreen(BaseScreen):
                 self.load()
                 self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
 
-        self.app.push_screen(AskText("Words to redact everywhere, optionally =descriptor (e.g. Mary=[sister])",
-                                     placeholder="words=[descriptor]"), done)
+        self.app.push_screen(
+            AskText(
+                "Words to redact everywhere, optionally =descriptor (e.g. Mary=[sister])",
+                placeholder="words=[descriptor]",
+            ),
+            done,
+        )
 
     def action_done(self) -> None:
         try:

@@ -15,11 +15,18 @@ from .base import BaseScreen
 
 
 class UnlockScreen(BaseScreen):
-    HELP = ("Type the vault passphrase and press Enter. If the passphrase is lost, press Ctrl+R and type "
-            "the recovery key that was printed when the vault was created.")
+    HELP = (
+        "Type the vault passphrase and press Enter. If the passphrase is lost, press Ctrl+R and type "
+        "the recovery key that was printed when the vault was created."
+    )
     BINDINGS = [
-        Binding("ctrl+r", "toggle_recovery", "Recovery key", id="unlock.recovery",
-                tooltip="Unlock with the recovery key instead of the passphrase"),
+        Binding(
+            "ctrl+r",
+            "toggle_recovery",
+            "Recovery key",
+            id="unlock.recovery",
+            tooltip="Unlock with the recovery key instead of the passphrase",
+        ),
     ]
 
     def __init__(self) -> None:
