@@ -54,7 +54,7 @@ def record_consent(
             if item.id not in decisions:
                 continue
             d = ConsentDecision(item.id, bool(decisions[item.id]), who, now_iso(), (notes or {}).get(item.id, ""))
-            vault.db["consents"].insert(
+            vault.db.table("consents").insert(
                 {
                     "participant_id": pid,
                     "item_id": item.id,

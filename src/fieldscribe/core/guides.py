@@ -38,7 +38,7 @@ def import_guide(vault: Vault, study_file: StudyFile) -> tuple[ImportedGuide, bo
         if vault.unlocked:
             ledger.check_study(vault)
         with vault.db.atomic():
-            vault.db["guides"].insert(
+            vault.db.table("guides").insert(
                 {
                     "sha256": study_file.sha256,
                     "study_id": info.id,
@@ -76,7 +76,7 @@ def _seal_guide(vault: Vault, sha256: str) -> None:
     """Bind an imported study file to the vault's study key. The text itself is the protocol
     and stays readable, but it names the keys bundles are encrypted to and receipts are
     believed from: someone who edits vault.db must not be able to slip in a key of theirs."""
-    vault.db["study_records"].upsert(
+    vault.db.table("study_records").upsert(
         {
             "name": f"guide:{sha256}",
             "sealed": vault.seal_json(vault.study_key, sha256, "study", "guide", sha256),
@@ -85,7 +85,7 @@ def _seal_guide(vault: Vault, sha256: str) -> None:
         pk="name",
     )
     if vault.db.execute("SELECT 1 FROM study_records WHERE name = ?", (SEALED_MARK,)).fetchone() is None:
-        vault.db["study_records"].insert(
+        vault.db.table("study_records").insert(
             {
                 "name": SEALED_MARK,
                 "updated_at": now_iso(),

@@ -110,7 +110,7 @@ def enrol(
         ).fetchone()
         seq = row[0] + 1
         pid = f"P{seq}"
-        vault.db["participants"].insert(
+        vault.db.table("participants").insert(
             {
                 "id": pid,
                 "seq": seq,
@@ -172,7 +172,7 @@ def put_record(vault: Vault, key: bytes, pid: str, kind: str, value: Any) -> Non
     """Seal one record in place. The caller seals the participant's history afterwards in
     the same transaction (``ledger.update_participant``), so an older ciphertext of this row
     put back later is caught."""
-    vault.db["participant_records"].upsert(
+    vault.db.table("participant_records").upsert(
         {
             "participant_id": pid,
             "kind": kind,

@@ -166,7 +166,7 @@ def begin_recording(
         next_frame=existing.frames if existing else 0,
     )
     with vault.db.atomic():
-        vault.db["recordings"].upsert(
+        vault.db.table("recordings").upsert(
             {
                 "session_id": sid,
                 "blob": path.name,

@@ -15,13 +15,13 @@ from .errors import SchemaTooNew
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["keyring"].create({"name": str, "salt": bytes, "params": str, "wrapped": bytes}, pk="name")
-    db["guides"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("keyring").create({"name": str, "salt": bytes, "params": str, "wrapped": bytes}, pk="name")
+    db.table("guides").create(
         {"sha256": str, "study_id": str, "language": str, "title": str, "imported_at": str, "text": str},
         pk="sha256",
     )
-    db["participants"].create(
+    db.table("participants").create(
         {
             "id": str,
             "seq": int,
@@ -34,26 +34,26 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"seq", "study_group", "status", "enrolled_at"},
     )
-    db["participants"].create_index(["seq"], unique=True)
-    db["participant_keys"].create(
+    db.table("participants").create_index(["seq"], unique=True)
+    db.table("participant_keys").create(
         {"participant_id": str, "wrapped": bytes},
         pk="participant_id",
         foreign_keys=[("participant_id", "participants", "id")],
     )
     # identity, eligibility, baseline, compensation: one sealed JSON document each
-    db["participant_records"].create(
+    db.table("participant_records").create(
         {"participant_id": str, "kind": str, "sealed": bytes, "updated_at": str},
         pk=("participant_id", "kind"),
         foreign_keys=[("participant_id", "participants", "id")],
     )
     # append-only: the latest decision per item counts, the history stays
-    db["consents"].create(
+    db.table("consents").create(
         {"id": int, "participant_id": str, "item_id": str, "sealed": bytes, "recorded_at": str},
         pk="id",
         foreign_keys=[("participant_id", "participants", "id")],
     )
-    db["consents"].create_index(["participant_id", "item_id"])
-    db["sessions"].create(
+    db.table("consents").create_index(["participant_id", "item_id"])
+    db.table("sessions").create(
         {
             "id": str,
             "seq": int,
@@ -67,19 +67,19 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("guide_sha256", "guides", "sha256")],
     )
-    db["sessions"].create_index(["seq"], unique=True)
-    db["session_participants"].create(
+    db.table("sessions").create_index(["seq"], unique=True)
+    db.table("session_participants").create(
         {"session_id": str, "participant_id": str, "position": int},
         pk=("session_id", "participant_id"),
         foreign_keys=[("session_id", "sessions", "id"), ("participant_id", "participants", "id")],
     )
     # the session key wrapped once per participant's data key (see SECURITY.md)
-    db["session_keys"].create(
+    db.table("session_keys").create(
         {"session_id": str, "participant_id": str, "wrapped": bytes},
         pk=("session_id", "participant_id"),
     )
-    db["study_records"].create({"name": str, "sealed": bytes, "updated_at": str}, pk="name")
-    db["audit"].create(
+    db.table("study_records").create({"name": str, "sealed": bytes, "updated_at": str}, pk="name")
+    db.table("audit").create(
         {
             "seq": int,
             "ts": str,
@@ -97,7 +97,7 @@ def _v1(db: sqlite_utils.Database) -> None:
 def _v2(db: sqlite_utils.Database) -> None:
     """Audio recordings and the interview timeline."""
     # one row per session audio file; state 'recording' after a crash marks it for recovery
-    db["recordings"].create(
+    db.table("recordings").create(
         {
             "session_id": str,
             "blob": str,
@@ -115,18 +115,18 @@ def _v2(db: sqlite_utils.Database) -> None:
         foreign_keys=[("session_id", "sessions", "id")],
     )
     # timestamped against the audio clock; kind in clear (question/note/flag…), payload sealed
-    db["session_events"].create(
+    db.table("session_events").create(
         {"id": int, "session_id": str, "seq": int, "t": float, "kind": str, "sealed": bytes, "created_at": str},
         pk="id",
         foreign_keys=[("session_id", "sessions", "id")],
     )
-    db["session_events"].create_index(["session_id", "seq"], unique=True)
+    db.table("session_events").create_index(["session_id", "seq"], unique=True)
 
 
 def _v3(db: sqlite_utils.Database) -> None:
     """Transcripts: versions per session (a re-run keeps the old one until it completes),
     and their segments, sealed with the session key."""
-    db["transcripts"].create(
+    db.table("transcripts").create(
         {
             "id": int,
             "session_id": str,
@@ -143,18 +143,18 @@ def _v3(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("session_id", "sessions", "id")],
     )
-    db["transcripts"].create_index(["session_id", "version"], unique=True)
-    db["transcript_segments"].create(
+    db.table("transcripts").create_index(["session_id", "version"], unique=True)
+    db.table("transcript_segments").create(
         {"id": int, "transcript_id": int, "idx": int, "start": float, "end": float, "sealed": bytes},
         pk="id",
         foreign_keys=[("transcript_id", "transcripts", "id")],
     )
-    db["transcript_segments"].create_index(["transcript_id", "idx"], unique=True)
+    db.table("transcript_segments").create_index(["transcript_id", "idx"], unique=True)
 
 
 def _v4(db: sqlite_utils.Database) -> None:
     """Redaction review: one sealed document per session and transcript version."""
-    db["redactions"].create(
+    db.table("redactions").create(
         {"session_id": str, "transcript_version": int, "sealed": bytes, "reviewed": int, "updated_at": str},
         pk=("session_id", "transcript_version"),
         foreign_keys=[("session_id", "sessions", "id")],
@@ -166,7 +166,7 @@ def _v5(db: sqlite_utils.Database) -> None:
 
     Only what the store itself sees is kept here: file name, size and hashes of ciphertext,
     session ids. The manifest hash is the secret a receipt must prove knowledge of."""
-    db["exports"].create(
+    db.table("exports").create(
         {
             "name": str,
             "path": str,
@@ -190,7 +190,7 @@ def _v6(db: sqlite_utils.Database) -> None:
 
     A vault that already holds data gets its ledgers built on first use after unlock (the
     keys are not available here); the marker says that this is expected, once."""
-    db["ledgers"].create({"scope": str, "sealed": bytes, "audit_seq": int, "updated_at": str}, pk="scope")
+    db.table("ledgers").create({"scope": str, "sealed": bytes, "audit_seq": int, "updated_at": str}, pk="scope")
     has_data = db.execute("SELECT EXISTS(SELECT 1 FROM participants) OR EXISTS(SELECT 1 FROM sessions)").fetchone()[0]
     if has_data:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_backfill', 'pending')")

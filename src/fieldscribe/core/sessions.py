@@ -106,7 +106,7 @@ def create_session(
         seq = vault.db.execute("SELECT COALESCE(MAX(seq), 0) FROM sessions").fetchone()[0] + 1
         sid = f"S{seq}"
         now = now_iso()
-        vault.db["sessions"].insert(
+        vault.db.table("sessions").insert(
             {
                 "id": sid,
                 "seq": seq,
@@ -119,8 +119,10 @@ def create_session(
             }
         )
         for position, pid in enumerate(pids):
-            vault.db["session_participants"].insert({"session_id": sid, "participant_id": pid, "position": position})
-            vault.db["session_keys"].insert(
+            vault.db.table("session_participants").insert(
+                {"session_id": sid, "participant_id": pid, "position": position}
+            )
+            vault.db.table("session_keys").insert(
                 {
                     "session_id": sid,
                     "participant_id": pid,

@@ -75,7 +75,7 @@ def insert_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes 
             + 1
         )
         created = now_iso()
-        vault.db["session_events"].insert(
+        vault.db.table("session_events").insert(
             {
                 "session_id": session_id,
                 "seq": seq,

@@ -160,7 +160,7 @@ def begin_transcript(vault: Vault, sid: str, settings, total_s: float) -> Transc
             ).fetchone()[0]
             + 1
         )
-        vault.db["transcripts"].insert(
+        vault.db.table("transcripts").insert(
             {
                 "session_id": sid,
                 "version": version,
@@ -209,7 +209,7 @@ def store_segments(
                 flags=list(seg.flags),
                 **extra,
             )
-            vault.db["transcript_segments"].insert(
+            vault.db.table("transcript_segments").insert(
                 {
                     "transcript_id": t.id,
                     "idx": idx,

@@ -107,7 +107,7 @@ class Vault:
             master = crypto.random_key()
             recovery = crypto.new_recovery_key()
             with vault.db.atomic():
-                vault.db["meta"].insert_all(
+                vault.db.table("meta").insert_all(
                     [
                         {"key": "vault_id", "value": vault_id},
                         {"key": "created_at", "value": now_iso()},
@@ -117,7 +117,7 @@ class Vault:
                 vault.vault_id = vault_id
                 vault._store_passphrase_wrap(master, passphrase, kdf)
                 rsalt = crypto.random_salt()
-                vault.db["keyring"].insert(
+                vault.db.table("keyring").insert(
                     {
                         "name": "recovery",
                         "salt": rsalt,
@@ -260,7 +260,7 @@ class Vault:
     def _store_passphrase_wrap(self, master: bytes, passphrase: str, kdf: KdfParams) -> None:
         salt = crypto.random_salt()
         kek = crypto.passphrase_key(passphrase, salt, kdf)
-        self.db["keyring"].upsert(
+        self.db.table("keyring").upsert(
             {
                 "name": "passphrase",
                 "salt": salt,
@@ -285,7 +285,7 @@ class Vault:
 
     def new_participant_key(self, participant_id: str) -> bytes:
         key = crypto.random_key()
-        self.db["participant_keys"].insert(
+        self.db.table("participant_keys").insert(
             {
                 "participant_id": participant_id,
                 "wrapped": crypto.seal(self._require_master(), key, self.aad("participant-key", participant_id)),

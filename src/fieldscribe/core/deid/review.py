@@ -130,7 +130,7 @@ def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
     new = [i if i.descriptor else Identifier(i.text, infer_descriptor(i.text, [], ""), i.kind) for i in new]
     items = [asdict(i) for i in added_study_identifiers(vault) + new]
     with vault.db.atomic():
-        vault.db["study_records"].upsert(
+        vault.db.table("study_records").upsert(
             {
                 "name": "identifiers",
                 "sealed": vault.seal_json(vault.study_key, items, "study", "identifiers"),
@@ -170,7 +170,7 @@ def rejected_strings(vault: Vault) -> set[str]:
 
 
 def _save_rejected(vault: Vault, rejected: set[str]) -> None:
-    vault.db["study_records"].upsert(
+    vault.db.table("study_records").upsert(
         {
             "name": "not_identifiers",
             "sealed": vault.seal_json(vault.study_key, sorted(rejected), "study", "not_identifiers"),
@@ -199,7 +199,7 @@ def save_table(
         if session_id and original in table and session_id not in kept.setdefault(original, []):
             kept[original].append(session_id)
     doc = {"format": TABLE_FORMAT, "entries": table, "origins": kept}
-    vault.db["study_records"].upsert(
+    vault.db.table("study_records").upsert(
         {
             "name": "replacements",
             "sealed": vault.seal_json(vault.study_key, doc, "study", "replacements"),
@@ -257,7 +257,7 @@ def logged_originals(vault: Vault, sid: str) -> set[str]:
 
 
 def _save_doc(vault: Vault, sid: str, version: int, doc: dict) -> None:
-    vault.db["redactions"].upsert(
+    vault.db.table("redactions").upsert(
         {
             "session_id": sid,
             "transcript_version": version,

@@ -162,7 +162,7 @@ def device_key(vault: Vault) -> Ed25519PrivateKey:
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     ledger.check_study(vault)
     with vault.db.atomic():
-        vault.db["study_records"].insert(
+        vault.db.table("study_records").insert(
             {
                 "name": "device_signing_key",
                 "updated_at": now_iso(),

@@ -90,7 +90,7 @@ def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: l
         "received_at": None,
         "receipt": None,
     }
-    vault.db["exports"].insert(row, pk="name")
+    vault.db.table("exports").insert(row, pk="name")
     return _row(vault, row)
 
 
@@ -111,7 +111,7 @@ def _row(vault: Vault, r: dict) -> Export:
 
 def get_export(vault: Vault, name: str) -> Export:
     ledger.check_study(vault)
-    return _row(vault, vault.db["exports"].get(name))
+    return _row(vault, vault.db.table("exports").get(name))
 
 
 def list_exports(vault: Vault) -> list[Export]:

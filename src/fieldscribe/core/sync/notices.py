@@ -111,7 +111,7 @@ def pending(vault: Vault) -> list[dict]:
 
 
 def _save(vault: Vault, items: list[dict]) -> None:
-    vault.db["study_records"].upsert(
+    vault.db.table("study_records").upsert(
         {"name": RECORD, "sealed": vault.seal_json(vault.study_key, items, "study", RECORD), "updated_at": now_iso()},
         pk="name",
     )

@@ -32,7 +32,7 @@ def save_remote(
     record = {"url": url.strip(), "identity_file": identity_file, "known_hosts": known_hosts, "password": password}
     ledger.check_study(vault)
     with vault.db.atomic():
-        vault.db["study_records"].upsert(
+        vault.db.table("study_records").upsert(
             {
                 "name": "sync",
                 "sealed": vault.seal_json(vault.study_key, record, "study", "sync"),
