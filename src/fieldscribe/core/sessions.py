@@ -148,7 +148,8 @@ def get_session(vault: Vault, sid: str) -> Session:
             "SELECT participant_id FROM session_participants WHERE session_id = ? ORDER BY position", (sid,)
         ).fetchall()
     )
-    return Session(*row, participants=pids)
+    sid_, kind, wave, guide_sha256, status, created_at, updated_at = row
+    return Session(sid_, kind, wave, guide_sha256, status, created_at, updated_at, participants=pids)
 
 
 def list_sessions(vault: Vault) -> list[Session]:

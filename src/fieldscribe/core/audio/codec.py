@@ -44,4 +44,4 @@ def decode(payload: bytes, channels: int) -> np.ndarray:
     data, _rate = sf.read(io.BytesIO(payload), dtype="int16", always_2d=True)
     if data.shape[1] != channels:
         raise ValueError(f"chunk has {data.shape[1]} channels, expected {channels}")
-    return data
+    return data  # type: ignore[no-any-return]  # soundfile is untyped

@@ -21,7 +21,7 @@ def sounddevice() -> ModuleType:
             "The PortAudio sound library is not installed, so no microphone can be used; "
             "install it with `sudo apt-get install libportaudio2` and try again."
         ) from exc
-    return sd
+    return sd  # type: ignore[no-any-return]  # sounddevice is untyped
 
 
 @dataclass(frozen=True)

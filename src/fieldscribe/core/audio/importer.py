@@ -17,6 +17,7 @@ from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import InvalidInput
 from ..recordings import audio_path, recording_info
+from ..vault import Vault
 from . import codec as codec_mod
 from .chunkfile import AudioFormat, ChunkWriter
 
@@ -48,7 +49,7 @@ def decode_file(path: Path, rate: int, channels: int) -> Iterator[np.ndarray]:
 
 
 def import_file(
-    vault,
+    vault: Vault,
     session_id: str,
     path: Path,
     *,
@@ -101,7 +102,7 @@ def import_file(
             ledger.update_session(vault, sid, "audio.import_failed", sid)
         raise
     with vault.db.atomic():
-        vault.db["recordings"].insert(
+        vault.db.table("recordings").insert(
             {
                 "session_id": sid,
                 "blob": final.name,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
+
+import numpy as np
 
 from ..vault import Vault
 from .devices import sounddevice
@@ -28,7 +31,7 @@ def play(
     # second of silence after the end: the last words of a segment are the ones that matter.
     end_frame = len(pcm) + rate // 2
 
-    def callback(outdata, frames, _time, _status) -> None:
+    def callback(outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         nonlocal position
         chunk = pcm[position : position + frames]
         outdata[: len(chunk)] = chunk

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,10 +65,10 @@ class SoundDeviceSource:
         self.channels = config.channels
         self._device = resolve_input(config.device)
         self._blocksize = max(1, int(config.rate * config.block_seconds))
-        self._stream = None
+        self._stream: Any = None  # a sounddevice.InputStream (untyped)
 
     def start(self, callback: BlockCallback) -> None:
-        def on_audio(indata, _frames, _time, status) -> None:  # PortAudio thread: copy only
+        def on_audio(indata: np.ndarray, _frames: int, _time: Any, status: Any) -> None:  # PortAudio thread: copy only
             callback(indata.copy(), bool(status.input_overflow))
 
         try:
@@ -279,10 +279,10 @@ class Recorder:
                 if block is not None and len(block):
                     pending.append(block)
                     pending_frames += len(block)
-            data = np.concatenate(pending) if pending else None
-            while data is not None and len(data):
-                self._write(data[: self._chunk_frames])
-                data = data[self._chunk_frames :]
+            tail: np.ndarray | None = np.concatenate(pending) if pending else None
+            while tail is not None and len(tail):
+                self._write(tail[: self._chunk_frames])
+                tail = tail[self._chunk_frames :]
         except OSError as exc:
             self.error = exc
             self._warn(

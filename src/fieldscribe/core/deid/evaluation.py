@@ -90,7 +90,7 @@ def score(turns: Iterable[Turn], predict: Callable[[str], list[tuple[int, int]]]
     s = Score()
     for turn in turns:
         spans = predict(turn.text)
-        covered = set()
+        covered: set[int] = set()
         for a, b in spans:
             covered.update(range(a, b))
         for e in turn.entities:

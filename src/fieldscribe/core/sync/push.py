@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .. import ledger, sessions
 from ..errors import StoreRefused
 from ..export.outbox import (
+    Export,
     file_sha256,
     list_exports,
     mark_received,
@@ -142,7 +143,7 @@ def _send_notices(vault: Vault, store: Store, folder: str, report: SyncReport) -
         report.notices_sent.append(item["name"])
 
 
-def _collect_receipts(vault: Vault, store: Store, folder: str, exports, report: SyncReport) -> None:
+def _collect_receipts(vault: Vault, store: Store, folder: str, exports: list[Export], report: SyncReport) -> None:
     waiting = {e.name: e for e in exports if not e.received_at}
     if not waiting:
         return

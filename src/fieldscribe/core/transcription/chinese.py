@@ -4,16 +4,17 @@ mainland settings need Simplified throughout, so zh text is normalised with Open
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 ZH_PROMPT = "以下是普通话访谈的录音，使用简体中文和标点符号。"
 
 
 @lru_cache(maxsize=1)
-def _converter():
+def _converter() -> Any:  # opencc is untyped
     from opencc import OpenCC
 
     return OpenCC("t2s")
 
 
 def to_simplified(text: str) -> str:
-    return _converter().convert(text) if text else text
+    return str(_converter().convert(text)) if text else text

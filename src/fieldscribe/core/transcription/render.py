@@ -3,6 +3,28 @@ verbatim pause marks a study asks for."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class RenderedSegment(Protocol):
+    """What render reads of a stored segment."""
+
+    @property
+    def start(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def question(self) -> str | None: ...
+    @property
+    def speaker(self) -> str | None: ...
+    @property
+    def notes(self) -> list[dict[str, Any]]: ...
+    @property
+    def flags(self) -> list[str]: ...
+
 
 def clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -19,7 +41,7 @@ def pause_mark(gap: float, style: str, threshold: float) -> str | None:
 
 
 def render(
-    segments: list,
+    segments: Sequence[RenderedSegment],
     *,
     plain: bool = False,
     pause_style: str = "off",
