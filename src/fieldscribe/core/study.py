@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from .errors import GuideInvalid, InvalidAnswer
 from .yaml_source import MAX_BYTES, LocatedYaml, dotted, load_located
@@ -304,7 +305,7 @@ def _semantic_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
     if not isinstance(data, dict):
         return out
 
-    def items(*path: str) -> list[tuple[tuple[str | int, ...], dict]]:
+    def items(*path: str) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
         node: Any = data
         for p in path:
             node = node.get(p) if isinstance(node, dict) else None
@@ -312,7 +313,7 @@ def _semantic_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
             return []
         return [((*path, i), x) for i, x in enumerate(node) if isinstance(x, dict)]
 
-    def unique(label: str, entries: list[tuple[tuple[str | int, ...], dict]]) -> None:
+    def unique(label: str, entries: list[tuple[tuple[str | int, ...], dict[str, Any]]]) -> None:
         seen: dict[Any, tuple[str | int, ...]] = {}
         for path, x in entries:
             ident = x.get("id")
@@ -359,7 +360,7 @@ def _semantic_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
     return out
 
 
-def _pydantic_message(err: dict[str, Any]) -> str:
+def _pydantic_message(err: ErrorDetails) -> str:
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         return "unknown field (check its spelling and indentation)"

@@ -30,7 +30,7 @@ from .deid.review import (
     table_origins,
 )
 from .errors import ConfirmationMismatch
-from .export.outbox import list_exports, remove_export
+from .export.outbox import Export, list_exports, remove_export
 from .guides import current_guide
 from .sync import notices
 from .transcripts import current_transcript, load_segments
@@ -140,9 +140,10 @@ def _staying_text(vault: Vault, shredded: set[str]) -> str:
     return "\n".join(parts)
 
 
-def _outbox(vault: Vault, theirs: set[str]):
+def _outbox(vault: Vault, theirs: set[str]) -> tuple[list[Export], list[Export], list[str]]:
     """(bundles to hold back, bundles already sent, other sessions to export again)."""
-    held, sent = [], []
+    held: list[Export] = []
+    sent: list[Export] = []
     for e in list_exports(vault):
         if not theirs & set(e.sessions):
             continue

@@ -64,6 +64,7 @@ def _checked_events(text: str) -> list[yaml.Event]:
     events: list[yaml.Event] = []
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        assert event.start_mark is not None  # the parser marks every event
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _Refused(
@@ -145,7 +146,10 @@ def load_located(text: str) -> LocatedYaml:
     return out
 
 
-_PLAIN_TAGS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+_PLAIN_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
 
 
 def _build(node: yaml.Node, path: Path, out: LocatedYaml, con: SafeConstructor) -> Any:
@@ -179,6 +183,7 @@ def _build(node: yaml.Node, path: Path, out: LocatedYaml, con: SafeConstructor) 
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), out, con) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)  # the composer builds only mappings, sequences and scalars
     return _scalar(node, out, con)
 
 

@@ -118,7 +118,8 @@ def _load_english() -> Any:
             nlp = spacy.load(ENGLISH_MODEL, exclude=["parser", "tagger", "attribute_ruler", "senter"])
             # the lemmatizer's WordNet index is a list of ordinary English words: a capitalised
             # word that is not one of them (Tunde, Torbjørn, Sognsvann) is most likely a name
-            lookups = nlp.get_pipe("lemmatizer").lookups
+            # spaCy types get_pipe as a plain callable; the lemmatizer component has .lookups
+            lookups = nlp.get_pipe("lemmatizer").lookups  # type: ignore[attr-defined]
             index = lookups.get_table("lemma_index")
             exceptions = lookups.get_table("lemma_exc")
             _M.lexicon = {w for pos in ("noun", "verb", "adj", "adv") for w in index[pos]}
@@ -255,7 +256,8 @@ def chinese(folded: str) -> ChineseAnalysis | None:
     with _M.lock:
         key = ("zh", folded)
         if key in _M.cache:
-            return _M.cache[key]
+            cached: ChineseAnalysis | None = _M.cache[key]
+            return cached
         pos = _load_chinese()
         if pos is None:
             return None
@@ -295,7 +297,8 @@ def chinese(folded: str) -> ChineseAnalysis | None:
             elif flag == "nt" and len(word) >= 3 and word not in CN_NOT_NAMES:
                 spans.append(Span(start, i, word, "organisation", descriptor("organisation", "zh"), "ner:jieba", True))
         analysis = ChineseAnalysis(spans, {t[0] for t in tokens}, tokens)
-        return _remember(key, analysis)
+        remembered: ChineseAnalysis | None = _remember(key, analysis)
+        return remembered
 
 
 def warm_up(languages: tuple[str, ...] = ("en", "zh")) -> dict[str, str]:

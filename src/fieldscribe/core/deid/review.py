@@ -10,6 +10,7 @@ not reviewed: every suggestion must be accepted, rejected or edited first.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .. import ledger, sessions
 from ..audit import now_iso
@@ -22,7 +23,7 @@ from ..participants import (
     require_existing,
 )
 from ..paths import actor
-from ..transcripts import StoredSegment, current_transcript, load_segments
+from ..transcripts import StoredSegment, TranscriptInfo, current_transcript, load_segments
 from ..vault import Vault
 from .descriptors import ROLES, base_of, has_cjk, numbered
 from .detect import Identifier, Span, apply, detect, find_listed, prepare
@@ -235,13 +236,14 @@ class Suggestion:
         return {"ner": "model", "table": "list"}.get(head, head)
 
 
-def _doc(vault: Vault, sid: str, version: int) -> dict:
+def _doc(vault: Vault, sid: str, version: int) -> dict[str, Any]:
     row = vault.db.execute(
         "SELECT sealed FROM redactions WHERE session_id = ? AND transcript_version = ?", (sid, version)
     ).fetchone()
     if row is None:
         return {"decisions": {}, "log": [], "reviewed": None}
-    return vault.open_json(sessions.session_key(vault, sid), row[0], "redactions", sid, str(version))
+    doc: dict[str, Any] = vault.open_json(sessions.session_key(vault, sid), row[0], "redactions", sid, str(version))
+    return doc
 
 
 def logged_originals(vault: Vault, sid: str) -> set[str]:
@@ -256,7 +258,7 @@ def logged_originals(vault: Vault, sid: str) -> set[str]:
     return out
 
 
-def _save_doc(vault: Vault, sid: str, version: int, doc: dict) -> None:
+def _save_doc(vault: Vault, sid: str, version: int, doc: dict[str, Any]) -> None:
     vault.db.table("redactions").upsert(
         {
             "session_id": sid,
@@ -269,7 +271,7 @@ def _save_doc(vault: Vault, sid: str, version: int, doc: dict) -> None:
     )
 
 
-def _transcript(vault: Vault, sid: str):
+def _transcript(vault: Vault, sid: str) -> TranscriptInfo:
     t = current_transcript(vault, sid)
     if t is None:
         raise InvalidInput(f"Session {sid} has no finished transcript to review; run `fieldscribe transcribe {sid}`.")

@@ -13,12 +13,12 @@ from ..errors import InvalidInput
 from ..vault import Vault
 from . import formats
 from .bundle import device_key, read_recipients, write_bundle
-from .content import gather
+from .content import ExportContent, gather
 from .outbox import record_export
 from .qdpx import build_qdpx
 
 
-def build_files(content) -> dict[str, bytes]:
+def build_files(content: ExportContent) -> dict[str, bytes]:
     study_id = content.study.study.id
     files: dict[str, bytes] = {
         f"{study_id}.qdpx": build_qdpx(content),
@@ -33,7 +33,7 @@ def build_files(content) -> dict[str, bytes]:
     return files
 
 
-def audio_files(vault: Vault, content) -> dict[str, bytes]:
+def audio_files(vault: Vault, content: ExportContent) -> dict[str, bytes]:
     """The recordings as FLAC, only where the study names an audio-sharing consent item and
     every participant of the session gave it (and has not withdrawn it)."""
     import io

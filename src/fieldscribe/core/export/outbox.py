@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import ledger
 from ..audit import now_iso
@@ -94,7 +95,7 @@ def record_export(vault: Vault, path: Path, manifest_sha256: str, session_ids: l
     return _row(vault, row)
 
 
-def _row(vault: Vault, r: dict) -> Export:
+def _row(vault: Vault, r: dict[str, Any]) -> Export:
     return Export(
         r["name"],
         Path(r["path"]),
@@ -143,7 +144,7 @@ def mark_uploaded(vault: Vault, name: str, remote: str) -> None:
     vault.db.execute("UPDATE exports SET uploaded_at = ?, remote = ? WHERE name = ?", (now_iso(), remote, name))
 
 
-def mark_received(vault: Vault, name: str, receipt: dict, raw: bytes) -> None:
+def mark_received(vault: Vault, name: str, receipt: dict[str, Any], raw: bytes) -> None:
     kept = {"body": receipt, "raw": raw.decode("utf-8")}
     vault.db.execute(
         "UPDATE exports SET received_at = ?, receipt = ? WHERE name = ?",

@@ -15,7 +15,8 @@ import zipfile
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from .content import ExportContent
+from ..transcripts import StoredSegment
+from .content import ExportContent, SessionExport
 
 NS = "urn:QDA-XML:project:1.0"
 
@@ -127,8 +128,8 @@ def build_qdpx(content: ExportContent) -> bytes:
     if notes_el:
         notes = _el(project, "Notes")
         for ng, name, text in notes_el:
-            note = _el(notes, "Note", guid=ng, name=name, creatingUser=user, creationDateTime=now)
-            ET.SubElement(note, f"{{{NS}}}PlainTextContent").text = text
+            note_el = _el(notes, "Note", guid=ng, name=name, creatingUser=user, creationDateTime=now)
+            ET.SubElement(note_el, f"{{{NS}}}PlainTextContent").text = text
     ET.SubElement(project, f"{{{NS}}}Description").text = (
         f"{content.study.study.title} — ethics reference {content.study.study.ethics_reference}. "
         "De-identified export from fieldscribe."
@@ -143,10 +144,10 @@ def build_qdpx(content: ExportContent) -> bytes:
     return buf.getvalue()
 
 
-def _plain_text(session) -> tuple[str, list]:
+def _plain_text(session: SessionExport) -> tuple[str, list[tuple[int, int, StoredSegment]]]:
     """The source text, one segment per line, with each segment's character range."""
     parts: list[str] = []
-    spans = []
+    spans: list[tuple[int, int, StoredSegment]] = []
     pos = 0
     for seg in session.segments:
         if not seg.text:

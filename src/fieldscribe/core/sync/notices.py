@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -101,7 +102,7 @@ def verify_notice(data: bytes, device_key_hex: str) -> Notice | None:
 
 
 # -- the laptop's queue of notices to upload ----------------------------------------------------------------
-def pending(vault: Vault) -> list[dict]:
+def pending(vault: Vault) -> list[dict[str, Any]]:
     """Notices written on this laptop: {name, data, uploaded_at}. Sealed with the study key and
     part of the study's sealed history, so nobody can drop one from the queue unnoticed. The
     callers that change the queue seal the study history in the same transaction."""
@@ -110,7 +111,7 @@ def pending(vault: Vault) -> list[dict]:
     return list(vault.open_json(vault.study_key, row[0], "study", RECORD)) if row else []
 
 
-def _save(vault: Vault, items: list[dict]) -> None:
+def _save(vault: Vault, items: list[dict[str, Any]]) -> None:
     vault.db.table("study_records").upsert(
         {"name": RECORD, "sealed": vault.seal_json(vault.study_key, items, "study", RECORD), "updated_at": now_iso()},
         pk="name",

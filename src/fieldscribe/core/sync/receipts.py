@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -65,7 +66,7 @@ def make_receipt(bundle: str, bundle_sha256: str, manifest_sha256: str, device_i
 
 def verify_receipt(
     data: bytes, *, bundle: str, bundle_sha256: str, manifest_sha256: str, trusted_keys: set[str]
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The receipt's content if it is genuine, signed by one of TRUSTED_KEYS (the study
     file's receipt keys) and for exactly this bundle, else None."""
     try:

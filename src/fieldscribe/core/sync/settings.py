@@ -9,6 +9,7 @@ never in a config file.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .. import ledger
 from ..audit import now_iso
@@ -43,10 +44,11 @@ def save_remote(
         ledger.update_study(vault, "sync.remote_set", "", store=address.display)
 
 
-def saved_remote(vault: Vault) -> dict:
+def saved_remote(vault: Vault) -> dict[str, Any]:
     ledger.check_study(vault)
     row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'sync'").fetchone()
-    return vault.open_json(vault.study_key, row[0], "study", "sync") if row else {}
+    saved: dict[str, Any] = vault.open_json(vault.study_key, row[0], "study", "sync") if row else {}
+    return saved
 
 
 def resolve(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def disable_onnxruntime_telemetry() -> None:
 
 
 @lru_cache(maxsize=2)
-def load_model(path: str, cpu_threads: int):
+def load_model(path: str, cpu_threads: int) -> Any:  # a faster_whisper.WhisperModel (untyped)
     disable_onnxruntime_telemetry()
     from faster_whisper import WhisperModel
 

@@ -115,6 +115,12 @@ def _package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _part_size(package: str, rel: str) -> int:
+    base = _package_dir(package)
+    assert base is not None  # only asked of a model whose parts were found
+    return (base / rel).stat().st_size
+
+
 def is_multilingual(path: Path) -> bool:
     """English-only Whisper vocabularies have one token fewer than multilingual ones."""
     vocab_json = path / "vocabulary.json"
@@ -178,9 +184,9 @@ def _join(m: PackagedModel, parts: list[Path], target: Path) -> None:
             f"The {m.name} model parts do not join into the expected file (hash mismatch); "
             f"reinstall them with `pip install --force-reinstall {m.pip}`."
         )
-    for f in (extra_base / extra_sub).iterdir():
-        if f.is_file() and not f.name.startswith("model.bin"):
-            shutil.copy2(f, staging / f.name)
+    for extra in (extra_base / extra_sub).iterdir():
+        if extra.is_file() and not extra.name.startswith("model.bin"):
+            shutil.copy2(extra, staging / extra.name)
     os.replace(staging, target)
 
 
@@ -193,14 +199,7 @@ def list_models() -> list[ModelInfo]:
         if path is None:
             out.append(ModelInfo(m.name, None, m.multilingual, 0, f"not installed (pip install {m.pip})"))
             continue
-        size = (
-            _size(path)
-            if (path / "model.bin").exists()
-            else sum(
-                (_package_dir(p) / r).stat().st_size
-                for p, r in m.parts  # type: ignore[operator]
-            )
-        )
+        size = _size(path) if (path / "model.bin").exists() else sum(_part_size(p, r) for p, r in m.parts)
         joined = "" if (path / "model.bin").exists() else ", joined on first use"
         out.append(ModelInfo(m.name, path, m.multilingual, size, f"package {m.pip}{joined}"))
     root = models_dir()
