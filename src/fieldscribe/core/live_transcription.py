@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from .audio import codec
 from .audio.chunkfile import ChunkTail
 from .recordings import audio_path, recording_info
 from .transcription.engine import SAMPLE_RATE, EngineSettings, transcribe_array
+from .transcription.guard import Segment
 from .transcripts import (
     begin_transcript,
     commit_segment,
@@ -64,7 +66,12 @@ def find_cut(
 
 class LiveTranscriber:
     def __init__(
-        self, vault: Vault, session_id: str, settings: EngineSettings, model_path, on_segment: Callable | None = None
+        self,
+        vault: Vault,
+        session_id: str,
+        settings: EngineSettings,
+        model_path: Path,
+        on_segment: Callable[[Segment], None] | None = None,
     ) -> None:
         self.vault = vault
         self.session_id = session_id
@@ -93,6 +100,7 @@ class LiveTranscriber:
     def _read(self) -> None:
         for chunk in self._tail.read_new():
             fmt = self._tail.format
+            assert fmt is not None  # read_new returns chunks only once the file's header is read
             pcm = codec.decode(chunk.payload, fmt.channels).astype(np.float32) / 32768.0
             mono = pcm.mean(axis=1)
             t0 = chunk.start_frame / fmt.rate

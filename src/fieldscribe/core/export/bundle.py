@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -98,7 +98,7 @@ def keygen(out: Path) -> tuple[Path, str]:
     return out, recipient
 
 
-def read_recipients(values: list[str]) -> list:
+def read_recipients(values: list[str]) -> list[Any]:  # pyrage recipients (untyped)
     from pyrage import RecipientError, x25519
 
     out = []
@@ -131,7 +131,7 @@ def read_recipients(values: list[str]) -> list:
     return out
 
 
-def _identity(path: Path):
+def _identity(path: Path) -> Any:  # a pyrage identity (untyped)
     """The age identity in PATH. Read like a bundle: a regular file of bounded size, so
     `--identity /dev/zero` is a sentence rather than a hang."""
     from pyrage import IdentityError, x25519
@@ -179,7 +179,7 @@ def public_hex(key: Ed25519PrivateKey) -> str:
 
 # -- writing -----------------------------------------------------------------------------------------
 def write_bundle(
-    files: dict[str, bytes], manifest_extra: dict, signer: Ed25519PrivateKey, recipients: list, out: Path
+    files: dict[str, bytes], manifest_extra: dict[str, Any], signer: Ed25519PrivateKey, recipients: list[Any], out: Path
 ) -> str:
     """Write the sealed bundle; return the SHA-256 of its manifest, which only someone who
     can decrypt the bundle can learn (receipts prove receipt with it)."""
@@ -227,7 +227,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass
 class Opened:
-    manifest: dict
+    manifest: dict[str, Any]
     files: dict[str, bytes]
     manifest_sha256: str = ""
     manifest_bytes: bytes = b""  # exactly what was signed, so the unpacked copy can be re-verified
@@ -407,11 +407,12 @@ def _undecryptable(label: str) -> BundleRefused:
 
 def _read_archive(stream: _Decrypting, label: str, trusted_devices: set[str] | None) -> Opened:
     stream.limit = 3 * HEADER_SLACK + MAX_MANIFEST + MAX_SIGNATURE
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
+    # stream mode only reads: typeshed asks every fileobj for tell/seek/close, which _Decrypting has no use for
+    with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
         manifest_bytes = _read_leading(tar, MANIFEST, MAX_MANIFEST, label)
         signature = _read_leading(tar, SIGNATURE, MAX_SIGNATURE, label)
         manifest = _verified_manifest(manifest_bytes, signature, label, trusted_devices)
-        listed: dict[str, dict] = manifest["files"]
+        listed: dict[str, dict[str, Any]] = manifest["files"]
         # from here on, the archive may hold what the manifest lists and a little framing
         stream.limit = stream.consumed + sum(m["size"] for m in listed.values()) + (len(listed) + 1) * HEADER_SLACK
         files: dict[str, bytes] = {}
@@ -474,7 +475,11 @@ def _read_leading(tar: tarfile.TarFile, expected: str, cap: int, label: str) -> 
     return read_member(tar, member, label, None)
 
 
-def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, label: str, digest: object | None) -> bytes:
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, label: str, digest: _Digest | None) -> bytes:
     reader = tar.extractfile(member)
     if reader is None:
         raise BundleRefused(f"{label} contains {_q(member.name)}, which is not a regular file; refused.")
@@ -495,7 +500,7 @@ def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """Duplicate keys would let two readers of one manifest see two different file lists."""
     out = dict(pairs)
     if len(out) != len(pairs):
@@ -503,7 +508,9 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return out
 
 
-def _verified_manifest(manifest_bytes: bytes, signature: bytes, label: str, trusted_devices: set[str] | None) -> dict:
+def _verified_manifest(
+    manifest_bytes: bytes, signature: bytes, label: str, trusted_devices: set[str] | None
+) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_bytes, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
