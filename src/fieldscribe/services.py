@@ -158,7 +158,7 @@ class Services:
         by_person: dict[str, list[SessionRow]] = {}
         for s in view.sessions:
             status = s.status if s.transcribed_share is None else f"transcribing {int(100 * s.transcribed_share)}%"
-            row = SessionRow(s.id, s.kind, s.wave, list(s.participants), status)
+            row = SessionRow(s.id, s.kind, s.wave, tuple(s.participants), status)
             rows.append(row)
             for pid in s.participants:
                 by_person.setdefault(pid, []).append(row)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -39,8 +41,12 @@ class NoteDialog(BaseModal):
     """A timestamped field note: a preset (keys 1–5) or free text."""
 
     HELP = "Press 1–5 for a preset note, or Tab, type a note and press Enter. Escape adds nothing."
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="note.cancel")] + [
-        Binding(str(i + 1), f"preset({i})", p, id=f"note.preset{i + 1}", show=False) for i, p in enumerate(NOTE_PRESETS)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="note.cancel"),
+        *[
+            Binding(str(i + 1), f"preset({i})", p, id=f"note.preset{i + 1}", show=False)
+            for i, p in enumerate(NOTE_PRESETS)
+        ],
     ]
 
     def compose(self) -> ComposeResult:

@@ -6,7 +6,7 @@ leaves no half-enrolled person in the vault."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 from textual import on
@@ -245,7 +245,7 @@ class QuestionnaireScreen(_Step):
         out: dict[str, Any] = {}
         ok = True
         for f in study.questionnaire:
-            widget = self.query_one(f"#q-{f.id}")
+            widget = cast("Input | Select[Any]", self.query_one(f"#q-{f.id}"))  # composed as one or the other
             raw = widget.value if isinstance(widget, Input) else (None if widget.value is Select.NULL else widget.value)
             err = self.query_one(f"#err-{f.id}", Static)
             err.update("")

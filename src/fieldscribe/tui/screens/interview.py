@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, Log, Static
 
@@ -40,7 +41,7 @@ class InterviewScreen(BaseScreen):
         "(focus groups); Space pauses and resumes; S stops (it asks first). L switches live transcription "
         "on or off before you start."
     )
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "record", "Record", id="interview.record", tooltip="Start (or continue) recording"),
         Binding("right,n", "next_question", "Next Q", id="interview.next", tooltip="Next question; stamps the time"),
         Binding(
@@ -64,12 +65,13 @@ class InterviewScreen(BaseScreen):
             tooltip="Transcribe while recording (before you start)",
         ),
         Binding("escape", "leave", "Back", id="interview.back", tooltip="Back to the study (not while recording)"),
-    ] + [Binding(str(i), f"probe({i})", f"Probe {i}", id=f"interview.probe{i}", show=False) for i in range(1, 10)]
+        *[Binding(str(i), f"probe({i})", f"Probe {i}", id=f"interview.probe{i}", show=False) for i in range(1, 10)],
+    ]
 
     def __init__(self, sid: str, *, live: bool | None = None) -> None:
         super().__init__()
         self.sid = sid
-        self.run = None
+        self.run: Any = None  # the services' recording run, once started (typed with the interview controller)
         self.index = 0
         self.stamped = False  # the current question has been stamped on the timeline
         self.probes_used: dict[int, set[int]] = {}
