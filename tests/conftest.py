@@ -37,10 +37,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_cache:
         "FIELDSCRIBE_NEW_PASSPHRASE",
         "FIELDSCRIBE_RECOVERY_KEY",
         "FIELDSCRIBE_INTERVIEWER",
+        "FIELDSCRIBE_IDLE_LOCK",
+        "FIELDSCRIBE_LIVE",
+        "FIELDSCRIBE_UI_LANGUAGE",
+        "FIELDSCRIBE_KEYMAP",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # no user keymap file
     monkeypatch.setenv("FIELDSCRIBE_MODELS_DIR", str(models_cache))
 
 

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 
 from textual import events, on
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ..core.errors import FieldscribeError
 from ..services import Services
+from .keys import APP_BINDINGS
 from .messages import AppEvent, LockedNow, Unlocked
 from .settings import Settings
 from .strings import set_language
@@ -27,11 +27,7 @@ class FieldscribeApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "fieldscribe"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [
-        Binding("f1", "help", "Help", id="app.help", tooltip="Help for what has focus, and the keys here"),
-        Binding("ctrl+l", "lock", "Lock", id="app.lock", tooltip="Lock the vault and clear the screen"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (asks nothing: all work is saved)"),
-    ]
+    BINDINGS = APP_BINDINGS
 
     def __init__(self, services: Services, settings: Settings | None = None) -> None:
         super().__init__()
@@ -49,6 +45,8 @@ class FieldscribeApp(App):
         return UnlockScreen()
 
     def on_mount(self) -> None:
+        if self.settings.keymap:  # the user's keymap file: binding id -> keys
+            self.set_keymap(self.settings.keymap)
         self.set_interval(1.0, self._check_idle)
 
     def on_unmount(self) -> None:
