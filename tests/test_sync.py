@@ -43,6 +43,7 @@ from fieldscribe.core.vault import Vault
 
 from .conftest import FAST_KDF, PASSPHRASE
 from .sync_servers import start_sshd, start_webdav
+from .test_cli import invoke
 from .test_plaintext_scan import scan
 
 pytestmark = pytest.mark.skipif(
@@ -340,7 +341,6 @@ def test_a_usb_folder_store(tmp_path, study_en, team):
 
 # -- the command line --------------------------------------------------------------------------------
 def test_cli_remote_sync_pull_purge(sshd, tmp_path, study_en, team):
-    from .test_cli import invoke
 
     laptop = tmp_path / "laptop"
     v, sid, _bundle = field_vault(laptop, study_en, tmp_path, team[1])

@@ -122,6 +122,16 @@ def list_exports(vault: Vault) -> list[Export]:
     return [_row(vault, r) for r in vault.db.query("SELECT * FROM exports ORDER BY created_at, name")]
 
 
+def newest_bundles(exports: list[Export]) -> dict[str, str]:
+    """Session → the name of its newest bundle: only that bundle's receipt says the team holds
+    the session as it is now (an older bundle carries an older transcript)."""
+    newest: dict[str, str] = {}
+    for e in sorted(exports, key=lambda e: e.created_at):
+        for sid in e.sessions:
+            newest[sid] = e.name
+    return newest
+
+
 def stored_receipt(vault: Vault, name: str) -> bytes | None:
     """The receipt exactly as the team signed it (None for receipts kept by older releases)."""
     row = vault.db.execute("SELECT receipt FROM exports WHERE name = ?", (name,)).fetchone()

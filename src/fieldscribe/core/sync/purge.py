@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import ledger, sessions
 from ..audit import now_iso
 from ..errors import ConfirmationMismatch, InvalidInput
-from ..export.outbox import list_exports, stored_receipt
+from ..export.outbox import list_exports, newest_bundles, stored_receipt
 from ..recordings import audio_path
 from ..vault import Vault
 from .push import receipt_keys
@@ -30,11 +30,8 @@ def purgeable(vault: Vault) -> list[str]:
 def verified_received(vault: Vault) -> set[str]:
 
     trusted = receipt_keys(vault)
-    newest: dict[str, str] = {}
     exports = list_exports(vault)
-    for e in sorted(exports, key=lambda e: e.created_at):
-        for sid in e.sessions:
-            newest[sid] = e.name
+    newest = newest_bundles(exports)
     proven: set[str] = set()
     for e in exports:
         raw = stored_receipt(vault, e.name)

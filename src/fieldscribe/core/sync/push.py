@@ -18,6 +18,7 @@ from ..export.outbox import (
     list_exports,
     mark_received,
     mark_uploaded,
+    newest_bundles,
     reseal_secrets,
 )
 from ..guides import current_guide
@@ -148,10 +149,7 @@ def _collect_receipts(vault: Vault, store: Store, folder: str, exports: list[Exp
     if not waiting:
         return
     trusted = receipt_keys(vault)
-    newest: dict[str, str] = {}  # session -> its latest bundle: only that one's receipt counts for it
-    for e in sorted(exports, key=lambda e: e.created_at):
-        for sid in e.sessions:
-            newest[sid] = e.name
+    newest = newest_bundles(exports)
     present = set(store.listdir(posixpath.join(folder, RECEIPTS)))
     for name, e in waiting.items():
         if receipt_name(name) not in present:
