@@ -41,7 +41,8 @@ MAKE = """
 import os, sys
 from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fieldscribe.core.export.bundle import read_recipients, write_bundle
+from fieldscribe.core.export.bundle import write_bundle
+from fieldscribe.core.export.keys import read_recipients
 out, recipient, mb, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 files = {f"audio/S{i}.flac": os.urandom(mb * 1024 * 1024 // n) for i in range(n)}
 write_bundle(files, {"study": {"id": "bench", "title": "bench", "ethics_reference": "x"},
@@ -67,7 +68,7 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--files", type=int, default=50)
     args = ap.parse_args()
-    from fieldscribe.core.export.bundle import keygen
+    from fieldscribe.core.export.keys import keygen
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -37,9 +37,9 @@ def main() -> None:
     from fieldscribe.core import consent, participants, sessions
     from fieldscribe.core.crypto import KdfParams
     from fieldscribe.core.deid.review import add_study_identifiers, decide, mark_reviewed
-    from fieldscribe.core.export.bundle import keygen
     from fieldscribe.core.export.content import gather
     from fieldscribe.core.export.exporter import build_files, export_sessions
+    from fieldscribe.core.export.keys import keygen
     from fieldscribe.core.guides import import_guide
     from fieldscribe.core.study import load_study
     from fieldscribe.core.transcription.engine import EngineSettings

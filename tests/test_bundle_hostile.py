@@ -27,10 +27,9 @@ from fieldscribe.core.export.bundle import (
     BundleRefused,
     Opened,
     extract,
-    keygen,
     open_bundle,
-    public_hex,
 )
+from fieldscribe.core.export.keys import keygen, public_hex
 from fieldscribe.core.sanitise import printable
 
 GIB = 1024**3
@@ -630,7 +629,7 @@ def test_keygen_creates_the_identity_0600_in_one_step(tmp_path, monkeypatch):
 
 
 def test_a_recipient_file_that_is_not_text_is_one_sentence(tmp_path):
-    from fieldscribe.core.export.bundle import read_recipients
+    from fieldscribe.core.export.keys import read_recipients
 
     binary = tmp_path / "team.pub"
     binary.write_bytes(b"\xff\xfe\x00age1")

@@ -19,8 +19,9 @@ from lxml import etree
 
 from fieldscribe.core.deid.review import add_participant_identifiers, add_study_identifiers, decide, mark_reviewed
 from fieldscribe.core.errors import InvalidInput, InvalidTransition
-from fieldscribe.core.export.bundle import BundleRefused, extract, keygen, open_bundle
+from fieldscribe.core.export.bundle import BundleRefused, extract, open_bundle
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.keys import keygen
 
 from .conftest import ROOT
 from .test_deidentify import EN_IDENTIFIERS, EN_SECRETS, EN_TRANSCRIPT, STUDY_IDENTIFIERS, transcript_session
@@ -202,7 +203,7 @@ def _craft(
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from pyrage import x25519
 
-    from fieldscribe.core.export.bundle import public_hex
+    from fieldscribe.core.export.keys import public_hex
 
     signer = Ed25519PrivateKey.generate()
     listed = sign_files if sign_files is not None else {n: d for n, d, t in entries if t == "file"}

@@ -171,7 +171,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     for f in REQUIRED_FILES:
         (fake_model / f).write_text("{}")
-    from fieldscribe.core.export.bundle import keygen
+    from fieldscribe.core.export.keys import keygen
 
     identity, _recipient = keygen(root / "team.key")
     return {"root": root, "vault": vault_path, "wav": wav, "fake_model": fake_model, "identity": identity}

@@ -379,7 +379,7 @@ def test_a_vault_with_edited_key_settings_is_refused_in_one_sentence(cli_vault, 
 
 @pytest.fixture
 def team(tmp_path):
-    from fieldscribe.core.export.bundle import keygen
+    from fieldscribe.core.export.keys import keygen
 
     return keygen(tmp_path / "keys" / "team.key")
 

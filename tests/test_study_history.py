@@ -17,13 +17,13 @@ from fieldscribe.core import ledger
 from fieldscribe.core.deid.review import deidentified_segments, replacement_table
 from fieldscribe.core.errors import HistoryTampered, RecordTampered
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.keys import public_hex
 from fieldscribe.core.export.outbox import list_exports
 from fieldscribe.core.guides import current_guide, list_guides
 from fieldscribe.core.sync import notices
 from fieldscribe.core.sync.purge import purgeable
 from fieldscribe.core.sync.receipts import pull
 from fieldscribe.core.sync.store import Credentials, connect
-from fieldscribe.core.sync.trust import public_hex
 from fieldscribe.core.vault import Vault
 from fieldscribe.core.withdrawal import withdraw
 
@@ -34,7 +34,7 @@ from .test_withdrawal_reach import laptop
 
 @pytest.fixture
 def team(tmp_path):
-    from fieldscribe.core.export.bundle import keygen
+    from fieldscribe.core.export.keys import keygen
 
     return keygen(tmp_path / "team" / "team.key")
 
@@ -184,7 +184,8 @@ def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, te
     # the attacker's device folder is named like the real one's prefix
     fake_device = real_device[:12] + "-attacker"
     key = Ed25519PrivateKey.generate()
-    from fieldscribe.core.export.bundle import read_recipients, write_bundle
+    from fieldscribe.core.export.bundle import write_bundle
+    from fieldscribe.core.export.keys import read_recipients
 
     study = study_en.study.study.id
     folder = store_dir / study / fake_device

@@ -21,8 +21,8 @@ from fieldscribe.core.errors import (
     HostKeyRejected,
     StoreUnreachable,
 )
-from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.keys import keygen
 from fieldscribe.core.export.outbox import file_sha256, list_exports, record_export
 from fieldscribe.core.guides import import_guide
 from fieldscribe.core.recordings import audio_path, recording_info

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldscribe.core.export.bundle import keygen
+from fieldscribe.core.export.keys import keygen
 from fieldscribe.services import TAMPERED, Services
 from fieldscribe.tui.screens.home import HomeScreen
 

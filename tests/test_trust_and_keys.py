@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from fieldscribe.cli import cli
 from fieldscribe.core import sessions
 from fieldscribe.core.errors import KeySettingsTampered, RecordTampered, WrongPassphrase
-from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.keys import keygen
 from fieldscribe.core.guides import list_guides, load_guide
 from fieldscribe.core.sync.purge import purgeable
 from fieldscribe.core.sync.push import sync
@@ -88,7 +88,7 @@ def test_only_listed_device_keys_are_accepted_when_the_study_lists_them(tmp_path
         _sync(v, url)
     [refused] = _pull(url, team[0], tmp_path / "analysis", DeviceTrust({"ab" * 32})).bundles
     assert refused.error and ("unknown device" in refused.error or "does not list" in refused.error)
-    from fieldscribe.core.export.bundle import device_key, public_hex
+    from fieldscribe.core.export.keys import device_key, public_hex
 
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)

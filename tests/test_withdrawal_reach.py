@@ -21,8 +21,8 @@ from fieldscribe.core.deid.review import (
     replacement_table,
     save_table,
 )
-from fieldscribe.core.export.bundle import keygen
 from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.keys import keygen
 from fieldscribe.core.export.outbox import list_exports
 from fieldscribe.core.guides import import_guide
 from fieldscribe.core.sync import notices
@@ -211,7 +211,7 @@ def test_a_withdrawal_notice_not_signed_by_the_pinned_device_key_is_ignored(tmp_
         device = v.device_id
     # someone with write access to the store forges a notice to make the team delete data
     forger = Ed25519PrivateKey.generate()
-    from fieldscribe.core.sync.trust import public_hex
+    from fieldscribe.core.export.keys import public_hex
 
     body = {
         "format": notices.FORMAT,

@@ -46,7 +46,7 @@ def bundle() -> None:
 @click.option("--out", required=True, type=UsablePath(dir_okay=False, path_type=Path))
 def bundle_keygen(out: Path) -> None:
     """Make an analysis-team key pair: OUT (secret, keep it safe) and OUT.pub (for the study file)."""
-    from ..core.export.bundle import keygen
+    from ..core.export.keys import keygen
     from ..core.sync.trust import receipt_key_hex
 
     path, recipient = keygen(out)

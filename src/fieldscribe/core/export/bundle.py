@@ -9,6 +9,7 @@ could use against the analyst's machine: absolute or parent paths, duplicates, l
 devices and sparse members, sizes other than the manifest's, files the signed manifest does
 not list, and manifests of the wrong shape. It reads as a stream with every size bounded,
 verifies the manifest's signature before any other entry, and unpacks all or nothing.
+The keys around a bundle (the team's age key pair, the laptop's signing key) are in keys.py.
 """
 
 from __future__ import annotations
@@ -33,17 +34,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
 
-from .. import ledger
 from ..audit import now_iso
 from ..errors import FieldscribeError, InvalidInput
 from ..sanitise import is_hidden, printable
-from ..vault import Vault
+from .keys import open_regular, public_hex, read_identity
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -53,128 +52,6 @@ FORMAT = "fieldscribe-bundle/1"
 
 class BundleRefused(FieldscribeError):
     pass
-
-
-# -- keys --------------------------------------------------------------------------------------------
-def keygen(out: Path) -> tuple[Path, str]:
-    """An analysis-team key pair: OUT holds the secret identity, OUT.pub the recipient.
-
-    The secret is created with O_CREAT|O_EXCL and mode 0600 in one step, so it is never
-    readable by others, not even for a moment, and never replaces an existing file. A path
-    that cannot hold a file (a folder, /proc, a read-only place) is one sentence, and a
-    failure part-way leaves neither file behind."""
-    from pyrage import x25519
-
-    pub = out.with_name(out.name + ".pub")
-    for path in (out, pub):
-        if os.path.lexists(path):
-            raise InvalidInput(
-                f"{printable(path)} already exists; choose a new path (an identity is never overwritten)."
-            )
-    identity = x25519.Identity.generate()
-    recipient = str(identity.to_public())
-    made: list[Path] = []
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(out, flags, 0o600)
-        made.append(out)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"# created: {now_iso()}\n# public key: {recipient}\n{identity}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        fd = os.open(pub, flags, 0o644)
-        made.append(pub)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(recipient + "\n")
-    except OSError as exc:
-        for path in made:
-            with contextlib.suppress(OSError):  # best effort: the sentence below is what matters
-                path.unlink()
-        raise InvalidInput(
-            f"The identity cannot be written to {printable(out)} ({exc.strerror or exc}); choose a "
-            "file path in a folder you can write to."
-        ) from None
-    return out, recipient
-
-
-def read_recipients(values: list[str]) -> list[Any]:  # pyrage recipients (untyped)
-    from pyrage import RecipientError, x25519
-
-    out = []
-    for value in values:
-        text = value
-        if Path(value).is_file():
-            f, _size = _open_regular(Path(value), MAX_IDENTITY, InvalidInput, "recipient file")
-            try:
-                with f:
-                    text = f.read(MAX_IDENTITY).decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                raise InvalidInput(
-                    f"The recipient file {printable(value)} cannot be read as text; give the "
-                    "analysis team's age1… key or a file holding it."
-                ) from None
-        for raw_line in text.splitlines():
-            line = raw_line.strip()
-            if line and not line.startswith("#"):
-                try:
-                    out.append(x25519.Recipient.from_str(line))
-                except RecipientError:
-                    raise InvalidInput(
-                        f"{line[:20]}… is not an age recipient (age1…); check the study file or --recipient."
-                    ) from None
-    if not out:
-        raise InvalidInput(
-            "No recipient to encrypt to: add the analysis team's age1… key to the study file "
-            "(export: recipients:) or pass --recipient FILE."
-        )
-    return out
-
-
-def _identity(path: Path) -> Any:  # a pyrage identity (untyped)
-    """The age identity in PATH. Read like a bundle: a regular file of bounded size, so
-    `--identity /dev/zero` is a sentence rather than a hang."""
-    from pyrage import IdentityError, x25519
-
-    f, _size = _open_regular(path, MAX_IDENTITY, InvalidInput, "identity file")
-    try:
-        with f:
-            text = f.read(MAX_IDENTITY).decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise InvalidInput(f"The identity file {printable(path)} cannot be read ({why}).") from None
-    for line in (ln.strip() for ln in text.splitlines()):
-        if line.startswith("AGE-SECRET-KEY-"):
-            try:
-                return x25519.Identity.from_str(line)
-            except IdentityError:
-                raise InvalidInput(f"{printable(path)} holds a damaged age identity; check the file.") from None
-    raise InvalidInput(f"{printable(path)} holds no age identity (AGE-SECRET-KEY-…).")
-
-
-def device_key(vault: Vault) -> Ed25519PrivateKey:
-    """This laptop's signing key, made on first export, sealed in the vault."""
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'device_signing_key'").fetchone()
-    if row:
-        raw = bytes.fromhex(vault.open_json(vault.study_key, row[0], "study", "device_signing_key"))
-        return Ed25519PrivateKey.from_private_bytes(raw)
-    key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    ledger.check_study(vault)
-    with vault.db.atomic():
-        vault.db.table("study_records").insert(
-            {
-                "name": "device_signing_key",
-                "updated_at": now_iso(),
-                "sealed": vault.seal_json(vault.study_key, raw.hex(), "study", "device_signing_key"),
-            }
-        )
-        ledger.update_study(vault, "export.device_key", "", public_key=public_hex(key))
-    return key
-
-
-def public_hex(key: Ed25519PrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -218,7 +95,6 @@ def write_bundle(
 MAX_BUNDLE = 8 * 1024**3  # far above any export; refused before a byte is read
 MAX_MANIFEST = 4 * 1024**2  # ~20,000 files; parsing it stays under ~100 MB even when hostile
 MAX_SIGNATURE = 4096  # an Ed25519 signature is 64 bytes
-MAX_IDENTITY = 64 * 1024
 CHUNK = 1024**2
 HEADER_SLACK = 64 * 1024  # per member: header, a PAX header for a long name, padding, read-ahead
 TAIL_SLACK = 1024**2  # tar's end-of-archive blocks and record padding (≤ 10 KiB when we write it)
@@ -236,30 +112,6 @@ class Opened:
 def _q(text: object) -> str:
     """A name from a bundle quoted for a message: control characters shown, never sent raw."""
     return f"'{printable(text)}'"
-
-
-def _open_regular(path: Path, cap: int, error: type[FieldscribeError], what: str) -> tuple[BinaryIO, int]:
-    """Open PATH for reading only if it is a regular file of at most CAP bytes.
-
-    O_NONBLOCK keeps a FIFO from blocking the open itself; the checks run on the opened
-    descriptor (fstat), so the file cannot be swapped for a device between check and read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError as exc:
-        raise error(f"The {what} {_q(path)} cannot be read ({exc.strerror}).") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise error(
-                f"The {what} {_q(path)} is not a regular file (a folder, device or pipe); give the path of a file."
-            )
-        if st.st_size > cap:
-            raise error(f"The {what} {_q(path)} is larger ({st.st_size:,} bytes) than any fieldscribe writes; refused.")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb"), st.st_size
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 class _Limited:
@@ -377,8 +229,8 @@ def open_bundle(path: Path, identity_path: Path, trusted_devices: set[str] | Non
     listed size (refused before its data is read), read in bounded chunks and hashed. Nothing
     is written anywhere; :func:`extract` does that."""
     label = printable(path.name)
-    identity = _identity(identity_path)
-    source, size = _open_regular(path, MAX_BUNDLE, BundleRefused, "bundle")
+    identity = read_identity(identity_path)
+    source, size = open_regular(path, MAX_BUNDLE, BundleRefused, "bundle")
     with source:
         stream = _Decrypting(_Limited(source, size), identity, label)
         try:

@@ -12,8 +12,9 @@ from .. import ledger, sessions
 from ..errors import InvalidInput
 from ..vault import Vault
 from . import formats
-from .bundle import device_key, read_recipients, write_bundle
+from .bundle import write_bundle
 from .content import ExportContent, gather
+from .keys import device_key, read_recipients
 from .outbox import record_export
 from .qdpx import build_qdpx
 

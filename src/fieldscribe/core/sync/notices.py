@@ -44,7 +44,7 @@ class Notice:
 
 def make_notice(vault: Vault, study_id: str, pid: str, session_ids: list[str], bundles: list[str]) -> tuple[str, bytes]:
     """(file name, signed notice) for a withdrawal; signed with this laptop's bundle key."""
-    from ..export.bundle import device_key, public_hex
+    from ..export.keys import device_key, public_hex
 
     signer = device_key(vault)
     body = {

@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..audit import now_iso
 from ..errors import InvalidInput, StoreRefused
 from ..export.bundle import BundleRefused, extract, open_bundle
+from ..export.keys import public_hex
 from ..export.outbox import file_sha256
 from ..paths import actor
 from . import notices
 from .store import Store
-from .trust import DeviceTrust, UntrustedKey, public_hex, receipt_signing_key
+from .trust import DeviceTrust, UntrustedKey, receipt_signing_key
 
 FORMAT = "fieldscribe-receipt/1"
 BUNDLE_SUFFIX = ".fsbundle.age"

@@ -23,11 +23,11 @@ import os
 import re
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .. import crypto
 from ..errors import FieldscribeError, InvalidInput
+from ..export.keys import identity_secret, public_hex
 
 KEY_HEX = re.compile(r"^[0-9a-f]{64}$")
 PINS_NAME = "trusted-devices.json"
@@ -45,19 +45,8 @@ def is_key_hex(text: object) -> bool:
 def receipt_signing_key(identity_path: Path) -> Ed25519PrivateKey:
     """The Ed25519 key the team signs receipts with, derived from its age identity, so one
     secret file is all the team keeps."""
-    try:
-        secret = next(
-            ln.strip()
-            for ln in identity_path.read_text(encoding="utf-8").splitlines()
-            if ln.strip().startswith("AGE-SECRET-KEY-")
-        )
-    except (OSError, UnicodeDecodeError, StopIteration):
-        raise InvalidInput(f"{identity_path} holds no age identity (AGE-SECRET-KEY-…).") from None
+    secret = identity_secret(identity_path)  # bounded, regular file, one sentence otherwise
     return Ed25519PrivateKey.from_private_bytes(crypto.subkey(secret.encode(), "receipt-signing"))
-
-
-def public_hex(key: Ed25519PrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
 def receipt_key_hex(identity_path: Path) -> str:
