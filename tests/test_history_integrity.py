@@ -45,26 +45,13 @@ from fieldscribe.core.vault import Vault
 
 from .audio_fakes import ArraySource, speechlike
 from .conftest import PASSPHRASE
+from .vault_access import raw_db, reopen
 
 LEGACY = Path(__file__).parent / "data" / "legacy-v5-vault"
 ALL = {"participation": True, "audio_recording": True, "quotes": True, "withdrawal": True}
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def raw_db(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path / "vault.db")
-
-
-def reopen(path: Path) -> Vault:
-    v = Vault.open(path)
-    try:
-        v.unlock(PASSPHRASE)
-    except BaseException:
-        v.close()
-        raise
-    return v
-
-
 def cli_verify(path: Path):
     return CliRunner().invoke(
         cli, ["--vault", str(path), "audit", "verify"], env={"FIELDSCRIBE_PASSPHRASE": PASSPHRASE}

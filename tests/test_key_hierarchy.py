@@ -4,7 +4,6 @@ one participant's data unreadable — in the vault and in any earlier copy — o
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +17,7 @@ from fieldscribe.core.errors import (
 from fieldscribe.core.vault import Vault
 
 from .conftest import PASSPHRASE
+from .vault_access import reopen
 
 
 def enrol(v: Vault, study, name: str) -> str:
@@ -30,16 +30,6 @@ def enrol(v: Vault, study, name: str) -> str:
         eligibility=participants.all_eligible(study),
         baseline={"age": 40},
     )
-
-
-def reopen(path: Path, passphrase: str = PASSPHRASE) -> Vault:
-    v = Vault.open(path)
-    try:
-        v.unlock(passphrase)
-    except BaseException:
-        v.close()
-        raise
-    return v
 
 
 def test_passphrase_change_keeps_data_and_retires_old_passphrase(new_vault, vault_path, study_en):

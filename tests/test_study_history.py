@@ -8,28 +8,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
-from pathlib import Path
 
 import pytest
 
 from fieldscribe.core import ledger
 from fieldscribe.core.deid.review import deidentified_segments, replacement_table
-from fieldscribe.core.errors import HistoryTampered, RecordTampered
+from fieldscribe.core.errors import HistoryTampered, RecordTampered, StoreRefused
 from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.export.keys import public_hex
 from fieldscribe.core.export.outbox import list_exports
 from fieldscribe.core.guides import current_guide, list_guides
 from fieldscribe.core.sync import notices
 from fieldscribe.core.sync.purge import purgeable
-from fieldscribe.core.sync.receipts import pull
-from fieldscribe.core.sync.store import Credentials, connect
-from fieldscribe.core.vault import Vault
 from fieldscribe.core.withdrawal import withdraw
 
 from .conftest import PASSPHRASE
 from .test_sync import field_vault
 from .test_withdrawal_reach import laptop
+from .vault_access import pull_from_store, reopen, sql, sync_with
 
 
 @pytest.fixture
@@ -37,20 +33,6 @@ def team(tmp_path):
     from fieldscribe.core.export.keys import keygen
 
     return keygen(tmp_path / "team" / "team.key")
-
-
-def sql(folder: Path, statement: str, *args: object) -> None:
-    """An intruder's edit with the vault closed: plain SQLite, no key."""
-    con = sqlite3.connect(folder / "vault.db")
-    with con:
-        con.execute(statement, args)
-    con.close()
-
-
-def reopen(folder: Path) -> Vault:
-    v = Vault.open(folder)
-    v.unlock(PASSPHRASE)
-    return v
 
 
 def test_an_attackers_study_file_with_the_seal_marker_removed_is_refused(tmp_path, study_en, team):
@@ -150,14 +132,6 @@ def test_a_forged_failed_unlock_entry_cannot_vouch_for_a_deleted_session(tmp_pat
 
 
 # -- what a store writer puts on the store ------------------------------------------------------------
-def _pull(url: str, identity: Path, out: Path):
-    store = connect(url, Credentials())
-    try:
-        return pull(store, identity, out)
-    finally:
-        store.close()
-
-
 def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, team):
     """A store writer plants a bundle under a new device folder (pinned on first use, as
     documented), then a notice signed by that key naming paths outside it."""
@@ -168,16 +142,10 @@ def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, te
     url = f"file://{store_dir}"
     v, _sid, _ = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
-        store = connect(url, Credentials())
-        try:
-            from fieldscribe.core.sync.push import sync
-
-            sync(v, store)
-        finally:
-            store.close()
+        sync_with(v, url)
         real_device = v.device_id
     analysis = tmp_path / "analysis"
-    [real] = _pull(url, team[0], analysis).bundles
+    [real] = pull_from_store(url, team[0], analysis).bundles
     victim = tmp_path / "precious"
     victim.mkdir()
     (victim / "keep.txt").write_text("mine")
@@ -197,7 +165,7 @@ def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, te
         read_recipients([team[1]]),
         folder / "fake.fsbundle.age",
     )
-    first = _pull(url, team[0], analysis)
+    first = pull_from_store(url, team[0], analysis)
     assert [b.error for b in first.bundles] == [None]
     assert real.folder.exists(), "a device folder named like another's prefix lands in its own folder"
     for bundles in ([f"../../../{victim.name}"], [f"../{real_device}/{real.bundle}"], ["x/../../y.fsbundle.age"]):
@@ -216,7 +184,7 @@ def test_notices_cannot_reach_outside_their_device_folder(tmp_path, study_en, te
         (folder / notices.NOTICES / f"P1-{len(bundles[0])}{notices.SUFFIX}").write_text(
             json.dumps({"notice": text, "signature": key.sign(text.encode()).hex()})
         )
-    report = _pull(url, team[0], analysis)
+    report = pull_from_store(url, team[0], analysis)
     assert all(w.error and "not a bundle file name" in w.error for w in report.withdrawals), report.withdrawals
     assert (victim / "keep.txt").exists() and real.folder.exists()
 
@@ -228,13 +196,7 @@ def test_hostile_files_on_the_store_are_skipped_in_one_sentence(tmp_path, study_
     url = f"file://{store_dir}"
     v, _sid, _ = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
-        store = connect(url, Credentials())
-        try:
-            from fieldscribe.core.sync.push import sync
-
-            sync(v, store)
-        finally:
-            store.close()
+        sync_with(v, url)
         device = v.device_id
     notice = store_dir / study_en.study.study.id / device / notices.NOTICES / f"P9-x{notices.SUFFIX}"
     notice.parent.mkdir(parents=True)
@@ -245,20 +207,10 @@ def test_hostile_files_on_the_store_are_skipped_in_one_sentence(tmp_path, study_
     else:
         with notice.open("wb") as f:
             f.truncate(3 * 1024**3)  # sparse: 3 GiB that takes no disk
-    report = _pull(url, team[0], tmp_path / "analysis")
+    report = pull_from_store(url, team[0], tmp_path / "analysis")
     [w] = report.withdrawals
     assert w.error and "skipped" in w.error and "\n" not in w.error
     assert [b.error for b in report.bundles] == [None], "the rest of the pull goes on"
-
-
-def _sync(v: Vault, url: str):
-    from fieldscribe.core.sync.push import sync
-
-    store = connect(url, Credentials())
-    try:
-        return sync(v, store)
-    finally:
-        store.close()
 
 
 def test_a_withdrawn_bundle_copied_under_a_new_name_is_not_unpacked_again(tmp_path, study_en, team):
@@ -268,18 +220,18 @@ def test_a_withdrawn_bundle_copied_under_a_new_name_is_not_unpacked_again(tmp_pa
     v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
     with v:
         bundle = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
-        _sync(v, url)
+        sync_with(v, url)
         device = v.device_id
     analysis = tmp_path / "analysis"
-    _pull(url, team[0], analysis)
+    pull_from_store(url, team[0], analysis)
     with reopen(tmp_path / "laptop") as v:
         withdraw(v, ann, ann)
-        _sync(v, url)
-    assert [w.participant for w in _pull(url, team[0], analysis).withdrawals] == [ann]
+        sync_with(v, url)
+    assert [w.participant for w in pull_from_store(url, team[0], analysis).withdrawals] == [ann]
     folder = store_dir / study_en.study.study.id / device
     copy = folder / bundle.name.replace(".fsbundle.age", "x.fsbundle.age")
     copy.write_bytes((folder / bundle.name).read_bytes())
-    [again] = _pull(url, team[0], analysis).bundles
+    [again] = pull_from_store(url, team[0], analysis).bundles
     assert again.error and ("renamed copy" in again.error or "withdrew" in again.error)
     assert not (analysis / study_en.study.study.id / device / copy.name.removesuffix(".fsbundle.age")).exists()
 
@@ -297,11 +249,11 @@ def test_a_link_planted_under_a_scratch_name_on_a_shared_folder_redirects_nothin
     if where == "upload":
         (folder / f".{bundle.name}.part").symlink_to(precious)
     with v:
-        _sync(v, url)
+        sync_with(v, url)
     if where == "receipt":
         (folder / "receipts").mkdir()
         (folder / "receipts" / f".{bundle.name}.receipt.json.part").symlink_to(precious)
-        [got] = _pull(url, team[0], tmp_path / "analysis").bundles
+        [got] = pull_from_store(url, team[0], tmp_path / "analysis").bundles
         assert got.error is None
     assert precious.read_bytes() == b"years of work"
     assert (folder / bundle.name).is_file() and not (folder / bundle.name).is_symlink()
@@ -314,8 +266,8 @@ def test_a_device_folder_linked_out_of_the_store_is_refused(tmp_path, study_en, 
     elsewhere.mkdir()
     v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     (store_dir / study_en.study.study.id / v.device_id).symlink_to(elsewhere, target_is_directory=True)
-    with v, pytest.raises(Exception, match="leads out of the store folder"):
-        _sync(v, f"file://{store_dir}")
+    with v, pytest.raises(StoreRefused, match="leads out of the store folder"):
+        sync_with(v, f"file://{store_dir}")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -334,14 +286,14 @@ def test_a_withdrawal_notice_deleted_from_the_store_is_sent_again(tmp_path, stud
     v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
     with v:
         export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
-        _sync(v, url)
+        sync_with(v, url)
         name = withdraw(v, ann, ann).notice
-        assert _sync(v, url).notices_sent == [name]
+        assert sync_with(v, url).notices_sent == [name]
         [planted] = list(store_dir.rglob(f"*{notices.SUFFIX}"))
         planted.unlink()
-        again = _sync(v, url)
+        again = sync_with(v, url)
         assert again.notices_restored == [name] and planted.exists()
-        assert _sync(v, url).notices_sent == [], "once it is there, nothing more is sent"
+        assert sync_with(v, url).notices_sent == [], "once it is there, nothing more is sent"
 
 
 def test_the_rows_of_a_withdrawn_participant_cannot_be_deleted_unnoticed(tmp_path, study_en, team):

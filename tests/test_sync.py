@@ -29,7 +29,6 @@ from fieldscribe.core.recordings import audio_path, recording_info
 from fieldscribe.core.study import StudyFile, parse_study
 from fieldscribe.core.sync.purge import purge_received
 from fieldscribe.core.sync.push import sync
-from fieldscribe.core.sync.receipts import pull
 from fieldscribe.core.sync.store import Credentials, connect
 from fieldscribe.core.sync.trust import receipt_key_hex
 from fieldscribe.core.transcription.engine import EngineSettings
@@ -45,6 +44,7 @@ from .conftest import FAST_KDF, PASSPHRASE
 from .sync_servers import start_sshd, start_webdav
 from .test_cli import invoke
 from .test_plaintext_scan import scan
+from .vault_access import pull_from_store, sync_with
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("sshd") and not os.path.exists("/usr/sbin/sshd"),
@@ -114,11 +114,7 @@ def ssh_creds(server) -> Credentials:
 
 
 def sync_to(v: Vault, url: str, creds: Credentials):
-    store = connect(url, creds)
-    try:
-        return sync(v, store)
-    finally:
-        store.close()
+    return sync_with(v, url, creds)
 
 
 def pull_from(url: str, creds: Credentials, identity: Path, out: Path):
@@ -126,11 +122,7 @@ def pull_from(url: str, creds: Credentials, identity: Path, out: Path):
 
 
 def pull_report(url: str, creds: Credentials, identity: Path, out: Path):
-    store = connect(url, creds)
-    try:
-        return pull(store, identity, out)
-    finally:
-        store.close()
+    return pull_from_store(url, identity, out, creds)
 
 
 def with_receipt_key(study: StudyFile, identity: Path) -> StudyFile:

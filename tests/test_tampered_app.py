@@ -5,7 +5,6 @@ a blank screen or a lock-out."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,13 +18,7 @@ from fieldscribe.tui.screens.home import HomeScreen
 from .conftest import PASSPHRASE
 from .test_withdrawal_reach import laptop
 from .tui_helpers import app_for, make_vault, unlock
-
-
-def sql(folder: Path, statement: str) -> None:
-    con = sqlite3.connect(folder / "vault.db")
-    with con:
-        con.execute(statement)
-    con.close()
+from .vault_access import sql
 
 
 def cli(folder: Path, *args: str) -> subprocess.CompletedProcess:

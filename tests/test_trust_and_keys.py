@@ -22,14 +22,12 @@ from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.export.keys import keygen
 from fieldscribe.core.guides import list_guides, load_guide
 from fieldscribe.core.sync.purge import purgeable
-from fieldscribe.core.sync.push import sync
-from fieldscribe.core.sync.receipts import pull
-from fieldscribe.core.sync.store import Credentials, connect
 from fieldscribe.core.sync.trust import DeviceTrust, receipt_key_hex
 from fieldscribe.core.vault import Vault
 
 from .conftest import FAST_KDF, PASSPHRASE
 from .test_sync import field_vault
+from .vault_access import pull_from_store, sync_with
 
 
 @pytest.fixture
@@ -43,30 +41,14 @@ def _store(tmp_path: Path) -> tuple[Path, str]:
     return d, f"file://{d}"
 
 
-def _pull(url: str, identity: Path, out: Path, trust: DeviceTrust | None = None):
-    store = connect(url, Credentials())
-    try:
-        return pull(store, identity, out, trust=trust)
-    finally:
-        store.close()
-
-
-def _sync(v: Vault, url: str):
-    store = connect(url, Credentials())
-    try:
-        return sync(v, store)
-    finally:
-        store.close()
-
-
 # -- device keys ------------------------------------------------------------------------------------------
 def test_a_bundle_planted_in_a_known_device_folder_with_another_key_is_refused(tmp_path, study_en, team):
     store_dir, url = _store(tmp_path)
     real, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with real:
-        _sync(real, url)
+        sync_with(real, url)
         device = real.device_id
-    [first] = _pull(url, team[0], tmp_path / "analysis").bundles
+    [first] = pull_from_store(url, team[0], tmp_path / "analysis").bundles
     assert first.error is None and first.trust == "new"
     # an attacker with write access to the store makes a validly signed bundle with their own
     # laptop (own device key), and plants it under the real laptop's folder with its device id
@@ -76,7 +58,7 @@ def test_a_bundle_planted_in_a_known_device_folder_with_another_key_is_refused(t
         fake_bundle = export_sessions(fake, [fake_sid], tmp_path / "fake-out", [team[1]])
     target = store_dir / study_en.study.study.id / device / ("zz-" + fake_bundle.name)
     shutil.copy(fake_bundle, target)
-    [refused] = _pull(url, team[0], tmp_path / "analysis").bundles
+    [refused] = pull_from_store(url, team[0], tmp_path / "analysis").bundles
     assert refused.error and "until now" in refused.error and refused.folder is None
     assert not (target.parent / "receipts" / f"{target.name}.receipt.json").exists(), "never acknowledged"
 
@@ -85,15 +67,15 @@ def test_only_listed_device_keys_are_accepted_when_the_study_lists_them(tmp_path
     _store_dir, url = _store(tmp_path)
     v, _sid, _bundle = field_vault(tmp_path / "laptop", study_en, tmp_path, team[1])
     with v:
-        _sync(v, url)
-    [refused] = _pull(url, team[0], tmp_path / "analysis", DeviceTrust({"ab" * 32})).bundles
+        sync_with(v, url)
+    [refused] = pull_from_store(url, team[0], tmp_path / "analysis", trust=DeviceTrust({"ab" * 32})).bundles
     assert refused.error and ("unknown device" in refused.error or "does not list" in refused.error)
     from fieldscribe.core.export.keys import device_key, public_hex
 
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)
         key = public_hex(device_key(v))
-    [ok] = _pull(url, team[0], tmp_path / "analysis", DeviceTrust({key})).bundles
+    [ok] = pull_from_store(url, team[0], tmp_path / "analysis", trust=DeviceTrust({key})).bundles
     assert ok.error is None and ok.trust == "listed"
 
 
@@ -122,12 +104,12 @@ def test_the_receipt_secret_is_sealed_and_a_receipt_needs_the_listed_key(tmp_pat
 
     secret = open_bundle(bundle, team[0]).manifest_sha256
     with v:
-        _sync(v, url)
+        sync_with(v, url)
     raw = b"".join(p.read_bytes() for p in (tmp_path / "laptop").rglob("*") if p.is_file())
     assert secret.encode() not in raw, "the manifest hash a receipt proves is not in the vault in the clear"
     # a second team key (not the one the study lists) pulls and writes a perfectly formed receipt
     other = keygen(tmp_path / "other" / "other.key")
-    [pulled] = _pull(url, team[0], tmp_path / "analysis").bundles  # writes the real receipt …
+    [pulled] = pull_from_store(url, team[0], tmp_path / "analysis").bundles  # writes the real receipt …
     [path] = list((tmp_path / "store").rglob("*.receipt.json"))
     from fieldscribe.core.export.outbox import file_sha256
     from fieldscribe.core.sync.receipts import make_receipt
@@ -135,7 +117,7 @@ def test_the_receipt_secret_is_sealed_and_a_receipt_needs_the_listed_key(tmp_pat
     path.write_bytes(make_receipt(bundle.name, file_sha256(bundle), secret, "x", other[0]))  # … replaced
     with Vault.open(tmp_path / "laptop") as v:
         v.unlock(PASSPHRASE)
-        report = _sync(v, url)
+        report = sync_with(v, url)
         assert report.rejected == [bundle.name] and report.received == []
         assert sessions.get_session(v, sid).status != sessions.RECEIVED and purgeable(v) == []
     assert pulled.error is None

@@ -3,7 +3,6 @@ named in one sentence, and never cost data."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -24,24 +23,11 @@ from fieldscribe.core.schema import SCHEMA_VERSION
 from fieldscribe.core.vault import Vault
 
 from .conftest import FAST_KDF, PASSPHRASE
+from .vault_access import raw_db, reopen
 
 
 def enrol(v: Vault, study, name: str = "Someone") -> str:
     return participants.enrol(v, study, group="service_user", name=name, eligibility=participants.all_eligible(study))
-
-
-def raw_db(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path / "vault.db")
-
-
-def reopen(path: Path) -> Vault:
-    v = Vault.open(path)
-    try:
-        v.unlock(PASSPHRASE)
-    except BaseException:
-        v.close()
-        raise
-    return v
 
 
 # -- tampering with sealed records ----------------------------------------------------------

@@ -26,9 +26,6 @@ from fieldscribe.core.export.keys import keygen
 from fieldscribe.core.export.outbox import list_exports
 from fieldscribe.core.guides import import_guide
 from fieldscribe.core.sync import notices
-from fieldscribe.core.sync.push import sync
-from fieldscribe.core.sync.receipts import pull
-from fieldscribe.core.sync.store import Credentials, connect
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment
 from fieldscribe.core.transcripts import (
@@ -41,6 +38,7 @@ from fieldscribe.core.withdrawal import withdraw
 
 from .conftest import FAST_KDF, PASSPHRASE
 from .test_sync import with_receipt_key
+from .vault_access import pull_from_store, sync_with
 
 ANN = [
     "My name is Ann Lee and my brother Peter Walsh drives me to the centre.",
@@ -149,18 +147,10 @@ def test_unsent_bundles_are_held_back_sent_ones_are_listed_and_the_team_deletes_
     v, (ann, ann_s), (_bo, bo_s) = laptop(tmp_path, study_en, team)
     with v:
         sent = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
-        store = connect(url, Credentials())
-        try:
-            assert sync(v, store).uploaded == [sent.name]
-        finally:
-            store.close()
+        assert sync_with(v, url).uploaded == [sent.name]
         # the team pulls it before the withdrawal
         analysis = tmp_path / "analysis"
-        store = connect(url, Credentials())
-        try:
-            first = pull(store, team[0], analysis)
-        finally:
-            store.close()
+        first = pull_from_store(url, team[0], analysis)
         [got] = first.bundles
         assert got.error is None and got.folder.exists()
         unsent = export_sessions(v, [ann_s, bo_s], tmp_path / "out", [team[1]])
@@ -171,23 +161,15 @@ def test_unsent_bundles_are_held_back_sent_ones_are_listed_and_the_team_deletes_
         assert report.sent == [sent.name] and report.notice
         assert [e.name for e in list_exports(v)] == [sent.name], "the held-back bundle is forgotten"
         assert sessions.get_session(v, bo_s).status == sessions.REVIEWED, "Bo's session must be exported again"
-        store = connect(url, Credentials())
-        try:
-            out = sync(v, store)
-        finally:
-            store.close()
+        out = sync_with(v, url)
         assert out.notices_sent == [report.notice] and out.uploaded == []
     device_folder = next(p for p in (store_dir / study_en.study.study.id).iterdir())
     assert not list(device_folder.glob(f"{unsent.name}*")), "the held-back bundle never reached the store"
     notice = json.loads((device_folder / notices.NOTICES / report.notice).read_text())
     assert "Ann" not in notice["notice"] and ann in notice["notice"], "pseudonyms only"
 
-    store = connect(url, Credentials())
-    try:
-        second = pull(store, team[0], analysis)
-        third = pull(store, team[0], analysis)
-    finally:
-        store.close()
+    second = pull_from_store(url, team[0], analysis)
+    third = pull_from_store(url, team[0], analysis)
     [w] = second.withdrawals
     assert w.participant == ann and w.deleted == [got.folder] and not got.folder.exists()
     assert third.withdrawals == [] and third.bundles == [], "a notice is applied once; nothing is unpacked again"
@@ -202,12 +184,8 @@ def test_a_withdrawal_notice_not_signed_by_the_pinned_device_key_is_ignored(tmp_
     v, (ann, ann_s), _ = laptop(tmp_path, study_en, team)
     with v:
         sent = export_sessions(v, [ann_s], tmp_path / "out", [team[1]])
-        store = connect(url, Credentials())
-        try:
-            sync(v, store)
-            [got] = pull(store, team[0], tmp_path / "analysis").bundles
-        finally:
-            store.close()
+        sync_with(v, url)
+        [got] = pull_from_store(url, team[0], tmp_path / "analysis").bundles
         device = v.device_id
     # someone with write access to the store forges a notice to make the team delete data
     forger = Ed25519PrivateKey.generate()
@@ -229,11 +207,7 @@ def test_a_withdrawal_notice_not_signed_by_the_pinned_device_key_is_ignored(tmp_
     (folder / f"{ann}-x{notices.SUFFIX}").write_text(
         json.dumps({"notice": text, "signature": forger.sign(text.encode()).hex()})
     )
-    store = connect(url, Credentials())
-    try:
-        report = pull(store, team[0], tmp_path / "analysis")
-    finally:
-        store.close()
+    report = pull_from_store(url, team[0], tmp_path / "analysis")
     [w] = report.withdrawals
     assert w.error and "not signed by this device's trusted key" in w.error
     assert got.folder.exists(), "nothing was deleted on a forged notice"
