@@ -139,7 +139,7 @@ class ScreenProbe:
 def live_lines(screen) -> int:
     """Live segments shown so far: one line each in the screen's live-transcript log.
 
-    (Counted there, not in app.events: LevelChanged, ten a second, fills that record.)"""
+    (Counted on screen: the App keeps no record of the LiveSegment messages.)"""
     from textual.widgets import Log
 
     return screen.query_one("#live", Log).line_count

@@ -386,6 +386,7 @@ async def test_the_app_exports_then_syncs_with_a_progress_bar(sshd, tmp_path, st
     from fieldscribe.tui.settings import Settings
 
     from .tui_helpers import unlock
+    from .tui_messages import Messages
 
     laptop = tmp_path / "laptop"
     v, _sid, _none = field_vault(laptop, study_en, tmp_path, team[1], export=False)
@@ -393,24 +394,25 @@ async def test_the_app_exports_then_syncs_with_a_progress_bar(sshd, tmp_path, st
         save_remote(v, sshd.url, identity_file=str(sshd.user_key), known_hosts=str(sshd.known_hosts))
         device = v.device_id
     app = FieldscribeApp(Services(laptop, export_recipients=[team[1]]), Settings(idle_lock_s=0, language="en"))
+    said = Messages()
 
     async def finished(pilot, task: str) -> m.WorkDone:
         for _ in range(200):
-            failed = [e for e in app.events_of(m.WorkFailed) if e.task == task]
+            failed = [e for e in said.of(m.WorkFailed) if e.task == task]
             assert not failed, failed[0].error
-            done = [e for e in app.events_of(m.WorkDone) if e.task == task]
+            done = [e for e in said.of(m.WorkDone) if e.task == task]
             if done:
                 return done[0]
             await pilot.pause(0.05)
         raise AssertionError(f"{task} did not finish")
 
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
         await pilot.press("x")
         assert "press U to sync" in (await finished(pilot, "export")).summary
         await pilot.press("u")
         assert "1 bundle(s) uploaded" in (await finished(pilot, "sync")).summary
-        assert any(e.task == "sync" for e in app.events_of(m.WorkProgress))
+        assert any(e.task == "sync" for e in said.of(m.WorkProgress))
         await pilot.pause(0.2)
         assert "synced" in str(app.screen.query_one("#sessions").get_row_at(0)[-1])
     bundles = list((laptop / "outbox").glob("*.fsbundle.age"))
@@ -425,6 +427,7 @@ async def test_the_app_offline_says_so_and_retries_later(tmp_path, study_en, tea
 
     from .sync_servers import free_port
     from .tui_helpers import app_for, unlock
+    from .tui_messages import Messages
 
     monkeypatch.setattr(home, "SYNC_RETRY_S", 0.5)
     laptop = tmp_path / "laptop"
@@ -433,14 +436,15 @@ async def test_the_app_offline_says_so_and_retries_later(tmp_path, study_en, tea
         save_remote(v, f"sftp://someone@127.0.0.1:{free_port()}/store", known_hosts=str(tmp_path / "kh"))
     (tmp_path / "kh").write_text("")
     app = app_for(laptop)
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
         await pilot.press("u")
         for _ in range(100):
-            if len(app.events_of(m.WorkFailed)) >= 2:
+            if len(said.of(m.WorkFailed)) >= 2:
                 break
             await pilot.pause(0.05)
-        failures = app.events_of(m.WorkFailed)
+        failures = said.of(m.WorkFailed)
         assert len(failures) >= 2, "it tried again by itself"
         assert "cannot be reached" in failures[0].error and failures[0].retry_in
 

@@ -4,6 +4,8 @@ the app emitted. The real microphone and the real model are in test_tui_tmux."""
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 from textual.widgets import Input, Select
 
@@ -25,6 +27,7 @@ from fieldscribe.tui.settings import Settings
 from .conftest import FAST_KDF, PASSPHRASE
 from .test_deidentify import transcript_session
 from .tui_helpers import app_for, make_vault, unlock
+from .tui_messages import Messages
 
 
 async def wait_until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
@@ -32,10 +35,7 @@ async def wait_until(pilot, condition, timeout: float = 10.0, what: str = "condi
         if condition():
             return
         await pilot.pause(0.05)
-    raise AssertionError(
-        f"timed out waiting for {what}; screen is {pilot.app.screen!r}, "
-        f"events {[type(e).__name__ for e in pilot.app.events]}"
-    )
+    raise AssertionError(f"timed out waiting for {what}; screen is {pilot.app.screen!r}")
 
 
 async def open_interview(pilot) -> None:
@@ -62,21 +62,37 @@ def notifications(app) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+def messages_kept_by(app) -> list[m.AppEvent]:
+    """The app's messages that the App object holds on to: in an attribute of its own, or in a
+    list, tuple, set, deque or dict there."""
+    kept = []
+    for value in vars(app).values():
+        if isinstance(value, dict):
+            items = [*value.keys(), *value.values()]
+        elif isinstance(value, (list, tuple, set, frozenset, deque)):
+            items = list(value)
+        else:
+            items = [value]
+        kept += [x for x in items if isinstance(x, m.AppEvent)]
+    return kept
+
+
 # -- unlock and lock ----------------------------------------------------------------------------
 async def test_a_wrong_passphrase_says_so_and_the_right_one_opens_the_dashboard(vault_path, study_en):
     make_vault(vault_path, study_en)
     app = app_for(vault_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await pilot.pause()
         app.screen.query_one("#passphrase", Input).value = "not the passphrase"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.events_of(m.UnlockFailed), what="refusal")
+        await wait_until(pilot, lambda: said.of(m.UnlockFailed), what="refusal")
         assert isinstance(app.screen, UnlockScreen)
         error = str(app.screen.query_one("#unlock-error").render())
         assert "passphrase" in error.lower() and "Traceback" not in error
         assert not app.services.unlocked
         await unlock(pilot)
-        assert app.events_of(m.Unlocked)
+        assert said.of(m.Unlocked)
         table = app.screen.query_one("#people")
         assert table.row_count == 1 and table.get_row_at(0)[0] == "P1"
 
@@ -84,16 +100,18 @@ async def test_a_wrong_passphrase_says_so_and_the_right_one_opens_the_dashboard(
 async def test_locking_clears_every_decrypted_screen_and_forgets_the_keys(vault_path, study_en):
     make_vault(vault_path, study_en)
     app = app_for(vault_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
         await pilot.press("enter")  # the interview screen shows the guide
         await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
         await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: app.events_of(m.LockedNow), what="lock")
+        await wait_until(pilot, lambda: said.of(m.LockedNow), what="lock")
         assert isinstance(app.screen, UnlockScreen) and len(app.screen_stack) == 1
         assert not app.services.unlocked
         assert app.screen.query_one("#passphrase", Input).value == ""
-        assert not app.events_of(m.Marked) and not app.events_of(m.Unlocked), "the record is cleared on lock"
+        assert said.of(m.Unlocked) and said.of(m.LockedNow), "messages went by..."
+        assert not messages_kept_by(app), "...and the App kept none of them to outlive the lock"
         await unlock(pilot)  # and it opens again
 
 
@@ -101,10 +119,11 @@ async def test_idle_time_locks_the_vault(vault_path, study_en):
     make_vault(vault_path, study_en)
     services = Services(vault_path)
     app = FieldscribeApp(services, Settings(idle_lock_s=1.0, live_transcription=False, language="en"))
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
-        await wait_until(pilot, lambda: app.events_of(m.LockedNow), timeout=6, what="auto-lock")
-        assert app.events_of(m.LockedNow)[0].reason.startswith("idle")
+        await wait_until(pilot, lambda: said.of(m.LockedNow), timeout=6, what="auto-lock")
+        assert said.of(m.LockedNow)[0].reason.startswith("idle")
         assert isinstance(app.screen, UnlockScreen) and not services.unlocked
 
 
@@ -129,7 +148,8 @@ async def eligibility_step(pilot, *, exclusion: bool = False) -> None:
 async def test_enrolment_through_eligibility_consent_and_questionnaire(vault_path, study_en):
     make_vault(vault_path, study_en)
     app = app_for(vault_path)
-    async with app.run_test(size=(110, 40)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(110, 40), message_hook=said) as pilot:
         await unlock(pilot)
         await eligibility_step(pilot)
         await wait_until(pilot, lambda: isinstance(app.screen, ConsentScreen))
@@ -148,12 +168,12 @@ async def test_enrolment_through_eligibility_consent_and_questionnaire(vault_pat
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "outside the allowed range" in str(screen.query_one("#err-age").render())
-        assert not app.events_of(m.ParticipantEnrolled)
+        assert not said.of(m.ParticipantEnrolled)
         screen.query_one("#q-age", Input).value = "34"
         screen.query_one("#compensation", Input).value = "£20 voucher"
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: app.events_of(m.ParticipantEnrolled), what="enrolment")
-        assert app.events_of(m.ParticipantEnrolled)[0].pid == "P2"
+        await wait_until(pilot, lambda: said.of(m.ParticipantEnrolled), what="enrolment")
+        assert said.of(m.ParticipantEnrolled)[0].pid == "P2"
         assert isinstance(app.screen, HomeScreen)
     v = opened(vault_path)
     with v:
@@ -183,13 +203,14 @@ async def test_an_exclusion_blocks_enrolment_and_stores_nothing(vault_path, stud
 async def test_an_interview_with_questions_probes_notes_a_flag_pause_and_stop(vault_path, study_en):
     make_vault(vault_path, study_en)
     app = app_for(vault_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
         await open_interview(pilot)
         screen = app.screen
         await pilot.press("s")  # nothing to stop yet: says so, changes nothing
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.events_of(m.RecordingStarted), what="recording")
+        await wait_until(pilot, lambda: said.of(m.RecordingStarted), what="recording")
         await pilot.pause(0.6)
         await pilot.press("right")
         await pilot.pause(0.3)
@@ -209,9 +230,9 @@ async def test_an_interview_with_questions_probes_notes_a_flag_pause_and_stop(va
         await pilot.press("s")
         await pilot.pause()
         await pilot.press("y")
-        await wait_until(pilot, lambda: app.events_of(m.RecordingStopped), what="stop")
+        await wait_until(pilot, lambda: said.of(m.RecordingStopped), what="stop")
         assert screen.state == "stopped"
-        kinds = [e.kind for e in app.events_of(m.Marked)]
+        kinds = [e.kind for e in said.of(m.Marked)]
         assert kinds == ["question", "question", "probe", "note", "flag", "pause", "resume", "question", "question"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
@@ -239,14 +260,15 @@ async def test_recording_without_audio_consent_is_refused_in_one_sentence(vault_
     with v:
         consent.record_consent(v, study_en.study, "P1", {study_en.study.audio_consent_item.id: False})
     app = app_for(vault_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
         await open_interview(pilot)
         await pilot.press("r")
         await wait_until(pilot, lambda: any("consent" in n for n in notifications(app)), what="refusal")
         text = next(n for n in notifications(app) if "consent" in n)
         assert "Audio-recording consent is missing for P1" in text and "Traceback" not in text
-        assert app.screen.state == "ready" and not app.events_of(m.RecordingStarted)
+        assert app.screen.state == "ready" and not said.of(m.RecordingStarted)
     v = opened(vault_path)
     with v:
         assert recording_info(v, "S1") is None
@@ -272,14 +294,15 @@ class _SlowTranscriber(Services):
 async def test_transcription_shows_progress_while_the_app_stays_responsive(vault_path, study_en):
     make_vault(vault_path, study_en)
     app = FieldscribeApp(_SlowTranscriber(vault_path), Settings(idle_lock_s=0, live_transcription=False))
-    async with app.run_test(size=(100, 30)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
         await unlock(pilot)
         await pilot.press("t")
         await wait_until(pilot, lambda: app.screen.query_one("#work-line").display, what="progress bar")
         await pilot.press("down", "up")  # the table still moves while the worker runs
-        await wait_until(pilot, lambda: app.events_of(m.WorkDone), what="done")
-        assert app.events_of(m.WorkProgress)
-        assert "Transcribed S1" in app.events_of(m.WorkDone)[0].summary
+        await wait_until(pilot, lambda: said.of(m.WorkDone), what="done")
+        assert said.of(m.WorkProgress)
+        assert "Transcribed S1" in said.of(m.WorkDone)[0].summary
         assert not app.screen.query_one("#work-line").display
 
 
@@ -298,7 +321,8 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
             events=[("flag", 6.0, {"text": ""})],
         )
     app = app_for(vault_path)
-    async with app.run_test(size=(120, 40)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(120, 40), message_hook=said) as pilot:
         await unlock(pilot)
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
@@ -310,24 +334,24 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         # correct the words of segment 2
         await pilot.press("down")
         await answer_dialog(pilot, "e", "The peer group helps me a lot.")
-        await wait_until(pilot, lambda: app.events_of(m.SegmentEdited), what="edit")
+        await wait_until(pilot, lambda: said.of(m.SegmentEdited), what="edit")
         # and its speaker
         await pilot.press("k")
         await pilot.pause()
         await pilot.press("down", "enter")  # second option: interviewer
-        await wait_until(pilot, lambda: len(app.events_of(m.SegmentEdited)) == 2, what="speaker")
+        await wait_until(pilot, lambda: len(said.of(m.SegmentEdited)) == 2, what="speaker")
         # reviewing with undecided suggestions is refused
         await pilot.press("d")
         await pilot.pause()
-        assert not app.events_of(m.TranscriptReviewed)
+        assert not said.of(m.TranscriptReviewed)
         assert any("not decided yet" in n for n in notifications(app))
         # the reviewer's own redaction, then accept the rest
         await answer_dialog(pilot, "x", "Sundays=[day of the week]")
-        await wait_until(pilot, lambda: app.events_of(m.RedactionsChanged), what="redaction")
+        await wait_until(pilot, lambda: said.of(m.RedactionsChanged), what="redaction")
         await pilot.press("A")
         await pilot.pause()
         await pilot.press("d")
-        await wait_until(pilot, lambda: app.events_of(m.TranscriptReviewed), what="reviewed")
+        await wait_until(pilot, lambda: said.of(m.TranscriptReviewed), what="reviewed")
     v = opened(vault_path)
     with v:
         from fieldscribe.core.deid.review import deidentified_segments, replacement_table
@@ -388,21 +412,22 @@ async def test_a_focus_group_shows_who_is_speaking_and_stamps_it(vault_path, stu
     with v:
         sid = sessions.create_session(v, ["P1", "P2"])
     app = app_for(vault_path)
-    async with app.run_test(size=(120, 35)) as pilot:
+    said = Messages()
+    async with app.run_test(size=(120, 35), message_hook=said) as pilot:
         await unlock(pilot)
         await open_interview(pilot)
         assert "P1 P2" in app.screen.sub_title
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.events_of(m.RecordingStarted), what="recording")
+        await wait_until(pilot, lambda: said.of(m.RecordingStarted), what="recording")
         await pilot.press("k")
         await pilot.pause()
         await pilot.press("down", "enter")  # P2
-        await wait_until(pilot, lambda: any(e.kind == "speaker" for e in app.events_of(m.Marked)))
+        await wait_until(pilot, lambda: any(e.kind == "speaker" for e in said.of(m.Marked)))
         await wait_until(
             pilot, lambda: "speaking: P2" in str(app.screen.query_one("#clock").render()), what="the speaker on screen"
         )
         await pilot.press("s", "y")
-        await wait_until(pilot, lambda: app.events_of(m.RecordingStopped), what="stop")
+        await wait_until(pilot, lambda: said.of(m.RecordingStopped), what="stop")
     v = opened(vault_path)
     with v:
         assert [e.data for e in timeline.events(v, sid) if e.kind == "speaker"] == [{"participant": "P2"}]

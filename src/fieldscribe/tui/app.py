@@ -1,16 +1,16 @@
 """The App: owns the services, the screen stack, locking, help and the command palette.
 
-It does no field work itself — screens and their workers do — and it keeps the last few
-hundred :class:`AppEvent` messages in ``events`` so tests can assert on what happened.
+It does no field work itself — screens and their workers do. It keeps no copy of the
+messages they post (they can carry decrypted text); tests watch them with
+``run_test(message_hook=...)``.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterable
 
-from textual import events, on
+from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from ..core.errors import FieldscribeError
 from ..services import Services
 from .keys import APP_BINDINGS
-from .messages import AppEvent, LockedNow, Unlocked
+from .messages import LockedNow, Unlocked
 from .settings import Settings
 from .strings import set_language
 
@@ -35,7 +35,6 @@ class FieldscribeApp(App):
         self.settings = settings or Settings()
         if self.settings.language:
             set_language(self.settings.language)
-        self.events: deque[AppEvent] = deque(maxlen=500)
         self.last_activity = time.monotonic()
 
     def get_default_screen(self) -> Screen:
@@ -53,14 +52,7 @@ class FieldscribeApp(App):
         # screens have stopped their recordings by now; release the vault for other processes
         self.services.close()
 
-    # -- what happened ------------------------------------------------------------------------
-    @on(AppEvent)
-    def _record(self, message: AppEvent) -> None:
-        self.events.append(message)
-
-    def events_of(self, kind: type) -> list:
-        return [e for e in self.events if isinstance(e, kind)]
-
+    # -- activity -----------------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
             self.last_activity = time.monotonic()
@@ -117,7 +109,6 @@ class FieldscribeApp(App):
             if isinstance(screen, HomeScreen):
                 screen.action_cancel()
         self.services.lock()
-        self.events.clear()  # live transcript lines and note texts must not outlive the lock
         while len(self.screen_stack) > 1:
             await self.pop_screen()
         self.screen.reset()  # type: ignore[attr-defined]

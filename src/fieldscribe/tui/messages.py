@@ -1,21 +1,34 @@
 """Everything the app's screens and workers tell each other, as Textual messages.
 
-Every message here derives from :class:`AppEvent` and bubbles to the App, which keeps the
-recent ones in ``app.events``: functional tests assert on what the app *did* (a question was
-stamped, a segment was edited) instead of on pixels. Messages posted many times a second
-(input level, progress) replace a pending one of their kind instead of queueing up.
+Every message here derives from :class:`AppEvent` and bubbles to the App (all but the
+meter's :class:`LevelChanged`); the App keeps no copy of them. Tests watch them go by with
+``app.run_test(message_hook=...)`` instead. Messages posted many times a second (input
+level, progress) replace a pending one of their kind instead of queueing up.
+
+The messages are dataclasses (see :func:`_message`): the generated ``__init__`` sets the
+fields, then calls ``Message.__post_init__``, which does all of Textual's ``Message.__init__``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from textual.message import Message
 
+_M = TypeVar("_M", bound=Message)
+
+
+@dataclass_transform(eq_default=False)
+def _message(cls: type[_M]) -> type[_M]:
+    """A dataclass message. ``eq=False``: compared and hashed by identity, like every other
+    Textual message. ``repr=False``: Textual's field-less repr, so decrypted text (a note, a
+    live transcript line) does not end up in a log line or a traceback."""
+    return dataclass(eq=False, repr=False)(cls)
+
 
 class AppEvent(Message):
-    """Base of fieldscribe's messages (recorded by the App for tests and the status line)."""
+    """Base of fieldscribe's messages."""
 
 
 class _Coalescing(AppEvent):
@@ -24,77 +37,72 @@ class _Coalescing(AppEvent):
 
 
 # -- vault -------------------------------------------------------------------------------------
+@_message
 class Unlocked(AppEvent):
-    def __init__(self, recovered: list[str]) -> None:
-        super().__init__()
-        self.recovered = recovered
+    recovered: list[str]
 
 
+@_message
 class UnlockFailed(AppEvent):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
+    error: str
 
 
+@_message
 class LockedNow(AppEvent):
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
+    reason: str
 
 
 # -- enrolment ---------------------------------------------------------------------------------
+@_message
 class ParticipantEnrolled(AppEvent):
-    def __init__(self, pid: str) -> None:
-        super().__init__()
-        self.pid = pid
+    pid: str
 
 
+@_message
 class SessionCreated(AppEvent):
-    def __init__(self, sid: str) -> None:
-        super().__init__()
-        self.sid = sid
+    sid: str
 
 
 # -- the interview -----------------------------------------------------------------------------
+@_message
 class RecordingStarted(AppEvent):
-    def __init__(self, sid: str, live: bool) -> None:
-        super().__init__()
-        self.sid, self.live = sid, live
+    sid: str
+    live: bool
 
 
+@_message
 class LevelChanged(_Coalescing, bubble=False):
-    """Ten a second: the meter needs it, the App's record does not (hence no bubbling)."""
+    """Ten a second: only the screen's meter needs it (hence no bubbling)."""
 
-    def __init__(self, db: float) -> None:
-        super().__init__()
-        self.db = db
+    db: float
 
 
+@_message
 class Marked(AppEvent):
     """A timeline event was stamped (question, probe, note, flag, speaker, pause, resume)."""
 
-    def __init__(self, kind: str, t: float, data: dict[str, Any]) -> None:
-        super().__init__()
-        self.kind, self.t, self.data = kind, t, data
+    kind: str
+    t: float
+    data: dict[str, Any]
 
 
+@_message
 class RecorderWarning(AppEvent):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
+    message: str
 
 
+@_message
 class LiveSegment(AppEvent):
-    def __init__(self, start: float, text: str) -> None:
-        super().__init__()
-        self.start, self.text = start, text
+    start: float
+    text: str
 
 
+@_message
 class RecordingStopped(AppEvent):
-    def __init__(self, sid: str, seconds: float, transcript_ready: bool, finish_seconds: float | None) -> None:
-        super().__init__()
-        self.sid, self.seconds = sid, seconds
-        self.transcript_ready, self.finish_seconds = transcript_ready, finish_seconds
+    sid: str
+    seconds: float
+    transcript_ready: bool
+    finish_seconds: float | None
 
 
 # -- long work ---------------------------------------------------------------------------------
@@ -107,51 +115,53 @@ class ProgressInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@_message
 class WorkProgress(_Coalescing):
-    def __init__(self, task: str, info: ProgressInfo) -> None:
-        super().__init__()
-        self.task, self.info = task, info
+    task: str
+    info: ProgressInfo
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, WorkProgress) and message.task == self.task
 
 
+@_message
 class WorkDone(AppEvent):
-    def __init__(self, task: str, summary: str) -> None:
-        super().__init__()
-        self.task, self.summary = task, summary
+    task: str
+    summary: str
 
 
+@_message
 class WorkFailed(AppEvent):
     """A typed error from the core: shown as its one sentence, never as a traceback."""
 
-    def __init__(self, task: str, error: str, retry_in: float | None = None) -> None:
-        super().__init__()
-        self.task, self.error, self.retry_in = task, error, retry_in
+    task: str
+    error: str
+    retry_in: float | None = None
 
 
 # -- review ------------------------------------------------------------------------------------
+@_message
 class SegmentEdited(AppEvent):
-    def __init__(self, sid: str, idx: int, what: str) -> None:
-        super().__init__()
-        self.sid, self.idx, self.what = sid, idx, what
+    sid: str
+    idx: int
+    what: str
 
 
+@_message
 class RedactionsChanged(AppEvent):
-    def __init__(self, sid: str, pending: int) -> None:
-        super().__init__()
-        self.sid, self.pending = sid, pending
+    sid: str
+    pending: int
 
 
+@_message
 class SuggestionsReady(AppEvent):
     """The name finders went through a transcript (in a worker) and found these."""
 
-    def __init__(self, sid: str, suggestions: list, missing_layers: list[str]) -> None:
-        super().__init__()
-        self.sid, self.suggestions, self.missing_layers = sid, suggestions, missing_layers
+    sid: str
+    suggestions: list
+    missing_layers: list[str]
 
 
+@_message
 class TranscriptReviewed(AppEvent):
-    def __init__(self, sid: str) -> None:
-        super().__init__()
-        self.sid = sid
+    sid: str
