@@ -15,6 +15,7 @@ from .errors import InvalidInput, InvalidTransition
 from .recordings import recording_info
 from .transcription.engine import SAMPLE_RATE, transcribe_array
 from .transcripts import (
+    Committed,
     TranscriptInfo,
     begin_transcript,
     commit_segment,
@@ -65,11 +66,12 @@ def transcribe_session(
     if rec.rate != SAMPLE_RATE:
         raise InvalidInput(f"Session {sid} was recorded at {rec.rate} Hz; transcription needs 16 kHz audio.")
     settings, info = settings_for(vault, sid, model, language)
+    assert info.path is not None  # resolve_model returns installed models only
     key = sessions.session_key(vault, sid)
     events = timeline.events(vault, sid, key)
     total = rec.frames / rec.rate
     t = begin_transcript(vault, sid, settings, total)
-    previous = load_segments(vault, t, key)
+    previous: list[Committed] = list(load_segments(vault, t, key))
     started = time.monotonic()
     done = t.done_s
     audio, _ = read_audio(vault, sid, start=done, as_float=True, mono=True)

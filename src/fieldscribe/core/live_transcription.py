@@ -26,6 +26,7 @@ from .recordings import audio_path, recording_info
 from .transcription.engine import SAMPLE_RATE, EngineSettings, transcribe_array
 from .transcription.guard import Segment
 from .transcripts import (
+    Committed,
     begin_transcript,
     commit_segment,
     complete_transcript,
@@ -82,7 +83,7 @@ class LiveTranscriber:
         rec = recording_info(vault, session_id)
         self.transcript = begin_transcript(vault, session_id, settings, rec.seconds if rec else 0.0)
         done = self.transcript.done_s
-        self._previous = load_segments(vault, self.transcript, self._key)
+        self._previous: list[Committed] = list(load_segments(vault, self.transcript, self._key))
         self._tail = ChunkTail(audio_path(vault, session_id), session_id, self._key, vault.aad)
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0.0  # session time of _buffer[0]

@@ -11,15 +11,20 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from . import ledger, sessions, timeline
 from .audio import codec as codec_mod
+from .audio import health
 from .audio.chunkfile import AudioFormat, ChunkWriter, read_header
-from .audio.recorder import Recorder, RecorderConfig
+from .audio.recorder import Recorder, RecorderConfig, Source
 from .audit import now_iso
 from .errors import InvalidInput, InvalidTransition, RecordingFailed
 from .live_transcription import LiveTranscriber
 from .recordings import RecordingInfo, audio_path, recording_info
+from .transcription.engine import EngineSettings
+from .transcription.guard import Segment
 from .transcripts import settings_for
 from .vault import Vault
 
@@ -27,20 +32,22 @@ from .vault import Vault
 class RecordingRun:
     """Owns a Recorder for one session; call :meth:`poll` regularly and :meth:`stop` at the end."""
 
-    def __init__(self, vault: Vault, session_id: str, recorder, key: bytes, live=None) -> None:
+    def __init__(
+        self, vault: Vault, session_id: str, recorder: Recorder, key: bytes, live: LiveTranscriber | None = None
+    ) -> None:
         self.vault = vault
         self.session_id = session_id
         self.recorder = recorder
         self._key = key
         self.live = live
-        self.warnings: list = []
+        self.warnings: list[health.Warning] = []
         self.finish_seconds: float | None = None  # stop -> complete live transcript
 
     @property
     def position(self) -> float:
         return self.recorder.position
 
-    def mark(self, kind: str, *, at: float | None = None, **data) -> timeline.Event:
+    def mark(self, kind: str, *, at: float | None = None, **data: Any) -> timeline.Event:
         """Stamp an event at the current audio position (question shown, note, flag …), or at
         `at`: the moment a key was pressed, for a note typed over the following seconds."""
         t = self.recorder.position if at is None else at
@@ -54,7 +61,7 @@ class RecordingRun:
         self.recorder.resume()
         self.mark(timeline.RESUME)
 
-    def poll(self) -> list:
+    def poll(self) -> list[health.Warning]:
         """Persist new health warnings to the timeline; return them for display."""
         new = self.recorder.take_warnings()
         for w in new:
@@ -121,15 +128,15 @@ class RecordingRun:
 def begin_recording(
     vault: Vault,
     session_id: str,
-    config=None,
+    config: RecorderConfig | None = None,
     *,
-    source=None,
-    on_level: Callable | None = None,
-    on_warning: Callable | None = None,
-    free_space: Callable | None = None,
+    source: Source | None = None,
+    on_level: Callable[[health.Level], None] | None = None,
+    on_warning: Callable[[health.Warning], None] | None = None,
+    free_space: Callable[[Path], int] | None = None,
     live: bool = False,
     live_model: str | None = None,
-    on_segment: Callable | None = None,
+    on_segment: Callable[[Segment], None] | None = None,
 ) -> RecordingRun:
     """Check consent, open (or continue) the session's sealed audio file and start recording."""
     config = config or RecorderConfig()
@@ -149,11 +156,13 @@ def begin_recording(
         config.codec = fmt.codec  # one file, one codec
     fmt = AudioFormat(config.codec, config.rate, config.channels)
     codec_mod.check_codec(fmt.codec, fmt.rate)
-    live_settings = None
+    live_settings: EngineSettings | None = None
+    live_model_path: Path | None = None
     if live:  # resolve the model before anything changes, so a missing model changes nothing
         live_settings, live_info = settings_for(vault, sid, live_model, None)
         # one thread: the other core stays free for the recorder and the interface
         live_settings = replace(live_settings, cpu_threads=1)
+        live_model_path = live_info.path
     sessions.start_recording(vault, sid)  # the consent gate; status -> recording
     key = sessions.session_key(vault, sid)
     writer = ChunkWriter(
@@ -210,6 +219,7 @@ def begin_recording(
         raise
     transcriber = None
     if live_settings is not None:
-        transcriber = LiveTranscriber(vault, sid, live_settings, live_info.path, on_segment=on_segment)
+        assert live_model_path is not None  # resolve_model returns installed models only
+        transcriber = LiveTranscriber(vault, sid, live_settings, live_model_path, on_segment=on_segment)
         transcriber.start()
     return RecordingRun(vault, sid, recorder, key, live=transcriber)

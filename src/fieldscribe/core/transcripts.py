@@ -22,7 +22,7 @@ from .errors import InvalidInput
 from .guides import load_guide
 from .transcription.engine import EngineSettings
 from .transcription.guard import Segment, guard
-from .transcription.models import resolve_model
+from .transcription.models import ModelInfo, resolve_model
 from .vault import Vault
 
 DEFAULT_MODEL = "base"
@@ -46,7 +46,7 @@ class StoredSegment:
     start: float
     end: float
     text: str
-    words: list = field(default_factory=list)
+    words: list[list[str | float]] = field(default_factory=list)  # [word, start, end, probability]
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     flags: list[str] = field(default_factory=list)
@@ -63,15 +63,21 @@ class StoredSegment:
         return any(f.startswith("dropped:") for f in self.flags)
 
 
+# A run's committed segments: those stored by an earlier run (resumed), then those it commits.
+Committed = StoredSegment | Segment
+
+
 # -- attribution ------------------------------------------------------------------------------------
-def attribute(segments: list, events: list[timeline.Event], prev_end: float = float("-inf")) -> list[dict[str, Any]]:
+def attribute(
+    segments: list[Segment], events: list[timeline.Event], prev_end: float = float("-inf")
+) -> list[dict[str, Any]]:
     """For each segment: the guide question (and domain) current at its midpoint, the focus
     group speaker noted then, and the notes, flags and probes stamped while it was spoken —
     or in the pause just before it, since a note is typed a moment after the moment."""
     questions = [e for e in events if e.kind == timeline.QUESTION]
     speakers = [e for e in events if e.kind == timeline.SPEAKER]
     marks = [e for e in events if e.kind in (timeline.NOTE, timeline.FLAG, timeline.PROBE)]
-    out = []
+    out: list[dict[str, Any]] = []
     for seg in segments:
         mid = (seg.start + seg.end) / 2
         q = next((e for e in reversed(questions) if e.t <= mid), None)
@@ -94,7 +100,7 @@ def attribute(segments: list, events: list[timeline.Event], prev_end: float = fl
 
 
 # -- storage ------------------------------------------------------------------------------------------
-def _row(r) -> TranscriptInfo:
+def _row(r: tuple[int, str, int, str, str, str, float, float]) -> TranscriptInfo:  # the _COLS, in order
     return TranscriptInfo(*r)
 
 
@@ -133,7 +139,7 @@ def load_segments(vault: Vault, transcript: TranscriptInfo, key: bytes | None = 
     return segments
 
 
-def settings_for(vault: Vault, sid: str, model: str | None, language: str | None):
+def settings_for(vault: Vault, sid: str, model: str | None, language: str | None) -> tuple[EngineSettings, ModelInfo]:
     study = load_guide(vault, sessions.get_session(vault, sid).guide_sha256).study
     language = language or study.study.language
     name = model or study.transcription.model or DEFAULT_MODEL
@@ -147,7 +153,7 @@ def settings_for(vault: Vault, sid: str, model: str | None, language: str | None
     return settings, info
 
 
-def begin_transcript(vault: Vault, sid: str, settings, total_s: float) -> TranscriptInfo:
+def begin_transcript(vault: Vault, sid: str, settings: EngineSettings, total_s: float) -> TranscriptInfo:
     """Resume the unfinished run with the same model and language, or start a new version."""
     for t in reversed(list_transcripts(vault, sid)):
         if t.state == "running" and t.model == settings.model and t.language == settings.language:
@@ -184,14 +190,14 @@ def store_segments(
     vault: Vault,
     t: TranscriptInfo,
     key: bytes,
-    segs: list,
-    events: list,
+    segs: list[Segment],
+    events: list[timeline.Event],
     done_s: float,
     prev_end: float = float("-inf"),
 ) -> int:
     """Attribute and seal segments, and move the resume point, in one transaction."""
     with vault.db.atomic():
-        idx = (
+        idx: int = (
             vault.db.execute(
                 "SELECT COALESCE(MAX(idx), -1) FROM transcript_segments WHERE transcript_id = ?", (t.id,)
             ).fetchone()[0]
@@ -223,7 +229,14 @@ def store_segments(
     return idx
 
 
-def commit_segment(vault: Vault, t: TranscriptInfo, key: bytes, seg: Segment, previous: list, events: list) -> Segment:
+def commit_segment(
+    vault: Vault,
+    t: TranscriptInfo,
+    key: bytes,
+    seg: Segment,
+    previous: list[Committed],
+    events: list[timeline.Event],
+) -> Segment:
     """Check one new segment against those before it (PREVIOUS: the run's committed segments
     in order), seal it and move the resume point to its end in one transaction, and append
     it to PREVIOUS. The batch run and live transcription both commit through here, one

@@ -18,12 +18,16 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from ..errors import HostKeyRejected, InvalidInput, StoreRefused, StoreUnreachable
 
 CHUNK = 1 << 20
 SCHEMES = ("sftp", "webdav", "webdavs", "file")
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,8 @@ class Credentials:
 class Store:
     """One connected store; paths are POSIX paths below the store's root folder."""
 
-    def __init__(self, fs, root: str, address: StoreAddress) -> None:
-        self.fs = fs
+    def __init__(self, fs: Any, root: str, address: StoreAddress) -> None:
+        self.fs = fs  # an fsspec AbstractFileSystem (fsspec ships no types)
         self.root = root.rstrip("/") or "/"
         self.address = address
 
@@ -124,7 +128,7 @@ class Store:
             )
         os.unlink(tmp)
 
-    def _open_local(self, path: str, mode: str):
+    def _open_local(self, path: str, mode: str) -> IO[bytes]:
         """Open a scratch file on a mounted folder without following a link at its name."""
         flags = {
             "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
@@ -142,7 +146,7 @@ class Store:
             raise StoreRefused(f"{posixpath.basename(path)!r} on the store is not a regular file; it was skipped.")
 
     # -- small operations, each translating transport errors into one sentence --------------
-    def _call(self, what: str, fn: Callable, *args, **kwargs):
+    def _call(self, what: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
         except FileNotFoundError:
@@ -200,7 +204,7 @@ class Store:
 
         def run() -> bytes:
             with self.fs.open(path, "rb") as f:
-                data = f.read(limit + 1)
+                data: bytes = f.read(limit + 1)
             if len(data) > limit:
                 raise StoreRefused(f"{posixpath.basename(path)!r} on the store grew past {limit:,} bytes; skipped.")
             return data
@@ -364,7 +368,7 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return (OSError, TimeoutError, EOFError, asyncssh.Error, httpx.HTTPError, ClientError)
 
 
-def _sha_of(f, limit: int | None = None) -> str:
+def _sha_of(f: IO[bytes], limit: int | None = None) -> str:
     """SHA-256 of an open binary file, or of its first `limit` bytes."""
     h = hashlib.sha256()
     left = limit
@@ -406,11 +410,11 @@ def connect(url: str, creds: Credentials | None = None, *, timeout: float = 5.0)
     return Store(_webdav(address, creds, timeout), address.path, address)
 
 
-def _sftp(address: StoreAddress, creds: Credentials, timeout: float):
+def _sftp(address: StoreAddress, creds: Credentials, timeout: float) -> Any:  # an sshfs.SSHFileSystem (untyped)
     import asyncssh
     from sshfs import SSHFileSystem
 
-    options: dict = {"port": address.port or 22, "connect_timeout": timeout, "skip_instance_cache": True}
+    options: dict[str, object] = {"port": address.port or 22, "connect_timeout": timeout, "skip_instance_cache": True}
     if address.user:
         options["username"] = address.user
     known = creds.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
@@ -445,7 +449,7 @@ def _sftp(address: StoreAddress, creds: Credentials, timeout: float):
         ) from exc
 
 
-def _webdav(address: StoreAddress, creds: Credentials, timeout: float):
+def _webdav(address: StoreAddress, creds: Credentials, timeout: float) -> Any:  # a webdav4 WebdavFileSystem (untyped)
     import httpx
     from webdav4.client import HTTPError as DavHTTPError
     from webdav4.fsspec import WebdavFileSystem

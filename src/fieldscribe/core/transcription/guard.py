@@ -11,7 +11,9 @@ with the segment (dropped ones are kept as flagged, empty-text segments for the 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
@@ -73,10 +75,19 @@ def collapse_repeats(text: str, min_repeats: int = 4) -> tuple[str, bool]:
     return newer, changed
 
 
-def guard(segments: list[Segment], previous: list[Segment] | None = None) -> list[Segment]:
+class Heard(Protocol):
+    """An earlier segment, as the repeat rule sees it: a fresh Segment or one read back from the store."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def dropped(self) -> bool: ...
+
+
+def guard(segments: list[Segment], previous: Sequence[Heard] | None = None) -> list[Segment]:
     """Apply every rule; return segments in order with flags (dropped ones have empty text)."""
     out: list[Segment] = []
-    history = [s for s in (previous or []) if not s.dropped][-REPEAT_RUN:]
+    history: list[Heard] = [s for s in (previous or []) if not s.dropped][-REPEAT_RUN:]
     for seg in segments:
         text = seg.text.strip()
         flags = list(seg.flags)
