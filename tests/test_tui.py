@@ -279,7 +279,7 @@ class _SlowTranscriber(Services):
     """The real services, but transcription is a few progress steps (the model is not the point)."""
 
     def transcribe(self, sid, *, on_progress=None, cancel=None):
-        from fieldscribe.core.batch_transcription import Progress
+        from fieldscribe.services.views import Progress, TranscriptionResult
 
         for i in range(5):
             if cancel is not None and cancel.is_set():
@@ -288,7 +288,7 @@ class _SlowTranscriber(Services):
             import time
 
             time.sleep(0.1)
-        return type("T", (), {"state": "complete", "done_s": 50.0, "total_s": 50.0})()
+        return TranscriptionResult(True, 50.0, 50.0)
 
 
 async def test_transcription_shows_progress_while_the_app_stays_responsive(vault_path, study_en):
@@ -444,7 +444,7 @@ async def test_a_chinese_study_gets_a_chinese_interface(vault_path, study_zh):
         assert "就绪" in str(app.screen.query_one("#state").render())
         labels = {b.binding.description for b in app.screen.active_bindings.values()}
         assert {"录音", "下一题"} <= labels
-        _domain, question = app.services.questions("S1")[0]
+        question = app.services.questions("S1")[0]
         assert question.text in str(app.screen.query_one("#question").render())
     from fieldscribe.tui.strings import set_language
 

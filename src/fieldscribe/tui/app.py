@@ -15,8 +15,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..core.errors import FieldscribeError
-from ..services import Services
+from ..services import FieldscribeError, Services
 from .keys import APP_BINDINGS
 from .messages import LockedNow, Unlocked
 from .settings import Settings
@@ -64,7 +63,7 @@ class FieldscribeApp(App):
 
         if not self.settings.language:
             try:
-                set_language(self.services.study().study.language)
+                set_language(self.services.study_language())
             except FieldscribeError:
                 set_language("en")  # the home screen says what is wrong with the study files
         self.push_screen(HomeScreen())

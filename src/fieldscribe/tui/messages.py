@@ -16,6 +16,8 @@ from typing import Any, TypeVar, dataclass_transform
 
 from textual.message import Message
 
+from ..services.views import SuggestionView
+
 _M = TypeVar("_M", bound=Message)
 
 
@@ -158,8 +160,16 @@ class SuggestionsReady(AppEvent):
     """The name finders went through a transcript (in a worker) and found these."""
 
     sid: str
-    suggestions: list
+    suggestions: list[SuggestionView]
     missing_layers: list[str]
+
+
+@_message
+class DecisionSaved(AppEvent):
+    """A redaction decision was saved (in a worker); these are the transcript's suggestions now."""
+
+    sid: str
+    suggestions: list[SuggestionView]
 
 
 @_message

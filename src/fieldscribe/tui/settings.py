@@ -34,7 +34,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from ..core.errors import InvalidInput
+from ..services import InvalidInput
 from .keys import binding_ids
 
 ENV_IDLE_LOCK = "FIELDSCRIBE_IDLE_LOCK"

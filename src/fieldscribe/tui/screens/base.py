@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.screen import ModalScreen, Screen
 
-from ...core.errors import FieldscribeError
+from ...services import FieldscribeError
 
 if TYPE_CHECKING:
     from ...services import Services
@@ -26,7 +26,7 @@ class Attempt:
             return None
 
     def emit(self, message) -> None:
-        """Tell the App what happened (it keeps a record tests assert on), even if this
+        """Tell the App what happened (tests watch it with a message hook), even if this
         screen is about to close."""
         self.app.post_message(message)  # type: ignore[attr-defined]
 

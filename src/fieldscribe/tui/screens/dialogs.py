@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...core.timeline import NOTE_PRESETS
+from ...services import NOTE_PRESETS
 from .base import BaseModal
 
 

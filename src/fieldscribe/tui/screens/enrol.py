@@ -15,9 +15,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
-from ...core.errors import FieldscribeError, NotEligible
-from ...core.participants import check_eligibility
-from ...core.study import ChoiceField, NumberField
+from ...services import FieldscribeError, NotEligible
 from ..messages import ParticipantEnrolled
 from ..strings import tr
 from .base import BaseScreen
@@ -70,35 +68,35 @@ class EligibilityScreen(_Step):
     )
 
     def compose(self) -> ComposeResult:
-        study = self.services.study()
+        form = self.services.enrolment_form()
         yield Header()
         with VerticalScroll(classes="form"):
             yield Label(f"1/3  {tr('enrol.eligibility')}", classes="step-title")
-            yield Select([(g.label, g.id) for g in study.groups], id="group", prompt="Group", allow_blank=True)
-            yield Select([(s.name, s.name) for s in study.study.sites], id="site", prompt="Site (optional)")
+            yield Select([(g.label, g.value) for g in form.groups], id="group", prompt="Group", allow_blank=True)
+            yield Select([(name, name) for name in form.sites], id="site", prompt="Site (optional)")
             yield Input(placeholder="Full name (sealed; never exported)", id="name")
             yield Input(placeholder="Contact details (sealed; optional)", id="contact")
             yield Label("Meets these inclusion criteria:", classes="section")
-            for c in study.eligibility.inclusion:
+            for c in form.inclusion:
                 yield Checkbox(Text(c.text), id=f"inc-{c.id}")
-            if study.eligibility.exclusion:
+            if form.exclusion:
                 yield Label("Any of these exclusion criteria applies:", classes="section")
-                for c in study.eligibility.exclusion:
+                for c in form.exclusion:
                     yield Checkbox(Text(c.text), id=f"exc-{c.id}")
             yield Static("", id="problem", classes="problem")
             yield Button("Next: consent  (Ctrl+N)", id="next", variant="primary")
         yield Footer()
 
     def action_next(self) -> None:
-        study = self.services.study()
+        form = self.services.enrolment_form()
         group = self.query_one("#group", Select).value
         if group is Select.NULL:
             self.problem("Choose the participant's group first.")
             return
-        answers = {c.id: self.query_one(f"#inc-{c.id}", Checkbox).value for c in study.eligibility.inclusion}
-        answers |= {c.id: self.query_one(f"#exc-{c.id}", Checkbox).value for c in study.eligibility.exclusion}
+        answers = {c.id: self.query_one(f"#inc-{c.id}", Checkbox).value for c in form.inclusion}
+        answers |= {c.id: self.query_one(f"#exc-{c.id}", Checkbox).value for c in form.exclusion}
         try:
-            check_eligibility(study, answers)
+            self.services.check_eligibility(answers)
         except NotEligible as exc:
             self.problem(f"Not eligible, so not enrolled: {'; '.join(exc.reasons)}.")
             return
@@ -126,9 +124,7 @@ class ConsentScreen(_Step):
 
     def __init__(self, draft: Draft) -> None:
         super().__init__(draft)
-        study = self.services.study()
-        # the audio item last and on its own, so it is never agreed to in passing
-        self.items = [c for c in study.consent if not c.audio_recording] + [study.audio_consent_item]
+        self.items = self.services.enrolment_form().consent  # the audio item last, on its own
         self.position = 0
 
     def compose(self) -> ComposeResult:
@@ -210,28 +206,16 @@ class QuestionnaireScreen(_Step):
     ]
 
     def compose(self) -> ComposeResult:
-        study = self.services.study()
+        form = self.services.enrolment_form()
         yield Header()
         with VerticalScroll(classes="form"):
             yield Label(f"3/3  {tr('enrol.questionnaire')}", classes="step-title")
-            for f in study.questionnaire:
-                label = f.label + (" *" if f.required else "")
-                if isinstance(f, NumberField):
-                    label += (
-                        f" ({f.min:g}–{f.max:g}{' ' + f.unit if f.unit else ''})"
-                        if f.min is not None and f.max is not None
-                        else ""
-                    )
-                yield Label(label, classes="field-label")
-                if isinstance(f, ChoiceField):
-                    yield Select([(v, k) for k, v in f.choices.items()], id=f"q-{f.id}", prompt="choose")
+            for f in form.fields:
+                yield Label(f.label + (" *" if f.required else ""), classes="field-label")
+                if f.input == "choice":
+                    yield Select([(c.label, c.value) for c in f.choices], id=f"q-{f.id}", prompt="choose")
                 else:
-                    yield Input(
-                        id=f"q-{f.id}",
-                        type="integer"
-                        if isinstance(f, NumberField) and f.integer
-                        else ("number" if isinstance(f, NumberField) else "text"),
-                    )
+                    yield Input(id=f"q-{f.id}", type=f.input)
                 yield Static("", id=f"err-{f.id}", classes="field-error")
             yield Label("Compensation given (e.g. £20 voucher)", classes="field-label")
             yield Input(id="compensation")
@@ -241,10 +225,9 @@ class QuestionnaireScreen(_Step):
 
     def answers(self) -> dict[str, Any] | None:
         """Every field's answer, checked by the core; None (and the reasons shown) if any is wrong."""
-        study = self.services.study()
         out: dict[str, Any] = {}
         ok = True
-        for f in study.questionnaire:
+        for f in self.services.enrolment_form().fields:
             widget = cast("Input | Select[Any]", self.query_one(f"#q-{f.id}"))  # composed as one or the other
             raw = widget.value if isinstance(widget, Input) else (None if widget.value is Select.NULL else widget.value)
             err = self.query_one(f"#err-{f.id}", Static)
@@ -255,7 +238,7 @@ class QuestionnaireScreen(_Step):
                     ok = False
                 continue
             try:
-                out[f.id] = study.parse_answer(f.id, raw)
+                out[f.id] = self.services.parse_answer(f.id, raw)
             except FieldscribeError as exc:
                 err.update(str(exc))
                 ok = False

@@ -13,7 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from ...core.errors import FieldscribeError, StoreUnreachable
+from ...services import FieldscribeError, StoreUnreachable
+from ...services.views import Progress
 from ..messages import ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
 from .base import BaseScreen
@@ -226,7 +227,7 @@ class HomeScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
     def sync(self, cancel: threading.Event) -> None:
-        def progress(p) -> None:
+        def progress(p: Progress) -> None:
             self.post_message(WorkProgress("sync", ProgressInfo(p.done, p.total, p.eta_s, "bytes")))
 
         try:
@@ -238,15 +239,14 @@ class HomeScreen(BaseScreen):
             self.post_message(WorkFailed("sync", str(exc)))
             return
         summary = (
-            f"Sync: {len(report.uploaded)} bundle(s) uploaded, {len(report.already_there)} already there, "
-            f"{len(report.received)} confirmed received by the analysis team."
+            f"Sync: {report.uploaded} bundle(s) uploaded, {report.already_there} already there, "
+            f"{report.received} confirmed received by the analysis team."
         )
         if report.notices_sent:
-            summary += f" Sent {len(report.notices_sent)} withdrawal notice(s) to the team."
+            summary += f" Sent {report.notices_sent} withdrawal notice(s) to the team."
         if report.rejected:
             summary += (
-                f" {len(report.rejected)} receipt(s) were not signed by a receipt key the study file lists "
-                "and were ignored."
+                f" {report.rejected} receipt(s) were not signed by a receipt key the study file lists and were ignored."
             )
         if report.no_receipt_key:
             summary += (
@@ -279,8 +279,8 @@ class HomeScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="transcribe")
     def transcribe(self, sid: str, cancel: threading.Event) -> None:
-        def progress(p) -> None:
-            self.post_message(WorkProgress("transcribe", ProgressInfo(p.done_s, p.total_s, p.eta_s, sid)))
+        def progress(p: Progress) -> None:
+            self.post_message(WorkProgress("transcribe", ProgressInfo(p.done, p.total, p.eta_s, sid)))
 
         started = time.monotonic()
         try:
@@ -288,7 +288,7 @@ class HomeScreen(BaseScreen):
         except FieldscribeError as exc:
             self.post_message(WorkFailed("transcribe", str(exc)))
             return
-        if t.state == "complete":
+        if t.complete:
             self.post_message(
                 WorkDone(
                     "transcribe", f"Transcribed {sid} in {time.monotonic() - started:.0f} s; press V to review it."

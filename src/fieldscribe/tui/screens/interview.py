@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.widgets import Footer, Header, Label, Log, Static
 
-from ...core import timeline
-from ...core.errors import FieldscribeError
+from ...services import FieldscribeError, Interview
+from ...services.views import GuideQuestion, Mark, SessionView
 from ..messages import LevelChanged, LiveSegment, Marked, RecorderWarning, RecordingStarted, RecordingStopped
 from ..strings import tr
 from ..widgets import LevelMeter, StateBadge
@@ -35,6 +36,8 @@ def clock(seconds: float) -> str:
 
 
 class InterviewScreen(BaseScreen):
+    # ready | starting | recording | paused | finishing | stopped: the badge and the footer follow it
+    state: reactive[str] = reactive("ready", bindings=True)
     HELP = (
         "R starts recording. → or N goes to the next question and ← or P back (each stamps the time); 1–9 "
         "mark a probe as used; M adds a field note, F flags a sensitive moment, K notes who is speaking "
@@ -71,14 +74,15 @@ class InterviewScreen(BaseScreen):
     def __init__(self, sid: str, *, live: bool | None = None) -> None:
         super().__init__()
         self.sid = sid
-        self.run: Any = None  # the services' recording run, once started (typed with the interview controller)
+        self.run: Interview | None = None  # once recording started
+        self.session: SessionView | None = None
+        self.questions: list[GuideQuestion] = []
         self.index = 0
         self.stamped = False  # the current question has been stamped on the timeline
         self.probes_used: dict[int, set[int]] = {}
         self.live = live
         self.opened = time.monotonic()
         self.speaker: str | None = None
-        self.state = "ready"  # ready | starting | recording | paused | finishing | stopped
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -111,17 +115,16 @@ class InterviewScreen(BaseScreen):
             self.live = self.app.settings.live_transcription  # type: ignore[attr-defined]
         self.sub_title = f"{s.id} · {' '.join(s.participants)} · wave {s.wave}"
         self.speaker = s.participants[0] if len(s.participants) == 1 else None
-        self.set_state("ready")
+        self.query_one(StateBadge).state = self.state
         self._show_question()
         self._tick()
         self.set_interval(0.25, self._tick)
         self.set_interval(0.5, self._poll)
         self.on_resize()
 
-    def set_state(self, state: str) -> None:
-        self.state = state
-        self.query_one(StateBadge).state = state
-        self.refresh_bindings()  # the footer offers only what makes sense now
+    def watch_state(self, state: str) -> None:
+        if self.is_mounted:
+            self.query_one(StateBadge).state = state
 
     def on_resize(self, _event=None) -> None:
         # on a small screen the guide gets all the width; the side panel moves below
@@ -129,23 +132,23 @@ class InterviewScreen(BaseScreen):
 
     def _show_question(self) -> None:
         total = len(self.questions)
-        domain, q = self.questions[self.index]
-        group = None
-        self.query_one("#domain", Label).update(Text(f"{domain.title}   ·   Q {self.index + 1}/{total}"))
-        self.query_one("#question", Static).update(Text(q.text_for(group)))
+        q = self.questions[self.index]
+        self.query_one("#domain", Label).update(Text(f"{q.domain_title}   ·   Q {self.index + 1}/{total}"))
+        self.query_one("#question", Static).update(Text(q.text))
         used = self.probes_used.get(self.index, set())
         self.query_one("#probes", Static).update(
             Text("\n".join(f"{'✔' if i + 1 in used else ' '} {i + 1}. {p}" for i, p in enumerate(q.probes)))
         )
         if self.index + 1 < total:
-            _nd, nq = self.questions[self.index + 1]
+            nq = self.questions[self.index + 1]
             self.query_one("#next-question", Static).update(Text(f"{tr('interview.next')}: {nq.text}"))
         else:
             self.query_one("#next-question", Static).update(tr("interview.last"))
 
     def _tick(self) -> None:
         recorded = self.run.position if self.run is not None else 0.0
-        speaking = f" · speaking: {self.speaker}" if self.speaker and len(self.session.participants) > 1 else ""
+        group = self.session is not None and len(self.session.participants) > 1
+        speaking = f" · speaking: {self.speaker}" if self.speaker and group else ""
         live = " · live transcript" if self.live else ""
         self.query_one("#clock", Static).update(
             f"{tr('interview.elapsed')} {clock(time.monotonic() - self.opened)} · "
@@ -155,9 +158,9 @@ class InterviewScreen(BaseScreen):
     def _poll(self) -> None:
         if self.run is None:
             return
-        for w in self.run.poll():
-            self.emit(RecorderWarning(w.message))
-            self.notify(w.message, severity="warning", timeout=10)
+        for warning in self.run.warnings():
+            self.emit(RecorderWarning(warning))
+            self.notify(warning, severity="warning", timeout=10)
         if not self.run.running and self.state in ("recording", "paused"):
             # the recorder stopped by itself (disk full, device lost): save what we have
             self._stop_now()
@@ -175,20 +178,20 @@ class InterviewScreen(BaseScreen):
     def action_record(self) -> None:
         if self.run is not None or self.state != "ready":
             return
-        self.set_state("starting")
+        self.state = "starting"
         self.query_one("#clock", Static).update("starting the microphone…")
         self.start_recording(bool(self.live))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recorder")
     def start_recording(self, live: bool) -> None:
-        def level(lv) -> None:
-            self.post_message(LevelChanged(max(lv.rms_db)))
+        def level(db: float) -> None:
+            self.post_message(LevelChanged(db))
 
-        def segment(seg) -> None:
-            self.post_message(LiveSegment(seg.start, seg.text))
+        def live_text(start: float, text: str) -> None:
+            self.post_message(LiveSegment(start, text))
 
         try:
-            run = self.services.start_recording(self.sid, on_level=level, live=live, on_segment=segment)
+            run = self.services.start_interview(self.sid, live=live, on_level=level, on_live_text=live_text)
         except FieldscribeError as exc:
             self.app.call_from_thread(self._start_failed, str(exc))
             return
@@ -197,15 +200,15 @@ class InterviewScreen(BaseScreen):
     def _start_failed(self, error: str) -> None:
         self.notify(error, severity="error", timeout=10)
         if self.is_attached:
-            self.set_state("ready")
+            self.state = "ready"
             self._tick()
 
-    def _started(self, run, live: bool) -> None:
+    def _started(self, run: Interview, live: bool) -> None:
         if not self.is_attached:  # the screen went away meanwhile: never leave a microphone running
             self.attempt(run.stop)
             return
         self.run = run
-        self.set_state("recording")
+        self.state = "recording"
         self.emit(RecordingStarted(self.sid, live))
         self.query_one("#live-title", Label).update(tr("interview.live") + ("" if live else " (off)"))
         self._stamp_question()
@@ -216,19 +219,24 @@ class InterviewScreen(BaseScreen):
     def on_live_segment(self, message: LiveSegment) -> None:
         self.query_one("#live", Log).write_line(f"[{clock(message.start)}] {message.text.strip()}")
 
-    def _mark(self, kind: str, **data) -> bool:
-        if not self.recording:
-            self.notify("Start recording first (press R).", severity="warning")
+    def _stamped(self, mark: Mark | None, data: dict[str, object]) -> bool:
+        """Tell the App a mark was stamped; False when it could not be (the sentence was shown)."""
+        if mark is None:
             return False
-        event = self.attempt(self.run.mark, kind, **data)
-        if event is None:
-            return False
-        self.emit(Marked(kind, event.t, data))
+        self.emit(Marked(mark.kind, mark.t, data))
         return True
 
+    def _live_run(self) -> Interview | None:
+        if self.run is None or not self.recording:
+            self.notify("Start recording first (press R).", severity="warning")
+            return None
+        return self.run
+
     def _stamp_question(self) -> None:
-        domain, q = self.questions[self.index]
-        self.stamped = self._mark(timeline.QUESTION, question=q.id, domain=domain.id)
+        run = self._live_run()
+        if run is not None:
+            q = self.questions[self.index]
+            self.stamped = self._stamped(self.attempt(run.ask, q), {"question": q.id, "domain": q.domain_id})
 
     def action_next_question(self) -> None:
         self._move(+1)
@@ -247,63 +255,60 @@ class InterviewScreen(BaseScreen):
             self._stamp_question()
 
     def action_probe(self, n: int) -> None:
-        _d, q = self.questions[self.index]
+        q = self.questions[self.index]
         if n > len(q.probes):
             return
-        if self._mark(timeline.PROBE, question=q.id, probe=n):
+        run = self._live_run()
+        if run is not None and self._stamped(self.attempt(run.probe, q, n), {"question": q.id, "probe": n}):
             self.probes_used.setdefault(self.index, set()).add(n)
             self._show_question()
 
     def action_note(self) -> None:
-        if not self.recording:
-            self.notify("Start recording first (press R).", severity="warning")
+        run = self._live_run()
+        if run is None:
             return
-        at = self.run.position  # the moment of the key, not of finishing typing
+        at = run.position  # the moment of the key, not of finishing typing
 
-        def done(note: dict | None) -> None:
+        def done(note: dict[str, str | None] | None) -> None:
             if note is None:
                 return
-            event = self.attempt(self.run.mark, timeline.NOTE, at=at, **note)
-            if event is not None:
-                self.emit(Marked(timeline.NOTE, event.t, note))
-                self.query_one("#notes", Log).write_line(f"[{clock(at)}] {note['text']}")
+            text = note["text"] or ""
+            if self._stamped(self.attempt(run.note, text, at=at, preset=note.get("preset")), dict(note)):
+                self.query_one("#notes", Log).write_line(f"[{clock(at)}] {text}")
 
         self.app.push_screen(NoteDialog(), done)
 
     def action_flag(self) -> None:
-        if self._mark(timeline.FLAG, text=""):
-            self.query_one("#notes", Log).write_line(f"[{clock(self.run.position)}] ⚑ sensitive moment")
+        run = self._live_run()
+        if run is not None and self._stamped(self.attempt(run.flag), {"text": ""}):
+            self.query_one("#notes", Log).write_line(f"[{clock(run.position)}] ⚑ sensitive moment")
             self.notify("Flagged: the reviewer will be pointed here.")
 
     def action_speaker(self) -> None:
-        if not self.recording:
-            self.notify("Start recording first (press R).", severity="warning")
+        run = self._live_run()
+        if run is None or self.session is None:
             return
         options = [(pid, pid) for pid in self.session.participants] + [("interviewer", "interviewer")]
-        at = self.run.position
+        at = run.position
 
         def done(who: str | None) -> None:
-            if who is None:
-                return
-            event = self.attempt(self.run.mark, timeline.SPEAKER, at=at, participant=who)
-            if event is not None:
+            if who is not None and self._stamped(self.attempt(run.speaker, who, at=at), {"participant": who}):
                 self.speaker = who
-                self.emit(Marked(timeline.SPEAKER, event.t, {"participant": who}))
 
         self.app.push_screen(ChooseOne("Who is speaking now?", options), done)
 
     def action_pause(self) -> None:
-        if not self.recording:
+        if self.run is None or not self.recording:
             self.notify("Nothing is being recorded.", severity="warning")
             return
         if self.state == "recording":
-            self.run.pause()
-            self.set_state("paused")
-            self.emit(Marked(timeline.PAUSE, self.run.position, {}))
+            mark = self.attempt(self.run.pause)
+            if self._stamped(mark, {}):
+                self.state = "paused"
         else:
-            self.run.resume()
-            self.set_state("recording")
-            self.emit(Marked(timeline.RESUME, self.run.position, {}))
+            mark = self.attempt(self.run.resume)
+            if self._stamped(mark, {}):
+                self.state = "recording"
 
     def action_toggle_live(self) -> None:
         if self.run is not None:
@@ -324,25 +329,21 @@ class InterviewScreen(BaseScreen):
         self.app.push_screen(Confirm("Stop recording this interview?"), done)
 
     def _stop_now(self) -> None:
-        self.set_state("finishing" if self.live else "stopped")
+        self.state = "finishing" if self.live else "stopped"
         self.stop_recording()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recorder")
     def stop_recording(self) -> None:
         run = self.run
-        try:
-            info = run.stop()
-        except FieldscribeError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=15)
-            info = None
-        self.post_message(
-            RecordingStopped(
-                self.sid, info.seconds if info else run.position, run.finish_seconds is not None, run.finish_seconds
-            )
-        )
+        if run is None:
+            return
+        result = run.stop()
+        if result.error:
+            self.app.call_from_thread(self.notify, result.error, severity="error", timeout=15)
+        self.post_message(RecordingStopped(self.sid, result.seconds, result.transcript_ready, result.finish_seconds))
 
     def on_recording_stopped(self, message: RecordingStopped) -> None:
-        self.set_state("stopped")
+        self.state = "stopped"
         self.query_one(LevelMeter).db = -math.inf
         if message.transcript_ready:
             self.notify(

@@ -3,18 +3,28 @@ suggested redaction before the transcript may leave the laptop."""
 
 from __future__ import annotations
 
+import queue
 import threading
+from typing import ClassVar
 
 from rich.markup import escape as rich_escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from ...core.errors import FieldscribeError
-from ..messages import RedactionsChanged, SegmentEdited, SuggestionsReady, TranscriptReviewed, WorkFailed
+from ...services import FieldscribeError
+from ...services.views import SegmentView, SuggestionView
+from ..messages import (
+    DecisionSaved,
+    RedactionsChanged,
+    SegmentEdited,
+    SuggestionsReady,
+    TranscriptReviewed,
+    WorkFailed,
+)
 from ..strings import tr
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne
@@ -31,7 +41,7 @@ class ReviewScreen(BaseScreen):
         "X marks other words for redaction everywhere, Shift+A accepts every suggestion. "
         "D marks the transcript reviewed once nothing is left undecided."
     )
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "play", "Play", id="review.play", tooltip="Play the selected segment (again to stop)"),
         Binding("e", "edit", "Edit", id="review.edit", tooltip="Correct the words of the selected segment"),
         Binding("k", "speaker", "Speaker", id="review.speaker", tooltip="Change who speaks in this segment"),
@@ -53,12 +63,16 @@ class ReviewScreen(BaseScreen):
     def __init__(self, sid: str) -> None:
         super().__init__()
         self.sid = sid
-        self.segments: list = []
+        self.segments: list[SegmentView] = []
+        self.participants: tuple[str, ...] = ()
         self.reviewed = False
-        self.suggested: list = []
+        self.suggested: list[SuggestionView] = []
         self.finding = True  # the name finders are still going through the transcript
         self.missing_layers: list[str] = []
         self._playing: threading.Event | None = None
+        # decisions wait here for the one worker that saves them, in the order they were made
+        self._decisions: queue.SimpleQueue[dict[str, object]] = queue.SimpleQueue()
+        self._saving = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,7 +90,7 @@ class ReviewScreen(BaseScreen):
         table.add_column("who", key="who", width=11)
         table.add_column("question", key="question", width=14)
         table.add_column("text", key="text")
-        if not self.load(find=False):
+        if not self.load():
             self.app.pop_screen()
             return
         table.focus()
@@ -100,33 +114,37 @@ class ReviewScreen(BaseScreen):
         self.missing_layers = message.missing_layers
         self._show_detail()
 
-    def load(self, find: bool = True) -> bool:
-        segments = self.attempt(self.services.segments, self.sid)
-        if segments is None:
+    def load(self) -> bool:
+        """Read the transcript (once, as the screen opens; later changes update it in place)."""
+        transcript = self.attempt(self.services.transcript, self.sid)
+        if transcript is None:
             return False
-        self.segments = segments
-        if find:
-            self.suggested = self.attempt(self.services.suggestions, self.sid) or []
-            self.finding = False
-        self.reviewed = self.services.is_reviewed(self.sid)
+        self.segments = list(transcript.segments)
+        self.participants = transcript.participants
+        self.reviewed = transcript.reviewed
         table = self.query_one("#segments", DataTable)
-        row = table.cursor_row
         table.clear()
-        for seg in segments:
-            flag = "⚑" if any(n.get("kind") == "flag" for n in seg.notes) else " "
-            table.add_row(
-                f"{flag}{clock(seg.start)}",
-                seg.speaker or "–",
-                seg.question or "–",
-                rich_escape(seg.text),
-                key=str(seg.idx),
-            )
-        if segments:
-            table.move_cursor(row=min(row, len(segments) - 1))
+        for seg in self.segments:
+            table.add_row(*self._cells(seg), key=str(seg.idx))
         self._show_detail()
         return True
 
-    def _current(self):
+    @staticmethod
+    def _cells(seg: SegmentView) -> tuple[str, str, str, str]:
+        flag = "⚑" if seg.flagged else " "
+        return (f"{flag}{clock(seg.start)}", seg.speaker or "–", seg.question or "–", rich_escape(seg.text))
+
+    def _replace(self, seg: SegmentView) -> None:
+        """One corrected segment, updated in its row (the rest of the table stays as it is)."""
+        at = next(i for i, old in enumerate(self.segments) if old.idx == seg.idx)
+        self.segments[at] = seg
+        table = self.query_one("#segments", DataTable)
+        for column, value in zip(("time", "who", "question", "text"), self._cells(seg), strict=True):
+            table.update_cell(str(seg.idx), column, value)
+        self.reviewed = False  # any edit re-opens the review
+        self._show_detail()
+
+    def _current(self) -> SegmentView | None:
         table = self.query_one("#segments", DataTable)
         if not self.segments:
             return None
@@ -170,14 +188,10 @@ class ReviewScreen(BaseScreen):
                 f"({s.kind}, {s.layer}{where})"
             )
         for note in seg.notes:
-            out.append(f"\n  {note.get('kind', 'note')}: {note.get('text') or ''}")
+            out.append(f"\n  {note.kind}: {note.text}")
         if seg.original_text:
             out.append(f"\n  Whisper heard: {seg.original_text}", "dim")
         self.query_one("#detail", Static).update(out)
-
-    def _after_change(self, idx: int, what: str) -> None:
-        self.load()
-        self.emit(SegmentEdited(self.sid, idx, what))
 
     # -- editing ------------------------------------------------------------------------------
     def action_edit(self) -> None:
@@ -186,8 +200,14 @@ class ReviewScreen(BaseScreen):
             return
 
         def done(text: str | None) -> None:
-            if text is not None and self.attempt(self.services.edit_segment, self.sid, seg.idx, text=text):
-                self._after_change(seg.idx, "text")
+            if text is None:
+                return
+            edited = self.attempt(self.services.edit_segment, self.sid, seg.idx, text=text)
+            if edited is not None:
+                self._replace(edited)
+                self.emit(SegmentEdited(self.sid, seg.idx, "text"))
+                self.finding = True  # the words changed: look again (in a worker)
+                self.find_suggestions(self.sid)
 
         self.app.push_screen(AskText(f"Words of the segment at {clock(seg.start)}", seg.text), done)
 
@@ -195,21 +215,59 @@ class ReviewScreen(BaseScreen):
         seg = self._current()
         if seg is None:
             return
-        people = self.services.session(self.sid).participants
-        options = [(p, p) for p in people] + [("interviewer", "interviewer")]
+        options = [(p, p) for p in self.participants] + [("interviewer", "interviewer")]
 
         def done(who: str | None) -> None:
-            if who and self.attempt(self.services.edit_segment, self.sid, seg.idx, speaker=who):
-                self._after_change(seg.idx, "speaker")
+            if not who:
+                return
+            edited = self.attempt(self.services.edit_segment, self.sid, seg.idx, speaker=who)
+            if edited is not None:
+                self._replace(edited)
+                self.emit(SegmentEdited(self.sid, seg.idx, "speaker"))
 
         self.app.push_screen(ChooseOne("Who speaks in this segment?", options), done)
 
     # -- redaction ----------------------------------------------------------------------------
-    def _decide(self, **kwargs) -> None:
-        result = self.attempt(self.services.decide, self.sid, **kwargs)
-        if result is not None:
-            self.load()
-            self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
+    def _decide(self, **decision: object) -> None:
+        """Queue a decision for the saving worker: the key returns at once, the detail follows."""
+        self._decisions.put(decision)
+        if not self._saving:
+            self._saving = True
+            self.save_decisions()
+
+    @work(thread=True, exit_on_error=False, group="decide")
+    def save_decisions(self) -> None:
+        """Save queued decisions one after the other (deciding re-reads the transcript: too slow
+        for the UI thread on an hour of talk); each result is the transcript's suggestions now."""
+        while True:
+            try:
+                decision = self._decisions.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                if "phrase" in decision:
+                    found = self.services.redact_phrase(self.sid, str(decision["phrase"]))
+                else:
+                    found = self.services.decide(self.sid, **decision)  # type: ignore[arg-type]
+            except FieldscribeError as exc:
+                self.post_message(WorkFailed("decide", str(exc)))
+                continue
+            self.post_message(DecisionSaved(self.sid, found))
+        self.app.call_from_thread(self._saved)
+
+    def _saved(self) -> None:
+        self._saving = False
+        if not self._decisions.empty():  # queued after the worker looked for the last time
+            self._saving = True
+            self.save_decisions()
+
+    def on_decision_saved(self, message: DecisionSaved) -> None:
+        if message.sid != self.sid:
+            return
+        self.suggested = message.suggestions
+        self.reviewed = False  # deciding re-opens the review
+        self._show_detail()
+        self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
 
     def _mine(self) -> list[int]:
         seg = self._current()
@@ -219,12 +277,12 @@ class ReviewScreen(BaseScreen):
         return sorted({s.n for s in self.suggested if seg is not None and s.segment == seg.idx})
 
     def action_accept(self) -> None:
-        if self._mine():
-            self._decide(accept=self._mine())
+        if mine := self._mine():
+            self._decide(accept=mine)
 
     def action_reject(self) -> None:
-        if self._mine():
-            self._decide(reject=self._mine())
+        if mine := self._mine():
+            self._decide(reject=mine)
 
     def action_accept_all(self) -> None:
         if not self.finding:
@@ -232,9 +290,8 @@ class ReviewScreen(BaseScreen):
 
     def action_redact(self) -> None:
         def done(entry: str | None) -> None:
-            if entry and self.attempt(self.services.redact_phrase, self.sid, entry) is not None:
-                self.load()
-                self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
+            if entry:
+                self._decide(phrase=entry)
 
         self.app.push_screen(
             AskText(
@@ -245,6 +302,9 @@ class ReviewScreen(BaseScreen):
         )
 
     def action_done(self) -> None:
+        if self._saving:
+            self.notify("Saving your last decision; press D again in a moment.", severity="warning")
+            return
         try:
             self.services.mark_reviewed(self.sid)
         except FieldscribeError as exc:

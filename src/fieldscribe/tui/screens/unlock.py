@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.widgets import Input, Label, Static
 
-from ...core.errors import FieldscribeError
+from ...services import FieldscribeError
 from ..messages import Unlocked, UnlockFailed
 from ..strings import tr
 from .base import BaseScreen
