@@ -15,17 +15,28 @@ drawn after the #domain label shows the new question number. Transcribing a wind
 about a second in every eight or more, so the live phase presses on until enough presses
 (--busy) overlapped one; those are reported on their own line too.
 
+Then (c), the review screen of a one-hour transcript (the annotated English interview turns
+of tests/data/deid/dev_en.jsonl cycled to ~9,000 words, each segment made unique): A and R
+alternately on segments with suggested redactions. Saving a decision re-reads and re-checks
+the whole transcript, so it runs in a worker; what counts is how long the UI thread (the
+event loop Textual draws from) is held, from the key until the decision shows: sampled by a
+1 ms ticker on that loop, the longest stall per press. The baseline in the same run is a
+cursor move (↓) on the same screen, and the worker's time is printed beside it: what one
+key held the UI for when decisions were saved on the UI thread.
+
 (Pilot.press itself is not the stopwatch: after each key it waits until the *process* looks
 idle — process CPU time, which counts the transcriber's thread — so with live transcription
 it would time the transcriber, up to a second a key, not the interface.)
 
   .venv/bin/python scripts/bench_tui_latency.py [--presses 40] [--gap 0.3] [--model base]
+      [--only interview|review] [--decisions 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import shutil
@@ -232,6 +243,143 @@ async def phase(
     }
 
 
+class LoopStalls:
+    """How long the event loop was held at a stretch: a ticker that sleeps 1 ms and notes when
+    it woke. A gap much longer than 1 ms is time the loop (the UI thread) spent elsewhere."""
+
+    def __init__(self) -> None:
+        self.wakes: list[float] = []
+        self.task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            self.wakes.append(time.perf_counter())
+            await asyncio.sleep(0.001)
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._tick())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def longest(self, t0: float, t1: float) -> float:
+        """The longest stall (ms) overlapping [t0, t1], less the ticker's own 1 ms sleep."""
+        gaps = [b - a for a, b in itertools.pairwise(self.wakes) if b >= t0 and a <= t1]
+        return max(0.0, (max(gaps, default=0.0) - 0.001) * 1000)
+
+
+def hour_transcript() -> list[str]:
+    """The annotated English interview turns cycled to an hour of talk (~9,000 words), cut at
+    sentence ends into segments of Whisper's usual length (a dozen words or so)."""
+    import re
+
+    from fieldscribe.core.deid.evaluation import load
+
+    turns = [t.text for t in load(ROOT / "tests" / "data" / "deid" / "dev_en.jsonl") if t.text.strip()]
+    sentences = [part for text in turns for part in re.split(r"(?<=[.?!])\s+", text.strip()) if part]
+    lines: list[str] = []
+    words = 0
+    while words < 9000:
+        text = sentences[len(lines) % len(sentences)]
+        lines.append(f"({len(lines) + 1}) {text}")  # unique, so no cache helps
+        words += len(text.split())
+    return lines
+
+
+async def review_phase(pilot, *, decisions: int, rng: random.Random) -> dict:
+    """(c): A/R on an hour-long transcript; the UI thread's longest stall per key."""
+    from textual import events
+
+    from fieldscribe.tui.screens.home import HomeScreen
+    from fieldscribe.tui.screens.review import ReviewScreen
+
+    app = pilot.app
+    assert isinstance(app.screen, HomeScreen), app.screen
+    table = app.screen.query_one("#sessions")
+    table.move_cursor(row=table.row_count - 1)  # the transcribed session, planned last
+    await pilot.pause()
+    opened = time.perf_counter()
+    await pilot.press("v")
+    deadline = time.monotonic() + 300
+    while not (isinstance(app.screen, ReviewScreen) and not app.screen.finding):
+        assert time.monotonic() < deadline, "the review screen did not finish looking for suggestions"
+        await asyncio.sleep(0.05)
+    screen = app.screen
+    ready_s = time.perf_counter() - opened
+    rows = {s.segment: i for i, s in enumerate(screen.suggested)}  # any order; mapped to rows below
+    row_of = {seg.idx: i for i, seg in enumerate(screen.segments)}
+    with_suggestions = sorted({row_of[s.segment] for s in screen.suggested if s.segment in row_of})
+    assert with_suggestions, f"no suggestions in {len(screen.segments)} segments ({len(rows)})"
+    saved: list[float] = []  # when the screen applied each saved decision
+    applied = ReviewScreen.on_decision_saved
+
+    def on_saved(self, message) -> None:
+        applied(self, message)
+        saved.append(time.perf_counter())
+
+    ReviewScreen.on_decision_saved = on_saved
+    stalls = LoopStalls()
+    stalls.start()
+    grid = screen.query_one("#segments")
+
+    async def key(name: str) -> float:
+        event = events.Key(name, None)
+        event.set_sender(app)
+        started = time.perf_counter()
+        app._driver.send_message(event)
+        return started
+
+    moves: list[float] = []
+    decided: list[float] = []
+    worker_ms: list[float] = []
+    for i in range(decisions):
+        target = with_suggestions[rng.randrange(len(with_suggestions))]
+        grid.move_cursor(row=max(0, target - 1))
+        await asyncio.sleep(0.2)
+        t0 = await key("down")  # baseline: a cursor move (the detail pane is redrawn)
+        await asyncio.sleep(0.2)
+        moves.append(stalls.longest(t0, time.perf_counter()))
+        saved_before = len(saved)
+        t0 = await key("a" if i % 2 == 0 else "r")
+        deadline = time.monotonic() + 60
+        while len(saved) == saved_before:  # the worker's result has been applied
+            assert time.monotonic() < deadline, "a decision was not saved"
+            await asyncio.sleep(0.002)
+        t1 = saved[-1]
+        await asyncio.sleep(0.05)  # and drawn
+        decided.append(stalls.longest(t0, time.perf_counter()))
+        worker_ms.append((t1 - t0) * 1000)
+    stalls.stop()
+    ReviewScreen.on_decision_saved = applied
+    await pilot.press("escape")
+    await pilot.pause()
+    return {
+        "move": moves,
+        "decide": decided,
+        "worker": worker_ms,
+        "segments": len(screen.segments),
+        "suggestions": len(screen.suggested),
+        "ready_s": ready_s,
+    }
+
+
+def add_hour_transcript(vault: Path) -> str:
+    """A third session holding an hour-long stored transcript (no audio: review needs none)."""
+    from fieldscribe.core.study import load_study
+    from fieldscribe.core.vault import Vault
+    from tests.conftest import PASSPHRASE, STUDY_EN
+    from tests.test_deidentify import transcript_session
+
+    v = Vault.open(vault)
+    try:
+        v.unlock(PASSPHRASE)
+        _pid, sid = transcript_session(v, load_study(STUDY_EN).study, "Ann Lee", hour_transcript())
+    finally:
+        v.close()
+    return sid
+
+
 async def bench(args, folder: Path) -> dict:
     from fieldscribe.core import sessions
     from fieldscribe.core.audio.recorder import RecorderConfig
@@ -252,7 +400,9 @@ async def bench(args, folder: Path) -> dict:
         sessions.create_session(v, [pids[0]], wave=2)  # S2, for the baseline
     finally:
         v.close()
-    pcm, once = speech(folder, 300)
+    if args.only != "interview":
+        add_hour_transcript(vault)
+    pcm, once = speech(folder, 300) if args.only != "review" else (np.zeros((RATE, 1), dtype="int16"), 0.0)
     services = Services(
         vault,
         source_factory=lambda: ArraySource(pcm, realtime=True),
@@ -275,8 +425,11 @@ async def bench(args, folder: Path) -> dict:
                 "min_busy": args.busy,
                 "rng": rng,
             }
-            results["baseline"] = await phase(pilot, probe, busy, row=1, live=False, **common)
-            results["live"] = await phase(pilot, probe, busy, row=0, live=True, **common)
+            if args.only != "review":
+                results["baseline"] = await phase(pilot, probe, busy, row=1, live=False, **common)
+                results["live"] = await phase(pilot, probe, busy, row=0, live=True, **common)
+            if args.only != "interview":
+                results["review"] = await review_phase(pilot, decisions=args.decisions, rng=rng)
             await app.action_quit()
     finally:
         services.close()
@@ -298,6 +451,8 @@ def main() -> None:
     )
     parser.add_argument("--segments", type=int, default=2, help="live segments to wait for before measuring")
     parser.add_argument("--model", default=None, help="live model (default: the study's, else base)")
+    parser.add_argument("--only", choices=("interview", "review"), help="run one part only")
+    parser.add_argument("--decisions", type=int, default=30, help="review: A/R presses on an hour's transcript")
     args = parser.parse_args()
     os.environ.setdefault("FIELDSCRIBE_MODELS_DIR", str(Path(tempfile.gettempdir()) / "fieldscribe-bench-models"))
 
@@ -306,6 +461,10 @@ def main() -> None:
         r = asyncio.run(bench(args, folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    if "review" in r:
+        print_review(r["review"])
+    if args.only == "review":
+        return
     model = args.model or "study default (base)"
     print(
         f"fieldscribe interview-screen latency benchmark — {os.cpu_count()} CPUs; Textual headless 100×30; "
@@ -347,6 +506,30 @@ def main() -> None:
         f"{'yes' if busy_p95 < 100 else 'NO'} ({busy_p95:.1f} ms); baseline {'yes' if bp < 100 else 'NO'} "
         f"({bp:.1f} ms)"
     )
+
+
+def print_review(r: dict) -> None:
+    print(
+        f"review-screen benchmark — {os.cpu_count()} CPUs; an hour-long English transcript "
+        f"({r['segments']} segments, {r['suggestions']} suggested redactions, ready {r['ready_s']:.1f} s after V); "
+        "longest UI-thread stall per key, from the key until the result is drawn"
+    )
+    print(f"{'key':<48}{'presses':>8}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}")
+    rows = {
+        "(c0) ↓ cursor move (baseline)": r["move"],
+        "(c) A / R: accept or reject a segment's": r["decide"],
+        "    …the worker saving it (was on the UI thread)": r["worker"],
+    }
+    stats = {}
+    for label, values in rows.items():
+        stats[label] = (statistics.median(values), percentile(values, 0.95), max(values))
+        med, p95, mx = stats[label]
+        print(f"{label:<48}{len(values):>8}{med:>10.1f}{p95:>9.1f}{mx:>9.1f}")
+    (bm, bp, _bx), (dm, dp, dx), (wm, _wp, _wx) = stats.values()
+    print(
+        f"ratio (c)/(c0): median {dm / max(bm, 0.1):.2f}, p95 {dp / max(bp, 0.1):.2f}; worker/(c) median {wm / max(dm, 0.1):.1f}"
+    )
+    print(f"A/R under 50 ms on the UI thread: {'yes' if dx < 50 else 'NO'} (max {dx:.1f} ms, p95 {dp:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -365,6 +365,47 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         assert replacement_table(v)["Sundays"] == "[day of the week]"
 
 
+async def test_review_decisions_show_at_once_and_are_saved_in_the_order_made(vault_path, study_en):
+    """A and R return at once (a worker saves them, one after the other); the detail shows the
+    decision before it is saved, and what is saved is what the reviewer pressed."""
+    v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        from fieldscribe.core.guides import import_guide
+
+        import_guide(v, study_en)
+        _pid, _sid = transcript_session(
+            v,
+            study_en.study,
+            "Ann Lee",
+            ["My name is Ann Lee.", "My friend Tom Baker came along.", "Call me on 07700 900123 any time."],
+        )
+    app = app_for(vault_path)
+    said = Messages()
+    async with app.run_test(size=(120, 40), message_hook=said) as pilot:
+        await unlock(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and not app.screen.finding)
+        screen = app.screen
+        by_row = [sorted({s.n for s in screen.suggested if s.segment == seg.idx}) for seg in screen.segments]
+        assert all(by_row), f"every line has a suggestion: {by_row}"
+        await pilot.press("a")
+        shown = {s.n: s.status for s in screen.suggested}
+        assert all(shown[n] == "accepted" for n in by_row[0]), "shown as accepted before it is saved"
+        await pilot.press("down", "r", "down", "a")
+        await wait_until(pilot, lambda: len(said.of(m.RedactionsChanged)) == 3, what="three decisions saved")
+        final = {s.n: s.status for s in screen.suggested}
+        assert [final[n] for n in by_row[1]] == ["rejected"] * len(by_row[1])
+        assert [final[n] for n in by_row[2]] == ["accepted"] * len(by_row[2])
+        assert not screen.reviewed
+    v = opened(vault_path)
+    with v:
+        from fieldscribe.core.deid.review import rejected_strings, replacement_table
+
+        table = replacement_table(v)
+        assert "Ann Lee" in table and any("07700" in k for k in table)
+        assert "Tom Baker" not in table and any("tom" in r.lower() for r in rejected_strings(v))
+
+
 # -- help, palette, layout ----------------------------------------------------------------------
 async def test_f1_help_and_the_palette_commands(vault_path, study_en):
     make_vault(vault_path, study_en)

@@ -56,6 +56,25 @@ _ATTENTION = {
 ProgressCallback = Callable[[Progress], None]
 
 
+_frozen = threading.Lock()
+_frozen_once: list[bool] = []
+
+
+def _models_out_of_collection() -> None:
+    """Once the name finders are loaded, take every object alive out of the cyclic garbage
+    collector's reach (gc.freeze). The models are hundreds of thousands of objects that live as
+    long as the app; a full collection walked them all while holding the interpreter — every
+    thread, the UI's included, stood still for ~100 ms (scripts/bench_tui_latency.py, review
+    phase). Frozen objects are still freed as soon as nothing refers to them (decrypted text
+    included); only garbage in reference cycles among them would wait for the process to end."""
+    import gc
+
+    with _frozen:
+        if not _frozen_once:
+            gc.freeze()
+            _frozen_once.append(True)
+
+
 def _segment_view(seg: StoredSegment) -> SegmentView:
     notes = tuple(FieldNote(str(n.get("kind") or "note"), str(n.get("text") or "")) for n in seg.notes)
     return SegmentView(
@@ -347,8 +366,11 @@ class Services:
     def suggestions(self, sid: str) -> list[SuggestionView]:
         """Every suggested redaction in the current transcript (runs the offline name finders:
         call from a worker)."""
+        from ..core.deid import ner
         from ..core.deid.review import suggestions
 
+        ner.warm_up((self.study_language(),))
+        _models_out_of_collection()
         return _suggestion_views(suggestions(self.vault, sid))
 
     def deid_layers(self) -> list[str]:

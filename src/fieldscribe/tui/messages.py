@@ -166,10 +166,12 @@ class SuggestionsReady(AppEvent):
 
 @_message
 class DecisionSaved(AppEvent):
-    """A redaction decision was saved (in a worker); these are the transcript's suggestions now."""
+    """A redaction decision was saved (in a worker), or refused with `error`; `suggestions` are
+    the transcript's as they now stand (None if they could not be read)."""
 
     sid: str
-    suggestions: list[SuggestionView]
+    suggestions: list[SuggestionView] | None
+    error: str | None = None
 
 
 @_message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.markup import escape as rich_escape
@@ -29,6 +30,17 @@ from ..strings import tr
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne
 from .interview import clock
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One reviewer's decision, waiting to be saved: groups to accept or reject, every
+    undecided one, or the reviewer's own words to redact."""
+
+    accept: tuple[int, ...] = ()
+    reject: tuple[int, ...] = ()
+    accept_all: bool = False
+    phrase: str | None = None
 
 
 class ReviewScreen(BaseScreen):
@@ -71,8 +83,9 @@ class ReviewScreen(BaseScreen):
         self.missing_layers: list[str] = []
         self._playing: threading.Event | None = None
         # decisions wait here for the one worker that saves them, in the order they were made
-        self._decisions: queue.SimpleQueue[dict[str, object]] = queue.SimpleQueue()
+        self._decisions: queue.SimpleQueue[Decision] = queue.SimpleQueue()
         self._saving = False
+        self._pending = 0  # decisions queued or being saved
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -228,29 +241,53 @@ class ReviewScreen(BaseScreen):
         self.app.push_screen(ChooseOne("Who speaks in this segment?", options), done)
 
     # -- redaction ----------------------------------------------------------------------------
-    def _decide(self, **decision: object) -> None:
-        """Queue a decision for the saving worker: the key returns at once, the detail follows."""
+    def _decide(self, decision: Decision) -> None:
+        """Queue a decision for the saving worker. The key returns at once and the detail shows
+        the decision straight away (a group is decided as one, so its outcome is known); the
+        worker's result, the transcript's suggestions as saved, replaces it a moment later."""
+        accept, reject = set(decision.accept), set(decision.reject)
+        if decision.accept_all:
+            accept = {s.n for s in self.suggested if s.status == "suggested"}
+        if accept or reject:
+            self.suggested = [
+                replace(s, status="accepted" if s.n in accept else "rejected") if s.n in accept | reject else s
+                for s in self.suggested
+            ]
+            self._show_detail()
         self._decisions.put(decision)
+        self._pending += 1
         if not self._saving:
             self._saving = True
             self.save_decisions()
 
     @work(thread=True, exit_on_error=False, group="decide")
     def save_decisions(self) -> None:
-        """Save queued decisions one after the other (deciding re-reads the transcript: too slow
-        for the UI thread on an hour of talk); each result is the transcript's suggestions now."""
+        """Save queued decisions one after the other (deciding re-reads and re-checks the whole
+        transcript: seconds on an hour of talk, too slow for the UI thread). Each one answers
+        with the transcript's suggestions as saved; one that is refused answers with its
+        sentence and the suggestions as they stand, so the screen never shows a decision that
+        did not happen."""
         while True:
             try:
                 decision = self._decisions.get_nowait()
             except queue.Empty:
                 break
             try:
-                if "phrase" in decision:
-                    found = self.services.redact_phrase(self.sid, str(decision["phrase"]))
+                if decision.phrase:
+                    found = self.services.redact_phrase(self.sid, decision.phrase)
                 else:
-                    found = self.services.decide(self.sid, **decision)  # type: ignore[arg-type]
+                    found = self.services.decide(
+                        self.sid,
+                        accept=list(decision.accept),
+                        reject=list(decision.reject),
+                        accept_all=decision.accept_all,
+                    )
             except FieldscribeError as exc:
-                self.post_message(WorkFailed("decide", str(exc)))
+                try:
+                    now = self.services.suggestions(self.sid)
+                except FieldscribeError:
+                    now = None  # locked meanwhile: the screen is going away
+                self.post_message(DecisionSaved(self.sid, now, str(exc)))
                 continue
             self.post_message(DecisionSaved(self.sid, found))
         self.app.call_from_thread(self._saved)
@@ -264,10 +301,15 @@ class ReviewScreen(BaseScreen):
     def on_decision_saved(self, message: DecisionSaved) -> None:
         if message.sid != self.sid:
             return
-        self.suggested = message.suggestions
-        self.reviewed = False  # deciding re-opens the review
-        self._show_detail()
-        self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
+        self._pending -= 1
+        if message.error:
+            self.notify(message.error, severity="error", timeout=8)
+        if self._pending == 0 and message.suggestions is not None:  # later ones would overtake it
+            self.suggested = message.suggestions
+            self._show_detail()
+        if message.error is None:
+            self.reviewed = False  # deciding re-opens the review
+            self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
 
     def _mine(self) -> list[int]:
         seg = self._current()
@@ -278,20 +320,20 @@ class ReviewScreen(BaseScreen):
 
     def action_accept(self) -> None:
         if mine := self._mine():
-            self._decide(accept=mine)
+            self._decide(Decision(accept=tuple(mine)))
 
     def action_reject(self) -> None:
         if mine := self._mine():
-            self._decide(reject=mine)
+            self._decide(Decision(reject=tuple(mine)))
 
     def action_accept_all(self) -> None:
         if not self.finding:
-            self._decide(accept_all=True)
+            self._decide(Decision(accept_all=True))
 
     def action_redact(self) -> None:
         def done(entry: str | None) -> None:
             if entry:
-                self._decide(phrase=entry)
+                self._decide(Decision(phrase=entry))
 
         self.app.push_screen(
             AskText(
@@ -302,7 +344,7 @@ class ReviewScreen(BaseScreen):
         )
 
     def action_done(self) -> None:
-        if self._saving:
+        if self._pending:
             self.notify("Saving your last decision; press D again in a moment.", severity="warning")
             return
         try:
