@@ -136,11 +136,11 @@ async def eligibility_step(pilot, *, exclusion: bool = False) -> None:
     screen.query_one("#group", Select).value = "service_user"
     screen.query_one("#site", Select).value = "Riverside Day Centre"
     screen.query_one("#name", Input).value = "Wing Yan Lau"
-    study = app.services.study()
-    for c in study.eligibility.inclusion:
+    form = app.services.enrolment_form()
+    for c in form.inclusion:
         screen.query_one(f"#inc-{c.id}").value = True
     if exclusion:
-        screen.query_one(f"#exc-{study.eligibility.exclusion[0].id}").value = True
+        screen.query_one(f"#exc-{form.exclusion[0].id}").value = True
     await pilot.press("ctrl+n")
     await pilot.pause()
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..core import consent, participants, sessions
 from ..core.errors import InvalidInput
 from ..core.guides import current_guide, load_guide
-from ..core.study import ChoiceField, NumberField, Study, StudyFile
+from ..core.study import ChoiceField, NumberField, Study
 from ..core.vault import Locked, Vault
 from .interview import Interview, LevelCallback, LiveTextCallback, level_listener, segment_listener
 from .views import (
@@ -178,15 +178,13 @@ class Services:
             self._vault = None
 
     # -- the study ------------------------------------------------------------------------------
-    def study_file(self) -> StudyFile:
-        return current_guide(self.vault)
-
-    def study(self) -> Study:
-        return self.study_file().study
+    def _study(self) -> Study:
+        """The current study file's protocol (a core record: stays inside the services)."""
+        return current_guide(self.vault).study
 
     def study_language(self) -> str:
         """The study's interview language (en | zh): the interface follows it unless set."""
-        return self.study().study.language
+        return self._study().study.language
 
     def _session_study(self, sid: str) -> Study:
         return load_guide(self.vault, sessions.get_session(self.vault, sid).guide_sha256).study
@@ -198,7 +196,7 @@ class Services:
         from ..core.overview import TAMPERED as TAMPERED_KIND
         from ..core.overview import overview
 
-        study = self.study()
+        study = self._study()
         view = overview(self.vault, study)
         rows: list[SessionRow] = []
         by_person: dict[str, list[SessionRow]] = {}
@@ -229,7 +227,7 @@ class Services:
     # -- enrolment ------------------------------------------------------------------------------
     def enrolment_form(self) -> EnrolmentForm:
         """What the three enrolment steps ask, from the current study file."""
-        study = self.study()
+        study = self._study()
         return EnrolmentForm(
             groups=tuple(Choice(g.id, g.label) for g in study.groups),
             sites=tuple(site.name for site in study.study.sites),
@@ -245,11 +243,11 @@ class Services:
 
     def check_eligibility(self, answers: dict[str, bool]) -> None:
         """Raises NotEligible (with every reason) when the answers exclude the person."""
-        participants.check_eligibility(self.study(), answers)
+        participants.check_eligibility(self._study(), answers)
 
     def parse_answer(self, field_id: str, raw: Any) -> Any:
         """One questionnaire answer as typed, checked against its field (InvalidAnswer says why)."""
-        return self.study().parse_answer(field_id, raw)
+        return self._study().parse_answer(field_id, raw)
 
     def enrol(
         self,
@@ -265,7 +263,7 @@ class Services:
     ) -> str:
         """Enrol and record consent. Eligibility and every answer are checked before anything
         is stored, so a refusal leaves no half-enrolled person behind."""
-        study = self.study()
+        study = self._study()
         participants.check_eligibility(study, eligibility)
         for field_id, raw in baseline.items():
             study.parse_answer(field_id, raw)
