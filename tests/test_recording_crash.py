@@ -144,9 +144,7 @@ def test_no_plaintext_audio_on_disk_after_recording(vault, vault_path, study_en)
     assert len(needles) > 20
     tmp = Path(tempfile.gettempdir())
     candidates = [p for p in vault_path.rglob("*") if p.is_file()]
-    candidates += [
-        p for p in tmp.rglob("*") if p.is_file() and _recent(p, started) and not p.is_relative_to(vault_path)
-    ]
+    candidates += [p for p in _files_under(tmp) if _recent(p, started) and not p.is_relative_to(vault_path)]
     for path in candidates:
         try:
             blob = path.read_bytes()
@@ -166,6 +164,12 @@ def _recovered(v: Vault):
         for e in v.audit.entries()
         if e.action == "recording.recovered"
     ]
+
+
+def _files_under(root: Path) -> list[Path]:
+    """Every file below `root`. The temp folder is shared with other programs, whose folders come
+    and go during the walk: os.walk skips one that vanished (Path.rglob raised)."""
+    return [Path(folder, name) for folder, _dirs, names in os.walk(root) for name in names]
 
 
 def _recent(path: Path, since: float) -> bool:
