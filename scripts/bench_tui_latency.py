@@ -181,7 +181,7 @@ async def phase(
 
     app = pilot.app
     assert isinstance(app.screen, HomeScreen), app.screen
-    app.settings.live_transcription = live
+    app.settings = app.settings.model_copy(update={"live_transcription": live})  # frozen: a new one
     table = app.screen.query_one("#sessions")
     table.move_cursor(row=row)
     await pilot.pause()
@@ -335,16 +335,18 @@ async def review_phase(pilot, *, decisions: int, rng: random.Random) -> dict:
     worker_ms: list[float] = []
     for i in range(decisions):
         target = with_suggestions[rng.randrange(len(with_suggestions))]
-        grid.move_cursor(row=max(0, target - 1))
+        grid.move_cursor(row=target - 1 if target else 1)
         await asyncio.sleep(0.2)
-        t0 = await key("down")  # baseline: a cursor move (the detail pane is redrawn)
+        t0 = await key("down" if target else "up")  # baseline: a cursor move onto it (the detail is redrawn)
         await asyncio.sleep(0.2)
         moves.append(stalls.longest(t0, time.perf_counter()))
         saved_before = len(saved)
         t0 = await key("a" if i % 2 == 0 else "r")
         deadline = time.monotonic() + 60
         while len(saved) == saved_before:  # the worker's result has been applied
-            assert time.monotonic() < deadline, "a decision was not saved"
+            assert time.monotonic() < deadline, (
+                f"a decision was not saved: {screen.finding=} {app.screen=} {[n.message for n in app._notifications]}"
+            )
             await asyncio.sleep(0.002)
         t1 = saved[-1]
         await asyncio.sleep(0.05)  # and drawn
@@ -516,7 +518,7 @@ def print_review(r: dict) -> None:
     )
     print(f"{'key':<48}{'presses':>8}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}")
     rows = {
-        "(c0) ↓ cursor move (baseline)": r["move"],
+        "(c0) ↓/↑ cursor move (baseline)": r["move"],
         "(c) A / R: accept or reject a segment's": r["decide"],
         "    …the worker saving it (was on the UI thread)": r["worker"],
     }
