@@ -32,6 +32,36 @@ def test_known_silence_phrases_are_dropped_only_when_the_model_doubted_speech():
     assert not real.dropped and real.text == "Thank you."
 
 
+def test_subtitle_credits_are_dropped_even_when_the_model_was_sure():
+    sure = {"no_speech_prob": 0.01, "avg_logprob": -0.1}
+    for text in (
+        "字幕由Amara.org社区提供",
+        "Subtitles by the Amara.org community",
+        "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
+    ):
+        (out,) = guard([seg(text, **sure)])
+        assert out.dropped and out.flags == ("dropped:boilerplate",), text
+    (real,) = guard([seg("We watched the subtitles together at the group.", **sure)])
+    assert not real.dropped
+
+
+def test_a_segment_that_gives_back_the_initial_prompt_is_dropped():
+    prompt = "以下是普通话访谈的录音，使用简体中文和标点符号。"
+    for echo in ("作用简体中文和标点符号。", "以下是普通话访谈的录音。", "使用简体中文和标点符号"):
+        (out,) = guard([seg(echo)], prompt=prompt)
+        assert out.dropped and out.flags == ("dropped:prompt_echo",) and out.text == "", echo
+    for said in ("我觉得访谈的时候很紧张。", "好的。", "录音开始了吗？我们可以开始了。"):
+        (out,) = guard([seg(said)], prompt=prompt)
+        assert not out.dropped, said
+    (no_prompt,) = guard([seg("作用简体中文和标点符号。")])
+    assert not no_prompt.dropped
+    english = "The following is an interview about peer support at a day centre."
+    (out,) = guard([seg("an interview about peer support at a day centre")], prompt=english)
+    assert out.dropped
+    (out,) = guard([seg("Peer support at the centre matters to me a lot, you know.")], prompt=english)
+    assert not out.dropped
+
+
 def test_repetition_loops_are_collapsed_and_flagged():
     (out,) = guard([seg("I went there and I think I think I think I think I think it helped.")])
     assert out.text == "I went there and I think it helped." and "repetition_collapsed" in out.flags

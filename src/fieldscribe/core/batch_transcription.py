@@ -80,7 +80,7 @@ def transcribe_session(
         on_progress(Progress(done, total, 0.0))
     for seg in transcribe_array(audio, info.path, settings, offset=done, cancel=cancel):
         # commit every segment: a crash or Ctrl-C resumes after the last one
-        checked = commit_segment(vault, t, key, seg, previous, events)
+        checked = commit_segment(vault, t, key, seg, previous, events, settings.prompt())
         done = checked.end
         if on_progress:
             on_progress(Progress(done, total, time.monotonic() - started))

@@ -117,7 +117,9 @@ class LiveTranscriber:
         offset = self._buffer_start
         events = timeline.events(self.vault, self.session_id, self._key)
         for seg in transcribe_array(window, self.model_path, self.settings, offset=offset, cancel=self._stop):
-            checked = commit_segment(self.vault, self.transcript, self._key, seg, self._previous, events)
+            checked = commit_segment(
+                self.vault, self.transcript, self._key, seg, self._previous, events, self.settings.prompt()
+            )
             if self.on_segment:
                 self.on_segment(checked)
         done = offset + cut / SAMPLE_RATE

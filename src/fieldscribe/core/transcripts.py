@@ -236,13 +236,14 @@ def commit_segment(
     seg: Segment,
     previous: list[Committed],
     events: list[timeline.Event],
+    prompt: str | None = None,
 ) -> Segment:
     """Check one new segment against those before it (PREVIOUS: the run's committed segments
-    in order), seal it and move the resume point to its end in one transaction, and append
+    in order) and against the initial PROMPT Whisper was given, seal it and move the resume point to its end in one transaction, and append
     it to PREVIOUS. The batch run and live transcription both commit through here, one
     segment at a time: a crash or Ctrl-C resumes after the last one."""
     prev_end = previous[-1].end if previous else float("-inf")
-    (checked,) = guard([seg], previous)
+    (checked,) = guard([seg], previous, prompt)
     store_segments(vault, t, key, [checked], events, checked.end, prev_end)
     previous.append(checked)
     return checked

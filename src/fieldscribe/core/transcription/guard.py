@@ -2,17 +2,21 @@
 
 Whisper invents text in silence ("Thank you for watching", "字幕由Amara.org社区提供") and can
 loop, repeating a phrase for minutes. We drop segments that are confidently non-speech,
-drop known silence phrases when the model itself doubted there was speech, collapse a
-phrase repeated many times in a row, and drop a segment that repeats the previous ones
-verbatim. Everything removed or changed is *flagged*, never silently lost: the flags travel
+drop the subtitle credits of its training data wherever they appear (nobody says them in an
+interview), drop short polite phrases when the model itself doubted there was speech, drop a
+segment that gives back the initial prompt (what Whisper does with speech it cannot make out),
+collapse a phrase repeated many times in a row, and drop a segment that repeats the previous
+ones verbatim. Everything removed or changed is *flagged*, never silently lost: the flags travel
 with the segment (dropped ones are kept as flagged, empty-text segments for the reviewer).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 from typing import Protocol
 
 NO_SPEECH_PROB = 0.6
@@ -20,7 +24,8 @@ LOW_LOGPROB = -1.0
 MAX_COMPRESSION = 2.4
 REPEAT_RUN = 3  # the same segment text this many times in a row is a loop
 
-# Phrases Whisper is known to produce from silence or music (training-data subtitles).
+# Phrases Whisper produces from silence or music that a person might also really say: dropped
+# only when the model itself doubted there was speech.
 SILENCE_PHRASES = {
     "thank you",
     "thank you.",
@@ -31,13 +36,17 @@ SILENCE_PHRASES = {
     "please subscribe.",
     "bye.",
     "you",
-    "subtitles by the amara.org community",
-    "字幕由amara.org社区提供",
-    "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
     "谢谢观看",
     "谢谢大家",
-    "优优独播剧场——youku",
 }
+# Subtitle credits and channel plugs from Whisper's training data (Amara, YouTube, Youku …):
+# never part of an interview, so dropped wherever they appear. Matched on the text folded by
+# _fold (lower case, no spaces or punctuation).
+BOILERPLATE = re.compile(
+    r"amaraorg|subtitlesby|subtitledby|captionsby|transcribedby|字幕|点赞订阅|订阅转发|明镜|点点栏目|独播剧场|youku"
+)
+PROMPT_ECHO = 0.6  # this share of a segment found in one piece in the initial prompt: an echo
+PROMPT_ECHO_MIN = 4  # characters; shorter segments ("好的") are too short to tell
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,24 @@ class Segment:
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def _fold(text: str) -> str:
+    """Letters and digits only, lower case: 'Subtitles by the Amara.org community' ->
+    'subtitlesbytheamaraorgcommunity'; Chinese punctuation goes too."""
+    return "".join(c for c in text.lower() if unicodedata.category(c)[0] in "LN")
+
+
+def echoes_prompt(text: str, prompt: str | None) -> bool:
+    """Whether TEXT is (mostly) a piece of the initial prompt given back: on speech it cannot
+    make out, Whisper continues its prompt ("作用简体中文和标点符号。" from "…使用简体中文和标点符号。")."""
+    if not prompt:
+        return False
+    said, given = _fold(text), _fold(prompt)
+    if len(said) < PROMPT_ECHO_MIN or not given:
+        return False
+    match = SequenceMatcher(None, said, given, autojunk=False).find_longest_match(0, len(said), 0, len(given))
+    return match.size >= PROMPT_ECHO * len(said)
 
 
 def collapse_repeats(text: str, min_repeats: int = 4) -> tuple[str, bool]:
@@ -84,8 +111,9 @@ class Heard(Protocol):
     def dropped(self) -> bool: ...
 
 
-def guard(segments: list[Segment], previous: Sequence[Heard] | None = None) -> list[Segment]:
-    """Apply every rule; return segments in order with flags (dropped ones have empty text)."""
+def guard(segments: list[Segment], previous: Sequence[Heard] | None = None, prompt: str | None = None) -> list[Segment]:
+    """Apply every rule; return segments in order with flags (dropped ones have empty text).
+    PROMPT is the initial prompt Whisper was given, if any."""
     out: list[Segment] = []
     history: list[Heard] = [s for s in (previous or []) if not s.dropped][-REPEAT_RUN:]
     for seg in segments:
@@ -93,6 +121,10 @@ def guard(segments: list[Segment], previous: Sequence[Heard] | None = None) -> l
         flags = list(seg.flags)
         if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
             flags.append("dropped:no_speech")
+        elif BOILERPLATE.search(_fold(text)):
+            flags.append("dropped:boilerplate")
+        elif echoes_prompt(text, prompt):
+            flags.append("dropped:prompt_echo")
         elif _norm(text) in SILENCE_PHRASES and (seg.no_speech_prob > 0.3 or seg.avg_logprob < -0.7):
             flags.append("dropped:silence_phrase")
         else:
