@@ -110,12 +110,13 @@ def models() -> None:
 
 @models.command("list")
 def models_list() -> None:
-    """Installed models, their languages, size and location."""
+    """Models on this laptop (and the ones that can be added): languages, size, speed, source."""
     from ..core.transcription.models import list_models
 
     for m in list_models():
         size = f"{m.size_bytes / 1e6:.0f} MB" if m.size_bytes else "—"
-        click.echo(f"{m.name:<10} {m.languages:<38} {size:>8}  {m.source}")
+        click.echo(f"{m.name:<10} {m.languages:<38} {size:>8}  {m.speed}")
+        click.echo(f"{'':<10} {m.source}")
         if m.path:
             click.echo(f"{'':<10} {m.path}")
 
@@ -129,6 +130,17 @@ def models_add(path: Path, name: str | None) -> None:
 
     m = add_model(path, name)
     click.echo(f"Added {m.name} ({m.languages}, {m.size_bytes / 1e6:.0f} MB) at {m.path}")
+
+
+@models.command("export")
+@click.argument("name")
+@click.argument("dest", type=UsablePath(file_okay=False, path_type=Path))
+def models_export(name: str, dest: Path) -> None:
+    """Copy an installed model to DEST/NAME with checksums, for `models add` on a laptop offline."""
+    from ..core.transcription.models import export_model
+
+    target = export_model(name, dest)
+    click.echo(f"Wrote {name} to {target} with SHA256SUMS; on the other laptop: fieldscribe models add {target}")
 
 
 @models.command("download")

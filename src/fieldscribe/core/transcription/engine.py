@@ -22,8 +22,15 @@ from .guard import Segment
 SAMPLE_RATE = 16000
 
 
+# faster-whisper's own temperature fallback: a window whose text compresses too well (a loop)
+# or whose words are unlikely is decoded again, warmer
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
 @dataclass(frozen=True)
 class EngineSettings:
+    """How Whisper is run. Every field is stored with the transcript it made (transcripts.settings)."""
+
     model: str = "base"
     language: str = "en"
     beam_size: int = 5
@@ -31,11 +38,26 @@ class EngineSettings:
     initial_prompt: str | None = None
     cpu_threads: int = 0  # 0: all cores
     word_timestamps: bool = True
+    # each 30 s window is decoded with the text before it as context
+    condition_on_previous_text: bool = False
+    default_zh_prompt: bool = True  # Mandarin without a study prompt gets ZH_PROMPT
+    temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
+    # Silero VAD (faster-whisper's defaults: 0.5, 2000 ms, 400 ms)
+    vad_threshold: float = 0.5
+    vad_min_silence_ms: int = 2000
+    vad_speech_pad_ms: int = 400
 
     def prompt(self) -> str | None:
         if self.initial_prompt:
             return self.initial_prompt
-        return ZH_PROMPT if self.language == "zh" else None
+        return ZH_PROMPT if self.language == "zh" and self.default_zh_prompt else None
+
+    def vad_parameters(self) -> dict[str, float | int]:
+        return {
+            "threshold": self.vad_threshold,
+            "min_silence_duration_ms": self.vad_min_silence_ms,
+            "speech_pad_ms": self.vad_speech_pad_ms,
+        }
 
 
 # onnxruntime (faster-whisper's Silero VAD runs on it) writes a device id and a telemetry
@@ -86,9 +108,11 @@ def transcribe_array(
         language=settings.language,
         beam_size=settings.beam_size,
         vad_filter=settings.vad,
+        vad_parameters=settings.vad_parameters() if settings.vad else None,
         initial_prompt=settings.prompt(),
         word_timestamps=settings.word_timestamps,
-        condition_on_previous_text=False,  # the main cause of runaway repetition loops
+        condition_on_previous_text=settings.condition_on_previous_text,
+        temperature=list(settings.temperatures),
     )
     zh = settings.language == "zh"
     for s in segments:

