@@ -63,11 +63,15 @@ def test_a_segment_that_gives_back_the_initial_prompt_is_dropped():
 
 
 def test_repetition_loops_are_collapsed_and_flagged():
-    (out,) = guard([seg("I went there and I think I think I think I think I think it helped.")])
+    (out,) = guard([seg("I went there and I think I think I think I think I think I think I think it helped.")])
     assert out.text == "I went there and I think it helped." and "repetition_collapsed" in out.flags
-    text, changed = collapse_repeats("我觉得我觉得我觉得我觉得很好")
+    text, changed = collapse_repeats("我觉得我觉得我觉得我觉得我觉得我觉得很好")
     assert changed and text == "我觉得很好"
     assert collapse_repeats("no no, that is fine") == ("no no, that is fine", False)
+    # what people really say, from the real-speech set: kept
+    said = "here's some more words words words words and that should be all"
+    assert collapse_repeats(said) == (said, False)
+    assert collapse_repeats("不不不不，我不是这个意思") == ("不不不不，我不是这个意思", False)
 
 
 def test_a_segment_repeated_verbatim_in_a_loop_is_dropped():

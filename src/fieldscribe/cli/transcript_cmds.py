@@ -25,10 +25,17 @@ def _eta(seconds: float | None) -> str:
 @click.argument("session")
 @click.option("--model", help="Whisper model (see `fieldscribe models list`); default from the study, else base.")
 @click.option("--language", type=click.Choice(["en", "zh"]), help="Default: the guide's language.")
+@click.option(
+    "--final",
+    is_flag=True,
+    help="The final pass: again with the study's final_model; replaces the transcript unless its review began.",
+)
 @click.pass_context
-def transcribe(ctx: click.Context, session: str, model: str | None, language: str | None) -> None:
+def transcribe(ctx: click.Context, session: str, model: str | None, language: str | None, final: bool) -> None:
     """Transcribe a session locally (resumes an interrupted run; Ctrl-C pauses it)."""
+    from ..core import final_pass
     from ..core.batch_transcription import transcribe_session
+    from ..core.errors import InvalidInput
 
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
@@ -53,20 +60,62 @@ def transcribe(ctx: click.Context, session: str, model: str | None, language: st
                 state["bar"].update(target - state["last"], f"{p.done_s:.0f}/{p.total_s:.0f} s, ETA {_eta(p.eta_s)}")
                 state["last"] = target
 
-            t = transcribe_session(
-                vault, session, model=model, language=language, on_progress=on_progress, cancel=cancel
-            )
+            if final and (model or language):
+                raise InvalidInput("--final uses the study's final_model and language; leave out --model/--language.")
+            if final:
+                t = final_pass.run(vault, session, on_progress=on_progress, cancel=cancel)
+            else:
+                t = transcribe_session(
+                    vault, session, model=model, language=language, on_progress=on_progress, cancel=cancel
+                )
     finally:
         signal.signal(signal.SIGINT, previous)
-    if t.state != "complete":
+    if t.state == "running":
         click.echo(f"Paused {t.session_id} at {t.done_s:.0f} of {t.total_s:.0f} s; run the same command to resume.")
         ctx.exit(130)
+    if t.state == "alternative":
+        click.echo(
+            f"Transcribed {t.session_id} again (version {t.version}, {t.model}); its review had begun, so the new "
+            f"version is kept beside it: compare with `fieldscribe transcript show {t.session_id} --version "
+            f"{t.version}`, switch with `fieldscribe transcript use {t.session_id} {t.version}`."
+        )
+        return
     click.echo(f"Transcribed {t.session_id} (version {t.version}, {t.model}, {t.language}).")
 
 
 @click.group()
 def transcript() -> None:
-    """Read transcripts."""
+    """Read transcripts, and choose between versions."""
+
+
+@transcript.command("versions")
+@vault_option
+@click.argument("session")
+@click.pass_context
+def transcript_versions(ctx: click.Context, session: str) -> None:
+    """Every transcript version of a session: model, state, how far it got."""
+    from ..core.transcripts import list_transcripts
+
+    with open_vault(ctx) as vault:
+        versions = list_transcripts(vault, session)
+    if not versions:
+        click.echo("No transcript yet.")
+    for t in versions:
+        click.echo(f"{t.version:>3}  {t.model:<12} {t.language:<3} {t.state:<12} {t.done_s:.0f}/{t.total_s:.0f} s")
+
+
+@transcript.command("use")
+@vault_option
+@click.argument("session")
+@click.argument("version", type=click.IntRange(1, 1_000_000))
+@click.pass_context
+def transcript_use(ctx: click.Context, session: str, version: int) -> None:
+    """Make a finished version the current transcript (its review starts afresh)."""
+    from ..core.final_pass import use_version
+
+    with open_vault(ctx) as vault:
+        t = use_version(vault, session, version)
+    click.echo(f"Version {t.version} ({t.model}) is now the transcript of {t.session_id}; review it before export.")
 
 
 @transcript.command("show")

@@ -52,9 +52,11 @@ def transcribe_session(
     language: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    replaces_current: Callable[[], bool] | None = None,
 ) -> TranscriptInfo:
     """Transcribe a session's sealed audio; resumable, cancellable, and nothing touches disk
-    but sealed segments."""
+    but sealed segments. When it finishes, the new version becomes the current one unless
+    `replaces_current` (asked then) says no: it is kept as an alternative beside it."""
     sid = sessions.get_session(vault, session_id).id
     rec = recording_info(vault, sid)
     if rec is None:
@@ -87,7 +89,7 @@ def transcribe_session(
     if cancel is not None and cancel.is_set():
         ledger.update_session(vault, sid, "transcript.paused", sid, version=t.version, done_s=round(done, 1))
         return next(x for x in list_transcripts(vault, sid) if x.id == t.id)
-    complete_transcript(vault, t)
+    complete_transcript(vault, t, make_current=replaces_current() if replaces_current else True)
     if on_progress:
         on_progress(Progress(total, total, time.monotonic() - started))
     return next(x for x in list_transcripts(vault, sid) if x.id == t.id)

@@ -151,8 +151,12 @@ class Guide(_Model):
 
 
 class TranscriptionSettings(_Model):
-    # a model name from `fieldscribe models list`; multilingual (base, small) for Chinese
+    # a model name from `fieldscribe models list`; multilingual (base, small) for Chinese.
+    # Live transcription and the first transcript use it.
     model: str | None = None
+    # a better (slower) model for the final transcript, run in the background after the
+    # interview, only while nothing is being recorded; e.g. small for Mandarin interviews
+    final_model: str | None = None
     # words Whisper should expect: site names, local terms, medication names
     initial_prompt: str | None = None
     # verbatim aids: "dots" writes (..) one dot a second, "seconds" writes (12 s pause)

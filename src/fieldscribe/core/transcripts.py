@@ -35,7 +35,7 @@ class TranscriptInfo:
     version: int
     model: str
     language: str
-    state: str  # running | complete | superseded
+    state: str  # running | complete | alternative | superseded
     done_s: float
     total_s: float
 
@@ -249,17 +249,45 @@ def commit_segment(
     return checked
 
 
-def complete_transcript(vault: Vault, t: TranscriptInfo) -> None:
-    """Make T the current version; its segments are sealed into the session's history here
-    (while it ran, segments past the last sealed count were tolerated)."""
-    ledger.check_session(vault, t.session_id)
+ALTERNATIVE = "alternative"  # complete, kept beside the current version for the reviewer to choose
+
+
+def make_current(vault: Vault, sid: str, version: int) -> TranscriptInfo:
+    """Make a finished VERSION (an alternative, or one superseded earlier) the current
+    transcript; the one it replaces is kept as superseded."""
+    sid = sessions.get_session(vault, sid).id
+    chosen = next((t for t in list_transcripts(vault, sid) if t.version == version), None)
+    if chosen is None or chosen.state not in ("complete", ALTERNATIVE, "superseded"):
+        finished = [str(t.version) for t in list_transcripts(vault, sid) if t.state != "running"]
+        raise InvalidInput(
+            f"Session {sid} has no finished transcript version {version}; finished: {', '.join(finished) or 'none'}."
+        )
+    if chosen.state == "complete":
+        return chosen
+    ledger.check_session(vault, sid)
     with vault.db.atomic():
         vault.db.execute(
-            "UPDATE transcripts SET state = 'superseded' WHERE session_id = ? AND state = 'complete'", (t.session_id,)
+            "UPDATE transcripts SET state = 'superseded' WHERE session_id = ? AND state = 'complete'", (sid,)
         )
+        vault.db.execute("UPDATE transcripts SET state = 'complete' WHERE id = ?", (chosen.id,))
+        ledger.update_session(vault, sid, "transcript.use", sid, version=version, model=chosen.model)
+    return next(t for t in list_transcripts(vault, sid) if t.id == chosen.id)
+
+
+def complete_transcript(vault: Vault, t: TranscriptInfo, *, make_current: bool = True) -> None:
+    """Make T the current version (or, with make_current=False, a finished alternative beside
+    it); its segments are sealed into the session's history here (while it ran, segments past
+    the last sealed count were tolerated)."""
+    ledger.check_session(vault, t.session_id)
+    with vault.db.atomic():
+        if make_current:
+            vault.db.execute(
+                "UPDATE transcripts SET state = 'superseded' WHERE session_id = ? AND state IN ('complete', ?)",
+                (t.session_id, ALTERNATIVE),
+            )
         vault.db.execute(
-            "UPDATE transcripts SET state = 'complete', done_s = total_s, completed_at = ? WHERE id = ?",
-            (now_iso(), t.id),
+            "UPDATE transcripts SET state = ?, done_s = total_s, completed_at = ? WHERE id = ?",
+            ("complete" if make_current else ALTERNATIVE, now_iso(), t.id),
         )
         if sessions.get_session(vault, t.session_id).status == sessions.RECORDED:
             sessions.set_status(vault, t.session_id, sessions.TRANSCRIBED)

@@ -25,6 +25,8 @@ from .views import (
     Dashboard,
     EnrolmentForm,
     FieldNote,
+    FinalPassResult,
+    FinalPassView,
     FormField,
     GuideQuestion,
     ParticipantRow,
@@ -218,10 +220,12 @@ class Services:
                     ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
                 )
             )
+        from ..core import final_pass
+
         attention = [
             a.detail if a.kind == TAMPERED_KIND else _ATTENTION[a.kind].format(id=a.subject, detail=a.detail)
             for a in view.attention
-        ]
+        ] + final_pass.missing_models(self.vault)
         return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
 
     # -- enrolment ------------------------------------------------------------------------------
@@ -342,6 +346,28 @@ class Services:
 
         t = transcribe_session(self.vault, sid, on_progress=progress, cancel=cancel)
         return TranscriptionResult(t.state == "complete", t.done_s, t.total_s)
+
+    def final_passes(self) -> list[FinalPassView]:
+        """Sessions whose final transcript (the study's final_model) is still to be made."""
+        from ..core import final_pass
+
+        return [FinalPassView(f.session_id, f.model, f.done_s, f.total_s) for f in final_pass.waiting(self.vault)]
+
+    def run_final_pass(
+        self, sid: str, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None
+    ) -> FinalPassResult:
+        """Run or resume one session's final pass (call from a worker); a cancel pauses it."""
+        from ..core import final_pass
+
+        def progress(p: Any) -> None:
+            if on_progress is not None:
+                on_progress(Progress(p.done_s, p.total_s, p.eta_s))
+
+        t = final_pass.run(self.vault, sid, on_progress=progress, cancel=cancel)
+        outcome: Literal["replaced", "alternative", "paused"] = (
+            "paused" if t.state == "running" else "alternative" if t.state == "alternative" else "replaced"
+        )
+        return FinalPassResult(t.session_id, t.model, outcome, t.done_s, t.total_s)
 
     def transcript(self, sid: str) -> Transcript:
         """The current transcript and whether its review is done (decrypts it: call from a worker

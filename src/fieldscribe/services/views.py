@@ -142,6 +142,25 @@ class TranscriptionResult:
 
 
 @dataclass(frozen=True)
+class FinalPassView:
+    """A session waiting for (or part-way through) its final transcript with the better model."""
+
+    session_id: str
+    model: str
+    done_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
+class FinalPassResult:
+    session_id: str
+    model: str
+    outcome: Literal["replaced", "alternative", "paused"]
+    done_s: float
+    total_s: float
+
+
+@dataclass(frozen=True)
 class SyncResult:
     uploaded: int
     already_there: int

@@ -75,6 +75,14 @@ class FieldscribeApp(App):
 
         return any(isinstance(s, InterviewScreen) and s.busy for s in self.screen_stack)
 
+    def pause_background(self) -> None:
+        """Pause the app's own background work (the final pass) — a recording is starting."""
+        from .screens.home import HomeScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.pause_background()
+
     def work_running(self) -> bool:
         """Transcription, export or sync is using the vault's keys in a worker."""
         from .screens.home import HomeScreen

@@ -141,6 +141,25 @@ class WorkFailed(AppEvent):
     retry_in: float | None = None
 
 
+@_message
+class FinalPassProgress(_Coalescing, bubble=False):
+    """The background final pass moved on (a few times a second)."""
+
+    sid: str
+    done: float
+    total: float
+    eta_s: float | None
+
+
+@_message
+class FinalPassDone(AppEvent):
+    """A final pass finished ("replaced" or "alternative"), paused, or failed (`error`)."""
+
+    sid: str
+    outcome: str
+    error: str | None = None
+
+
 # -- review ------------------------------------------------------------------------------------
 @_message
 class SegmentEdited(AppEvent):

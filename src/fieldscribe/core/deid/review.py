@@ -495,6 +495,16 @@ def decide(
     return suggestions(vault, sid)
 
 
+def review_started(vault: Vault, session_id: str, t: TranscriptInfo) -> bool:
+    """Has a person begun reviewing transcript version T: corrected a segment, decided a
+    redaction in this session, or marked it reviewed? (Then a newer machine transcript must not
+    silently replace it.)"""
+    doc = _doc(vault, session_id, t.version)
+    if doc.get("decisions") or doc.get("log") or doc.get("reviewed"):
+        return True
+    return any(seg.edited for seg in load_segments(vault, t))
+
+
 def mark_reviewed(vault: Vault, session_id: str) -> None:
     sid = sessions.get_session(vault, session_id).id
     t = _transcript(vault, sid)

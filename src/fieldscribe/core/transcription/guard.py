@@ -87,9 +87,14 @@ def echoes_prompt(text: str, prompt: str | None) -> bool:
     return match.size >= PROMPT_ECHO * len(said)
 
 
-def collapse_repeats(text: str, min_repeats: int = 4) -> tuple[str, bool]:
-    """'I think I think I think I think so' -> 'I think so' (a phrase of 1–8 words, or of
-    1–8 characters for unspaced Chinese, repeated min_repeats+ times in a row)."""
+LOOP_REPEATS = 6  # people do say "no no no no" or "words words words words"; loops run longer
+
+
+def collapse_repeats(text: str, min_repeats: int = LOOP_REPEATS) -> tuple[str, bool]:
+    """'I think I think I think I think I think I think so' -> 'I think so' (a phrase of 1–8
+    words, or of 1–8 characters for unspaced Chinese, repeated min_repeats+ times in a row).
+    Four in a row was the rule once; on real speech it cut words people really said
+    (scripts/bench_accuracy.py)."""
     changed = False
     # word phrases
     pattern = re.compile(r"(\b(?:\S+\s+){0,7}?\S+)(?:[\s,.;]+\1\b){" + str(min_repeats - 1) + ",}", re.IGNORECASE)

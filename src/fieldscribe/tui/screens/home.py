@@ -15,7 +15,8 @@ from textual.worker import Worker, WorkerState
 
 from ...services import FieldscribeError, StoreUnreachable
 from ...services.views import Progress
-from ..messages import ProgressInfo, WorkDone, WorkFailed, WorkProgress
+from ..background import FinalPassLine
+from ..messages import FinalPassDone, ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
 from .base import BaseScreen
 
@@ -88,6 +89,7 @@ class HomeScreen(BaseScreen):
                 yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
                 yield Label(tr("home.attention"), classes="pane-title")
                 yield Static(id="attention")
+        yield FinalPassLine(id="final-line")
         with Horizontal(id="work-line"):
             yield Label("", id="work-label")
             yield ProgressBar(id="work-progress", show_eta=True)
@@ -105,6 +107,17 @@ class HomeScreen(BaseScreen):
     def on_screen_resume(self) -> None:
         if self.services.unlocked:  # not while the app is locking
             self.refresh_data()
+            for line in self.query(FinalPassLine):  # none yet on the first resume, before compose
+                line.check()
+
+    def on_final_pass_done(self, _message: FinalPassDone) -> None:
+        if self.services.unlocked:
+            self.refresh_data()
+
+    def pause_background(self) -> None:
+        """A recording or the interviewer's own work is starting: the final pass waits."""
+        for line in self.query(FinalPassLine):
+            line.pause()
 
     def refresh_data(self) -> None:
         board = self.attempt(self.services.dashboard)
@@ -188,6 +201,7 @@ class HomeScreen(BaseScreen):
             self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
             return False
         self._cancel = threading.Event()
+        self.pause_background()  # two Whisper runs at once would halve both
         self.query_one("#work-line").display = True
         self.query_one("#work-label", Label).update(f"{label}  ")
         self.query_one("#work-progress", ProgressBar).update(total=None, progress=0)
@@ -264,6 +278,7 @@ class HomeScreen(BaseScreen):
     def action_cancel(self) -> None:
         if self._cancel is not None:
             self._cancel.set()
+        self.pause_background()
 
     def on_unmount(self) -> None:
         self.action_cancel()

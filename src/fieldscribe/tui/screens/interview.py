@@ -179,6 +179,7 @@ class InterviewScreen(BaseScreen):
         if self.run is not None or self.state != "ready":
             return
         self.state = "starting"
+        self.app.pause_background()  # type: ignore[attr-defined]  # the final pass never competes with a recording
         self.query_one("#clock", Static).update("starting the microphone…")
         self.start_recording(bool(self.live))
 

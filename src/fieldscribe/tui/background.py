@@ -1,0 +1,125 @@
+"""Work the app does by itself between interviews: the final pass with the study's better model.
+
+A line on the dashboard owns it. Every few seconds (and whenever the dashboard comes back) it
+looks for a session waiting for its final transcript and runs one at a time in a thread
+worker, never while a recording is open or the interviewer's own work (transcribe, export,
+sync) runs: starting either pauses it, and it resumes where it stopped once they are done.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.widgets import Static
+
+from ..services import FieldscribeError
+from ..services.views import Progress
+from .messages import FinalPassDone, FinalPassProgress
+
+if TYPE_CHECKING:
+    from ..services import Services
+
+CHECK_EVERY_S = 5.0
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f" · about {max(1, round(seconds / 60))} min left"
+
+
+class FinalPassLine(Static):
+    """'Final transcript of S3 (small): 40 % · about 6 min left' while a final pass runs."""
+
+    HELP = (
+        "After an interview, the study's better model transcribes it again in the background. It pauses "
+        "whenever you record or start other work, and replaces the live transcript when it is done — unless "
+        "you have begun reviewing that one: then both are kept (`fieldscribe transcript use`)."
+    )
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self._cancel: threading.Event | None = None
+        self._failed: set[str] = set()  # sessions whose pass failed: not retried until restart
+        self._model = ""
+
+    @property
+    def services(self) -> Services:
+        return self.app.services  # type: ignore[attr-defined]
+
+    @property
+    def running(self) -> bool:
+        return self._cancel is not None
+
+    def on_mount(self) -> None:
+        self.display = False
+        self.set_interval(CHECK_EVERY_S, self.check)
+
+    def _may_run(self) -> bool:
+        app = self.app
+        return (
+            self.services.unlocked
+            and not app.recording_running()  # type: ignore[attr-defined]
+            and not app.work_running()  # type: ignore[attr-defined]
+        )
+
+    def check(self) -> None:
+        """Start the next waiting final pass if nothing stands in its way."""
+        if self.running or not self._may_run():
+            return
+        try:
+            waiting = [f for f in self.services.final_passes() if f.session_id not in self._failed]
+        except FieldscribeError:
+            return  # the dashboard says what is wrong with the vault
+        if not waiting:
+            return
+        nxt = waiting[0]
+        self._cancel = threading.Event()
+        self._model = nxt.model
+        self._show(nxt.session_id, nxt.model, nxt.done_s, nxt.total_s, None)
+        self.final_pass(nxt.session_id, self._cancel)
+
+    def pause(self) -> None:
+        """Stop at the next segment; the run resumes from there later."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _show(self, sid: str, model: str, done: float, total: float, eta: float | None) -> None:
+        share = int(100 * done / total) if total > 0 else 0
+        self.update(f"Final transcript of {sid} ({model}): {share} %{_minutes(eta)}")
+        self.display = True
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="final-pass")
+    def final_pass(self, sid: str, cancel: threading.Event) -> None:
+        def progress(p: Progress) -> None:
+            self.post_message(FinalPassProgress(sid, p.done, p.total, p.eta_s))
+
+        try:
+            result = self.services.run_final_pass(sid, on_progress=progress, cancel=cancel)
+        except FieldscribeError as exc:
+            self.post_message(FinalPassDone(sid, "failed", str(exc)))
+            return
+        self.post_message(FinalPassDone(sid, result.outcome))
+
+    def on_final_pass_progress(self, message: FinalPassProgress) -> None:
+        if self._cancel is not None and not self._cancel.is_set():
+            self._show(message.sid, self._model, message.done, message.total, message.eta_s)
+
+    def on_final_pass_done(self, message: FinalPassDone) -> None:
+        self._cancel = None
+        self.display = False
+        if message.outcome == "failed":
+            self._failed.add(message.sid)
+            self.notify(f"The final transcript of {message.sid} failed: {message.error}", severity="error", timeout=10)
+        elif message.outcome == "replaced":
+            self.notify(f"{message.sid} now has its final transcript (the better model); review it with V.")
+        elif message.outcome == "alternative":
+            self.notify(
+                f"The better transcript of {message.sid} is ready, but its review had begun: both are kept; "
+                f"compare and choose with `fieldscribe transcript versions {message.sid}`.",
+                timeout=10,
+            )
+        if message.outcome != "paused":
+            self.check()  # the next one, if any
