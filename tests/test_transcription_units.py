@@ -32,6 +32,14 @@ def test_known_silence_phrases_are_dropped_only_when_the_model_doubted_speech():
     assert not real.dropped and real.text == "Thank you."
 
 
+def test_very_unlikely_words_where_the_model_half_heard_silence_are_dropped():
+    (tail,) = guard([seg("摄影梯", no_speech_prob=0.58, avg_logprob=-2.9)])
+    (soft,) = guard([seg("I don't really know.", no_speech_prob=0.5, avg_logprob=-1.2)])
+    (mumbled,) = guard([seg("it was hard", no_speech_prob=0.1, avg_logprob=-2.4)])
+    assert tail.dropped and tail.flags == ("dropped:no_speech",)
+    assert not soft.dropped and not mumbled.dropped  # unsure, but speech: the reviewer decides
+
+
 def test_subtitle_credits_are_dropped_even_when_the_model_was_sure():
     sure = {"no_speech_prob": 0.01, "avg_logprob": -0.1}
     for text in (
@@ -128,15 +136,21 @@ class FakeModel:
         return iter(self.segments), None
 
 
-def test_chinese_gets_the_simplified_prompt_and_normalised_output(monkeypatch):
+def test_chinese_output_is_simplified_and_the_settings_reach_whisper(monkeypatch):
     fake = FakeModel([FakeSegment("醫生說話", 0.0, 1.5, [FakeWord("醫生", 0.0, 0.7), FakeWord("說話", 0.7, 1.5)])])
     monkeypatch.setattr(engine, "load_model", lambda path, threads: fake)
-    out = list(
-        engine.transcribe_array(np.zeros(16000, np.float32), "m", engine.EngineSettings(language="zh"), offset=10.0)
+    defaults = engine.EngineSettings(language="zh")
+    out = list(engine.transcribe_array(np.zeros(16000, np.float32), "m", defaults, offset=10.0))
+    call = fake.calls[0]
+    assert call["language"] == "zh" and call["initial_prompt"] is None  # no built-in prompt (README: measured)
+    assert (
+        call["vad_filter"] is defaults.vad and call["condition_on_previous_text"] is defaults.condition_on_previous_text
     )
-    assert fake.calls[0]["language"] == "zh" and fake.calls[0]["initial_prompt"] == ZH_PROMPT
-    assert fake.calls[0]["vad_filter"] is True and fake.calls[0]["condition_on_previous_text"] is False
+    assert call["temperature"] == list(engine.FALLBACK_TEMPERATURES) and call["beam_size"] == 5
     assert out[0].text == "医生说话" and out[0].start == 10.0 and out[0].words[1][0] == "说话"
+    swept = engine.EngineSettings(language="zh", default_zh_prompt=True, vad=True, vad_threshold=0.35)
+    list(engine.transcribe_array(np.zeros(16000, np.float32), "m", swept))
+    assert fake.calls[1]["initial_prompt"] == ZH_PROMPT and fake.calls[1]["vad_parameters"]["threshold"] == 0.35
 
 
 def test_study_prompt_overrides_and_english_has_none(monkeypatch):

@@ -34,13 +34,19 @@ class EngineSettings:
     model: str = "base"
     language: str = "en"
     beam_size: int = 5
-    vad: bool = True
+    # Silero VAD off: on real speech it cut soft, whispered and creaky words and raised the WER
+    # (scripts/bench_accuracy.py, README); silences are left to the guard and to Whisper's own
+    # no-speech test
+    vad: bool = False
     initial_prompt: str | None = None
     cpu_threads: int = 0  # 0: all cores
     word_timestamps: bool = True
     # each 30 s window is decoded with the text before it as context
     condition_on_previous_text: bool = False
-    default_zh_prompt: bool = True  # Mandarin without a study prompt gets ZH_PROMPT
+    # Mandarin without a study prompt gets ZH_PROMPT: off, since Whisper gave the prompt back as
+    # text on speech it could not make out, and it cost accuracy (README); OpenCC makes the
+    # characters Simplified either way
+    default_zh_prompt: bool = False
     temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
     # Silero VAD (faster-whisper's defaults: 0.5, 2000 ms, 400 ms)
     vad_threshold: float = 0.5
@@ -90,6 +96,15 @@ def load_model(path: str, cpu_threads: int) -> Any:  # a faster_whisper.WhisperM
     return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
 
 
+def seed_sampling(seed: int = 0) -> None:
+    """Whisper samples (temperature > 0) when a window fails its checks; seeding CTranslate2's
+    generator makes the same audio and model give the same transcript on every run — a study's
+    transcripts can be reproduced, and two settings compared without sampling noise."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
+
+
 def transcribe_array(
     audio: np.ndarray,
     model_path: Path,
@@ -103,6 +118,7 @@ def transcribe_array(
 
     `offset` shifts timestamps so a slice of a session reports session time."""
     model = load_model(str(model_path), settings.cpu_threads)
+    seed_sampling()
     segments, _info = model.transcribe(
         audio,
         language=settings.language,

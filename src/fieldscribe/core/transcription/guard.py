@@ -21,6 +21,10 @@ from typing import Protocol
 
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+# words the model itself found very unlikely, where it half thought there was no speech: what
+# Whisper writes into the silence after the last word when no VAD cut it away ("摄影梯")
+UNLIKELY_LOGPROB = -2.0
+UNLIKELY_NO_SPEECH = 0.45
 MAX_COMPRESSION = 2.4
 REPEAT_RUN = 3  # the same segment text this many times in a row is a loop
 
@@ -124,7 +128,9 @@ def guard(segments: list[Segment], previous: Sequence[Heard] | None = None, prom
     for seg in segments:
         text = seg.text.strip()
         flags = list(seg.flags)
-        if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
+        if (seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB) or (
+            seg.no_speech_prob > UNLIKELY_NO_SPEECH and seg.avg_logprob < UNLIKELY_LOGPROB
+        ):
             flags.append("dropped:no_speech")
         elif BOILERPLATE.search(_fold(text)):
             flags.append("dropped:boilerplate")
