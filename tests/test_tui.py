@@ -340,8 +340,17 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         await pilot.pause()
         await pilot.press("down", "enter")  # second option: interviewer
         await wait_until(pilot, lambda: len(said.of(m.SegmentEdited)) == 2, what="speaker")
+        # D asks first; N leaves it as it was
+        await pilot.press("d")
+        await pilot.pause()
+        assert "Mark" in str(app.screen.query_one(".dialog-text").render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen) and not said.of(m.TranscriptReviewed)
         # reviewing with undecided suggestions is refused
         await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
         await pilot.pause()
         assert not said.of(m.TranscriptReviewed)
         assert any("not decided yet" in n for n in notifications(app))
@@ -349,8 +358,10 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         await answer_dialog(pilot, "x", "Sundays=[day of the week]")
         await wait_until(pilot, lambda: said.of(m.RedactionsChanged), what="redaction")
         await pilot.press("A")
-        await pilot.pause()
+        await wait_until(pilot, lambda: len(said.of(m.RedactionsChanged)) == 2, what="accept all")
         await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
         await wait_until(pilot, lambda: said.of(m.TranscriptReviewed), what="reviewed")
     v = opened(vault_path)
     with v:
@@ -404,6 +415,67 @@ async def test_review_decisions_show_at_once_and_are_saved_in_the_order_made(vau
         table = replacement_table(v)
         assert "Ann Lee" in table and any("07700" in k for k in table)
         assert "Tom Baker" not in table and any("tom" in r.lower() for r in rejected_strings(v))
+
+
+async def test_after_enrolling_p2_n_plans_the_interview_with_p2(vault_path, study_en):
+    make_vault(vault_path, study_en, session=False)  # P1 enrolled already
+    app = app_for(vault_path)
+    said = Messages()
+    async with app.run_test(size=(110, 40), message_hook=said) as pilot:
+        await unlock(pilot)
+        await eligibility_step(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConsentScreen))
+        for _ in app.screen.items:
+            await pilot.press("y")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuestionnaireScreen))
+        app.screen.query_one("#q-age", Input).value = "41"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: said.of(m.ParticipantEnrolled), what="enrolment")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.pause()
+        await pilot.press("n")  # as the message says: "Press N to plan an interview with them"
+        await wait_until(pilot, lambda: said.of(m.SessionCreated), what="the plan")
+        sid = said.of(m.SessionCreated)[0].sid
+        assert app.services.session(sid).participants == ("P2",)
+
+
+async def test_ctrl_q_during_a_recording_asks_first(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
+        await unlock(pilot)
+        await open_interview(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: said.of(m.RecordingStarted), what="recording")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert "recording is running" in str(app.screen.query_one(".dialog-text").render())
+        await pilot.press("n")  # keep recording
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, InterviewScreen) and app.screen.state == "recording"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")  # stop, save, quit
+        await pilot.pause(1.0)
+    assert app.return_code == 0 or app.return_code is None
+    v = opened(vault_path)
+    with v:
+        assert sessions.get_session(v, "S1").status == sessions.RECORDED
+        assert recording_info(v, "S1").seconds > 0
+
+
+async def test_the_idle_lock_warns_before_it_locks(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    services = Services(vault_path)
+    app = FieldscribeApp(services, Settings(idle_lock_s=3.0, live_transcription=False, language="en"))
+    said = Messages()
+    async with app.run_test(size=(100, 30), message_hook=said) as pilot:
+        await unlock(pilot)
+        await wait_until(pilot, lambda: any("Locking in" in n for n in notifications(app)), 6, "the warning")
+        assert not said.of(m.LockedNow)
+        await wait_until(pilot, lambda: said.of(m.LockedNow), 6, "the lock")
 
 
 # -- help, palette, layout ----------------------------------------------------------------------

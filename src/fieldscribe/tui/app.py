@@ -17,9 +17,11 @@ from textual.worker import Worker, WorkerState
 
 from ..services import FieldscribeError, Services
 from .keys import APP_BINDINGS
-from .messages import LockedNow, Unlocked
+from .messages import LockedNow, ParticipantEnrolled, Unlocked
 from .settings import Settings
 from .strings import set_language
+
+IDLE_WARNING_S = 30.0  # say so this long before the idle lock
 
 
 class FieldscribeApp(App):
@@ -35,6 +37,7 @@ class FieldscribeApp(App):
         if self.settings.language:
             set_language(self.settings.language)
         self.last_activity = time.monotonic()
+        self._idle_warned = False
 
     def get_default_screen(self) -> Screen:
         # the bottom of the stack: locking pops everything above it
@@ -55,6 +58,7 @@ class FieldscribeApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
             self.last_activity = time.monotonic()
+            self._idle_warned = False
         await super().on_event(event)
 
     # -- unlock and lock ----------------------------------------------------------------------
@@ -75,6 +79,14 @@ class FieldscribeApp(App):
 
         return any(isinstance(s, InterviewScreen) and s.busy for s in self.screen_stack)
 
+    def on_participant_enrolled(self, message: ParticipantEnrolled) -> None:
+        """The next N plans an interview with the person just enrolled, not whoever was selected."""
+        from .screens.home import HomeScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.select_participant(message.pid)
+
     def pause_background(self) -> None:
         """Pause the app's own background work (the final pass) — a recording is starting."""
         from .screens.home import HomeScreen
@@ -91,14 +103,34 @@ class FieldscribeApp(App):
 
     def _check_idle(self) -> None:
         limit = self.settings.idle_lock_s
-        if (
-            limit
-            and self.services.unlocked
-            and time.monotonic() - self.last_activity > limit
-            and not self.recording_running()
-            and not self.work_running()
-        ):
+        if not limit or not self.services.unlocked or self.recording_running() or self.work_running():
+            self._idle_warned = False
+            return
+        idle = time.monotonic() - self.last_activity
+        warn_at = limit - min(IDLE_WARNING_S, limit / 2)
+        if idle > limit:
+            self._idle_warned = False
             self.run_worker(self.lock("idle for a while"), exclusive=True, group="lock")
+        elif idle > warn_at and not self._idle_warned:
+            self._idle_warned = True  # once per idle stretch; any key starts a new one
+            self.notify(
+                f"Locking in {limit - idle:.0f} s for lack of activity; press any key to stay unlocked.",
+                severity="warning",
+                timeout=max(1.0, limit - idle),
+            )
+
+    async def action_quit(self) -> None:
+        """Quit; while a recording runs, ask first (Y stops it, saves it and quits)."""
+        if not self.recording_running():
+            self.exit()
+            return
+        from .screens.dialogs import Confirm
+
+        def answer(stop: bool | None) -> None:
+            if stop:
+                self.exit()  # the interview screen stops and saves the recording as it unmounts
+
+        self.push_screen(Confirm("A recording is running. Stop it, save it and quit?  (N: keep recording)"), answer)
 
     async def action_lock(self) -> None:
         if self.recording_running():

@@ -12,7 +12,7 @@ from .screens import dialogs, enrol, help, home, interview, review, unlock
 APP_BINDINGS: list[BindingType] = [
     Binding("f1", "help", "Help", id="app.help", tooltip="Help for what has focus, and the keys here"),
     Binding("ctrl+l", "lock", "Lock", id="app.lock", tooltip="Lock the vault and clear the screen"),
-    Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (asks nothing: all work is saved)"),
+    Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (all work is saved; asks first while recording)"),
 ]
 
 

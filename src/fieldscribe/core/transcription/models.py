@@ -75,7 +75,7 @@ MULTILINGUAL_NAMES = {"tiny", "base", "small", "medium", "large-v3"}
 
 # Seconds of computing per second of audio on a 2-core laptop (int8), as measured by
 # scripts/bench_accuracy.py on real speech; None where no such model could be installed here.
-SPEED_2_CORES: dict[str, float | None] = {"tiny.en": 0.08, "base": 0.2, "small": None, "medium": None}
+SPEED_2_CORES: dict[str, float | None] = {"tiny.en": 0.05, "base": 0.09, "small": None, "medium": None}
 SUMS = "SHA256SUMS"  # beside a model: "<sha256>  <file>" per file, as sha256sum writes it
 
 

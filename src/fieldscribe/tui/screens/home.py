@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.widgets.data_table import RowDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from ...services import FieldscribeError, StoreUnreachable
@@ -139,6 +140,16 @@ class HomeScreen(BaseScreen):
         self.query_one("#attention", Static).update(
             Text("\n".join(f"• {a}" for a in board.attention) or tr("home.nothing"))
         )
+
+    def select_participant(self, pid: str) -> None:
+        """Put the cursor on PID (just enrolled): N then plans an interview with them."""
+        self.refresh_data()
+        people = self.query_one("#people", DataTable)
+        try:
+            people.move_cursor(row=people.get_row_index(pid))
+        except RowDoesNotExist:
+            return
+        people.focus()
 
     def action_refresh(self) -> None:
         self.refresh_data()

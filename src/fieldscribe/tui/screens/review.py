@@ -28,7 +28,7 @@ from ..messages import (
 )
 from ..strings import tr
 from .base import BaseScreen
-from .dialogs import AskText, ChooseOne
+from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
 
 
@@ -347,6 +347,17 @@ class ReviewScreen(BaseScreen):
         if self._pending:
             self.notify("Saving your last decision; press D again in a moment.", severity="warning")
             return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._mark_reviewed()
+
+        self.app.push_screen(
+            Confirm(f"Mark {self.sid} reviewed? It may then be exported, de-identified, for the analysis team."),
+            answer,
+        )
+
+    def _mark_reviewed(self) -> None:
         try:
             self.services.mark_reviewed(self.sid)
         except FieldscribeError as exc:
