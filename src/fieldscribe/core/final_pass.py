@@ -52,12 +52,13 @@ def waiting(vault: Vault) -> list[FinalPass]:
     not passed on yet, current transcript made by another model, no finished one by the final
     model. Sessions whose final model is not installed are left out (see missing_models)."""
     out = []
+    have = {m.name for m in list_models() if m.installed}
     for s in sessions.list_sessions(vault):
         if s.status not in _WAITING_STATUSES:
             continue
         model = final_model(vault, s.id)
         current = current_transcript(vault, s.id)
-        if not model or current is None or current.model == model or not installed(model):
+        if not model or current is None or current.model == model or model not in have:
             continue
         versions = list_transcripts(vault, s.id)
         if any(t.model == model and t.state in ("complete", ALTERNATIVE) for t in versions):

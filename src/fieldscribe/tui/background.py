@@ -1,8 +1,8 @@
 """Work the app does by itself between interviews: the final pass with the study's better model.
 
-A line on the dashboard owns it. Every few seconds (and whenever the dashboard comes back) it
-looks for a session waiting for its final transcript and runs one at a time in a thread
-worker, never while a recording is open or the interviewer's own work (transcribe, export,
+A line on the dashboard owns it. Whenever the dashboard comes back (and once a minute) it
+looks — in a thread worker, since that reads the vault and the model folders — for a session
+waiting for its final transcript and runs one at a time there, never while a recording is open or the interviewer's own work (transcribe, export,
 sync) runs: starting either pauses it, and it resumes where it stopped once they are done.
 """
 
@@ -21,7 +21,7 @@ from .messages import FinalPassDone, FinalPassProgress
 if TYPE_CHECKING:
     from ..services import Services
 
-CHECK_EVERY_S = 5.0
+CHECK_EVERY_S = 60.0
 
 
 def _minutes(seconds: float | None) -> str:
@@ -56,6 +56,7 @@ class FinalPassLine(Static):
     def on_mount(self) -> None:
         self.display = False
         self.set_interval(CHECK_EVERY_S, self.check)
+        self.call_after_refresh(self.check)  # right after unlock
 
     def _may_run(self) -> bool:
         app = self.app
@@ -66,20 +67,11 @@ class FinalPassLine(Static):
         )
 
     def check(self) -> None:
-        """Start the next waiting final pass if nothing stands in its way."""
+        """Look for the next waiting final pass (in the worker) if nothing stands in its way."""
         if self.running or not self._may_run():
             return
-        try:
-            waiting = [f for f in self.services.final_passes() if f.session_id not in self._failed]
-        except FieldscribeError:
-            return  # the dashboard says what is wrong with the vault
-        if not waiting:
-            return
-        nxt = waiting[0]
         self._cancel = threading.Event()
-        self._model = nxt.model
-        self._show(nxt.session_id, nxt.model, nxt.done_s, nxt.total_s, None)
-        self.final_pass(nxt.session_id, self._cancel)
+        self.final_pass(self._cancel)
 
     def pause(self) -> None:
         """Stop at the next segment; the run resumes from there later."""
@@ -92,16 +84,31 @@ class FinalPassLine(Static):
         self.display = True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="final-pass")
-    def final_pass(self, sid: str, cancel: threading.Event) -> None:
+    def final_pass(self, cancel: threading.Event) -> None:
+        try:
+            waiting = [f for f in self.services.final_passes() if f.session_id not in self._failed]
+        except FieldscribeError:
+            waiting = []  # the dashboard says what is wrong with the vault
+        if not waiting or cancel.is_set():
+            self.app.call_from_thread(self._idle)
+            return
+        nxt = waiting[0]
+        self._model = nxt.model
+        self.post_message(FinalPassProgress(nxt.session_id, nxt.done_s, nxt.total_s, None))
+
         def progress(p: Progress) -> None:
-            self.post_message(FinalPassProgress(sid, p.done, p.total, p.eta_s))
+            self.post_message(FinalPassProgress(nxt.session_id, p.done, p.total, p.eta_s))
 
         try:
-            result = self.services.run_final_pass(sid, on_progress=progress, cancel=cancel)
+            result = self.services.run_final_pass(nxt.session_id, on_progress=progress, cancel=cancel)
         except FieldscribeError as exc:
-            self.post_message(FinalPassDone(sid, "failed", str(exc)))
+            self.post_message(FinalPassDone(nxt.session_id, "failed", str(exc)))
             return
-        self.post_message(FinalPassDone(sid, result.outcome))
+        self.post_message(FinalPassDone(nxt.session_id, result.outcome))
+
+    def _idle(self) -> None:
+        """Nothing was waiting."""
+        self._cancel = None
 
     def on_final_pass_progress(self, message: FinalPassProgress) -> None:
         if self._cancel is not None and not self._cancel.is_set():
