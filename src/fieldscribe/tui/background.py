@@ -117,6 +117,8 @@ class FinalPassLine(Static):
     def on_final_pass_done(self, message: FinalPassDone) -> None:
         self._cancel = None
         self.display = False
+        if message.outcome == "failed" and not self.services.unlocked:
+            return  # stopped by the lock: it resumes after the next unlock
         if message.outcome == "failed":
             self._failed.add(message.sid)
             self.notify(f"The final transcript of {message.sid} failed: {message.error}", severity="error", timeout=10)

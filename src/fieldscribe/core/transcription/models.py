@@ -20,7 +20,8 @@ from pathlib import Path
 from ..errors import FieldscribeError, InvalidInput
 
 ENV_MODELS_DIR = "FIELDSCRIBE_MODELS_DIR"
-REQUIRED_FILES = ("model.bin", "config.json")
+# tokenizer.json too: without it faster-whisper fetches one from the hub, which fails offline
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 MULTILINGUAL_VOCAB = 51865
 
 
@@ -310,11 +311,6 @@ def add_model(source: Path, name: str | None = None) -> ModelInfo:
         raise InvalidInput(
             f"{source} is not a CTranslate2 Whisper model folder (missing {', '.join(missing) or 'the folder'}); "
             "it needs model.bin, config.json and the tokenizer/vocabulary files."
-        )
-    if not (source / "tokenizer.json").exists():
-        # without it faster-whisper tries to fetch one from the hub: offline, that fails mid-interview
-        raise InvalidInput(
-            f"{source} has no tokenizer.json; copy the whole model folder (or write it with `models export`)."
         )
     name = name or source.name
     # the name becomes a folder under the models directory: letters, digits, dot, dash and
