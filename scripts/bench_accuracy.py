@@ -169,6 +169,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=None, help="default: every installed model fit for the language")
     parser.add_argument("--modes", nargs="+", default=["short", "long", "pauses"], choices=("short", "long", "pauses"))
     parser.add_argument("--sweep", action="store_true", help="also change one setting at a time")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="sweep: only the changes whose label contains one of these"
+    )
     parser.add_argument("--vault", action="store_true", help="also run the whole vault path (import + transcribe)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -201,7 +204,11 @@ def main() -> None:
                 ("(b) fieldscribe, defaults", fieldscribe(info.path, base)),
             ]
             if args.sweep:
-                rows += [(f"    (b) with {label}", fieldscribe(info.path, s)) for label, s in sweep(base)]
+                rows += [
+                    (f"    (b) with {label}", fieldscribe(info.path, s))
+                    for label, s in sweep(base)
+                    if not args.only or any(o in label for o in args.only)
+                ]
             fieldscribe(info.path, base)(clips[0].audio)  # load the model before timing
             header = "".join(f"{m + ' ' + metric:>12}{'RTF':>6}" for m in args.modes)
             print(f"\n  model {name}\n  {'path / settings':<44}{header}")

@@ -151,9 +151,7 @@ def live_lines(screen) -> int:
     """Live segments shown so far: one line each in the screen's live-transcript log.
 
     (Counted on screen: the App keeps no record of the LiveSegment messages.)"""
-    from textual.widgets import Log
-
-    return screen.query_one("#live", Log).line_count
+    return int(screen.live_segments)
 
 
 def question_stamps(app, sid: str) -> int:

@@ -163,15 +163,17 @@ class FieldscribeApp(App):
             return
         focused = self.focused
         text = getattr(focused, "HELP", "") or getattr(screen, "HELP", "") or "No help here."
-        keys = [
-            (b.binding.key, b.binding.description, b.binding.tooltip)
-            for b in screen.active_bindings.values()
-            if b.binding.description
-        ]
+        # the screen's own keys first (ours carry an id), then the App's, then Textual's and those
+        # of the widget with focus (Tab, cursor keys)
+        active = [b for b in screen.active_bindings.values() if b.binding.description]
+        active.sort(key=lambda b: 0 if b.node is screen and b.binding.id else 1 if b.node is self else 2)
+        keys = [(b.binding.key, b.binding.description, b.binding.tooltip) for b in active]
         self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), text, keys))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # the app's own actions only: Textual's developer items (theme, maximise, screenshot)
+        # are no help in the field
+        yield SystemCommand("app: quit", "Quit fieldscribe (asks first while recording)", self.action_quit)
         if not self.services.unlocked:
             return
         from .screens.home import HomeScreen

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Label, Log, Static
+from textual.widgets import Footer, Header, Label, RichLog, Static
 
 from ...services import FieldscribeError, Interview
 from ...services.views import GuideQuestion, Mark, SessionView
@@ -83,6 +83,7 @@ class InterviewScreen(BaseScreen):
         self.live = live
         self.opened = time.monotonic()
         self.speaker: str | None = None
+        self.live_segments = 0  # live-transcribed segments shown so far
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -99,9 +100,9 @@ class InterviewScreen(BaseScreen):
                 yield Static(id="next-question", classes="next")
             with Vertical(id="side-pane"):
                 yield Label(tr("interview.live"), classes="pane-title", id="live-title")
-                yield Log(id="live", max_lines=200)
+                yield RichLog(id="live", max_lines=200, wrap=True, markup=False)
                 yield Label(tr("interview.notes"), classes="pane-title")
-                yield Log(id="notes", max_lines=200)
+                yield RichLog(id="notes", max_lines=200, wrap=True, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -218,7 +219,8 @@ class InterviewScreen(BaseScreen):
         self.query_one(LevelMeter).db = message.db
 
     def on_live_segment(self, message: LiveSegment) -> None:
-        self.query_one("#live", Log).write_line(f"[{clock(message.start)}] {message.text.strip()}")
+        self.live_segments += 1
+        self.query_one("#live", RichLog).write(Text(f"[{clock(message.start)}] {message.text.strip()}"))
 
     def _stamped(self, mark: Mark | None, data: dict[str, object]) -> bool:
         """Tell the App a mark was stamped; False when it could not be (the sentence was shown)."""
@@ -275,14 +277,14 @@ class InterviewScreen(BaseScreen):
                 return
             text = note["text"] or ""
             if self._stamped(self.attempt(run.note, text, at=at, preset=note.get("preset")), dict(note)):
-                self.query_one("#notes", Log).write_line(f"[{clock(at)}] {text}")
+                self.query_one("#notes", RichLog).write(Text(f"[{clock(at)}] {text}"))
 
         self.app.push_screen(NoteDialog(), done)
 
     def action_flag(self) -> None:
         run = self._live_run()
         if run is not None and self._stamped(self.attempt(run.flag), {"text": ""}):
-            self.query_one("#notes", Log).write_line(f"[{clock(run.position)}] ⚑ sensitive moment")
+            self.query_one("#notes", RichLog).write(Text(f"[{clock(run.position)}] ⚑ sensitive moment"))
             self.notify("Flagged: the reviewer will be pointed here.")
 
     def action_speaker(self) -> None:
