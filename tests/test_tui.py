@@ -478,6 +478,27 @@ async def test_the_idle_lock_warns_before_it_locks(vault_path, study_en):
         await wait_until(pilot, lambda: said.of(m.LockedNow), 6, "the lock")
 
 
+async def test_enter_works_from_either_table_and_the_selection_is_said(vault_path, study_en):
+    make_vault(vault_path, study_en, people=2)  # S1 is with P1; P2 has none
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await unlock(pilot)
+        line = app.screen.query_one("#selection")
+        assert "session S1" in str(line.render()) and "participant P1" in str(line.render())
+        await pilot.press("shift+tab")  # to the participants' table
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#people")
+        await pilot.press("down", "enter")  # P2: no interview yet, says so
+        await pilot.pause()
+        assert any("No interview is planned with P2" in n for n in notifications(app))
+        assert "participant P2" in str(line.render())
+        await pilot.press("up", "enter")  # P1: their session is selected, and Enter opens it
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#sessions")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen) and app.screen.sid == "S1")
+
+
 # -- help, palette, layout ----------------------------------------------------------------------
 async def test_f1_help_and_the_palette_commands(vault_path, study_en):
     make_vault(vault_path, study_en)

@@ -90,6 +90,7 @@ class HomeScreen(BaseScreen):
                 yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
                 yield Label(tr("home.attention"), classes="pane-title")
                 yield Static(id="attention")
+        yield Static(id="selection")
         yield FinalPassLine(id="final-line")
         with Horizontal(id="work-line"):
             yield Label("", id="work-label")
@@ -140,6 +141,7 @@ class HomeScreen(BaseScreen):
         self.query_one("#attention", Static).update(
             Text("\n".join(f"• {a}" for a in board.attention) or tr("home.nothing"))
         )
+        self._show_selection()
 
     def select_participant(self, pid: str) -> None:
         """Put the cursor on PID (just enrolled): N then plans an interview with them."""
@@ -191,6 +193,29 @@ class HomeScreen(BaseScreen):
     @on(DataTable.RowSelected, "#sessions")
     def _open_row(self, _event: DataTable.RowSelected) -> None:
         self.action_interview()
+
+    @on(DataTable.RowSelected, "#people")
+    def _person_row(self, event: DataTable.RowSelected) -> None:
+        """Enter on a participant: their latest session is selected, ready for Enter, T or V."""
+        pid = str(event.row_key.value)
+        table = self.query_one("#sessions", DataTable)
+        theirs = [i for i in range(table.row_count) if pid in str(table.get_row_at(i)[3]).split()]
+        if not theirs:
+            self.notify(f"No interview is planned with {pid} yet: press N to plan one.")
+            return
+        table.move_cursor(row=theirs[-1])
+        table.focus()
+
+    @on(DataTable.RowHighlighted)
+    def _selection_changed(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        """The line under the tables says what N, Enter, T, V and X will act on."""
+        pid, sid = self._selected("#people"), self._selected("#sessions")
+        parts = [f"participant {pid} (N plans an interview with them)" if pid else "no participant yet"]
+        parts.append(f"session {sid} (Enter, T, V, X act on it)" if sid else "no session yet")
+        self.query_one("#selection", Static).update("Selected: " + " · ".join(parts))
 
     def action_interview(self) -> None:
         sid = self.selected_session()
