@@ -126,3 +126,29 @@ def test_an_interview_without_audio_consent_does_not_start(services, study_en):
         services.start_interview(sid)
     assert "audio" in str(refused.value).lower()
     assert services.session(sid).status == sessions.PLANNED
+
+
+def test_close_waits_for_a_worker_still_inside_the_vault(services, monkeypatch):
+    """Closing SQLite beneath a running worker crashed the app at exit (status 139): close()
+    waits for calls in flight."""
+    import threading
+
+    from fieldscribe.core import final_pass
+
+    entered, results = threading.Event(), []
+
+    def slow_waiting(vault):
+        entered.set()
+        time.sleep(0.8)
+        assert sessions.list_sessions(vault)  # still reads the vault after close() was asked
+        return []
+
+    monkeypatch.setattr(final_pass, "waiting", slow_waiting)
+    worker = threading.Thread(target=lambda: results.append(services.final_passes()))
+    worker.start()
+    assert entered.wait(5)
+    started = time.monotonic()
+    services.close()
+    worker.join(5)
+    assert time.monotonic() - started >= 0.5 and results == [[]], "close() returned before the worker left the vault"
+    assert not services.unlocked

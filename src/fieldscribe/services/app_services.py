@@ -7,10 +7,12 @@ for a worker thread; none of them touches Textual.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from ..core import consent, participants, sessions
 from ..core.errors import InvalidInput
@@ -56,6 +58,20 @@ _ATTENTION = {
     sessions.RECEIVED: "{id}: received by the analysis team; its raw data can be purged.",
 }
 ProgressCallback = Callable[[Progress], None]
+CLOSE_WAIT_S = 30.0
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _counted(method: Callable[Concatenate[Services, P], R]) -> Callable[Concatenate[Services, P], R]:
+    """A call that may run in a worker thread: close() waits for it to leave the vault."""
+
+    def wrapper(self: Services, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._working():
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, method)  # its name and docstring
+    return wrapper
 
 
 _frozen = threading.Lock()
@@ -122,6 +138,21 @@ class Services:
         self.live_model = live_model
         self.export_recipients = export_recipients  # else the study file's
         self._vault: Vault | None = None
+        # calls running in worker threads: close() waits for them, because closing SQLite (or
+        # the name finders) beneath a running thread crashed the process at exit (status 139)
+        self._inflight = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def _working(self) -> Iterator[None]:
+        with self._idle:
+            self._inflight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
 
     # -- the vault ------------------------------------------------------------------------------
     @property
@@ -171,11 +202,20 @@ class Services:
         if self._vault is not None and self._vault.unlocked:
             self._vault.lock()
 
-    def close(self) -> None:
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Forget the keys and release the vault, once no worker is still inside it (waits up to
+        WAIT_S; a worker that outlasts that finds the vault locked, and the process's exit
+        releases it)."""
         from ..core.deid import ner
 
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight == 0, timeout=wait_s)
+            busy = self._inflight > 0
         ner.forget()
         if self._vault is not None:
+            if busy:
+                self._vault.lock()
+                return
             self._vault.close()
             self._vault = None
 
@@ -307,6 +347,7 @@ class Services:
             for d, q in self._session_study(sid).questions(group)
         ]
 
+    @_counted
     def start_interview(
         self,
         sid: str,
@@ -334,6 +375,7 @@ class Services:
         return Interview(run.session_id, run)
 
     # -- transcripts ----------------------------------------------------------------------------
+    @_counted
     def transcribe(
         self, sid: str, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None
     ) -> TranscriptionResult:
@@ -347,12 +389,14 @@ class Services:
         t = transcribe_session(self.vault, sid, on_progress=progress, cancel=cancel)
         return TranscriptionResult(t.state == "complete", t.done_s, t.total_s)
 
+    @_counted
     def final_passes(self) -> list[FinalPassView]:
         """Sessions whose final transcript (the study's final_model) is still to be made."""
         from ..core import final_pass
 
         return [FinalPassView(f.session_id, f.model, f.done_s, f.total_s) for f in final_pass.waiting(self.vault)]
 
+    @_counted
     def run_final_pass(
         self, sid: str, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None
     ) -> FinalPassResult:
@@ -369,6 +413,7 @@ class Services:
         )
         return FinalPassResult(t.session_id, t.model, outcome, t.done_s, t.total_s)
 
+    @_counted
     def transcript(self, sid: str) -> Transcript:
         """The current transcript and whether its review is done (decrypts it: call from a worker
         for long ones)."""
@@ -381,12 +426,14 @@ class Services:
         segments = tuple(_segment_view(seg) for seg in load_segments(self.vault, t))
         return Transcript(segments, is_reviewed(self.vault, sid), self.session(sid).participants)
 
+    @_counted
     def edit_segment(self, sid: str, idx: int, *, text: str | None = None, speaker: str | None = None) -> SegmentView:
         """Correct one segment's words or speaker; any edit re-opens the review."""
         from ..core.editing import edit_segment
 
         return _segment_view(edit_segment(self.vault, sid, idx, text=text, speaker=speaker))
 
+    @_counted
     def suggestions(self, sid: str) -> list[SuggestionView]:
         """Every suggested redaction in the current transcript (runs the offline name finders:
         call from a worker)."""
@@ -403,6 +450,7 @@ class Services:
 
         return ner.missing_layers()
 
+    @_counted
     def decide(
         self,
         sid: str,
@@ -417,6 +465,7 @@ class Services:
 
         return _suggestion_views(decide(self.vault, sid, accept=accept, reject=reject, accept_all=accept_all))
 
+    @_counted
     def redact_phrase(self, sid: str, entry: str) -> list[SuggestionView]:
         """Words the reviewer marks ('words' or 'words=descriptor'), replaced everywhere."""
         from ..core.deid.review import redact_phrase
@@ -428,12 +477,14 @@ class Services:
 
         return is_reviewed(self.vault, sid)
 
+    @_counted
     def mark_reviewed(self, sid: str) -> None:
         """Refused (one sentence) while any suggestion is undecided."""
         from ..core.deid.review import mark_reviewed
 
         mark_reviewed(self.vault, sid)
 
+    @_counted
     def play(self, sid: str, start: float, end: float | None, cancel: threading.Event | None = None) -> float:
         from ..core.audio.playback import play
 
@@ -446,12 +497,14 @@ class Services:
         cannot read), so sync always finds them."""
         return self.vault_path / "outbox"
 
+    @_counted
     def export(self, sids: list[str]) -> Path:
         from ..core.export.exporter import export_sessions
 
         return export_sessions(self.vault, sids, self.outbox, self.export_recipients)
 
     # -- sync -----------------------------------------------------------------------------------
+    @_counted
     def sync(self, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SyncResult:
         """Upload exported bundles and collect receipts (see core.sync.push)."""
         from ..core.sync.push import sync
