@@ -84,3 +84,26 @@ def test_withdrawal_ends_each_session_once_through_the_state_machine(vault, stud
     (gone,) = [e for e in vault.audit.entries() if e.action == "participant.withdraw"]
     assert gone.subject == pid and gone.details["sessions_shredded"] == [sid]
     assert ledger.verify_all(vault) == []
+
+
+def test_a_planned_session_can_be_cancelled_but_never_one_with_audio(vault, study_en, tmp_path):
+    from .audio_fakes import speechlike
+
+    sid = consented_session(vault, study_en.study)
+    assert sessions.cancel_session(vault, sid).status == sessions.CANCELLED
+    last = session_status_entries(vault, sid)[-1]
+    assert (last.details["old"], last.details["new"]) == (sessions.PLANNED, sessions.CANCELLED)
+    with pytest.raises(InvalidTransition):
+        sessions.start_recording(vault, sid)  # nothing more happens to it
+    with pytest.raises(InvalidTransition, match="only a planned session with no audio"):
+        sessions.cancel_session(vault, sid)
+    recorded = consented_session(vault, study_en.study)
+    wav = tmp_path / "a.wav"
+    import soundfile as sf
+
+    sf.write(wav, speechlike(2.0), 16000, subtype="PCM_16")
+    import_file(vault, recorded, wav)
+    with pytest.raises(InvalidTransition, match="only a planned session with no audio"):
+        sessions.cancel_session(vault, recorded)
+    assert sessions.get_session(vault, recorded).status == sessions.RECORDED
+    assert ledger.verify_all(vault) == []

@@ -499,6 +499,28 @@ async def test_enter_works_from_either_table_and_the_selection_is_said(vault_pat
         await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen) and app.screen.sid == "S1")
 
 
+async def test_an_interview_planned_by_mistake_can_be_cancelled_after_a_question(vault_path, study_en):
+    make_vault(vault_path, study_en)  # S1 planned with P1
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await unlock(pilot)
+        await pilot.press("delete")
+        await pilot.pause()
+        assert "Cancel interview S1 with P1?" in str(app.screen.query_one(".dialog-text").render())
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.services.session("S1").status == "planned"
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.services.session("S1").status == "cancelled"
+        assert "cancelled" in str(app.screen.query_one("#sessions").get_row_at(0))
+        await pilot.press("delete")  # once cancelled, it says why not again
+        await pilot.pause()
+        assert any("only a planned interview" in n for n in notifications(app))
+
+
 # -- help, palette, layout ----------------------------------------------------------------------
 async def test_f1_help_and_the_palette_commands(vault_path, study_en):
     make_vault(vault_path, study_en)

@@ -52,4 +52,15 @@ def session_list(ctx: click.Context) -> None:
         click.echo(f"{s.id:<6}{s.kind:<13}{s.wave:<6}{','.join(s.participants):<20}{s.guide_sha256[:12]:<14}{s.status}")
 
 
+@session.command("cancel")
+@vault_option
+@click.argument("session_id", metavar="SESSION")
+@click.pass_context
+def session_cancel(ctx: click.Context, session_id: str) -> None:
+    """Cancel a planned session that has no audio (it stays listed as cancelled)."""
+    with open_vault(ctx) as vault:
+        s = score.cancel_session(vault, session_id)
+    click.echo(f"Cancelled {s.id}.")
+
+
 COMMANDS = [session]

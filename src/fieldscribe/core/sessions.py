@@ -32,14 +32,27 @@ FOCUS_GROUP = "focus_group"
 PLANNED, RECORDING, RECORDED = "planned", "recording", "recorded"
 TRANSCRIBED, REVIEWED, EXPORTED, WITHDRAWN = "transcribed", "reviewed", "exported", "withdrawn"
 SYNCED, RECEIVED, PURGED = "synced", "received", "purged"
-STATUSES = (PLANNED, RECORDING, RECORDED, TRANSCRIBED, REVIEWED, EXPORTED, SYNCED, RECEIVED, PURGED, WITHDRAWN)
+CANCELLED = "cancelled"  # planned by mistake, or not held: never had audio
+STATUSES = (
+    PLANNED,
+    RECORDING,
+    RECORDED,
+    TRANSCRIBED,
+    REVIEWED,
+    EXPORTED,
+    SYNCED,
+    RECEIVED,
+    PURGED,
+    WITHDRAWN,
+    CANCELLED,
+)
 
 # Forward along the field day; a few steps back where real work needs them
 # (re-transcribe with a better model, edit after review, re-export after edits).
 # Withdrawal can end a session at any point of its life (its last participant withdrew);
 # purging ends a received one. Both only as the session's key is destroyed.
 TRANSITIONS: dict[str, set[str]] = {
-    PLANNED: {RECORDING, WITHDRAWN},
+    PLANNED: {RECORDING, WITHDRAWN, CANCELLED},
     # back to planned when no audio was kept: the recorder failed to start, or an import failed
     RECORDING: {RECORDED, PLANNED, WITHDRAWN},
     RECORDED: {RECORDING, TRANSCRIBED, WITHDRAWN},
@@ -51,6 +64,7 @@ TRANSITIONS: dict[str, set[str]] = {
     RECEIVED: {REVIEWED, EXPORTED, RECEIVED, PURGED, WITHDRAWN},
     PURGED: set(),
     WITHDRAWN: set(),
+    CANCELLED: set(),
 }
 ENDINGS = (PURGED, WITHDRAWN)
 
@@ -185,6 +199,18 @@ def set_status(vault: Vault, sid: str, new: str, *, reason: str | None = None) -
         seal = ledger.drop if ending else ledger.update
         seal(vault, ledger.session_scope(session.id), "session.status", session.id, **details)
     return get_session(vault, session.id)
+
+
+def cancel_session(vault: Vault, sid: str) -> Session:
+    """Cancel a planned session (made by mistake, or the interview did not happen). Only one that
+    never had audio: the row stays, marked cancelled, and the audit log says who did it when."""
+    session = get_session(vault, sid)
+    has_audio = vault.db.execute("SELECT 1 FROM recordings WHERE session_id = ?", (session.id,)).fetchone()
+    if session.status != PLANNED or has_audio:
+        raise InvalidTransition(
+            f"Session {session.id} is {session.status}; only a planned session with no audio can be cancelled."
+        )
+    return set_status(vault, session.id, CANCELLED, reason="cancelled before any recording")
 
 
 def withdraw_participant(vault: Vault, pid: str, confirmation: str) -> list[str]:

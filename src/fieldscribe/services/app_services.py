@@ -332,6 +332,11 @@ class Services:
     def create_session(self, pids: list[str], wave: int = 1) -> str:
         return sessions.create_session(self.vault, pids, wave=wave)
 
+    def cancel_session(self, sid: str) -> SessionView:
+        """Cancel a planned session with no audio (refused, in one sentence, otherwise)."""
+        s = sessions.cancel_session(self.vault, sid)
+        return SessionView(s.id, s.kind, s.wave, s.status, tuple(s.participants))
+
     def session(self, sid: str) -> SessionView:
         s = sessions.get_session(self.vault, sid)
         return SessionView(s.id, s.kind, s.wave, s.status, tuple(s.participants))

@@ -28,7 +28,7 @@ class HomeScreen(BaseScreen):
     HELP = (
         "The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
         "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
-        "participant selected in the list on the left. X exports a reviewed session for the analysis team; U syncs exported bundles to the study store (what was "
+        "participant selected in the list on the left; Delete cancels a planned interview that has no audio. X exports a reviewed session for the analysis team; U syncs exported bundles to the study store (what was "
         "sent is kept if the link drops; the next sync resumes)."
     )
     BINDINGS = [
@@ -49,6 +49,14 @@ class HomeScreen(BaseScreen):
             tooltip="Transcribe the selected session on this laptop",
         ),
         Binding("v", "review", "Review", id="home.review", tooltip="Review the selected session's transcript"),
+        Binding(
+            "delete",
+            "cancel_session",
+            "Cancel interview",
+            id="home.cancel_session",
+            show=False,
+            tooltip="Cancel the selected planned interview (only one with no audio; asks first)",
+        ),
         Binding(
             "x",
             "export",
@@ -223,6 +231,26 @@ class HomeScreen(BaseScreen):
             from .interview import InterviewScreen
 
             self.app.push_screen(InterviewScreen(sid))
+
+    def action_cancel_session(self) -> None:
+        sid = self.selected_session()
+        if not sid:
+            return
+        session = self.attempt(self.services.session, sid)
+        if session is None:
+            return
+        if session.status != "planned":
+            self.notify(f"{sid} is {session.status}; only a planned interview with no audio can be cancelled.")
+            return
+        from .dialogs import Confirm
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.attempt(self.services.cancel_session, sid):
+                self.notify(f"Cancelled {sid}; it stays listed as cancelled.")
+                self.refresh_data()
+
+        who = " and ".join(session.participants)
+        self.app.push_screen(Confirm(f"Cancel interview {sid} with {who}? Nothing was recorded in it."), answer)
 
     def action_review(self) -> None:
         sid = self.selected_session()
