@@ -128,9 +128,10 @@ async def test_idle_time_locks_the_vault(vault_path, study_en):
 
 
 # -- enrolment ----------------------------------------------------------------------------------
-async def eligibility_step(pilot, *, exclusion: bool = False) -> None:
+async def eligibility_step(pilot, *, exclusion: bool = False, started: bool = False) -> None:
     app = pilot.app
-    await pilot.press("e")
+    if not started:
+        await pilot.press("e")
     await wait_until(pilot, lambda: isinstance(app.screen, EligibilityScreen))
     screen = app.screen
     screen.query_one("#group", Select).value = "service_user"
@@ -519,6 +520,57 @@ async def test_an_interview_planned_by_mistake_can_be_cancelled_after_a_question
         await pilot.press("delete")  # once cancelled, it says why not again
         await pilot.pause()
         assert any("only a planned interview" in n for n in notifications(app))
+
+
+async def test_enrolment_steps_take_the_keyboard_and_check_answers_as_typed(vault_path, study_en):
+    make_vault(vault_path, study_en, session=False)
+    app = app_for(vault_path)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await unlock(pilot)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EligibilityScreen))
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#group"), "the first question has the keyboard"
+        await eligibility_step(pilot, started=True)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConsentScreen))
+        for _ in app.screen.items:
+            await pilot.press("y")
+        answers = str(app.screen.query_one("#consent-answers").render())
+        assert "audio_recording" not in answers and "agrees" in answers  # the items' words, not ids
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuestionnaireScreen))
+        await pilot.pause()
+        age = app.screen.query_one("#q-age", Input)
+        assert app.focused is age
+        await pilot.press("1", "5", "0")  # out of range: said at once, before any submit
+        await pilot.pause()
+        assert str(app.screen.query_one("#err-age").render()).strip()
+        await pilot.press("backspace", "backspace", "backspace", "4", "2")
+        await pilot.pause()
+        assert not str(app.screen.query_one("#err-age").render()).strip(), "a corrected answer stops complaining"
+
+
+async def test_x_redacts_several_terms_at_once(vault_path, study_en):
+    v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        from fieldscribe.core.guides import import_guide
+
+        import_guide(v, study_en)
+        transcript_session(v, study_en.study, "Ann Lee", ["Eric and Merrick came round on Sunday.", "It was nice."])
+    app = app_for(vault_path)
+    said = Messages()
+    async with app.run_test(size=(120, 40), message_hook=said) as pilot:
+        await unlock(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and not app.screen.finding)
+        await answer_dialog(pilot, "x", "Eric, Merrick=[friend]")
+        await wait_until(pilot, lambda: len(said.of(m.RedactionsChanged)) == 2, what="both terms")
+    v = opened(vault_path)
+    with v:
+        from fieldscribe.core.deid.review import replacement_table
+
+        table = replacement_table(v)
+        assert "Eric" in table and table["Merrick"] == "[friend]"
 
 
 # -- help, palette, layout ----------------------------------------------------------------------

@@ -31,6 +31,12 @@ class Draft:
     consent: dict[str, bool] = field(default_factory=dict)
 
 
+def _short(text: str, width: int = 70) -> str:
+    """The first words of a consent item: what the person agreed to, not its internal id."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
 def start_enrolment(app: App) -> None:
     app.push_screen(EligibilityScreen(Draft()))
 
@@ -86,6 +92,9 @@ class EligibilityScreen(_Step):
             yield Static("", id="problem", classes="problem")
             yield Button("Next: consent  (Ctrl+N)", id="next", variant="primary")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#group", Select).focus()  # the first question, ready for the keyboard
 
     def action_next(self) -> None:
         form = self.services.enrolment_form()
@@ -155,7 +164,7 @@ class ConsentScreen(_Step):
             self.query_one("#consent-counter", Static).update("")
         self.query_one("#consent-answers", Static).update(
             "\n".join(
-                f"{'✔ agrees' if self.draft.consent[c.id] else '✘ does not agree'}  {c.id}"
+                f"{'✔ agrees' if self.draft.consent[c.id] else '✘ does not agree'}  {_short(c.text)}"
                 for c in self.items
                 if c.id in self.draft.consent
             )
@@ -223,6 +232,33 @@ class QuestionnaireScreen(_Step):
             yield Button("Enrol  (Ctrl+S)", id="next", variant="success")
         yield Footer()
 
+    def on_mount(self) -> None:
+        first = self.query(".form Input, .form Select").first()
+        first.focus()  # typing goes into the first answer, not nowhere
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        """An answer is checked as it is typed: a wrong one says so, a corrected one stops saying it."""
+        field_id = (event.input.id or "").removeprefix("q-")
+        if event.input.id and event.input.id.startswith("q-") and event.value:
+            self._check(field_id, event.value, required=False)
+        elif event.input.id and event.input.id.startswith("q-"):
+            self.query_one(f"#err-{field_id}", Static).update("")
+
+    def _check(self, field_id: str, raw: Any, *, required: bool) -> tuple[bool, Any]:
+        err = self.query_one(f"#err-{field_id}", Static)
+        err.update("")
+        if raw in (None, ""):
+            if required:
+                err.update("Required: please answer.")
+                return False, None
+            return True, None
+        try:
+            return True, self.services.parse_answer(field_id, raw)
+        except FieldscribeError as exc:
+            err.update(str(exc))
+            return False, None
+
     def answers(self) -> dict[str, Any] | None:
         """Every field's answer, checked by the core; None (and the reasons shown) if any is wrong."""
         out: dict[str, Any] = {}
@@ -230,18 +266,10 @@ class QuestionnaireScreen(_Step):
         for f in self.services.enrolment_form().fields:
             widget = cast("Input | Select[Any]", self.query_one(f"#q-{f.id}"))  # composed as one or the other
             raw = widget.value if isinstance(widget, Input) else (None if widget.value is Select.NULL else widget.value)
-            err = self.query_one(f"#err-{f.id}", Static)
-            err.update("")
-            if raw in (None, ""):
-                if f.required:
-                    err.update("Required: please answer.")
-                    ok = False
-                continue
-            try:
-                out[f.id] = self.services.parse_answer(f.id, raw)
-            except FieldscribeError as exc:
-                err.update(str(exc))
-                ok = False
+            good, value = self._check(f.id, raw, required=f.required)
+            ok = ok and good
+            if good and raw not in (None, ""):
+                out[f.id] = value
         return out if ok else None
 
     def action_next(self) -> None:

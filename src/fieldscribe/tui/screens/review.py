@@ -4,6 +4,7 @@ suggested redaction before the transcript may leave the laptop."""
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -332,12 +333,14 @@ class ReviewScreen(BaseScreen):
 
     def action_redact(self) -> None:
         def done(entry: str | None) -> None:
-            if entry:
-                self._decide(Decision(phrase=entry))
+            # several at once: "Eric, Merrick=[friend]" (commas or Chinese 、，between them)
+            for phrase in re.split(r"[,，、;；]", entry or ""):
+                if phrase.strip():
+                    self._decide(Decision(phrase=phrase.strip()))
 
         self.app.push_screen(
             AskText(
-                "Words to redact everywhere, optionally =descriptor (e.g. Mary=[sister])",
+                "Words to redact everywhere, optionally =descriptor; several with commas (Eric, Mary=[sister])",
                 placeholder="words=[descriptor]",
             ),
             done,
