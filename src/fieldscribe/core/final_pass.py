@@ -43,8 +43,24 @@ def final_model(vault: Vault, sid: str) -> str | None:
     return study.transcription.final_model
 
 
-def installed(name: str) -> bool:
-    return any(m.name == name and m.installed for m in list_models())
+def _wanted(vault: Vault) -> list[tuple[sessions.Session, str]]:
+    """(session, final model) for each session a final pass could still improve. Each study
+    version is read once, not once per session: the dashboard asks this on every refresh."""
+    by_guide: dict[str, str | None] = {}
+    out = []
+    for s in sessions.list_sessions(vault):
+        if s.status not in _WAITING_STATUSES:
+            continue
+        if s.guide_sha256 not in by_guide:
+            by_guide[s.guide_sha256] = load_guide(vault, s.guide_sha256).study.transcription.final_model
+        model = by_guide[s.guide_sha256]
+        if model:
+            out.append((s, model))
+    return out
+
+
+def _installed_names() -> set[str]:
+    return {m.name for m in list_models() if m.installed}
 
 
 def waiting(vault: Vault) -> list[FinalPass]:
@@ -52,13 +68,10 @@ def waiting(vault: Vault) -> list[FinalPass]:
     not passed on yet, current transcript made by another model, no finished one by the final
     model. Sessions whose final model is not installed are left out (see missing_models)."""
     out = []
-    have = {m.name for m in list_models() if m.installed}
-    for s in sessions.list_sessions(vault):
-        if s.status not in _WAITING_STATUSES:
-            continue
-        model = final_model(vault, s.id)
+    have = _installed_names()
+    for s, model in _wanted(vault):
         current = current_transcript(vault, s.id)
-        if not model or current is None or current.model == model or model not in have:
+        if current is None or current.model == model or model not in have:
             continue
         versions = list_transcripts(vault, s.id)
         if any(t.model == model and t.state in ("complete", ALTERNATIVE) for t in versions):
@@ -71,13 +84,10 @@ def waiting(vault: Vault) -> list[FinalPass]:
 
 def missing_models(vault: Vault) -> list[str]:
     """A sentence for each final model a study version asks for that this laptop lacks."""
-    wanted = {
-        m for s in sessions.list_sessions(vault) if s.status in _WAITING_STATUSES if (m := final_model(vault, s.id))
-    }
+    have = _installed_names()
     return [
         f"The study asks for the {name} model for final transcripts, but it is not on this laptop; {how_to_get(name)}."
-        for name in sorted(wanted)
-        if not installed(name)
+        for name in sorted({model for _s, model in _wanted(vault)} - have)
     ]
 
 
@@ -92,7 +102,7 @@ def run(
     model = final_model(vault, sid)
     if not model:
         raise InvalidInput(f"The study of session {sid} names no final model (transcription: final_model:).")
-    if not installed(model):
+    if model not in _installed_names():
         raise ModelUnavailable(f"The {model} model for final transcripts is not on this laptop; {how_to_get(model)}.")
     live = current_transcript(vault, sid)
 

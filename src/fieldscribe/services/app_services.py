@@ -74,10 +74,7 @@ def _counted(method: Callable[Concatenate[Services, P], R]) -> Callable[Concaten
     return wrapper
 
 
-_frozen = threading.Lock()
-_frozen_once: list[bool] = []
-
-
+@functools.cache  # once per process
 def _models_out_of_collection() -> None:
     """Once the name finders are loaded, take every object alive out of the cyclic garbage
     collector's reach (gc.freeze). The models are hundreds of thousands of objects that live as
@@ -87,10 +84,7 @@ def _models_out_of_collection() -> None:
     included); only garbage in reference cycles among them would wait for the process to end."""
     import gc
 
-    with _frozen:
-        if not _frozen_once:
-            gc.freeze()
-            _frozen_once.append(True)
+    gc.freeze()
 
 
 def _segment_view(seg: StoredSegment) -> SegmentView:
