@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from tests.speech_set import DATA, RATE, Clip, errors, load_set  # noqa: E402  (after the path is set)
+from tests.speech_set import DATA, RATE, Clip, errors, load_set, transcribe_fieldscribe, transcribe_plain  # noqa: E402  (after the path is set)
 
 GAP_S = 0.8
 PAUSE_S = 12.0
@@ -51,29 +51,12 @@ PAUSE_S = 12.0
 def plain(model_path: Path, lang: str) -> Callable[[np.ndarray], str]:
     from faster_whisper import WhisperModel
 
-    from fieldscribe.core.transcription.engine import seed_sampling
-
     model = WhisperModel(str(model_path), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 2)
-
-    def run(audio: np.ndarray) -> str:
-        seed_sampling()  # the same seed as fieldscribe's path: no sampling noise between the two
-        segments, _ = model.transcribe(audio, language=lang)
-        return " ".join(s.text.strip() for s in segments)
-
-    return run
+    return lambda audio: transcribe_plain(model, audio, lang)
 
 
 def fieldscribe(model_path: Path, settings) -> Callable[[np.ndarray], str]:
-    from fieldscribe.core.transcription.engine import transcribe_array
-    from fieldscribe.core.transcription.guard import guard
-
-    def run(audio: np.ndarray) -> str:
-        kept: list = []
-        for seg in transcribe_array(audio, model_path, settings):
-            kept += guard([seg], kept, settings.prompt())  # one at a time, as commit_segment does
-        return " ".join(s.text for s in kept if s.text)
-
-    return run
+    return lambda audio: transcribe_fieldscribe(model_path, settings, audio)
 
 
 def measure(run: Callable[[np.ndarray], str], clips: list[Clip], lang: str, mode: str) -> dict:

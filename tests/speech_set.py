@@ -74,3 +74,24 @@ def error_rate(pairs: list[tuple[str, str]], lang: str) -> float:
     """Pooled over (reference, hypothesis) pairs: all errors over all reference words/characters."""
     counted = [errors(r, h, lang) for r, h in pairs]
     return sum(e for e, _ in counted) / max(1, sum(n for _, n in counted))
+
+
+def transcribe_plain(model, audio: np.ndarray, lang: str) -> str:
+    """faster-whisper with its own defaults, as a new user runs it (seeded like fieldscribe's
+    engine, so the comparison carries no sampling noise)."""
+    from fieldscribe.core.transcription.engine import seed_sampling
+
+    seed_sampling()
+    segments, _ = model.transcribe(audio, language=lang)
+    return " ".join(s.text.strip() for s in segments)
+
+
+def transcribe_fieldscribe(model_path: Path, settings, audio: np.ndarray) -> str:
+    """fieldscribe's engine and guard, one segment at a time, as commit_segment runs them."""
+    from fieldscribe.core.transcription.engine import transcribe_array
+    from fieldscribe.core.transcription.guard import guard
+
+    kept: list = []
+    for seg in transcribe_array(audio, model_path, settings):
+        kept += guard([seg], kept, settings.prompt())
+    return " ".join(s.text for s in kept if s.text)

@@ -12,12 +12,11 @@ import pytest
 from fieldscribe.core import consent, participants, sessions
 from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.batch_transcription import transcribe_session
-from fieldscribe.core.transcription.engine import EngineSettings, seed_sampling, transcribe_array
-from fieldscribe.core.transcription.guard import guard
+from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.models import resolve_model
 from fieldscribe.core.transcripts import current_transcript, load_segments
 
-from .speech_set import RATE, Clip, error_rate, load_set
+from .speech_set import RATE, Clip, error_rate, load_set, transcribe_fieldscribe, transcribe_plain
 
 TOLERANCE = 0.005  # the issue's bar: no worse than plain faster-whisper by more than this
 
@@ -39,18 +38,11 @@ def plain_model():
     return load
 
 
-def _plain(model, audio: np.ndarray, lang: str) -> str:
-    seed_sampling()  # as fieldscribe's engine does: the comparison is free of sampling noise
-    segments, _ = model.transcribe(audio, language=lang)  # faster-whisper's defaults, as a new user runs it
-    return " ".join(s.text.strip() for s in segments)
-
-
 def _ours(name: str, audio: np.ndarray, lang: str) -> str:
-    settings = EngineSettings(model=name, language=lang, cpu_threads=2)  # what a transcript gets
-    kept: list = []
-    for seg in transcribe_array(audio, resolve_model(name).path, settings):
-        kept += guard([seg], kept, settings.prompt())
-    return " ".join(s.text for s in kept if s.text)
+    # what a transcript gets: the default settings
+    return transcribe_fieldscribe(
+        resolve_model(name).path, EngineSettings(model=name, language=lang, cpu_threads=2), audio
+    )
 
 
 def _joined(clips: list[Clip]) -> np.ndarray:
@@ -60,7 +52,7 @@ def _joined(clips: list[Clip]) -> np.ndarray:
 
 def test_english_clip_by_clip_is_no_worse_than_plain_faster_whisper(english, plain_model):
     model = plain_model("tiny.en")
-    plain = error_rate([(c.text, _plain(model, c.audio, "en")) for c in english], "en")
+    plain = error_rate([(c.text, transcribe_plain(model, c.audio, "en")) for c in english], "en")
     ours = error_rate([(c.text, _ours("tiny.en", c.audio, "en")) for c in english], "en")
     assert ours <= plain + TOLERANCE, f"WER {ours:.3f} against plain faster-whisper's {plain:.3f}"
     assert ours < 0.2
@@ -68,7 +60,7 @@ def test_english_clip_by_clip_is_no_worse_than_plain_faster_whisper(english, pla
 
 def test_english_as_one_long_recording_is_no_worse_than_plain_faster_whisper(english, plain_model):
     audio, reference = _joined(english), " ".join(c.text for c in english)
-    plain = error_rate([(reference, _plain(plain_model("tiny.en"), audio, "en"))], "en")
+    plain = error_rate([(reference, transcribe_plain(plain_model("tiny.en"), audio, "en"))], "en")
     ours = error_rate([(reference, _ours("tiny.en", audio, "en"))], "en")
     assert ours <= plain + TOLERANCE, f"WER {ours:.3f} against plain faster-whisper's {plain:.3f}"
 
@@ -77,7 +69,7 @@ def test_mandarin_is_no_worse_than_plain_faster_whisper(plain_model):
     """Only 8 s of real Mandarin could be found (tests/data/speech/README.md): a smoke test."""
     clips = load_set("zh")
     model = plain_model("base")
-    plain = error_rate([(c.text, _plain(model, c.audio, "zh")) for c in clips], "zh")
+    plain = error_rate([(c.text, transcribe_plain(model, c.audio, "zh")) for c in clips], "zh")
     ours = error_rate([(c.text, _ours("base", c.audio, "zh")) for c in clips], "zh")
     assert ours <= plain + TOLERANCE and ours < 0.25, (ours, plain)
 
