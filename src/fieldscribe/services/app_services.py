@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..core import consent, participants, sessions
 from ..core.errors import InvalidInput
 from ..core.guides import current_guide, load_guide
 from ..core.study import ChoiceField, NumberField, Study
-from ..core.vault import Locked, Vault
+from ..core.vault import Vault
+from .calls import ServiceBase, counted
 from .interview import Interview, LevelCallback, LiveTextCallback, level_listener, segment_listener
 from .views import (
     Choice,
@@ -59,19 +59,6 @@ _ATTENTION = {
 }
 ProgressCallback = Callable[[Progress], None]
 CLOSE_WAIT_S = 30.0
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _counted(method: Callable[Concatenate[Services, P], R]) -> Callable[Concatenate[Services, P], R]:
-    """A call that may run in a worker thread: close() waits for it to leave the vault."""
-
-    def wrapper(self: Services, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._working():
-            return method(self, *args, **kwargs)
-
-    functools.update_wrapper(wrapper, method)  # its name and docstring
-    return wrapper
 
 
 @functools.cache  # once per process
@@ -114,7 +101,7 @@ def _form_field(f: Any) -> FormField:
     return FormField(f.id, label, f.required, kind)
 
 
-class Services:
+class Services(ServiceBase):
     """Open a vault folder; unlock it; then every field-day operation the app offers."""
 
     def __init__(
@@ -131,31 +118,9 @@ class Services:
         self._recorder_config = recorder_config
         self.live_model = live_model
         self.export_recipients = export_recipients  # else the study file's
-        self._vault: Vault | None = None
-        # calls running in worker threads: close() waits for them, because closing SQLite (or
-        # the name finders) beneath a running thread crashed the process at exit (status 139)
-        self._inflight = 0
-        self._idle = threading.Condition()
-
-    @contextmanager
-    def _working(self) -> Iterator[None]:
-        with self._idle:
-            self._inflight += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._inflight -= 1
-                self._idle.notify_all()
+        super().__init__()
 
     # -- the vault ------------------------------------------------------------------------------
-    @property
-    def vault(self) -> Vault:
-        """The unlocked vault, for the services' own use (and tests that inspect it)."""
-        if self._vault is None or not self._vault.unlocked:
-            raise Locked()
-        return self._vault
-
     @property
     def unlocked(self) -> bool:
         return self._vault is not None and self._vault.unlocked
@@ -202,9 +167,9 @@ class Services:
         releases it)."""
         from ..core.deid import ner
 
-        with self._idle:
-            self._idle.wait_for(lambda: self._inflight == 0, timeout=wait_s)
-            busy = self._inflight > 0
+        with self.idle:
+            self.idle.wait_for(lambda: self.inflight == 0, timeout=wait_s)
+            busy = self.inflight > 0
         ner.forget()
         if self._vault is not None:
             if busy:
@@ -346,7 +311,7 @@ class Services:
             for d, q in self._session_study(sid).questions(group)
         ]
 
-    @_counted
+    @counted
     def start_interview(
         self,
         sid: str,
@@ -374,7 +339,7 @@ class Services:
         return Interview(run.session_id, run)
 
     # -- transcripts ----------------------------------------------------------------------------
-    @_counted
+    @counted
     def transcribe(
         self, sid: str, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None
     ) -> TranscriptionResult:
@@ -388,14 +353,14 @@ class Services:
         t = transcribe_session(self.vault, sid, on_progress=progress, cancel=cancel)
         return TranscriptionResult(t.state == "complete", t.done_s, t.total_s)
 
-    @_counted
+    @counted
     def final_passes(self) -> list[FinalPassView]:
         """Sessions whose final transcript (the study's final_model) is still to be made."""
         from ..core import final_pass
 
         return [FinalPassView(f.session_id, f.model, f.done_s, f.total_s) for f in final_pass.waiting(self.vault)]
 
-    @_counted
+    @counted
     def run_final_pass(
         self, sid: str, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None
     ) -> FinalPassResult:
@@ -412,7 +377,7 @@ class Services:
         )
         return FinalPassResult(t.session_id, t.model, outcome, t.done_s, t.total_s)
 
-    @_counted
+    @counted
     def transcript(self, sid: str) -> Transcript:
         """The current transcript and whether its review is done (decrypts it: call from a worker
         for long ones)."""
@@ -425,14 +390,14 @@ class Services:
         segments = tuple(_segment_view(seg) for seg in load_segments(self.vault, t))
         return Transcript(segments, is_reviewed(self.vault, sid), self.session(sid).participants)
 
-    @_counted
+    @counted
     def edit_segment(self, sid: str, idx: int, *, text: str | None = None, speaker: str | None = None) -> SegmentView:
         """Correct one segment's words or speaker; any edit re-opens the review."""
         from ..core.editing import edit_segment
 
         return _segment_view(edit_segment(self.vault, sid, idx, text=text, speaker=speaker))
 
-    @_counted
+    @counted
     def suggestions(self, sid: str) -> list[SuggestionView]:
         """Every suggested redaction in the current transcript (runs the offline name finders:
         call from a worker)."""
@@ -449,7 +414,7 @@ class Services:
 
         return ner.missing_layers()
 
-    @_counted
+    @counted
     def decide(
         self,
         sid: str,
@@ -464,7 +429,7 @@ class Services:
 
         return _suggestion_views(decide(self.vault, sid, accept=accept, reject=reject, accept_all=accept_all))
 
-    @_counted
+    @counted
     def redact_phrase(self, sid: str, entry: str) -> list[SuggestionView]:
         """Words the reviewer marks ('words' or 'words=descriptor'), replaced everywhere."""
         from ..core.deid.review import redact_phrase
@@ -476,14 +441,14 @@ class Services:
 
         return is_reviewed(self.vault, sid)
 
-    @_counted
+    @counted
     def mark_reviewed(self, sid: str) -> None:
         """Refused (one sentence) while any suggestion is undecided."""
         from ..core.deid.review import mark_reviewed
 
         mark_reviewed(self.vault, sid)
 
-    @_counted
+    @counted
     def play(self, sid: str, start: float, end: float | None, cancel: threading.Event | None = None) -> float:
         from ..core.audio.playback import play
 
@@ -496,14 +461,14 @@ class Services:
         cannot read), so sync always finds them."""
         return self.vault_path / "outbox"
 
-    @_counted
+    @counted
     def export(self, sids: list[str]) -> Path:
         from ..core.export.exporter import export_sessions
 
         return export_sessions(self.vault, sids, self.outbox, self.export_recipients)
 
     # -- sync -----------------------------------------------------------------------------------
-    @_counted
+    @counted
     def sync(self, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SyncResult:
         """Upload exported bundles and collect receipts (see core.sync.push)."""
         from ..core.sync.push import sync
