@@ -18,7 +18,9 @@ from ..core.errors import InvalidInput
 from ..core.guides import current_guide, load_guide
 from ..core.study import ChoiceField, NumberField, Study
 from ..core.vault import Vault
-from .calls import ServiceBase, counted
+from .admin import StudyAdmin
+from .calls import counted
+from .field import FieldDay
 from .interview import Interview, LevelCallback, LiveTextCallback, level_listener, segment_listener
 from .views import (
     Choice,
@@ -101,7 +103,7 @@ def _form_field(f: Any) -> FormField:
     return FormField(f.id, label, f.required, kind)
 
 
-class Services(ServiceBase):
+class Services(StudyAdmin, FieldDay):
     """Open a vault folder; unlock it; then every field-day operation the app offers."""
 
     def __init__(
