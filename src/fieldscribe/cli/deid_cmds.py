@@ -166,5 +166,69 @@ def study_identifiers(ctx: click.Context, entries: tuple[str, ...]) -> None:
         click.echo(f"{i.text!r:<30} → {i.descriptor}")
 
 
+@study.group("recipient")
+def study_recipient() -> None:
+    """The analysis team's key that bundles are encrypted to, for every session of the study."""
+
+
+_SOURCES = {
+    "vault": "set for the study",
+    "study_file": "from the study file",
+    "older_study_file": "only in an older study file",
+}
+
+
+@study_recipient.command("set")
+@vault_option
+@click.argument("key", metavar="AGE1…|FILE")
+@click.pass_context
+def study_recipient_set(ctx: click.Context, key: str) -> None:
+    """Encrypt every export to KEY (the team's age1… key, or their .pub file), whichever study
+    version a session was planned with; replaces a key set before. Sealed in the vault, audited."""
+    from ..core.export.recipients import set_study_recipients
+
+    with open_vault(ctx) as vault:
+        keys = set_study_recipients(vault, key)
+    for k in keys:
+        click.echo(k)
+    click.echo("Exports are now encrypted to this key, for every session.", err=True)
+
+
+@study_recipient.command("show")
+@vault_option
+@click.pass_context
+def study_recipient_show(ctx: click.Context) -> None:
+    """Every key known, where it comes from, and which one exports use."""
+    from ..core.export.recipients import known_recipients
+
+    with open_vault(ctx) as vault:
+        known = known_recipients(vault)
+    rows = (
+        [(k, "vault") for k in known.vault]
+        + [(k, "study_file") for k in known.study_file]
+        + [(k, "older_study_file") for k in known.older_study_files]
+    )
+    for k, source in rows:
+        mark = "*" if source == known.source else " "
+        click.echo(f"{mark} {k}  ({_SOURCES[source]})")
+    if known.source is None:
+        click.echo(
+            "No key for new exports: set the analysis team's key with `fieldscribe study recipient set AGE1…|FILE`.",
+            err=True,
+        )
+
+
+@study_recipient.command("clear")
+@vault_option
+@click.pass_context
+def study_recipient_clear(ctx: click.Context) -> None:
+    """Forget the key set for the study (exports fall back to the study file's); audited."""
+    from ..core.export.recipients import clear_study_recipients
+
+    with open_vault(ctx) as vault:
+        cleared = clear_study_recipients(vault)
+    click.echo("The study's key was cleared." if cleared else "No key was set for the study; nothing changed.")
+
+
 COMMANDS = [redact, study]
 EXTRA = {"transcript": transcript_review, "participant": participant_identifiers}

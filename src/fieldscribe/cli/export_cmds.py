@@ -18,7 +18,7 @@ from .common import UsablePath, open_vault, vault_option
     "recipients",
     multiple=True,
     metavar="FILE|age1…",
-    help="Analysis-team public key (default: the study file's export recipients).",
+    help="Analysis-team public key (default: the study's key from `study recipient set`, else the study file's).",
 )
 @click.option(
     "--with-audio",
@@ -53,7 +53,7 @@ def bundle_keygen(out: Path) -> None:
     click.echo(recipient)
     click.echo(
         f"Secret identity in {path} — keep it off field laptops. Put the line above in the study file "
-        "under export: recipients:.",
+        "under export: recipients: (or set it on a laptop with `fieldscribe study recipient set`).",
         err=True,
     )
     click.echo(

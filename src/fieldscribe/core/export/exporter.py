@@ -17,6 +17,7 @@ from .content import ExportContent, gather
 from .keys import device_key, read_recipients
 from .outbox import record_export
 from .qdpx import build_qdpx
+from .recipients import choose as choose_recipients
 
 
 def build_files(content: ExportContent) -> dict[str, bytes]:
@@ -77,7 +78,9 @@ def export_sessions(
     out_dir = _bundle_folder(Path(out_dir))  # a bad --to is refused before minutes of work
     ledger.check_study(vault)  # recipients come from the (sealed) list of study files
     content = gather(vault, session_ids)
-    keys = read_recipients(list(recipients or []) or list(content.study.export.recipients))
+    # given > the study's recipients in the vault > the newest study file > the session's version
+    chosen = choose_recipients(vault, list(recipients or []), content.study)
+    keys = read_recipients(list(chosen.keys), files=chosen.source != "vault")  # the vault holds keys, never paths
     files = build_files(content)
     if with_audio:
         files.update(audio_files(vault, content))
@@ -124,6 +127,7 @@ def export_sessions(
             ",".join(s.session_id for s in content.sessions),
             files=len(files),
             recipients=len(keys),
+            recipients_from=chosen.source,
             redactions=sum(content.redaction_counts.values()),
         )
     return out

@@ -94,37 +94,55 @@ def keygen(out: Path) -> tuple[Path, str]:
     return out, recipient
 
 
-def read_recipients(values: list[str]) -> list[Any]:  # pyrage recipients (untyped)
+def parse_recipients(text: str, *, where: str = "the study file or --recipient") -> list[str]:
+    """The age recipients (age1…) in TEXT, one a line, '#' comments and blank lines skipped,
+    each checked and returned in its canonical form. Touches no file: a stored or typed value
+    is read as text only. An empty result is the caller's to refuse (or not)."""
     from pyrage import RecipientError, x25519
+
+    out: list[str] = []
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if line and not line.startswith("#"):
+            try:
+                out.append(str(x25519.Recipient.from_str(line)))
+            except RecipientError:
+                raise InvalidInput(f"{printable(line[:20])}… is not an age recipient (age1…); check {where}.") from None
+    return out
+
+
+def read_recipients(values: list[str], *, files: bool = True) -> list[Any]:  # pyrage recipients (untyped)
+    """Each value an age1… key or (when FILES) the path of a file holding such keys (a .pub
+    file). Keys kept in the vault are read with FILES off: text only, whatever lies on disk."""
+    from pyrage import x25519
 
     out = []
     for value in values:
         text = value
-        if Path(value).is_file():
-            f, _size = open_regular(Path(value), MAX_IDENTITY, InvalidInput, "recipient file")
-            try:
-                with f:
-                    text = f.read(MAX_IDENTITY).decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                raise InvalidInput(
-                    f"The recipient file {printable(value)} cannot be read as text; give the "
-                    "analysis team's age1… key or a file holding it."
-                ) from None
-        for raw_line in text.splitlines():
-            line = raw_line.strip()
-            if line and not line.startswith("#"):
-                try:
-                    out.append(x25519.Recipient.from_str(line))
-                except RecipientError:
-                    raise InvalidInput(
-                        f"{line[:20]}… is not an age recipient (age1…); check the study file or --recipient."
-                    ) from None
+        if files and Path(value).is_file():
+            text = read_recipient_file(Path(value))
+        out += [x25519.Recipient.from_str(r) for r in parse_recipients(text)]
     if not out:
         raise InvalidInput(
-            "No recipient to encrypt to: add the analysis team's age1… key to the study file "
+            "No recipient to encrypt to: set the analysis team's age1… key for the study "
+            "(`fieldscribe study recipient set`, or in the app), add it to the study file "
             "(export: recipients:) or pass --recipient FILE."
         )
     return out
+
+
+def read_recipient_file(path: Path) -> str:
+    """The text of a recipient file (a .pub file from `bundle keygen`), read as a bounded
+    regular file."""
+    f, _size = open_regular(path, MAX_IDENTITY, InvalidInput, "recipient file")
+    try:
+        with f:
+            return f.read(MAX_IDENTITY).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InvalidInput(
+            f"The recipient file {printable(path)} cannot be read as text; give the "
+            "analysis team's age1… key or a file holding it."
+        ) from None
 
 
 def identity_secret(path: Path) -> str:

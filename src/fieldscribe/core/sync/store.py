@@ -438,7 +438,7 @@ def _sftp(address: StoreAddress, creds: Credentials, timeout: float) -> Any:  # 
             "connection. Nothing was sent. Check the key's fingerprint with whoever runs the store before changing "
             "known_hosts."
         ) from exc
-    except asyncssh.PermissionDenied as exc:
+    except (asyncssh.PermissionDenied, PermissionError) as exc:  # sshfs hands the refusal on as PermissionError
         raise StoreRefused(
             f"{address.display} refused the login ({_reason(exc)}); check the user name and --identity-file."
         ) from exc
