@@ -1,4 +1,4 @@
-"""participant add/list/show/set, consent, withdraw."""
+"""participant add/list/show/set/note, consent (take, summary), withdraw."""
 
 from __future__ import annotations
 
@@ -159,6 +159,7 @@ def participant_show(ctx: click.Context, pseudonym: str) -> None:
         study = current_guide(vault).study
         p = pcore.get_participant(vault, pseudonym)
         consent = {} if p.withdrawn else consent_core.current_consent(vault, p.id)
+        notes = pcore.participant_notes(vault, p.id)
     click.echo(f"{p.id}  group {p.group}  {p.status}  enrolled {p.enrolled_at}")
     if p.withdrawn:
         click.echo(f"Withdrawn {p.withdrawn_at}; their data was destroyed.")
@@ -184,9 +185,45 @@ def participant_show(ctx: click.Context, pseudonym: str) -> None:
         click.echo(f"  {item.id}: {mark}{who}")
     if p.compensation:
         click.echo(f"Compensation: {p.compensation['given']} ({p.compensation['at']})")
+    if notes:
+        click.echo("Notes:")
+        for n in notes:
+            click.echo(f"  [{n.at[:16].replace('T', ' ')}, {terminal_safe(n.by)}] {terminal_safe(n.text)}")
 
 
-@click.command("consent")
+@participant.command("note")
+@vault_option
+@click.argument("pseudonym")
+@click.argument("text")
+@click.pass_context
+def participant_note(ctx: click.Context, pseudonym: str, text: str) -> None:
+    """Add a quick note on a participant (sealed with their key; never exported)."""
+    with open_vault(ctx) as vault:
+        note = pcore.add_note(vault, pseudonym, text)
+        pid = pcore.normalise_pseudonym(pseudonym)
+    click.echo(f"Note added to {pid} ({note.at[:16].replace('T', ' ')}).")
+
+
+class _ConsentGroup(click.Group):
+    """`consent P1 …` takes consent (as it always has); `consent summary P1 --out F` writes the
+    participant's copy. Anything that is not a subcommand's name goes to `take`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [TAKE, *args]
+        return super().parse_args(ctx, args)
+
+
+TAKE = "take"
+
+
+@click.group("consent", cls=_ConsentGroup)
+def consent() -> None:
+    """Take informed consent (`consent P1`), or write its summary for the participant
+    (`consent summary P1 --out P1-consent.pdf`)."""
+
+
+@consent.command(TAKE)
 @vault_option
 @click.argument("pseudonym")
 @click.option("--all", "all_items", is_flag=True, help="Record every consent item as given (for scripts).")
@@ -194,7 +231,7 @@ def participant_show(ctx: click.Context, pseudonym: str) -> None:
 @click.option("--note", "notes", multiple=True, metavar="ID=TEXT", help="A note on one item (sealed).")
 @click.option("--taken-by", help="Who took consent (default: FIELDSCRIBE_INTERVIEWER or your login).")
 @click.pass_context
-def consent(
+def consent_take(
     ctx: click.Context,
     pseudonym: str,
     all_items: bool,
@@ -226,6 +263,28 @@ def consent(
     click.echo(f"{pid}: given {', '.join(given) or 'none'}" + (f"; refused {', '.join(refused)}" if refused else ""))
     if not complete:
         click.echo(f"Consent for {pid} is incomplete: required items are missing or refused.", err=True)
+
+
+@consent.command("summary")
+@vault_option
+@click.argument("pseudonym")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write: .pdf (default choice), .html or .txt. Only this file is written.",
+)
+@click.pass_context
+def consent_summary(ctx: click.Context, pseudonym: str, out: str) -> None:
+    """Write a de-identified summary of the consent given, for the participant's copy: the
+    study, each item with given/refused, the date and who took it; the pseudonym, never a name."""
+    from ..core import consent_summary as summary_core
+
+    with open_vault(ctx) as vault:
+        summary = summary_core.consent_summary(vault, pseudonym)
+    path = summary_core.write_summary(summary, out)
+    click.echo(f"Wrote the consent summary of {summary.pseudonym} to {terminal_safe(path)}.")
 
 
 @click.command("withdraw")

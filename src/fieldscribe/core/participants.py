@@ -19,12 +19,16 @@ from .errors import (
     ParticipantWithdrawn,
     UnknownParticipant,
 )
+from .paths import actor
 from .study import Study
 from .vault import Vault
 
 ENROLLED = "enrolled"
 WITHDRAWN = "withdrawn"
-RECORD_KINDS = ("identity", "eligibility", "baseline", "compensation")
+NOTES = "notes"  # the interviewer's quick notes on the person (sealed; never exported)
+RECORD_KINDS = ("identity", "eligibility", "baseline", "compensation", NOTES)
+MAX_NOTE_CHARS = 2000
+MAX_NOTES = 1000
 
 
 @dataclass
@@ -234,6 +238,53 @@ def get_participant(vault: Vault, pid: str) -> Participant:
     p.baseline = get_record(vault, key, pid, "baseline") or {}
     p.compensation = get_record(vault, key, pid, "compensation")
     return p
+
+
+@dataclass(frozen=True)
+class ParticipantNote:
+    """One quick note on a participant ("prefers mornings", "call the centre first")."""
+
+    text: str
+    at: str  # ISO time it was written
+    by: str  # who wrote it (the interviewer, else the OS account)
+
+
+def add_note(vault: Vault, pid: str, text: str, *, by: str | None = None) -> ParticipantNote:
+    """Add a quick note on PID, sealed with their own data key like their other records: it
+    is part of their participant history (a deleted or rolled-back note is caught), it is
+    destroyed with their key when they withdraw, and no export ever reads it."""
+    pid = require_active(vault, pid)
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInput("The note is empty; type what you want to remember about the participant.")
+    if len(cleaned) > MAX_NOTE_CHARS:
+        raise InvalidInput(
+            f"The note is {len(cleaned)} characters long; keep it under {MAX_NOTE_CHARS}, or split it in two."
+        )
+    key = vault.participant_key(pid)
+    ledger.check_participant(vault, pid)  # never seal tampering into the next ledger
+    with vault.db.atomic():
+        current = _note_list(vault, key, pid)
+        if len(current) >= MAX_NOTES:
+            raise InvalidInput(f"{pid} already has {MAX_NOTES} notes; that is the most one participant can hold.")
+        note = ParticipantNote(cleaned, now_iso(), by or actor())
+        put_record(vault, key, pid, NOTES, [*[n.__dict__ for n in current], note.__dict__])
+        # the audit entry says a note was added, never what it says
+        ledger.update_participant(vault, pid, "participant.note", pid, count=len(current) + 1)
+    return note
+
+
+def participant_notes(vault: Vault, pid: str) -> list[ParticipantNote]:
+    """PID's notes, oldest first (empty for someone who withdrew: their key is gone)."""
+    pid, status = require_existing(vault, pid)
+    if status == WITHDRAWN:
+        return []
+    return _note_list(vault, vault.participant_key(pid), pid)
+
+
+def _note_list(vault: Vault, key: bytes, pid: str) -> list[ParticipantNote]:
+    stored = get_record(vault, key, pid, NOTES) or []
+    return [ParticipantNote(str(n["text"]), str(n["at"]), str(n["by"])) for n in stored]
 
 
 def sessions_keyed_only_by(vault: Vault, pid: str) -> list[str]:

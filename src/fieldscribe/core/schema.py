@@ -206,7 +206,14 @@ def _v7(db: sqlite_utils.Database) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_backfill', 'pending')")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """A session's plan: the date it is planned for and the site, one JSON document sealed with
+    the session key (so it goes with the session when its last participant withdraws or it is
+    purged). Sessions planned before this version have none (NULL)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN plan BLOB")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,6 +11,7 @@ A session's status changes in one place only, :func:`set_status`, along :data:`T
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from . import crypto, ledger, participants, session_keys
@@ -20,10 +21,12 @@ from .errors import (
     ConfirmationMismatch,
     InvalidInput,
     InvalidTransition,
+    RecordTampered,
     UnknownSession,
 )
 from .guides import current_guide, load_guide
-from .participants import require_active
+from .participants import require_active, require_existing
+from .study import Study
 from .vault import Vault
 
 INTERVIEW = "interview"
@@ -64,7 +67,8 @@ TRANSITIONS: dict[str, set[str]] = {
     RECEIVED: {REVIEWED, EXPORTED, RECEIVED, PURGED, WITHDRAWN},
     PURGED: set(),
     WITHDRAWN: set(),
-    CANCELLED: set(),
+    # its key still exists (wrapped for its participants): withdrawal destroys it like any other
+    CANCELLED: {WITHDRAWN},
 }
 ENDINGS = (PURGED, WITHDRAWN)
 
@@ -90,9 +94,81 @@ def normalise_session_id(text: str) -> str:
     return f"S{int(cleaned[1:])}"
 
 
+@dataclass(frozen=True)
+class SessionPlan:
+    """When and where a session is planned (both optional; None for sessions planned before
+    fieldscribe kept them, and for sessions whose key is gone)."""
+
+    date: str | None  # ISO date, e.g. 2025-03-14
+    site: str | None  # a site id from the study file
+
+
+def parse_plan_date(text: str | None) -> str | None:
+    """An ISO date (YYYY-MM-DD) as typed, checked; None for nothing."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{text.strip()[:40]!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-03-14.") from None
+
+
+def resolve_site(study: Study, text: str | None) -> str | None:
+    """The id of one of the study's sites, given its id or its name (any case); None for nothing."""
+    if text is None or not text.strip():
+        return None
+    wanted = text.strip().casefold()
+    for site in study.study.sites:
+        if wanted in (site.id.casefold(), site.name.casefold()):
+            return site.id
+    if not study.study.sites:
+        raise InvalidInput("This study file lists no sites; add them under study: sites:, or plan without a site.")
+    known = ", ".join(s.id for s in study.study.sites)
+    raise InvalidInput(f"{text.strip()[:60]!r} is not one of this study's sites ({known}).")
+
+
+def next_wave(vault: Vault, pid: str) -> int:
+    """The wave to suggest for PID's next session: one past the highest wave of their sessions
+    that were not cancelled (1 for someone with none)."""
+    pid, _ = require_existing(vault, pid)
+    row = vault.db.execute(
+        "SELECT MAX(s.wave) FROM sessions s JOIN session_participants sp ON sp.session_id = s.id "
+        "WHERE sp.participant_id = ? AND s.status != ?",
+        (pid, CANCELLED),
+    ).fetchone()
+    highest = row[0] if row and isinstance(row[0], int) else 0
+    return highest + 1
+
+
+def session_plan(vault: Vault, sid: str) -> SessionPlan:
+    """The date and site SID is planned for. A session whose key is gone (withdrawn, purged)
+    reads as planned for no date and no site."""
+    session = get_session(vault, sid)
+    row = vault.db.execute("SELECT plan FROM sessions WHERE id = ?", (session.id,)).fetchone()
+    if row is None or row[0] is None:
+        return SessionPlan(None, None)
+    if not vault.db.execute("SELECT 1 FROM session_keys WHERE session_id = ?", (session.id,)).fetchone():
+        return SessionPlan(None, None)  # its key was destroyed (withdrawal, purge): nothing can be read
+    key = session_key(vault, session.id)
+    value = vault.open_json(key, row[0], "session", session.id, "plan")
+    if not isinstance(value, dict):
+        raise RecordTampered(f"plan of {session.id}")
+    date, site = value.get("date"), value.get("site")
+    return SessionPlan(date if isinstance(date, str) else None, site if isinstance(site, str) else None)
+
+
 def create_session(
-    vault: Vault, participant_ids: list[str], *, wave: int = 1, guide_ref: str | None = None, kind: str | None = None
+    vault: Vault,
+    participant_ids: list[str],
+    *,
+    wave: int = 1,
+    guide_ref: str | None = None,
+    kind: str | None = None,
+    date: str | None = None,
+    site: str | None = None,
 ) -> str:
+    """Plan a session and return its id. DATE (ISO, YYYY-MM-DD) and SITE (a site id or name from
+    the session's study file) are optional; they are sealed with the session key."""
     if not participant_ids:
         raise InvalidInput("A session needs at least one participant; pass --participant P1.")
     pids = [require_active(vault, p) for p in participant_ids]
@@ -106,6 +182,8 @@ def create_session(
     if kind == INTERVIEW and len(pids) > 1:
         raise InvalidInput("An individual interview has one participant; use a focus group for several.")
     guide = current_guide(vault, guide_ref)
+    planned_date = parse_plan_date(date)
+    site_id = resolve_site(guide.study, site)
     groups = {
         r[0]: r[1]
         for r in vault.db.execute(
@@ -130,6 +208,11 @@ def create_session(
                 "status": PLANNED,
                 "created_at": now,
                 "updated_at": now,
+                "plan": (
+                    vault.seal_json(session_key, {"date": planned_date, "site": site_id}, "session", sid, "plan")
+                    if planned_date or site_id
+                    else None
+                ),
             }
         )
         for position, pid in enumerate(pids):
@@ -144,7 +227,15 @@ def create_session(
                 }
             )
         ledger.update_session(
-            vault, sid, "session.create", sid, participants=pids, wave=wave, kind=kind, guide=guide.version
+            vault,
+            sid,
+            "session.create",
+            sid,
+            participants=pids,
+            wave=wave,
+            kind=kind,
+            guide=guide.version,
+            planned=bool(planned_date or site_id),  # the date and site themselves stay sealed
         )
     return sid
 

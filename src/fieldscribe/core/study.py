@@ -144,6 +144,9 @@ class Domain(_Model):
     id: Ident
     title: Text
     questions: list[Question] = Field(min_length=1)
+    # minutes the protocol means this domain to take; the interview screen gives a gentle cue
+    # when it runs over (never stops anything)
+    budget_minutes: float | None = Field(default=None, gt=0, le=600)
 
 
 class Guide(_Model):

@@ -8,11 +8,12 @@ spelled by the screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core import timeline
 from ..core.errors import FieldscribeError
+from .field import QuestionTiming
 from .views import GuideQuestion, Mark, RecordingResult
 
 if TYPE_CHECKING:  # the recorder and Whisper load when the first interview starts, not with the app
@@ -37,12 +38,35 @@ def segment_listener(on_text: LiveTextCallback | None) -> Callable[[Segment], No
     return lambda seg: on_text(seg.start, seg.text)
 
 
-class Interview:
-    """A session being recorded. Methods run on the caller's thread (the recorder has its own)."""
+Clock = Callable[[], float]  # seconds, monotonic
 
-    def __init__(self, session_id: str, run: RecordingRun) -> None:
+
+class Interview:
+    """A session being recorded. Methods run on the caller's thread (the recorder has its own).
+
+    It also keeps time per question and per domain: from one :meth:`ask` to the next, on the
+    recording's clock (so a pause does not count), added up when the interviewer goes back to a
+    question or domain. :meth:`timing` reports it with the domain's budget from the study file.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        run: RecordingRun,
+        *,
+        clock: Clock | None = None,
+        budgets: Mapping[str, float | None] | None = None,
+    ) -> None:
+        """CLOCK: seconds for the timers (default: the recording's position, which stands still
+        while paused). BUDGETS: minutes per domain id (default: the session's study file)."""
         self.session_id = session_id
         self._run = run
+        self._clock: Clock = clock or (lambda: self._run.position)
+        self._budgets: dict[str, float | None] | None = dict(budgets) if budgets is not None else None
+        self._current: GuideQuestion | None = None
+        self._since = 0.0
+        self._question_s: dict[str, float] = {}
+        self._domain_s: dict[str, float] = {}
 
     @property
     def position(self) -> float:
@@ -59,8 +83,48 @@ class Interview:
         return Mark(kind, event.t)
 
     def ask(self, question: GuideQuestion) -> Mark:
-        """The interviewer moved to this question: its start is stamped (the codings in exports)."""
-        return self._mark(timeline.QUESTION, question=question.id, domain=question.domain_id)
+        """The interviewer moved to this question: its start is stamped (the codings in exports),
+        and its timer (and its domain's) runs from now."""
+        mark = self._mark(timeline.QUESTION, question=question.id, domain=question.domain_id)
+        now = self._clock()
+        self._close_stint(now)
+        self._current, self._since = question, now
+        return mark
+
+    def _close_stint(self, now: float) -> None:
+        q = self._current
+        if q is None:
+            return
+        spent = max(0.0, now - self._since)
+        self._question_s[q.id] = self._question_s.get(q.id, 0.0) + spent
+        self._domain_s[q.domain_id] = self._domain_s.get(q.domain_id, 0.0) + spent
+
+    def domain_budgets(self) -> dict[str, float | None]:
+        """Minutes per domain id from the session's study file (None: no budget)."""
+        if self._budgets is None:
+            from ..core.guides import load_guide
+            from ..core.sessions import get_session
+
+            vault = self._run.vault
+            study = load_guide(vault, get_session(vault, self.session_id).guide_sha256).study
+            self._budgets = {d.id: d.budget_minutes for d in study.guide.domains}
+        return dict(self._budgets)
+
+    def timing(self) -> QuestionTiming | None:
+        """Time on the current question and its domain so far, and the domain's budget (None
+        before the first question is asked). Cheap: call it with every clock tick."""
+        q = self._current
+        if q is None:
+            return None
+        running = max(0.0, self._clock() - self._since)
+        minutes = self.domain_budgets().get(q.domain_id)
+        return QuestionTiming(
+            question_id=q.id,
+            domain_id=q.domain_id,
+            question_s=self._question_s.get(q.id, 0.0) + running,
+            domain_s=self._domain_s.get(q.domain_id, 0.0) + running,
+            domain_budget_s=None if minutes is None else minutes * 60.0,
+        )
 
     def probe(self, question: GuideQuestion, number: int) -> Mark:
         return self._mark(timeline.PROBE, question=question.id, probe=number)
