@@ -168,7 +168,7 @@ async def test_enrolment_through_eligibility_consent_and_questionnaire(vault_pat
         screen.query_one("#q-age", Input).value = "230"  # out of range: refused, nothing stored
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert "outside the allowed range" in str(screen.query_one("#err-age").render())
+        assert "between 18 and 65" in str(screen.query_one("#err-age").render())
         assert not said.of(m.ParticipantEnrolled)
         screen.query_one("#q-age", Input).value = "34"
         screen.query_one("#compensation", Input).value = "£20 voucher"

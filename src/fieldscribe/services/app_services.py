@@ -23,6 +23,7 @@ from .calls import counted
 from .field import FieldDay
 from .interview import Interview, LevelCallback, LiveTextCallback, level_listener, segment_listener
 from .views import (
+    AttentionItem,
     Choice,
     ConsentItemView,
     Criterion,
@@ -50,15 +51,6 @@ if TYPE_CHECKING:  # these modules are loaded when first used, not when the app 
     from ..core.transcripts import StoredSegment
 
 TAMPERED = "tampered"  # a row whose history was edited on disk (its sentence is under "needs attention")
-# how the app words core.overview's attention items (tampered ones carry their own sentence)
-_ATTENTION = {
-    "interrupted": "{id}: a recording was interrupted — it will be recovered on unlock.",
-    "consent": "{id}: consent {detail}.",
-    sessions.RECORDED: "{id}: recorded, not transcribed yet.",
-    sessions.TRANSCRIBED: "{id}: transcript waiting for review.",
-    sessions.EXPORTED: "{id}: exported, not synced to the study store yet (press U).",
-    sessions.RECEIVED: "{id}: received by the analysis team; its raw data can be purged.",
-}
 ProgressCallback = Callable[[Progress], None]
 CLOSE_WAIT_S = 30.0
 
@@ -100,6 +92,8 @@ def _form_field(f: Any) -> FormField:
     kind: Literal["integer", "number", "text"] = (
         ("integer" if f.integer else "number") if isinstance(f, NumberField) else "text"
     )
+    if isinstance(f, NumberField):
+        return FormField(f.id, label, f.required, kind, (), f.min, f.max)
     return FormField(f.id, label, f.required, kind)
 
 
@@ -204,29 +198,28 @@ class Services(StudyAdmin, FieldDay):
         rows: list[SessionRow] = []
         by_person: dict[str, list[SessionRow]] = {}
         for s in view.sessions:
-            status = s.status if s.transcribed_share is None else f"transcribing {int(100 * s.transcribed_share)}%"
-            row = SessionRow(s.id, s.kind, s.wave, tuple(s.participants), status)
+            row = SessionRow(s.id, s.kind, s.wave, tuple(s.participants), s.status, s.transcribed_share)
             rows.append(row)
             for pid in s.participants:
                 by_person.setdefault(pid, []).append(row)
         people = []
+        labels = {g.id: g.label for g in study.groups}  # the study's own words for its groups
         for p in view.people:
             mine = by_person.get(p.id, [])
             people.append(
                 ParticipantRow(
                     p.id,
-                    p.group,
+                    labels.get(p.group, p.group),
                     max((r.wave for r in mine), default=None),
                     p.consent,
-                    ", ".join(f"{r.id} {r.status}" for r in mine) or "no session yet",
+                    tuple((r.id, r.status) for r in mine),
                 )
             )
         from ..core import final_pass
 
         attention = [
-            a.detail if a.kind == TAMPERED_KIND else _ATTENTION[a.kind].format(id=a.subject, detail=a.detail)
-            for a in view.attention
-        ] + final_pass.missing_models(self.vault)
+            AttentionItem(TAMPERED if a.kind == TAMPERED_KIND else a.kind, a.subject, a.detail) for a in view.attention
+        ] + [AttentionItem("models", "", line) for line in final_pass.missing_models(self.vault)]
         return Dashboard(study.study.title, [s.name for s in study.study.sites], people, rows, attention)
 
     # -- enrolment ------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ class ParticipantRow:
     id: str
     group: str
     wave: int | None
-    consent: str  # complete | partial | none | no audio | withdrawn
-    sessions: str  # "S1 recorded, S3 planned"
+    consent: str  # complete | partial | none | no audio | withdrawn | tampered
+    sessions: tuple[tuple[str, str], ...]  # (session id, status) of each of their sessions
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,19 @@ class SessionRow:
     kind: str
     wave: int
     participants: tuple[str, ...]
-    status: str  # a session status, or "transcribing 40%"
+    status: str  # a session status (sessions.STATUSES) or "tampered"
+    transcribed_share: float | None = None  # 0–1 while a transcription has stopped part-way
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """Something to do or know about, worded by the front end: ``kind`` is interrupted,
+    consent (``detail`` is the consent state), a session status that needs a follow-up,
+    tampered or models (``detail`` is then a whole sentence from the core)."""
+
+    kind: str
+    subject: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class Dashboard:
     sites: list[str]
     participants: list[ParticipantRow]
     sessions: list[SessionRow]
-    attention: list[str] = field(default_factory=list)
+    attention: list[AttentionItem] = field(default_factory=list)
 
 
 # -- enrolment ---------------------------------------------------------------------------------
@@ -73,6 +85,8 @@ class FormField:
     required: bool
     input: Literal["integer", "number", "text", "choice"]
     choices: tuple[Choice, ...] = ()
+    low: float | None = None  # the range a number must lie in, so a form can say it in its own words
+    high: float | None = None
 
 
 @dataclass(frozen=True)

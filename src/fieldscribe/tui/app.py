@@ -19,7 +19,7 @@ from ..services import FieldscribeError, Services
 from .keys import APP_BINDINGS
 from .messages import LockedNow, ParticipantEnrolled, Unlocked
 from .settings import Settings
-from .strings import set_language
+from .strings import key_label, key_tip, set_language, tr
 
 IDLE_WARNING_S = 30.0  # say so this long before the idle lock
 
@@ -48,6 +48,7 @@ class FieldscribeApp(App):
     def on_mount(self) -> None:
         if self.settings.keymap:  # the user's keymap file: binding id -> keys
             self.set_keymap(self.settings.keymap)
+        self._localise()
         self.set_interval(1.0, self._check_idle)
 
     def on_unmount(self) -> None:
@@ -70,9 +71,17 @@ class FieldscribeApp(App):
                 set_language(self.services.study_language())
             except FieldscribeError:
                 set_language("en")  # the home screen says what is wrong with the study files
+        self._localise()
         self.push_screen(HomeScreen())
         for line in message.recovered:
             self.notify(line, severity="warning", timeout=10)
+
+    def _localise(self) -> None:
+        """The App's own key labels (F1, Ctrl+L, Ctrl+Q, the palette) in the UI language."""
+        from .screens.base import localise_bindings
+
+        localise_bindings(self)
+        self.refresh_bindings()
 
     def recording_running(self) -> bool:
         from .screens.interview import InterviewScreen
@@ -110,11 +119,11 @@ class FieldscribeApp(App):
         warn_at = limit - min(IDLE_WARNING_S, limit / 2)
         if idle > limit:
             self._idle_warned = False
-            self.run_worker(self.lock("idle for a while"), exclusive=True, group="lock")
+            self.run_worker(self.lock(tr("app.lock_reason_idle")), exclusive=True, group="lock")
         elif idle > warn_at and not self._idle_warned:
             self._idle_warned = True  # once per idle stretch; any key starts a new one
             self.notify(
-                f"Locking in {limit - idle:.0f} s for lack of activity; press any key to stay unlocked.",
+                tr("app.idle_warning", seconds=f"{limit - idle:.0f}"),
                 severity="warning",
                 timeout=max(1.0, limit - idle),
             )
@@ -130,13 +139,13 @@ class FieldscribeApp(App):
             if stop:
                 self.exit()  # the interview screen stops and saves the recording as it unmounts
 
-        self.push_screen(Confirm("A recording is running. Stop it, save it and quit?  (N: keep recording)"), answer)
+        self.push_screen(Confirm(tr("app.quit_recording")), answer)
 
     async def action_lock(self) -> None:
         if self.recording_running():
-            self.notify("A recording is running: stop it first (S), then lock.", severity="warning")
+            self.notify(tr("app.lock_recording"), severity="warning")
             return
-        await self.lock("locked on request")
+        await self.lock(tr("app.lock_reason_request"))
 
     async def lock(self, reason: str) -> None:
         """Forget the keys and take every screen that showed decrypted data off the stack."""
@@ -152,7 +161,7 @@ class FieldscribeApp(App):
             await self.pop_screen()
         self.screen.reset()  # type: ignore[attr-defined]
         self.post_message(LockedNow(reason))
-        self.notify(f"Vault locked ({reason}); unlock to go on.")
+        self.notify(tr("app.locked", reason=reason))
 
     # -- help and the palette -----------------------------------------------------------------
     def action_help(self) -> None:
@@ -162,40 +171,39 @@ class FieldscribeApp(App):
         if isinstance(screen, HelpScreen):
             return
         focused = self.focused
-        text = getattr(focused, "HELP", "") or getattr(screen, "HELP", "") or "No help here."
+        text = _help_text(focused) or _help_text(screen) or tr("app.no_help")
         # the screen's own keys first (ours carry an id), then the App's, then Textual's and those
         # of the widget with focus (Tab, cursor keys)
         active = [b for b in screen.active_bindings.values() if b.binding.description]
         active.sort(key=lambda b: 0 if b.node is screen and b.binding.id else 1 if b.node is self else 2)
-        keys = [(b.binding.key, b.binding.description, b.binding.tooltip) for b in active]
-        self.push_screen(HelpScreen(type(screen).__name__.replace("Screen", ""), text, keys))
+        keys = [
+            (b.binding.key, key_label(b.binding.id, b.binding.description), key_tip(b.binding.id, b.binding.tooltip))
+            for b in active
+        ]
+        name = type(screen).__name__.replace("Screen", "")
+        self.push_screen(HelpScreen(tr(f"title.{name}"), text, keys))
+
+    def action_command_palette(self) -> None:
+        """The palette, with its prompt in the UI language."""
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=tr("palette.search"), id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # the app's own actions only: Textual's developer items (theme, maximise, screenshot)
         # are no help in the field
-        yield SystemCommand("app: quit", "Quit fieldscribe (asks first while recording)", self.action_quit)
+        yield SystemCommand(tr("palette.quit"), tr("palette.quit_help"), self.action_quit)
         if not self.services.unlocked:
             return
         from .screens.home import HomeScreen
 
-        yield SystemCommand("vault: lock", "Lock the vault and clear the screen", self.action_lock)
-        yield SystemCommand(
-            "participant: enrol", "Enrol a new participant (eligibility, consent, questionnaire)", self._enrol
-        )
+        yield SystemCommand(tr("palette.lock"), tr("palette.lock_help"), self.action_lock)
+        yield SystemCommand(tr("palette.enrol"), tr("palette.enrol_help"), self._enrol)
         if isinstance(screen, HomeScreen):
-            yield SystemCommand(
-                "session: plan interview", "Plan an interview with the selected participant", screen.action_new_session
-            )
-            yield SystemCommand("interview: open", "Open the selected session's interview", screen.action_interview)
-            yield SystemCommand("transcript: transcribe", "Transcribe the selected session", screen.action_transcribe)
-            yield SystemCommand("transcript: review", "Review the selected session's transcript", screen.action_review)
-            yield SystemCommand(
-                "export: session", "Export the selected reviewed session for the analysis team", screen.action_export
-            )
-            yield SystemCommand(
-                "sync: upload", "Upload exported bundles to the study store, collect receipts", screen.action_sync
-            )
-        yield SystemCommand("help: keys", "Help and the keys of this screen", self.action_help)
+            for name, action in screen.palette_actions():
+                yield SystemCommand(tr(f"palette.{name}"), tr(f"palette.{name}_help"), action)
+        yield SystemCommand(tr("palette.help"), tr("palette.help_help"), self.action_help)
 
     def _enrol(self) -> None:
         from .screens.enrol import start_enrolment
@@ -207,8 +215,17 @@ class FieldscribeApp(App):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
             self.notify(
-                f"Something unexpected went wrong ({type(err).__name__}: {err}); everything saved before "
-                "it is intact. Please report this.",
+                tr("app.unexpected", kind=type(err).__name__, error=err),
                 severity="error",
                 timeout=15,
             )
+
+
+def _help_text(node: object) -> str:
+    """F1's text for a screen or widget: its catalogue entry (``help.<name>``), else its HELP."""
+    if node is None:
+        return ""
+    from .strings import has
+
+    key = getattr(node, "HELP_KEY", "") or f"help.{type(node).__name__.replace('Screen', '')}"
+    return tr(key) if has(key) else getattr(node, "HELP", "")

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from ..services import FieldscribeError
 from ..services.views import Progress
 from .messages import FinalPassDone, FinalPassProgress
+from .strings import tr
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -27,17 +28,13 @@ CHECK_EVERY_S = 60.0
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    return f" · about {max(1, round(seconds / 60))} min left"
+    return tr("final.left", minutes=max(1, round(seconds / 60)))
 
 
 class FinalPassLine(Static):
     """'Final transcript of S3 (small): 40 % · about 6 min left' while a final pass runs."""
 
-    HELP = (
-        "After an interview, the study's better model transcribes it again in the background. It pauses "
-        "whenever you record or start other work, and replaces the live transcript when it is done — unless "
-        "you have begun reviewing that one: then both are kept (`fieldscribe transcript use`)."
-    )
+    HELP_KEY = "help.final"
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
@@ -80,7 +77,7 @@ class FinalPassLine(Static):
 
     def _show(self, sid: str, model: str, done: float, total: float, eta: float | None) -> None:
         share = int(100 * done / total) if total > 0 else 0
-        self.update(f"Final transcript of {sid} ({model}): {share} %{_minutes(eta)}")
+        self.update(tr("final.progress", sid=sid, model=model, share=share) + _minutes(eta))
         self.display = True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="final-pass")
@@ -121,14 +118,10 @@ class FinalPassLine(Static):
             return  # stopped by the lock: it resumes after the next unlock
         if message.outcome == "failed":
             self._failed.add(message.sid)
-            self.notify(f"The final transcript of {message.sid} failed: {message.error}", severity="error", timeout=10)
+            self.notify(tr("final.failed", sid=message.sid, error=message.error), severity="error", timeout=10)
         elif message.outcome == "replaced":
-            self.notify(f"{message.sid} now has its final transcript (the better model); review it with V.")
+            self.notify(tr("final.replaced", sid=message.sid))
         elif message.outcome == "alternative":
-            self.notify(
-                f"The better transcript of {message.sid} is ready, but its review had begun: both are kept; "
-                f"compare and choose with `fieldscribe transcript versions {message.sid}`.",
-                timeout=10,
-            )
+            self.notify(tr("final.alternative", sid=message.sid), timeout=10)
         if message.outcome != "paused":
             self.check()  # the next one, if any

@@ -11,15 +11,18 @@ from textual.widgets import Static
 class LevelMeter(Static):
     """Input level in dBFS as a bar, so a dead microphone is noticed within seconds."""
 
-    HELP = "The microphone's loudness. A flat bar while someone speaks means the microphone is not working."
+    HELP_KEY = "help.level"  # F1: the microphone's loudness; a flat bar while someone speaks means trouble
     db: reactive[float] = reactive(-math.inf)
 
     def render(self) -> str:
-        width = max(10, self.size.width - 14)
+        from .strings import tr
+
+        mic = tr("meter.mic")
+        width = max(10, self.size.width - 14 - len(mic))
         if self.db == -math.inf:
-            return "mic  " + "·" * width + "  silent"
+            return f"{mic}  " + "·" * width + f"  {tr('meter.silent')}"
         filled = max(0, min(width, int((self.db + 60) / 60 * width)))
-        return f"mic  {'█' * filled}{'·' * (width - filled)}  {self.db:5.0f} dB"
+        return f"{mic}  {'█' * filled}{'·' * (width - filled)}  {self.db:5.0f} dB"
 
     def watch_db(self, db: float) -> None:
         self.set_class(db > -3, "-clipping")

@@ -36,16 +36,17 @@ class Attempt:
 
 
 def localise_bindings(node) -> None:
-    """Footer labels in the UI language. Bindings are copied per instance by Textual, so
-    this changes this screen's labels only (Textual is pinned; a test covers it)."""
+    """Footer labels and help tips from the catalogue of the UI language. Bindings are copied
+    per instance by Textual, so this changes this node's labels only (Textual is pinned; a test
+    covers it)."""
     from dataclasses import replace
 
-    from ..strings import key_label, language
+    from ..strings import key_label, key_tip
 
-    if language() == "en":
-        return
     node._bindings.key_to_bindings = {
-        key: [replace(b, description=key_label(b.description)) for b in bindings]
+        key: [
+            replace(b, description=key_label(b.id, b.description), tooltip=key_tip(b.id, b.tooltip)) for b in bindings
+        ]
         for key, bindings in node._bindings.key_to_bindings.items()
     }
 

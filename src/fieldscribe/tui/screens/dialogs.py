@@ -12,13 +12,18 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...services import NOTE_PRESETS
+from ..strings import tr
 from .base import BaseModal
+
+
+def preset_text(n: int) -> str:
+    """Preset note N in the UI language (the study's, so it reads right in the transcript)."""
+    return tr(f"note.preset_{n + 1}")
 
 
 class Confirm(BaseModal):
     """Y / N; Escape means no."""
 
-    HELP = "Press Y to confirm or N (or Escape) to go back."
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
@@ -31,7 +36,7 @@ class Confirm(BaseModal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-text")
-            yield Label("[b]Y[/b] yes    [b]N[/b] no", classes="dialog-keys")
+            yield Label(tr("dialog.yes_no"), classes="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -40,7 +45,6 @@ class Confirm(BaseModal):
 class NoteDialog(BaseModal):
     """A timestamped field note: a preset (keys 1–5) or free text."""
 
-    HELP = "Press 1–5 for a preset note, or Tab, type a note and press Enter. Escape adds nothing."
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="note.cancel"),
         *[
@@ -51,20 +55,23 @@ class NoteDialog(BaseModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Field note (stamped at the moment you pressed the key)", classes="dialog-text")
-            yield OptionList(*[Option(f"{i + 1}  {p}", id=p) for i, p in enumerate(NOTE_PRESETS)], id="presets")
-            yield Input(placeholder="…or Tab here, type a note and press Enter", id="note-text")
+            yield Label(tr("note.title"), classes="dialog-text")
+            yield OptionList(
+                *[Option(f"{i + 1}  {preset_text(i)}", id=str(i)) for i in range(len(NOTE_PRESETS))], id="presets"
+            )
+            yield Input(placeholder=tr("note.placeholder"), id="note-text")
 
     def on_mount(self) -> None:
         # the list has focus so that 1–5 pick a preset at once; Tab goes to the text box
         self.query_one("#presets", OptionList).focus()
 
     def action_preset(self, n: int) -> None:
-        self.dismiss({"text": NOTE_PRESETS[n], "preset": NOTE_PRESETS[n]})
+        # the words in the interview's language; the preset's own name says which one it was
+        self.dismiss({"text": preset_text(n), "preset": NOTE_PRESETS[n]})
 
     @on(OptionList.OptionSelected, "#presets")
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss({"text": event.option.id, "preset": event.option.id})
+        self.action_preset(int(event.option.id or 0))
 
     @on(Input.Submitted, "#note-text")
     def _typed(self, event: Input.Submitted) -> None:
@@ -114,7 +121,7 @@ class AskText(BaseModal):
         with Vertical(classes="dialog wide"):
             yield Label(self.title_text, classes="dialog-text")
             yield Input(self.value, placeholder=self.placeholder, id="answer")
-            yield Label("Enter saves · Escape cancels", classes="dialog-keys")
+            yield Label(tr("dialog.save_cancel"), classes="dialog-keys")
 
     def on_mount(self) -> None:
         self.query_one("#answer", Input).focus()

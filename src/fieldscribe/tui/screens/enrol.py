@@ -53,7 +53,7 @@ class _Step(BaseScreen):
 
     def action_cancel(self) -> None:
         self.app.pop_screen()
-        self.notify("Enrolment cancelled; nothing was saved.")
+        self.notify(tr("enrol.cancelled"))
 
     @on(Button.Pressed, "#next")
     def _pressed(self) -> None:
@@ -68,29 +68,26 @@ class _Step(BaseScreen):
 
 
 class EligibilityScreen(_Step):
-    HELP = (
-        "Step 1 of 3. Choose the group, then tick each inclusion criterion the person meets and each "
-        "exclusion criterion that applies. Enrolment stops here if they are not eligible."
-    )
-
     def compose(self) -> ComposeResult:
         form = self.services.enrolment_form()
         yield Header()
         with VerticalScroll(classes="form"):
-            yield Label(f"1/3  {tr('enrol.eligibility')}", classes="step-title")
-            yield Select([(g.label, g.value) for g in form.groups], id="group", prompt="Group", allow_blank=True)
-            yield Select([(name, name) for name in form.sites], id="site", prompt="Site (optional)")
-            yield Input(placeholder="Full name (sealed; never exported)", id="name")
-            yield Input(placeholder="Contact details (sealed; optional)", id="contact")
-            yield Label("Meets these inclusion criteria:", classes="section")
+            yield Label(tr("enrol.step", n=1, title=tr("enrol.eligibility")), classes="step-title")
+            yield Select(
+                [(g.label, g.value) for g in form.groups], id="group", prompt=tr("enrol.group"), allow_blank=True
+            )
+            yield Select([(name, name) for name in form.sites], id="site", prompt=tr("enrol.site"))
+            yield Input(placeholder=tr("enrol.name"), id="name")
+            yield Input(placeholder=tr("enrol.contact"), id="contact")
+            yield Label(tr("enrol.inclusion"), classes="section")
             for c in form.inclusion:
                 yield Checkbox(Text(c.text), id=f"inc-{c.id}")
             if form.exclusion:
-                yield Label("Any of these exclusion criteria applies:", classes="section")
+                yield Label(tr("enrol.exclusion"), classes="section")
                 for c in form.exclusion:
                     yield Checkbox(Text(c.text), id=f"exc-{c.id}")
             yield Static("", id="problem", classes="problem")
-            yield Button("Next: consent  (Ctrl+N)", id="next", variant="primary")
+            yield Button(tr("enrol.next_consent"), id="next", variant="primary")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -100,14 +97,14 @@ class EligibilityScreen(_Step):
         form = self.services.enrolment_form()
         group = self.query_one("#group", Select).value
         if group is Select.NULL:
-            self.problem("Choose the participant's group first.")
+            self.problem(tr("enrol.choose_group"))
             return
         answers = {c.id: self.query_one(f"#inc-{c.id}", Checkbox).value for c in form.inclusion}
         answers |= {c.id: self.query_one(f"#exc-{c.id}", Checkbox).value for c in form.exclusion}
         try:
             self.services.check_eligibility(answers)
         except NotEligible as exc:
-            self.problem(f"Not eligible, so not enrolled: {'; '.join(exc.reasons)}.")
+            self.problem(tr("enrol.not_eligible", reasons="; ".join(exc.reasons)))
             return
         site = self.query_one("#site", Select).value
         self.draft.group = str(group)
@@ -121,10 +118,6 @@ class EligibilityScreen(_Step):
 class ConsentScreen(_Step):
     """One item at a time, read aloud; Y records it as given, N as refused."""
 
-    HELP = (
-        "Step 2 of 3. Read each consent item aloud, then press Y if the person agrees or N if they do not. "
-        "Audio recording is asked separately, last. Backspace goes back one item."
-    )
     BINDINGS = [
         Binding("y", "answer(True)", "Agrees", id="consent.yes", tooltip="The person agrees to this item"),
         Binding("n", "answer(False)", "Does not agree", id="consent.no", tooltip="The person does not agree"),
@@ -139,12 +132,12 @@ class ConsentScreen(_Step):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(classes="form"):
-            yield Label(f"2/3  {tr('enrol.consent')}", classes="step-title")
+            yield Label(tr("enrol.step", n=2, title=tr("enrol.consent")), classes="step-title")
             yield Static(id="consent-counter")
             yield Static(id="consent-item", classes="big-text")
             yield Static(id="consent-answers")
             yield Static("", id="problem", classes="problem")
-            yield Button("Next: questionnaire  (Ctrl+N)", id="next", variant="primary")
+            yield Button(tr("enrol.next_questionnaire"), id="next", variant="primary")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -157,14 +150,15 @@ class ConsentScreen(_Step):
             heading = tr("enrol.audio") + "\n\n" if item.audio_recording else ""
             self.query_one("#consent-item", Static).update(Text(heading + item.text))
             self.query_one("#consent-counter", Static).update(
-                f"Item {self.position + 1} of {len(self.items)}" + ("" if item.required else " (optional)")
+                tr("enrol.item_of", n=self.position + 1, total=len(self.items))
+                + ("" if item.required else tr("enrol.optional"))
             )
         else:
-            self.query_one("#consent-item", Static).update("Every item has been answered.")
+            self.query_one("#consent-item", Static).update(tr("enrol.all_answered"))
             self.query_one("#consent-counter", Static).update("")
         self.query_one("#consent-answers", Static).update(
             "\n".join(
-                f"{'✔ agrees' if self.draft.consent[c.id] else '✘ does not agree'}  {_short(c.text)}"
+                f"{tr('enrol.agrees') if self.draft.consent[c.id] else tr('enrol.refuses')}  {_short(c.text)}"
                 for c in self.items
                 if c.id in self.draft.consent
             )
@@ -186,30 +180,19 @@ class ConsentScreen(_Step):
 
     def action_next(self) -> None:
         if self.position < len(self.items):
-            self.problem("Answer every consent item first (Y or N).")
+            self.problem(tr("enrol.answer_all"))
             return
         refused = [c for c in self.items if c.required and not c.audio_recording and not self.draft.consent[c.id]]
         if refused:
-            self.problem(
-                f"Required consent was not given ({refused[0].id}), so the person cannot take part; "
-                "press Escape to cancel."
-            )
+            self.problem(tr("enrol.required_refused", item=_short(refused[0].text, 40)))
             return
         audio = self.items[-1]
         if not self.draft.consent[audio.id]:
-            self.notify(
-                "No audio-recording consent: interviews with this person cannot be recorded.",
-                severity="warning",
-                timeout=8,
-            )
+            self.notify(tr("enrol.no_audio"), severity="warning", timeout=8)
         self.app.switch_screen(QuestionnaireScreen(self.draft))
 
 
 class QuestionnaireScreen(_Step):
-    HELP = (
-        "Step 3 of 3. Fill in the baseline questionnaire; each answer is checked as you go on. "
-        "Ctrl+S enrols the participant and saves everything, sealed."
-    )
     BINDINGS = [
         Binding("ctrl+s", "next", "Enrol", id="enrol.save", tooltip="Check the answers and enrol"),
     ]
@@ -218,18 +201,18 @@ class QuestionnaireScreen(_Step):
         form = self.services.enrolment_form()
         yield Header()
         with VerticalScroll(classes="form"):
-            yield Label(f"3/3  {tr('enrol.questionnaire')}", classes="step-title")
+            yield Label(tr("enrol.step", n=3, title=tr("enrol.questionnaire")), classes="step-title")
             for f in form.fields:
                 yield Label(f.label + (" *" if f.required else ""), classes="field-label")
                 if f.input == "choice":
-                    yield Select([(c.label, c.value) for c in f.choices], id=f"q-{f.id}", prompt="choose")
+                    yield Select([(c.label, c.value) for c in f.choices], id=f"q-{f.id}", prompt=tr("enrol.choose"))
                 else:
                     yield Input(id=f"q-{f.id}", type=f.input)
                 yield Static("", id=f"err-{f.id}", classes="field-error")
-            yield Label("Compensation given (e.g. £20 voucher)", classes="field-label")
+            yield Label(tr("enrol.compensation"), classes="field-label")
             yield Input(id="compensation")
             yield Static("", id="problem", classes="problem")
-            yield Button("Enrol  (Ctrl+S)", id="next", variant="success")
+            yield Button(tr("enrol.enrol_button"), id="next", variant="success")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -250,14 +233,26 @@ class QuestionnaireScreen(_Step):
         err.update("")
         if raw in (None, ""):
             if required:
-                err.update("Required: please answer.")
+                err.update(tr("enrol.required"))
                 return False, None
             return True, None
         try:
             return True, self.services.parse_answer(field_id, raw)
         except FieldscribeError as exc:
-            err.update(str(exc))
+            err.update(self._wrong(field_id, exc))
             return False, None
+
+    def _wrong(self, field_id: str, exc: FieldscribeError) -> str:
+        """What is wrong with an answer, in the interface's words where the field says enough."""
+        f = next((f for f in self.services.enrolment_form().fields if f.id == field_id), None)
+        if f is None or f.input in ("text",):
+            return str(exc)
+        if f.input == "choice":
+            return tr("enrol.not_a_choice")
+        if f.low is not None and f.high is not None:
+            key = "enrol.bad_whole" if f.input == "integer" else "enrol.bad_number"
+            return tr(key, low=f"{f.low:g}", high=f"{f.high:g}")
+        return tr("enrol.not_a_number")
 
     def answers(self) -> dict[str, Any] | None:
         """Every field's answer, checked by the core; None (and the reasons shown) if any is wrong."""
@@ -275,7 +270,7 @@ class QuestionnaireScreen(_Step):
     def action_next(self) -> None:
         answers = self.answers()
         if answers is None:
-            self.problem("Some answers need correcting; see the messages under them.")
+            self.problem(tr("enrol.fix_answers"))
             return
         pid = self.attempt(
             self.services.enrol,
@@ -292,4 +287,4 @@ class QuestionnaireScreen(_Step):
             return
         self.emit(ParticipantEnrolled(pid))
         self.app.pop_screen()
-        self.app.notify(f"Enrolled {pid}. Press N to plan an interview with them.")
+        self.app.notify(tr("enrol.enrolled", pid=pid))

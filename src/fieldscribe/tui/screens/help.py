@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
+from ..strings import tr
 from .base import BaseModal
 
 
@@ -19,7 +20,8 @@ class HelpScreen(BaseModal):
 
     def compose(self) -> ComposeResult:
         table = "\n".join(f"| `{k}` | {d} | {t} |" for k, d, t in self.keys)
-        body = f"# {self.title_text}\n\n{self.text}\n\n| key | does | more |\n|---|---|---|\n{table}\n"
+        head = f"| {tr('help.keys')} | {tr('help.does')} | {tr('help.more')} |"
+        body = f"# {self.title_text}\n\n{self.text}\n\n{head}\n|---|---|---|\n{table}\n"
         with VerticalScroll(classes="dialog wide help"):
             yield Markdown(body)
 

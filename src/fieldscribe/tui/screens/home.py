@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -15,7 +16,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from textual.worker import Worker, WorkerState
 
 from ...services import FieldscribeError, StoreUnreachable
-from ...services.views import Progress
+from ...services.views import AttentionItem, Progress, SessionRow
 from ..background import FinalPassLine
 from ..messages import FinalPassDone, ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
@@ -24,13 +25,26 @@ from .base import BaseScreen
 SYNC_RETRY_S = 300.0
 
 
+def status_word(status: str) -> str:
+    return tr(f"status.{status}")
+
+
+def session_status(row: SessionRow) -> str:
+    """A session's status in words; one whose transcription stopped part-way says how far."""
+    if row.transcribed_share is not None:
+        return tr("status.transcribing", share=int(100 * row.transcribed_share))
+    return status_word(row.status)
+
+
+def attention_line(item: AttentionItem) -> str:
+    """One "needs attention" line; tampered and model lines arrive as the core's sentence."""
+    if item.kind in ("tampered", "models"):
+        return item.detail
+    detail = tr(f"consent.{item.detail}") if item.kind == "consent" else item.detail
+    return tr(f"attention.{item.kind}", id=item.subject, detail=detail)
+
+
 class HomeScreen(BaseScreen):
-    HELP = (
-        "The study dashboard. Choose a session with the arrow keys: Enter opens the interview, T transcribes "
-        "it, V reviews its transcript. E enrols a new participant; N plans an interview for the "
-        "participant selected in the list on the left; Delete cancels a planned interview that has no audio. X exports a reviewed session for the analysis team; U syncs exported bundles to the study store (what was "
-        "sent is kept if the link drops; the next sync resumes)."
-    )
     BINDINGS = [
         Binding("e", "enrol", "Enrol", id="home.enrol", tooltip="Enrol a new participant"),
         Binding(
@@ -107,9 +121,9 @@ class HomeScreen(BaseScreen):
 
     def on_mount(self) -> None:
         people = self.query_one("#people", DataTable)
-        people.add_columns("ID", "group", "wave", "consent", "sessions")
+        people.add_columns(*(tr(f"home.col_{c}") for c in ("id", "group", "wave", "consent", "sessions")))
         sessions = self.query_one("#sessions", DataTable)
-        sessions.add_columns("session", "kind", "wave", "with", "status")
+        sessions.add_columns(*(tr(f"home.col_{c}") for c in ("session", "kind", "wave", "with", "status")))
         self.query_one("#work-line").display = False
         self.refresh_data()
         sessions.focus()
@@ -138,16 +152,21 @@ class HomeScreen(BaseScreen):
         people = self.query_one("#people", DataTable)
         people.clear()
         for p in board.participants:
-            people.add_row(p.id, p.group, str(p.wave or "–"), p.consent, p.sessions, key=p.id)
+            mine = ", ".join(f"{sid} {status_word(status)}" for sid, status in p.sessions) or tr(
+                "home.no_session_short"
+            )
+            people.add_row(p.id, p.group, str(p.wave or "–"), tr(f"consent.{p.consent}"), mine, key=p.id)
         table = self.query_one("#sessions", DataTable)
         keep = table.cursor_row
         table.clear()
         for s in board.sessions:
-            table.add_row(s.id, s.kind.replace("_", " "), str(s.wave), " ".join(s.participants), s.status, key=s.id)
+            table.add_row(
+                s.id, tr(f"kind.{s.kind}"), str(s.wave), " ".join(s.participants), session_status(s), key=s.id
+            )
         if board.sessions:
             table.move_cursor(row=min(keep, len(board.sessions) - 1))
         self.query_one("#attention", Static).update(
-            Text("\n".join(f"• {a}" for a in board.attention) or tr("home.nothing"))
+            Text("\n".join(f"• {attention_line(a)}" for a in board.attention) or tr("home.nothing"))
         )
         self._show_selection()
 
@@ -164,6 +183,18 @@ class HomeScreen(BaseScreen):
     def action_refresh(self) -> None:
         self.refresh_data()
 
+    def palette_actions(self) -> list[tuple[str, Callable[[], object]]]:
+        """The dashboard's actions for the command palette (catalogue key ``palette.<name>``)."""
+        return [
+            ("plan", self.action_new_session),
+            ("open", self.action_interview),
+            ("transcribe", self.action_transcribe),
+            ("review", self.action_review),
+            ("export", self.action_export),
+            ("sync", self.action_sync),
+            ("cancel_session", self.action_cancel_session),
+        ]
+
     # -- what is selected ---------------------------------------------------------------------
     def _selected(self, table_id: str) -> str | None:
         table = self.query_one(table_id, DataTable)
@@ -174,7 +205,7 @@ class HomeScreen(BaseScreen):
     def selected_session(self) -> str | None:
         sid = self._selected("#sessions")
         if sid is None:
-            self.notify("There is no session yet: select a participant on the left and press N.", severity="warning")
+            self.notify(tr("home.no_session"), severity="warning")
         return sid
 
     # -- actions ------------------------------------------------------------------------------
@@ -186,14 +217,14 @@ class HomeScreen(BaseScreen):
     def action_new_session(self) -> None:
         pid = self._selected("#people")
         if pid is None:
-            self.notify("Enrol a participant first (press E).", severity="warning")
+            self.notify(tr("home.enrol_first"), severity="warning")
             return
         sid = self.attempt(self.services.create_session, [pid])
         if sid:
             from ..messages import SessionCreated
 
             self.emit(SessionCreated(sid))
-            self.notify(f"Planned interview {sid} with {pid}.")
+            self.notify(tr("home.planned", sid=sid, pid=pid))
             self.refresh_data()
             table = self.query_one("#sessions", DataTable)
             table.move_cursor(row=table.get_row_index(sid))
@@ -209,7 +240,7 @@ class HomeScreen(BaseScreen):
         table = self.query_one("#sessions", DataTable)
         theirs = [i for i in range(table.row_count) if pid in str(table.get_row_at(i)[3]).split()]
         if not theirs:
-            self.notify(f"No interview is planned with {pid} yet: press N to plan one.")
+            self.notify(tr("home.nothing_planned", pid=pid))
             return
         table.move_cursor(row=theirs[-1])
         table.focus()
@@ -221,9 +252,9 @@ class HomeScreen(BaseScreen):
     def _show_selection(self) -> None:
         """The line under the tables says what N, Enter, T, V and X will act on."""
         pid, sid = self._selected("#people"), self._selected("#sessions")
-        parts = [f"participant {pid} (N plans an interview with them)" if pid else "no participant yet"]
-        parts.append(f"session {sid} (Enter, T, V, X act on it)" if sid else "no session yet")
-        self.query_one("#selection", Static).update("Selected: " + " · ".join(parts))
+        parts = [tr("home.selected_person", pid=pid) if pid else tr("home.no_person")]
+        parts.append(tr("home.selected_session", sid=sid) if sid else tr("home.no_session_short"))
+        self.query_one("#selection", Static).update(tr("home.selected", parts=" · ".join(parts)))
 
     def action_interview(self) -> None:
         sid = self.selected_session()
@@ -240,17 +271,17 @@ class HomeScreen(BaseScreen):
         if session is None:
             return
         if session.status != "planned":
-            self.notify(f"{sid} is {session.status}; only a planned interview with no audio can be cancelled.")
+            self.notify(tr("home.not_cancellable", sid=sid, status=status_word(session.status)))
             return
         from .dialogs import Confirm
 
         def answer(yes: bool | None) -> None:
             if yes and self.attempt(self.services.cancel_session, sid):
-                self.notify(f"Cancelled {sid}; it stays listed as cancelled.")
+                self.notify(tr("home.cancelled", sid=sid))
                 self.refresh_data()
 
-        who = " and ".join(session.participants)
-        self.app.push_screen(Confirm(f"Cancel interview {sid} with {who}? Nothing was recorded in it."), answer)
+        who = tr("home.and").join(session.participants)
+        self.app.push_screen(Confirm(tr("home.ask_cancel", sid=sid, who=who)), answer)
 
     def action_review(self) -> None:
         sid = self.selected_session()
@@ -262,7 +293,7 @@ class HomeScreen(BaseScreen):
     def _begin_work(self, label: str) -> bool:
         """One long job at a time: show the work line; False (and why) if another job runs."""
         if self._cancel is not None:
-            self.notify("Other work is running; wait for it or press C to pause it.", severity="warning")
+            self.notify(tr("home.busy"), severity="warning")
             return False
         self._cancel = threading.Event()
         self.pause_background()  # two Whisper runs at once would halve both
@@ -275,7 +306,7 @@ class HomeScreen(BaseScreen):
         sid = self.selected_session()
         if not sid:
             return
-        if not self._begin_work(f"Transcribing {sid}"):
+        if not self._begin_work(tr("home.transcribing", sid=sid)):
             return
         self.transcribe(sid, self._cancel)
 
@@ -283,7 +314,7 @@ class HomeScreen(BaseScreen):
         sid = self.selected_session()
         if not sid:
             return
-        if self._begin_work(f"Exporting {sid}"):
+        if self._begin_work(tr("home.exporting", sid=sid)):
             self.export(sid)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
@@ -293,14 +324,10 @@ class HomeScreen(BaseScreen):
         except FieldscribeError as exc:
             self.post_message(WorkFailed("export", str(exc)))
             return
-        self.post_message(
-            WorkDone(
-                "export", f"Exported {sid} as {bundle.name} (only the analysis team can open it); press U to sync."
-            )
-        )
+        self.post_message(WorkDone("export", tr("home.exported", sid=sid, bundle=bundle.name)))
 
     def action_sync(self) -> None:
-        if self._begin_work("Syncing"):
+        if self._begin_work(tr("home.syncing")):
             self.sync(self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
@@ -316,23 +343,17 @@ class HomeScreen(BaseScreen):
         except FieldscribeError as exc:
             self.post_message(WorkFailed("sync", str(exc)))
             return
-        summary = (
-            f"Sync: {report.uploaded} bundle(s) uploaded, {report.already_there} already there, "
-            f"{report.received} confirmed received by the analysis team."
+        summary = tr(
+            "home.sync_summary", uploaded=report.uploaded, already=report.already_there, received=report.received
         )
         if report.notices_sent:
-            summary += f" Sent {report.notices_sent} withdrawal notice(s) to the team."
+            summary += tr("home.sync_notices", count=report.notices_sent)
         if report.rejected:
-            summary += (
-                f" {report.rejected} receipt(s) were not signed by a receipt key the study file lists and were ignored."
-            )
+            summary += tr("home.sync_rejected", count=report.rejected)
         if report.no_receipt_key:
-            summary += (
-                " The team has written receipts, but the study file lists no receipt key (export: "
-                "receipt_keys:), so none can be believed yet."
-            )
+            summary += tr("home.sync_no_receipt_key")
         if report.cancelled:
-            summary = "Sync paused; what was sent is kept and the next sync resumes it."
+            summary = tr("home.sync_paused")
         self.post_message(WorkDone("sync", summary))
 
     @property
@@ -369,13 +390,11 @@ class HomeScreen(BaseScreen):
             return
         if t.complete:
             self.post_message(
-                WorkDone(
-                    "transcribe", f"Transcribed {sid} in {time.monotonic() - started:.0f} s; press V to review it."
-                )
+                WorkDone("transcribe", tr("home.transcribed", sid=sid, seconds=time.monotonic() - started))
             )
         else:
             self.post_message(
-                WorkDone("transcribe", f"Paused {sid} at {t.done_s:.0f} s of {t.total_s:.0f} s; press T to resume.")
+                WorkDone("transcribe", tr("home.transcribe_paused", sid=sid, done=t.done_s, total=t.total_s))
             )
 
     def on_work_progress(self, message: WorkProgress) -> None:
@@ -383,7 +402,7 @@ class HomeScreen(BaseScreen):
         bar.update(total=max(message.info.total, 0.001), progress=message.info.done)
         if message.task == "sync":
             self.query_one("#work-label", Label).update(
-                f"Syncing {message.info.done / 2**20:.1f} of {message.info.total / 2**20:.1f} MiB  "
+                tr("home.syncing_bytes", done=message.info.done / 2**20, total=message.info.total / 2**20) + "  "
             )
 
     def on_work_done(self, message: WorkDone) -> None:
@@ -395,7 +414,7 @@ class HomeScreen(BaseScreen):
         if message.retry_in:
             self.set_timer(message.retry_in, self._retry_sync)
             self.notify(
-                f"{message.error} Trying again in {message.retry_in / 60:.0f} minutes.", severity="warning", timeout=8
+                tr("home.retry", error=message.error, minutes=message.retry_in / 60), severity="warning", timeout=8
             )
             return
         self.notify(message.error, severity="error", timeout=8)

@@ -38,12 +38,6 @@ def clock(seconds: float) -> str:
 class InterviewScreen(BaseScreen):
     # ready | starting | recording | paused | finishing | stopped: the badge and the footer follow it
     state: reactive[str] = reactive("ready", bindings=True)
-    HELP = (
-        "R starts recording. → or N goes to the next question and ← or P back (each stamps the time); 1–9 "
-        "mark a probe as used; M adds a field note, F flags a sensitive moment, K notes who is speaking "
-        "(focus groups); Space pauses and resumes; S stops (it asks first). L switches live transcription "
-        "on or off before you start."
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "record", "Record", id="interview.record", tooltip="Start (or continue) recording"),
         Binding("right,n", "next_question", "Next Q", id="interview.next", tooltip="Next question; stamps the time"),
@@ -114,7 +108,7 @@ class InterviewScreen(BaseScreen):
         self.questions = self.services.questions(self.sid)
         if self.live is None:
             self.live = self.app.settings.live_transcription  # type: ignore[attr-defined]
-        self.sub_title = f"{s.id} · {' '.join(s.participants)} · wave {s.wave}"
+        self.sub_title = f"{s.id} · {' '.join(s.participants)} · {tr('interview.wave', wave=s.wave)}"
         self.speaker = s.participants[0] if len(s.participants) == 1 else None
         self.query_one(StateBadge).state = self.state
         self._show_question()
@@ -134,7 +128,9 @@ class InterviewScreen(BaseScreen):
     def _show_question(self) -> None:
         total = len(self.questions)
         q = self.questions[self.index]
-        self.query_one("#domain", Label).update(Text(f"{q.domain_title}   ·   Q {self.index + 1}/{total}"))
+        self.query_one("#domain", Label).update(
+            Text(f"{q.domain_title}   ·   {tr('interview.question_of', n=self.index + 1, total=total)}")
+        )
         self.query_one("#question", Static).update(Text(q.text))
         used = self.probes_used.get(self.index, set())
         self.query_one("#probes", Static).update(
@@ -149,8 +145,8 @@ class InterviewScreen(BaseScreen):
     def _tick(self) -> None:
         recorded = self.run.position if self.run is not None else 0.0
         group = self.session is not None and len(self.session.participants) > 1
-        speaking = f" · speaking: {self.speaker}" if self.speaker and group else ""
-        live = " · live transcript" if self.live else ""
+        speaking = tr("interview.speaking", who=self.speaker) if self.speaker and group else ""
+        live = tr("interview.live_on") if self.live else ""
         self.query_one("#clock", Static).update(
             f"{tr('interview.elapsed')} {clock(time.monotonic() - self.opened)} · "
             f"{tr('interview.recorded')} {clock(recorded)}{speaking}{live}"
@@ -181,7 +177,7 @@ class InterviewScreen(BaseScreen):
             return
         self.state = "starting"
         self.app.pause_background()  # type: ignore[attr-defined]  # the final pass never competes with a recording
-        self.query_one("#clock", Static).update("starting the microphone…")
+        self.query_one("#clock", Static).update(tr("interview.starting"))
         self.start_recording(bool(self.live))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recorder")
@@ -212,7 +208,7 @@ class InterviewScreen(BaseScreen):
         self.run = run
         self.state = "recording"
         self.emit(RecordingStarted(self.sid, live))
-        self.query_one("#live-title", Label).update(tr("interview.live") + ("" if live else " (off)"))
+        self.query_one("#live-title", Label).update(tr("interview.live") + ("" if live else tr("interview.live_off")))
         self._stamp_question()
 
     def on_level_changed(self, message: LevelChanged) -> None:
@@ -231,7 +227,7 @@ class InterviewScreen(BaseScreen):
 
     def _live_run(self) -> Interview | None:
         if self.run is None or not self.recording:
-            self.notify("Start recording first (press R).", severity="warning")
+            self.notify(tr("interview.record_first"), severity="warning")
             return None
         return self.run
 
@@ -250,7 +246,7 @@ class InterviewScreen(BaseScreen):
     def _move(self, step: int) -> None:
         target = self.index + step
         if not 0 <= target < len(self.questions):
-            self.notify(tr("interview.last") if step > 0 else "This is the first question.")
+            self.notify(tr("interview.last") if step > 0 else tr("interview.first"))
             return
         self.index = target
         self._show_question()
@@ -284,25 +280,25 @@ class InterviewScreen(BaseScreen):
     def action_flag(self) -> None:
         run = self._live_run()
         if run is not None and self._stamped(self.attempt(run.flag), {"text": ""}):
-            self.query_one("#notes", RichLog).write(Text(f"[{clock(run.position)}] ⚑ sensitive moment"))
-            self.notify("Flagged: the reviewer will be pointed here.")
+            self.query_one("#notes", RichLog).write(Text(f"[{clock(run.position)}] {tr('interview.flagged_line')}"))
+            self.notify(tr("interview.flagged"))
 
     def action_speaker(self) -> None:
         run = self._live_run()
         if run is None or self.session is None:
             return
-        options = [(pid, pid) for pid in self.session.participants] + [("interviewer", "interviewer")]
+        options = [(pid, pid) for pid in self.session.participants] + [(tr("interview.interviewer"), "interviewer")]
         at = run.position
 
         def done(who: str | None) -> None:
             if who is not None and self._stamped(self.attempt(run.speaker, who, at=at), {"participant": who}):
                 self.speaker = who
 
-        self.app.push_screen(ChooseOne("Who is speaking now?", options), done)
+        self.app.push_screen(ChooseOne(tr("interview.who"), options), done)
 
     def action_pause(self) -> None:
         if self.run is None or not self.recording:
-            self.notify("Nothing is being recorded.", severity="warning")
+            self.notify(tr("interview.not_recording"), severity="warning")
             return
         if self.state == "recording":
             mark = self.attempt(self.run.pause)
@@ -315,21 +311,21 @@ class InterviewScreen(BaseScreen):
 
     def action_toggle_live(self) -> None:
         if self.run is not None:
-            self.notify("Live transcription can only be switched before recording starts.", severity="warning")
+            self.notify(tr("interview.live_before"), severity="warning")
             return
         self.live = not self.live
         self._tick()
 
     def action_stop(self) -> None:
         if not self.recording:
-            self.notify("Nothing is being recorded.", severity="warning")
+            self.notify(tr("interview.not_recording"), severity="warning")
             return
 
         def done(yes: bool | None) -> None:
             if yes:
                 self._stop_now()
 
-        self.app.push_screen(Confirm("Stop recording this interview?"), done)
+        self.app.push_screen(Confirm(tr("interview.ask_stop")), done)
 
     def _stop_now(self) -> None:
         self.state = "finishing" if self.live else "stopped"
@@ -349,22 +345,19 @@ class InterviewScreen(BaseScreen):
         self.state = "stopped"
         self.query_one(LevelMeter).db = -math.inf
         if message.transcript_ready:
-            self.notify(
-                f"Saved {clock(message.seconds)} of audio; the transcript was ready "
-                f"{message.finish_seconds:.1f} s after stop. Press Escape, then V to review it."
-            )
+            self.notify(tr("interview.saved_ready", length=clock(message.seconds), seconds=message.finish_seconds))
         else:
-            self.notify(f"Saved {clock(message.seconds)} of audio. Press Escape, then T to transcribe it.")
+            self.notify(tr("interview.saved", length=clock(message.seconds)))
 
     def action_leave(self) -> None:
         if self.state == "starting":
-            self.notify("The microphone is starting; stop the recording once it runs.", severity="warning")
+            self.notify(tr("interview.wait_starting"), severity="warning")
             return
         if self.recording:
-            self.notify("Stop the recording first (S); it keeps running until you do.", severity="warning")
+            self.notify(tr("interview.stop_first"), severity="warning")
             return
         if self.state == "finishing":
-            self.notify("Finishing the transcript; one moment.", severity="warning")
+            self.notify(tr("interview.wait_finishing"), severity="warning")
             return
         self.app.pop_screen()
 

@@ -9,7 +9,6 @@ import threading
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from rich.markup import escape as rich_escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,7 +26,7 @@ from ..messages import (
     TranscriptReviewed,
     WorkFailed,
 )
-from ..strings import tr
+from ..strings import tr, tr_or
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
@@ -45,15 +44,6 @@ class Decision:
 
 
 class ReviewScreen(BaseScreen):
-    HELP = (
-        "Each row is a stretch of speech with its time, speaker and guide question; ⚑ marks a moment flagged "
-        "during the interview. Space plays the selected segment; E edits its words; K changes its speaker. "
-        "Suggested redactions are shown in yellow under the table, each with the layer that found it: "
-        "list (typed in or decided before), rule, or model (offline name finder; '?' means look twice). "
-        "A accepts and R rejects those of the selected segment — for every occurrence in the study at once; "
-        "X marks other words for redaction everywhere, Shift+A accepts every suggestion. "
-        "D marks the transcript reviewed once nothing is left undecided."
-    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "play", "Play", id="review.play", tooltip="Play the selected segment (again to stop)"),
         Binding("e", "edit", "Edit", id="review.edit", tooltip="Correct the words of the selected segment"),
@@ -100,10 +90,10 @@ class ReviewScreen(BaseScreen):
     def on_mount(self) -> None:
         self.sub_title = f"{tr('review.title')} · {self.sid}"
         table = self.query_one("#segments", DataTable)
-        table.add_column("time", key="time", width=8)
-        table.add_column("who", key="who", width=11)
-        table.add_column("question", key="question", width=14)
-        table.add_column("text", key="text")
+        table.add_column(tr("review.col_time"), key="time", width=8)
+        table.add_column(tr("review.col_who"), key="who", width=11)
+        table.add_column(tr("review.col_question"), key="question", width=14)
+        table.add_column(tr("review.col_text"), key="text", width=self._text_width())
         if not self.load():
             self.app.pop_screen()
             return
@@ -124,7 +114,8 @@ class ReviewScreen(BaseScreen):
         if message.sid != self.sid:
             return
         self.finding = False
-        self.suggested = message.suggestions
+        before, self.suggested = self.suggested, message.suggestions
+        self._refresh_texts(before)
         self.missing_layers = message.missing_layers
         self._show_detail()
 
@@ -139,14 +130,48 @@ class ReviewScreen(BaseScreen):
         table = self.query_one("#segments", DataTable)
         table.clear()
         for seg in self.segments:
-            table.add_row(*self._cells(seg), key=str(seg.idx))
+            table.add_row(*self._cells(seg), key=str(seg.idx), height=None)
         self._show_detail()
         return True
 
-    @staticmethod
-    def _cells(seg: SegmentView) -> tuple[str, str, str, str]:
+    def _text_width(self) -> int:
+        """The text column takes what the other three leave, so whole segments wrap within it."""
+        return max(20, self.app.size.width - 8 - 11 - 14 - 12)
+
+    def _cells(self, seg: SegmentView) -> tuple[str, str, str, Text]:
+        """A row: the words as they will leave the laptop — accepted redactions show their
+        descriptor, not the words they hide; undecided ones are highlighted."""
         flag = "⚑" if seg.flagged else " "
-        return (f"{flag}{clock(seg.start)}", seg.speaker or "–", seg.question or "–", rich_escape(seg.text))
+        mine = sorted(
+            (s for s in self.suggested if s.segment == seg.idx and s.status != "rejected"), key=lambda s: s.start
+        )
+        text, pos = Text(), 0
+        for s in mine:
+            if s.start < pos:
+                continue  # overlapping finds: the first one shown
+            text.append(seg.text[pos : s.start])
+            if s.status == "accepted":
+                text.append(s.descriptor, "bold green")
+            else:
+                text.append(seg.text[s.start : s.end], "black on yellow")
+            pos = s.end
+        text.append(seg.text[pos:])
+        return (f"{flag}{clock(seg.start)}", seg.speaker or "–", seg.question or "–", text)
+
+    def _refresh_texts(self, before: list[SuggestionView]) -> None:
+        """Re-draw the text cells of the segments whose suggestions changed."""
+        changed = {s.segment for s in set(before) ^ set(self.suggested)}
+        table = self.query_one("#segments", DataTable)
+        for seg in self.segments:
+            if seg.idx in changed:
+                table.update_cell(str(seg.idx), "text", self._cells(seg)[3], update_width=False)
+
+    def on_resize(self, _event: object = None) -> None:
+        table = self.query_one("#segments", DataTable)
+        column = table.columns.get("text")  # type: ignore[call-overload]
+        if column is not None and column.width != self._text_width():
+            column.width = self._text_width()
+            table.refresh()
 
     def _replace(self, seg: SegmentView) -> None:
         """One corrected segment, updated in its row (the rest of the table stays as it is)."""
@@ -171,11 +196,11 @@ class ReviewScreen(BaseScreen):
     def _show_detail(self) -> None:
         seg = self._current()
         pending = len({s.n for s in self.suggested if s.status == "suggested"})
-        finding = "looking for names, places and numbers…" if self.finding else f"{pending} suggestion(s) undecided"
+        finding = tr("review.finding") if self.finding else tr("review.undecided", count=pending)
         missing = (" · " + " ".join(self.missing_layers)) if self.missing_layers else ""
         self.query_one("#review-status", Static).update(
-            f"{len(self.segments)} segments · {finding} · "
-            + ("reviewed" if self.reviewed else "not reviewed")
+            f"{tr('review.segments', count=len(self.segments))} · {finding} · "
+            + (tr("review.is_reviewed") if self.reviewed else tr("review.not_reviewed"))
             + missing
         )
         if seg is None:
@@ -196,15 +221,16 @@ class ReviewScreen(BaseScreen):
         for s in self.suggested:
             counts[s.n] = counts.get(s.n, 0) + 1
         for s in mine:
-            where = f", ×{counts[s.n]} in this transcript" if counts.get(s.n, 0) > 1 else ""
+            where = tr("review.repeats", count=counts[s.n]) if counts.get(s.n, 0) > 1 else ""
             out.append(
-                f"\n  #{s.n}{'?' if s.weak else ' '}{s.status:<9} {s.original} → {s.descriptor} "
-                f"({s.kind}, {s.layer}{where})"
+                f"\n  #{s.n}{'?' if s.weak else ' '}{tr('review.status_' + s.status):<9} {s.original} → "
+                f"{s.descriptor} ({tr_or('deid.kind.' + s.kind, s.kind)}, "
+                f"{tr_or('deid.layer.' + s.layer, s.layer)}{where})"
             )
         for note in seg.notes:
             out.append(f"\n  {note.kind}: {note.text}")
         if seg.original_text:
-            out.append(f"\n  Whisper heard: {seg.original_text}", "dim")
+            out.append("\n  " + tr("review.whisper_heard", text=seg.original_text), "dim")
         self.query_one("#detail", Static).update(out)
 
     # -- editing ------------------------------------------------------------------------------
@@ -223,13 +249,13 @@ class ReviewScreen(BaseScreen):
                 self.finding = True  # the words changed: look again (in a worker)
                 self.find_suggestions(self.sid)
 
-        self.app.push_screen(AskText(f"Words of the segment at {clock(seg.start)}", seg.text), done)
+        self.app.push_screen(AskText(tr("review.edit_title", time=clock(seg.start)), seg.text), done)
 
     def action_speaker(self) -> None:
         seg = self._current()
         if seg is None:
             return
-        options = [(p, p) for p in self.participants] + [("interviewer", "interviewer")]
+        options = [(p, p) for p in self.participants] + [(tr("interview.interviewer"), "interviewer")]
 
         def done(who: str | None) -> None:
             if not who:
@@ -239,7 +265,7 @@ class ReviewScreen(BaseScreen):
                 self._replace(edited)
                 self.emit(SegmentEdited(self.sid, seg.idx, "speaker"))
 
-        self.app.push_screen(ChooseOne("Who speaks in this segment?", options), done)
+        self.app.push_screen(ChooseOne(tr("review.who"), options), done)
 
     # -- redaction ----------------------------------------------------------------------------
     def _decide(self, decision: Decision) -> None:
@@ -250,10 +276,12 @@ class ReviewScreen(BaseScreen):
         if decision.accept_all:
             accept = {s.n for s in self.suggested if s.status == "suggested"}
         if accept or reject:
+            before = self.suggested
             self.suggested = [
                 replace(s, status="accepted" if s.n in accept else "rejected") if s.n in accept | reject else s
                 for s in self.suggested
             ]
+            self._refresh_texts(before)
             self._show_detail()
         self._decisions.put(decision)
         self._pending += 1
@@ -306,7 +334,8 @@ class ReviewScreen(BaseScreen):
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
         if self._pending == 0 and message.suggestions is not None:  # later ones would overtake it
-            self.suggested = message.suggestions
+            before, self.suggested = self.suggested, message.suggestions
+            self._refresh_texts(before)
             self._show_detail()
         if message.error is None:
             self.reviewed = False  # deciding re-opens the review
@@ -315,7 +344,7 @@ class ReviewScreen(BaseScreen):
     def _mine(self) -> list[int]:
         seg = self._current()
         if self.finding:
-            self.notify("Still looking for names, places and numbers in this transcript; a moment.")
+            self.notify(tr("review.still_finding"))
             return []
         return sorted({s.n for s in self.suggested if seg is not None and s.segment == seg.idx})
 
@@ -339,16 +368,13 @@ class ReviewScreen(BaseScreen):
                     self._decide(Decision(phrase=phrase.strip()))
 
         self.app.push_screen(
-            AskText(
-                "Words to redact everywhere, optionally =descriptor; several with commas (Eric, Mary=[sister])",
-                placeholder="words=[descriptor]",
-            ),
+            AskText(tr("review.redact_title"), placeholder=tr("review.redact_placeholder")),
             done,
         )
 
     def action_done(self) -> None:
         if self._pending:
-            self.notify("Saving your last decision; press D again in a moment.", severity="warning")
+            self.notify(tr("review.saving"), severity="warning")
             return
 
         def answer(yes: bool | None) -> None:
@@ -356,7 +382,7 @@ class ReviewScreen(BaseScreen):
                 self._mark_reviewed()
 
         self.app.push_screen(
-            Confirm(f"Mark {self.sid} reviewed? It may then be exported, de-identified, for the analysis team."),
+            Confirm(tr("review.ask_done", sid=self.sid)),
             answer,
         )
 
@@ -368,7 +394,7 @@ class ReviewScreen(BaseScreen):
             return
         self.reviewed = True
         self.emit(TranscriptReviewed(self.sid))
-        self.notify(f"{self.sid} is reviewed and may be exported.")
+        self.notify(tr("review.done", sid=self.sid))
         self._show_detail()
 
     # -- listening ----------------------------------------------------------------------------

@@ -15,10 +15,6 @@ from .base import BaseScreen
 
 
 class UnlockScreen(BaseScreen):
-    HELP = (
-        "Type the vault passphrase and press Enter. If the passphrase is lost, press Ctrl+R and type "
-        "the recovery key that was printed when the vault was created."
-    )
     BINDINGS = [
         Binding(
             "ctrl+r",
@@ -64,7 +60,7 @@ class UnlockScreen(BaseScreen):
     @on(Input.Submitted, "#passphrase")
     def submit(self, event: Input.Submitted) -> None:
         if not event.value:
-            self.query_one("#unlock-error", Static).update("Type the passphrase first.")
+            self.query_one("#unlock-error", Static).update(tr("unlock.empty"))
             return
         self.query_one("#unlock-error", Static).update(tr("unlock.working"))
         event.input.disabled = True
