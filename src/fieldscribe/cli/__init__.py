@@ -2,12 +2,15 @@
 
 Every expected failure is a :class:`FieldscribeError` and is printed as its one sentence on
 stderr with a non-zero exit code; a traceback means a bug.
+
+The commands' modules (and the core behind them) are loaded the first time a command is
+looked up or listed, not when `fieldscribe` opens the app: the unlock screen should cost
+Textual and little else (scripts/bench_startup.py).
 """
 
 from __future__ import annotations
 
 import errno
-import sqlite3
 import sys
 
 import click
@@ -17,6 +20,21 @@ from .common import CONTEXT_SETTINGS, Utf8Text, terminal_safe, vault_option
 
 
 class FieldscribeGroup(click.Group):
+    """The root group; its commands are registered on first use (see the module docstring)."""
+
+    _registered = False
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        if not self._registered:
+            self._registered = True
+            _register(self)
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = value
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -24,22 +42,24 @@ class FieldscribeGroup(click.Group):
             # messages quote paths and values as given: escapes in them must not act on the terminal
             click.echo(f"Error: {terminal_safe(exc)}", err=True)
             ctx.exit(exc.exit_code)
-        except sqlite3.OperationalError as exc:
-            if "disk is full" in str(exc) or "disk I/O" in str(exc):
-                _disk_full(ctx)
-            raise
-        except (sqlite3.IntegrityError, sqlite3.DatabaseError) as exc:
-            # the schema's own constraints caught a row that fieldscribe never writes: the file
-            # was edited (or damaged); the transaction was rolled back, so nothing changed
-            click.echo(
-                f"Error: the vault database holds rows fieldscribe did not write ({terminal_safe(exc)}); "
-                "nothing was changed — keep the vault folder as evidence and run `fieldscribe audit verify`.",
-                err=True,
-            )
-            ctx.exit(2)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 _disk_full(ctx)
+            raise
+        except Exception as exc:
+            import sqlite3  # here, not at the top: `fieldscribe` opening the app has no use for it
+
+            if isinstance(exc, sqlite3.OperationalError) and ("disk is full" in str(exc) or "disk I/O" in str(exc)):
+                _disk_full(ctx)
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                # the schema's own constraints caught a row that fieldscribe never writes: the file
+                # was edited (or damaged); the transaction was rolled back, so nothing changed
+                click.echo(
+                    f"Error: the vault database holds rows fieldscribe did not write ({terminal_safe(exc)}); "
+                    "nothing was changed — keep the vault folder as evidence and run `fieldscribe audit verify`.",
+                    err=True,
+                )
+                ctx.exit(2)
             raise
 
 
@@ -77,7 +97,7 @@ def cli(ctx: click.Context) -> None:
         run_app(path)
 
 
-def _register() -> None:
+def _register(root: click.Group) -> None:
     from . import (
         audio_cmds,
         deid_cmds,
@@ -102,10 +122,10 @@ def _register() -> None:
         sync_cmds,
     ):
         for command in module.COMMANDS:
-            cli.add_command(command)
+            root.add_command(command)
     for group, command in (deid_cmds.EXTRA | sync_cmds.EXTRA).items():
-        cli.commands[group].add_command(command)  # type: ignore[attr-defined]
-    _require_utf8(cli)
+        root.commands[group].add_command(command)  # type: ignore[attr-defined]
+    _require_utf8(root)
 
 
 def _require_utf8(command: click.Command) -> None:
@@ -116,9 +136,6 @@ def _require_utf8(command: click.Command) -> None:
             param.type = Utf8Text()
     for sub in getattr(command, "commands", {}).values():
         _require_utf8(sub)
-
-
-_register()
 
 
 def main() -> None:

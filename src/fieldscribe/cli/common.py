@@ -10,14 +10,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..core.errors import InvalidInput
 from ..core.paths import ENV_PASSPHRASE, ENV_VAULT, resolve_vault_path
 from ..core.sanitise import printable
-from ..core.vault import Vault
+
+if TYPE_CHECKING:  # loaded by the commands that open a vault, not by `fieldscribe` opening the app
+    from ..core.vault import Vault
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -123,6 +125,8 @@ def read_passphrase(prompt: str = "Vault passphrase", *, confirm: bool = False, 
 @contextmanager
 def open_vault(ctx: click.Context, *, unlock: bool = True, recover: bool = True) -> Iterator[Vault]:
     """Open and unlock the vault; first repair any recording a crash interrupted."""
+    from ..core.vault import Vault
+
     vault = Vault.open(vault_path(ctx))
     try:
         if unlock:

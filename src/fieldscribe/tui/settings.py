@@ -19,23 +19,16 @@ Empty variables count as unset. A bad value raises :class:`InvalidInput` with on
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_config_path
-from pydantic import Field, ValidationError, field_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from ..services import InvalidInput
-from .keys import binding_ids
 
 ENV_IDLE_LOCK = "FIELDSCRIBE_IDLE_LOCK"
 ENV_LIVE = "FIELDSCRIBE_LIVE"
@@ -49,6 +42,10 @@ _FIX = {
     "language": "use en or zh, or unset it to follow the study's language",
 }
 _ENV_OF = {"idle_lock_s": ENV_IDLE_LOCK, "live_transcription": ENV_LIVE, "language": ENV_LANGUAGE}
+_TRUE = frozenset({"1", "yes", "y", "true", "t", "on"})
+_FALSE = frozenset({"0", "no", "n", "false", "f", "off"})
+_LANGUAGES = ("en", "zh")
+_UNSET: Any = object()
 
 
 def keymap_path() -> Path:
@@ -87,7 +84,7 @@ def load_keymap(path: Path, *, required: bool) -> dict[str, str]:
         raise InvalidInput(
             f"The keymap file {path} gives no key string for {', '.join(bad_values)}; write e.g. \"f5\" or \"r,ctrl+r\"."
         )
-    unknown = sorted(set(keys) - binding_ids())
+    unknown = sorted(set(keys) - _binding_ids())
     if unknown:
         raise InvalidInput(
             f"The keymap file {path} names unknown binding ids ({', '.join(unknown)}); use ids such as "
@@ -96,79 +93,94 @@ def load_keymap(path: Path, *, required: bool) -> dict[str, str]:
     return {k: v.strip() for k, v in keys.items()}
 
 
-class _Environment(EnvSettingsSource):
-    """The FIELDSCRIBE_* variables; the keymap comes from its file, never from a variable."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        if field_name == "keymap":
-            return None, field_name, False
-        return super().get_field_value(field, field_name)
-
-
-class _KeymapFile(PydanticBaseSettingsSource):
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ reads the whole file at once
-
-    def __call__(self) -> dict[str, Any]:
-        explicit = bool(os.environ.get(ENV_KEYMAP, "").strip())
-        keymap = load_keymap(keymap_path(), required=explicit)
-        return {"keymap": keymap} if keymap else {}
-
-
-class Settings(BaseSettings):
+@dataclass(frozen=True, init=False)
+class Settings:
     """``Settings(...)`` takes values as given and the rest from the environment (and the
-    keymap file); ``Settings.from_env()`` takes everything from there."""
+    keymap file); ``Settings.from_env()`` takes everything from there.
 
-    model_config = SettingsConfigDict(
-        populate_by_name=True, env_ignore_empty=True, case_sensitive=False, extra="ignore", frozen=True
-    )
+    Plain Python rather than pydantic-settings: the app reads its settings before it draws
+    its first screen, and that library (with pydantic) was a tenth of the start-up time."""
 
-    idle_lock_s: float = Field(300.0, ge=0, allow_inf_nan=False, validation_alias=ENV_IDLE_LOCK)
-    live_transcription: bool = Field(True, validation_alias=ENV_LIVE)
-    language: Literal["en", "zh"] | None = Field(None, validation_alias=ENV_LANGUAGE)
-    keymap: dict[str, str] = Field(default_factory=dict)
+    idle_lock_s: float = 300.0
+    live_transcription: bool = True
+    language: Literal["en", "zh"] | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
 
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise InvalidInput(_one_sentence(exc)) from None
-
-    @field_validator("idle_lock_s", "live_transcription", "language", mode="before")
-    @classmethod
-    def _trimmed(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("keymap")
-    @classmethod
-    def _known_ids(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - binding_ids())
-        if unknown:
-            raise ValueError(f"unknown binding ids {', '.join(unknown)}")
-        return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, _Environment(settings_cls), _KeymapFile(settings_cls)
+    def __init__(
+        self,
+        *,
+        idle_lock_s: float | str = _UNSET,
+        live_transcription: bool | str = _UNSET,
+        language: str | None = _UNSET,
+        keymap: dict[str, str] = _UNSET,
+    ) -> None:
+        given: dict[str, object] = {
+            "idle_lock_s": idle_lock_s,
+            "live_transcription": live_transcription,
+            "language": language,
+        }
+        for name, value in given.items():
+            if value is _UNSET:
+                value = os.environ.get(_ENV_OF[name], "")  # noqa: PLW2901
+                if not value.strip():
+                    continue  # empty variables count as unset
+            object.__setattr__(self, name, _PARSE[name](_trimmed(value), name))
+        if keymap is _UNSET:
+            keymap = load_keymap(keymap_path(), required=bool(os.environ.get(ENV_KEYMAP, "").strip()))
+        else:
+            unknown = sorted(set(keymap) - _binding_ids())
+            if unknown:
+                raise InvalidInput(
+                    f"The keymap is not usable (unknown binding ids {', '.join(unknown)}); "
+                    "use binding ids such as interview.record or home.review."
+                )
+        object.__setattr__(self, "keymap", dict(keymap))
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls()
 
 
-def _one_sentence(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    field = next((f for f, env in _ENV_OF.items() if err["loc"] and err["loc"][0] in (f, env)), None)
-    if field is None and err["loc"] and err["loc"][0] == "keymap":
-        return f"The keymap is not usable ({err['msg']}); use binding ids such as interview.record or home.review."
-    if field is None:
-        return f"The settings are not usable ({err['msg']}); check the FIELDSCRIBE_* variables and the keymap file."
-    value = err.get("input")
-    return f"{_ENV_OF[field]}={value!r} is not usable; {_FIX[field]}."
+def _trimmed(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _seconds(value: object, name: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(_one_sentence(name, value)) from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidInput(_one_sentence(name, value))
+    return seconds
+
+
+def _flag(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value in _TRUE | _FALSE:
+        return value in _TRUE
+    raise InvalidInput(_one_sentence(name, value))
+
+
+def _language(value: object, name: str) -> str | None:
+    if value is None or value in _LANGUAGES:
+        return value
+    raise InvalidInput(_one_sentence(name, value))
+
+
+_PARSE = {"idle_lock_s": _seconds, "live_transcription": _flag, "language": _language}
+
+
+def _binding_ids() -> frozenset[str]:
+    from .keys import binding_ids  # every screen's bindings: loaded only when a keymap is given
+
+    return binding_ids()
+
+
+def _one_sentence(name: str, value: object) -> str:
+    return f"{_ENV_OF[name]}={value!r} is not usable; {_FIX[name]}."
