@@ -436,9 +436,39 @@ async def test_after_enrolling_p2_n_plans_the_interview_with_p2(vault_path, stud
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
         await pilot.pause()
         await pilot.press("n")  # as the message says: "Press N to plan an interview with them"
+        await pilot.pause()
+        assert "P2" in str(app.screen.query_one(".dialog-text").render())
+        await pilot.press("enter")  # today, their site, wave 1: as suggested
         await wait_until(pilot, lambda: said.of(m.SessionCreated), what="the plan")
         sid = said.of(m.SessionCreated)[0].sid
         assert app.services.session(sid).participants == ("P2",)
+
+
+async def test_planning_asks_date_site_and_suggests_the_next_wave(vault_path, study_en):
+    make_vault(vault_path, study_en)  # S1, wave 1, planned with P1
+    app = app_for(vault_path)
+    said = Messages()
+    async with app.run_test(size=(110, 40), message_hook=said) as pilot:
+        await unlock(pilot)
+        app.screen.query_one("#people").focus()
+        await pilot.press("n")
+        await pilot.pause()
+        dialog = app.screen
+        assert dialog.query_one("#plan-wave", Input).value == "2"  # a returning participant: the next wave
+        dialog.query_one("#plan-date", Input).value = "2026-12-03"
+        dialog.query_one("#plan-site", Select).value = study_en.study.study.sites[1].id
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: said.of(m.SessionCreated), what="the plan")
+        plan = app.services.session_plan(said.of(m.SessionCreated)[0].sid)
+        assert (plan.wave, plan.date, plan.site_name) == (2, "2026-12-03", study_en.study.study.sites[1].name)
+        # a date that is not one says so, and nothing is planned
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#plan-date", Input).value = "next tuesday"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert len(said.of(m.SessionCreated)) == 1
+        assert any("date" in n.lower() for n in notifications(app))
 
 
 async def test_ctrl_q_during_a_recording_asks_first(vault_path, study_en):

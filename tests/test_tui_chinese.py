@@ -127,6 +127,9 @@ async def test_a_chinese_field_day_shows_no_english(zh_field, size):
 
         # plan and open an interview with them, record, note, stop
         await pilot.press("n")
+        await pilot.pause(0.2)
+        look("plan dialog")
+        await pilot.press("enter")
         await pilot.pause()
         await pilot.press("tab")
         await pilot.press("enter")

@@ -72,6 +72,20 @@ class HomeScreen(BaseScreen):
             tooltip="Cancel the selected planned interview (only one with no audio; asks first)",
         ),
         Binding(
+            "p",
+            "participant",
+            "Participant",
+            id="home.participant",
+            tooltip="The selected participant's page: consent, identifiers, notes, consent summary, withdrawal",
+        ),
+        Binding(
+            "g",
+            "study_settings",
+            "Study settings",
+            id="home.study",
+            tooltip="The study's settings: the analysis team's key, study identifiers, the study store, purge",
+        ),
+        Binding(
             "x",
             "export",
             "Export",
@@ -193,6 +207,8 @@ class HomeScreen(BaseScreen):
             ("export", self.action_export),
             ("sync", self.action_sync),
             ("cancel_session", self.action_cancel_session),
+            ("participant", self.action_participant),
+            ("study", self.action_study_settings),
         ]
 
     # -- what is selected ---------------------------------------------------------------------
@@ -219,15 +235,36 @@ class HomeScreen(BaseScreen):
         if pid is None:
             self.notify(tr("home.enrol_first"), severity="warning")
             return
-        sid = self.attempt(self.services.create_session, [pid])
-        if sid:
+        self.plan_with(pid)
+
+    def plan_with(self, pid: str) -> None:
+        """Ask for the date, site and wave (suggested), then plan the interview with PID."""
+        form = self.attempt(self.services.planning_form, [pid])
+        if form is None:
+            return
+        from .planning import PlanDialog
+
+        def done(plan: dict[str, object] | None) -> None:
+            if plan is None:
+                return
+            planned = self.attempt(
+                self.services.plan_session,
+                [pid],
+                wave=plan["wave"],
+                date=plan["date"],
+                site=plan["site"],
+            )
+            if planned is None:
+                return
             from ..messages import SessionCreated
 
-            self.emit(SessionCreated(sid))
-            self.notify(tr("home.planned", sid=sid, pid=pid))
+            self.emit(SessionCreated(planned.id))
+            self.notify(tr("home.planned", sid=planned.id, pid=pid))
             self.refresh_data()
             table = self.query_one("#sessions", DataTable)
-            table.move_cursor(row=table.get_row_index(sid))
+            table.move_cursor(row=table.get_row_index(planned.id))
+
+        self.app.push_screen(PlanDialog(form), done)
 
     @on(DataTable.RowSelected, "#sessions")
     def _open_row(self, _event: DataTable.RowSelected) -> None:
@@ -255,6 +292,20 @@ class HomeScreen(BaseScreen):
         parts = [tr("home.selected_person", pid=pid) if pid else tr("home.no_person")]
         parts.append(tr("home.selected_session", sid=sid) if sid else tr("home.no_session_short"))
         self.query_one("#selection", Static).update(tr("home.selected", parts=" · ".join(parts)))
+
+    def action_participant(self) -> None:
+        pid = self._selected("#people")
+        if pid is None:
+            self.notify(tr("home.enrol_first"), severity="warning")
+            return
+        from .participant import ParticipantScreen
+
+        self.app.push_screen(ParticipantScreen(pid))
+
+    def action_study_settings(self) -> None:
+        from .study_settings import StudySettingsScreen
+
+        self.app.push_screen(StudySettingsScreen())
 
     def action_interview(self) -> None:
         sid = self.selected_session()
