@@ -226,6 +226,10 @@ class StudyAdmin(ServiceBase):
         )
         return self._consent_status(pid)
 
+    def consent_status(self, pid: str) -> ConsentStatus:
+        """The participant's consent state and the latest decision on each item."""
+        return self._consent_status(pid)
+
     def _consent_status(self, pid: str) -> ConsentStatus:
         from ..core import consent
         from ..core.guides import current_guide

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-from .screens import dialogs, enrol, help, home, interview, planning, review, unlock
+from .screens import dialogs, enrol, help, home, interview, participant, planning, review, study_settings, unlock
 
 APP_BINDINGS: list[BindingType] = [
     Binding("f1", "help", "Help", id="app.help", tooltip="Help for what has focus, and the keys here"),
@@ -22,7 +22,7 @@ def binding_ids() -> frozenset[str]:
     for b in APP_BINDINGS:
         if isinstance(b, Binding) and b.id:
             ids.add(b.id)
-    for module in (dialogs, enrol, help, home, interview, planning, review, unlock):
+    for module in (dialogs, enrol, help, home, interview, participant, planning, review, study_settings, unlock):
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__:
                 for b in vars(obj).get("BINDINGS", ()):

@@ -33,7 +33,7 @@ class PlanDialog(BaseModal):
         with Vertical(classes="dialog"):
             yield Label(tr("plan.title", who=tr("home.and").join(f.participants)), classes="dialog-text")
             yield Label(tr("plan.date"), classes="field-label")
-            yield Input(f.date, id="plan-date", placeholder="YYYY-MM-DD")
+            yield Input(f.date, id="plan-date", placeholder=tr("plan.date_format"))
             yield Label(tr("plan.site"), classes="field-label")
             yield Select(
                 [(s.name, s.id) for s in f.sites],

@@ -1,0 +1,143 @@
+"""The participant's page in the real app (Pilot, real vault): consent taken again item by item,
+identifiers and notes added, the consent summary written, and withdrawal — each as the
+interviewer's keys, with no detour to the command line."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from fieldscribe.core import consent
+from fieldscribe.core.vault import Vault
+from fieldscribe.tui.screens.home import HomeScreen
+from fieldscribe.tui.screens.interview import InterviewScreen
+from fieldscribe.tui.screens.participant import ParticipantScreen, RetakeConsent
+
+from .conftest import PASSPHRASE
+from .test_tui import notifications, wait_until
+from .tui_helpers import app_for, make_vault, unlock
+
+
+async def open_page(pilot) -> None:
+    pilot.app.screen.query_one("#people").focus()
+    await pilot.press("p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ParticipantScreen), what="the participant page")
+
+
+def page_text(app, widget: str) -> str:
+    return str(app.screen.query_one(widget).render())
+
+
+async def type_into_dialog(pilot, text: str) -> None:
+    await pilot.pause()
+    pilot.app.screen.query_one("#answer", Input).value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_consent_refused_for_audio_is_taken_again_in_the_app_and_recording_works(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    v = Vault.open(vault_path)
+    v.unlock(PASSPHRASE)
+    with v:
+        audio = study_en.study.audio_consent_item.id
+        consent.record_consent(v, study_en.study, "P1", {audio: False})
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        # recording is refused, and the sentence no longer sends anyone to the command line
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.screen.state == "ready" and notifications(app), what="the refusal")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await open_page(pilot)
+        assert "no audio" in page_text(app, "#person-consent")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetakeConsent))
+        items = app.screen.items
+        assert items[-1].audio_recording
+        for _ in items[:-1]:
+            await pilot.press("right")  # keep the earlier answers
+        await pilot.press("y")  # they now agree to the recording
+        await wait_until(pilot, lambda: isinstance(app.screen, ParticipantScreen))
+        await pilot.pause()
+        assert "Consent: complete" in page_text(app, "#person-consent")
+        assert app.services.consent_status("P1").state == "complete"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app.screen.query_one("#sessions").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.screen.state == "recording", what="the recording")
+        await pilot.press("s", "y")
+        await wait_until(pilot, lambda: app.screen.state == "stopped", what="the stop")
+
+
+async def test_escape_while_retaking_consent_saves_nothing(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await open_page(pilot)
+        before = app.services.consent_status("P1")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetakeConsent))
+        await pilot.press("n", "escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ParticipantScreen))
+        assert app.services.consent_status("P1") == before
+
+
+async def test_identifiers_and_notes_are_added_on_the_page(vault_path, study_en):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await open_page(pilot)
+        assert "Mary Chan" in page_text(app, "#person-identifiers")  # their own name, to look for
+        await pilot.press("i")
+        await type_into_dialog(pilot, "Eric=[brother], Lucky Star Café=[café]")
+        assert {"Eric", "Lucky Star Café"} <= {i.text for i in app.services.participant_identifiers("P1")}
+        assert "Eric → [brother]" in page_text(app, "#person-identifiers")
+        await pilot.press("m")
+        await type_into_dialog(pilot, "Prefers mornings; bring the large-print consent form.")
+        assert [n.text for n in app.services.participant_notes("P1")] == [
+            "Prefers mornings; bring the large-print consent form."
+        ]
+        assert "large-print" in page_text(app, "#person-notes")
+
+
+async def test_the_consent_summary_is_written_without_the_name(vault_path, study_en, tmp_path):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await open_page(pilot)
+        await pilot.press("s")
+        await type_into_dialog(pilot, str(tmp_path / "copy.html"))
+        page = (tmp_path / "copy.html").read_text(encoding="utf-8")
+        assert "P1" in page and "Mary" not in page
+        assert study_en.study.consent[0].text.split()[0] in page
+        assert any("copy.html" in n for n in notifications(app))
+
+
+async def test_withdrawal_says_what_happens_and_needs_the_pseudonym_typed(vault_path, study_en):
+    make_vault(vault_path, study_en, people=2)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await open_page(pilot)
+        await pilot.press("w")
+        await pilot.pause()
+        question = str(app.screen.query_one(".dialog-text").render())
+        assert "data key is destroyed" in question and "S1" in question and "Type P1" in question
+        await type_into_dialog(pilot, "P2")  # the wrong one: nothing happens
+        assert any("did not match" in n for n in notifications(app))
+        assert app.services.consent_status("P1").participant == "P1"
+        await pilot.press("w")
+        await type_into_dialog(pilot, "P1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen), what="the dashboard")
+        people = app.screen.query_one("#people")
+        assert "withdrawn" in str(people.get_row("P1"))
+        assert app.services.session("S1").status == "withdrawn"
