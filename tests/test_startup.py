@@ -107,12 +107,6 @@ def test_the_services_package_still_offers_everything_it_did():
         _ = services.NoSuchThing  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tui/app.py imports Services at module level (and tui/keys.py every screen), so the core "
-    "loads before the unlock screen is drawn; see the report that came with scripts/bench_startup.py. "
-    "Remove this mark once they are lazy.",
-)
 def test_the_unlock_screen_needs_textual_and_little_else():
     got = loaded_after(
         "import fieldscribe.cli\n"

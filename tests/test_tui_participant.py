@@ -141,3 +141,41 @@ async def test_withdrawal_says_what_happens_and_needs_the_pseudonym_typed(vault_
         people = app.screen.query_one("#people")
         assert "withdrawn" in str(people.get_row("P1"))
         assert app.services.session("S1").status == "withdrawn"
+
+
+async def test_playback_shows_where_it_is_and_space_stops_it(vault_path, study_en, monkeypatch):
+    """The review screen's side of playback (the sound device itself is tested in
+    test_e2e_record and the core's playback tests): the position is shown while it plays and
+    Space stops it."""
+    from fieldscribe.core.guides import import_guide
+    from fieldscribe.tui.screens.review import ReviewScreen
+
+    from .conftest import FAST_KDF
+    from .test_deidentify import transcript_session
+
+    v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        import_guide(v, study_en)
+        transcript_session(v, study_en.study, "Ann Lee", ["The group helps me.", "I go on Mondays."])
+    asked: list[tuple[float, float | None]] = []
+
+    def play(sid, start, end, cancel=None, on_position=None):
+        asked.append((start, end))
+        heard = 0.0
+        while not cancel.wait(0.05):
+            heard = min(heard + 0.5, 3.0)
+            on_position(heard)
+        return heard
+
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(app.services, "play", play)
+        await unlock(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("down", "space")
+        await wait_until(pilot, lambda: "0:00:08" in page_text(app, "#playback"), what="the position")
+        assert "/ 0:00:09" in page_text(app, "#playback") and app.screen.query_one("#playback").display
+        assert asked == [(5.0, 9.0)]
+        await pilot.press("space")
+        await wait_until(pilot, lambda: not app.screen.query_one("#playback").display, what="the stop")

@@ -444,10 +444,19 @@ class Services(StudyAdmin, FieldDay):
         mark_reviewed(self.vault, sid)
 
     @counted
-    def play(self, sid: str, start: float, end: float | None, cancel: threading.Event | None = None) -> float:
+    def play(
+        self,
+        sid: str,
+        start: float,
+        end: float | None,
+        cancel: threading.Event | None = None,
+        on_position: Callable[[float], None] | None = None,
+    ) -> float:
+        """Play the session's audio from START to END; ON_POSITION gets the seconds heard so far
+        a few times a second; CANCEL stops it within ~50 ms. Returns the seconds played."""
         from ..core.audio.playback import play
 
-        return play(self.vault, sid, start, end, cancel=cancel)
+        return play(self.vault, sid, start, end, cancel=cancel, on_position=on_position)
 
     # -- export -------------------------------------------------------------------------------
     @property

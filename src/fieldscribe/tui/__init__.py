@@ -8,6 +8,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 
 def run_app(vault_path: Path) -> None:
@@ -16,16 +20,20 @@ def run_app(vault_path: Path) -> None:
 
     settings = Settings.from_env()
 
-    from ..services import Services
     from .app import FieldscribeApp
 
-    services = Services(vault_path)
+    def services() -> Services:  # made while the passphrase is typed (see FieldscribeApp.services)
+        from ..services import Services
+
+        return Services(vault_path)
+
     with c_stderr_silenced():
+        app = FieldscribeApp(services, settings)  # made here: Textual keeps sys.__stderr__ as it is now
         try:
-            app = FieldscribeApp(services, settings)
             app.run()
         finally:
-            services.close()
+            if app.services_made:
+                app.services.close()
     if app.return_code:  # a crash: Textual has printed its traceback; say so to the shell too
         raise SystemExit(app.return_code)
 

@@ -7,19 +7,24 @@ messages they post (they can carry decrypted text); tests watch them with
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..services import FieldscribeError, Services
+from ..services import FieldscribeError
 from .keys import APP_BINDINGS
 from .messages import LockedNow, ParticipantEnrolled, Unlocked
 from .settings import Settings
 from .strings import key_label, key_tip, set_language, tr
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 IDLE_WARNING_S = 30.0  # say so this long before the idle lock
 
@@ -30,9 +35,12 @@ class FieldscribeApp(App):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = APP_BINDINGS
 
-    def __init__(self, services: Services, settings: Settings | None = None) -> None:
+    def __init__(self, services: Services | Callable[[], Services], settings: Settings | None = None) -> None:
         super().__init__()
-        self.services = services
+        # the services, or a function that makes them on first use: the core (SQLite, numpy,
+        # pydantic, cryptography) loads while the passphrase is typed, not before the first frame
+        self._services = services
+        self._services_lock = threading.Lock()
         self.settings = settings or Settings()
         if self.settings.language:
             set_language(self.settings.language)
@@ -45,7 +53,19 @@ class FieldscribeApp(App):
 
         return UnlockScreen()
 
+    @property
+    def services(self) -> Services:
+        with self._services_lock:
+            if callable(self._services):
+                self._services = self._services()
+            return self._services
+
+    @property
+    def services_made(self) -> bool:
+        return not callable(self._services)
+
     def on_mount(self) -> None:
+        self.call_after_refresh(lambda: self.run_worker(lambda: self.services, thread=True, group="load"))
         if self.settings.keymap:  # the user's keymap file: binding id -> keys
             self.set_keymap(self.settings.keymap)
         self._localise()
@@ -53,7 +73,8 @@ class FieldscribeApp(App):
 
     def on_unmount(self) -> None:
         # screens have stopped their recordings by now; release the vault for other processes
-        self.services.close()
+        if self.services_made:
+            self.services.close()
 
     # -- activity -----------------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-from .screens import dialogs, enrol, help, home, interview, participant, planning, review, study_settings, unlock
 
 APP_BINDINGS: list[BindingType] = [
     Binding("f1", "help", "Help", id="app.help", tooltip="Help for what has focus, and the keys here"),
@@ -17,7 +16,10 @@ APP_BINDINGS: list[BindingType] = [
 
 
 def binding_ids() -> frozenset[str]:
-    """The ids of the App's bindings and of every screen's own bindings."""
+    """The ids of the App's bindings and of every screen's own bindings (the screens are
+    imported here, not at start-up: the unlock screen needs none of them)."""
+    from .screens import dialogs, enrol, help, home, interview, participant, planning, review, study_settings, unlock
+
     ids: set[str] = set()
     for b in APP_BINDINGS:
         if isinstance(b, Binding) and b.id:

@@ -196,3 +196,11 @@ class DecisionSaved(AppEvent):
 @_message
 class TranscriptReviewed(AppEvent):
     sid: str
+
+
+@_message
+class PlaybackAt(_Coalescing):
+    """Playback has reached AT seconds of the session (a few times a second)."""
+
+    at: float
+    end: float

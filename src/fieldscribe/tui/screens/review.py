@@ -20,6 +20,7 @@ from ...services import FieldscribeError
 from ...services.views import SegmentView, SuggestionView
 from ..messages import (
     DecisionSaved,
+    PlaybackAt,
     RedactionsChanged,
     SegmentEdited,
     SuggestionsReady,
@@ -73,6 +74,7 @@ class ReviewScreen(BaseScreen):
         self.finding = True  # the name finders are still going through the transcript
         self.missing_layers: list[str] = []
         self._playing: threading.Event | None = None
+        self.playing_at: float | None = None  # where playback is, while it plays
         # decisions wait here for the one worker that saves them, in the order they were made
         self._decisions: queue.SimpleQueue[Decision] = queue.SimpleQueue()
         self._saving = False
@@ -84,6 +86,7 @@ class ReviewScreen(BaseScreen):
             yield DataTable(id="segments", cursor_type="row", zebra_stripes=True)
             yield Label(tr("review.suggestions"), classes="pane-title")
             yield Static(id="detail")
+        yield Static(id="playback")
         yield Static(id="review-status")
         yield Footer()
 
@@ -98,6 +101,7 @@ class ReviewScreen(BaseScreen):
             self.app.pop_screen()
             return
         table.focus()
+        self.query_one("#playback", Static).display = False
         self.find_suggestions(self.sid)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="suggestions")
@@ -410,12 +414,29 @@ class ReviewScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="playback")
     def play(self, start: float, end: float, cancel: threading.Event) -> None:
+        def position(heard: float) -> None:
+            self.post_message(PlaybackAt(start + heard, end))
+
         try:
-            self.services.play(self.sid, start, end, cancel=cancel)
+            self.services.play(self.sid, start, end, cancel=cancel, on_position=position)
         except FieldscribeError as exc:
             self.post_message(WorkFailed("play", str(exc)))
         finally:
-            self.app.call_from_thread(setattr, self, "_playing", None)
+            self.app.call_from_thread(self._played)
+
+    def on_playback_at(self, message: PlaybackAt) -> None:
+        if self._playing is not None:
+            self.playing_at = message.at
+            self.query_one("#playback", Static).update(
+                tr("review.playing", position=clock(message.at), end=clock(message.end))
+            )
+            self.query_one("#playback", Static).display = True
+
+    def _played(self) -> None:
+        self._playing = None
+        self.playing_at = None
+        if self.is_attached:
+            self.query_one("#playback", Static).display = False
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(message.error, severity="error", timeout=8)
