@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-
 APP_BINDINGS: list[BindingType] = [
     Binding("f1", "help", "Help", id="app.help", tooltip="Help for what has focus, and the keys here"),
     Binding("ctrl+l", "lock", "Lock", id="app.lock", tooltip="Lock the vault and clear the screen"),
