@@ -179,3 +179,64 @@ async def test_playback_shows_where_it_is_and_space_stops_it(vault_path, study_e
         assert asked == [(5.0, 9.0)]
         await pilot.press("space")
         await wait_until(pilot, lambda: not app.screen.query_one("#playback").display, what="the stop")
+
+
+def _laptop(disk_hours: float, battery: float | None, on_mains: bool | None):
+    from fieldscribe.services.field import LaptopStatus
+
+    disk = "critical" if disk_hours < 0.5 else "warning" if disk_hours < 2 else "ok"
+    bat = "ok"
+    if battery is not None and not on_mains:
+        bat = "critical" if battery <= 10 else "warning" if battery <= 20 else "ok"
+    worst = max((disk, bat), key=["ok", "warning", "critical"].index)
+    return LaptopStatus(worst, "", "", (), 10**9, disk_hours * 3600, battery, on_mains, disk, bat)
+
+
+async def test_disk_and_battery_warnings_on_the_dashboard_and_during_a_recording(vault_path, study_en, monkeypatch):
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        assert "Battery" not in page_text(app, "#attention")  # a laptop with room and power says nothing
+        monkeypatch.setattr(app.services, "laptop_status", lambda: _laptop(1.5, 8, False))
+        app.screen.check_laptop()
+        await pilot.pause()
+        text = page_text(app, "#attention")
+        assert text.index("Battery 8% and not charging") < text.index("Disk: about 1.5 h")  # worst first
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.screen.state == "recording", what="the recording")
+        app.screen.check_laptop()  # as its 30 s timer would
+        await pilot.pause()
+        said = [n for n in notifications(app) if "Battery 8%" in n]
+        assert len(said) == 1  # said once, not every 30 s
+        await pilot.press("s", "y")
+        await wait_until(pilot, lambda: app.screen.state == "stopped", what="the stop")
+
+
+async def test_time_on_the_question_and_a_cue_when_the_part_runs_long(vault_path, study_en, monkeypatch):
+    from fieldscribe.services.field import QuestionTiming
+
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, InterviewScreen))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.screen.state == "recording", what="the recording")
+        screen = app.screen
+        q = screen.questions[0]
+        await wait_until(pilot, lambda: "this question 0:00:0" in page_text(app, "#timing"), what="the timer")
+        budget = screen.run.domain_budgets()[q.domain_id]
+        assert budget and f"of 0:{budget:02.0f}:00" in page_text(app, "#timing")  # the study's budget
+        assert not screen.query_one("#timing").has_class("-over")
+        monkeypatch.setattr(
+            screen.run, "timing", lambda: QuestionTiming(q.id, q.domain_id, 300.0, budget * 60 + 90, budget * 60)
+        )
+        await pilot.pause(0.4)
+        assert "over the time planned" in page_text(app, "#timing")
+        assert screen.query_one("#timing").has_class("-over")
+        await pilot.press("s", "y")
+        await wait_until(pilot, lambda: app.screen.state == "stopped", what="the stop")

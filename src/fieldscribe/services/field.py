@@ -92,6 +92,8 @@ class LaptopStatus:
     recording_seconds_left: float
     battery_percent: float | None  # None: not reported
     on_mains: bool | None
+    disk_level: Literal["ok", "warning", "critical"] = "ok"
+    battery_level: Literal["ok", "warning", "critical"] = "ok"
 
 
 @dataclass(frozen=True)
@@ -228,4 +230,6 @@ class FieldDay(ServiceBase):
             st.recording_seconds_left,
             st.battery.percent,
             st.battery.on_mains,
+            st.disk_level,
+            st.battery_level,
         )

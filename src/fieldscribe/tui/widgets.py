@@ -40,3 +40,22 @@ class StateBadge(Static):
         self.remove_class(f"-{old}")
         self.add_class(f"-{new}")
         self.update(tr(f"state.{new}"))
+
+
+def laptop_warnings(status) -> list[tuple[str, str]]:
+    """(severity, sentence) for the disk and battery when they need attention, worst first."""
+    from .strings import tr
+
+    out = []
+    if status.disk_level != "ok":
+        hours = status.recording_seconds_left / 3600
+        out.append((status.disk_level, tr(f"laptop.disk_{status.disk_level}", hours=f"{hours:.1f}")))
+    if status.battery_level != "ok" and status.battery_percent is not None:
+        out.append(
+            (
+                status.battery_level,
+                tr(f"laptop.battery_{status.battery_level}", percent=f"{status.battery_percent:.0f}"),
+            )
+        )
+    out.sort(key=lambda item: item[0] != "critical")
+    return out

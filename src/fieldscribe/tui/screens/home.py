@@ -20,9 +20,11 @@ from ...services.views import AttentionItem, Progress, SessionRow
 from ..background import FinalPassLine
 from ..messages import FinalPassDone, ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
+from ..widgets import laptop_warnings
 from .base import BaseScreen
 
 SYNC_RETRY_S = 300.0
+LAPTOP_EVERY_S = 60.0
 
 
 def status_word(status: str) -> str:
@@ -113,6 +115,8 @@ class HomeScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self._cancel: threading.Event | None = None
+        self._attention: list[str] = []
+        self._laptop: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -141,6 +145,8 @@ class HomeScreen(BaseScreen):
         self.query_one("#work-line").display = False
         self.refresh_data()
         sessions.focus()
+        self.set_interval(LAPTOP_EVERY_S, self.check_laptop)
+        self.check_laptop()
 
     def on_screen_resume(self) -> None:
         if self.services.unlocked:  # not while the app is locking
@@ -179,10 +185,19 @@ class HomeScreen(BaseScreen):
             )
         if board.sessions:
             table.move_cursor(row=min(keep, len(board.sessions) - 1))
-        self.query_one("#attention", Static).update(
-            Text("\n".join(f"• {attention_line(a)}" for a in board.attention) or tr("home.nothing"))
-        )
+        self._attention = [attention_line(a) for a in board.attention]
+        self._show_attention()
         self._show_selection()
+
+    def check_laptop(self) -> None:
+        """Disk and battery, at the top of "needs attention" while they need it."""
+        status = self.services.laptop_status()
+        self._laptop = [sentence for _, sentence in laptop_warnings(status)]
+        self._show_attention()
+
+    def _show_attention(self) -> None:
+        lines = self._laptop + self._attention
+        self.query_one("#attention", Static).update(Text("\n".join(f"• {a}" for a in lines) or tr("home.nothing")))
 
     def select_participant(self, pid: str) -> None:
         """Put the cursor on PID (just enrolled): N then plans an interview with them."""

@@ -25,9 +25,11 @@ from ...services import FieldscribeError, Interview
 from ...services.views import GuideQuestion, Mark, SessionView
 from ..messages import LevelChanged, LiveSegment, Marked, RecorderWarning, RecordingStarted, RecordingStopped
 from ..strings import tr
-from ..widgets import LevelMeter, StateBadge
+from ..widgets import LevelMeter, StateBadge, laptop_warnings
 from .base import BaseScreen
 from .dialogs import ChooseOne, Confirm, NoteDialog
+
+LAPTOP_EVERY_S = 30.0
 
 
 def clock(seconds: float) -> str:
@@ -78,6 +80,7 @@ class InterviewScreen(BaseScreen):
         self.opened = time.monotonic()
         self.speaker: str | None = None
         self.live_segments = 0  # live-transcribed segments shown so far
+        self.laptop_said: set[str] = set()  # disk/battery warnings already shown
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -89,6 +92,7 @@ class InterviewScreen(BaseScreen):
         with Horizontal(id="interview-body"):
             with VerticalScroll(id="guide-pane"):
                 yield Label(id="domain", classes="domain")
+                yield Static(id="timing")
                 yield Static(id="question", classes="big-text")
                 yield Static(id="probes")
                 yield Static(id="next-question", classes="next")
@@ -114,6 +118,8 @@ class InterviewScreen(BaseScreen):
         self._show_question()
         self._tick()
         self.set_interval(0.25, self._tick)
+        self.set_interval(LAPTOP_EVERY_S, self.check_laptop)
+        self.check_laptop()
         self.set_interval(0.5, self._poll)
         self.on_resize()
 
@@ -142,7 +148,30 @@ class InterviewScreen(BaseScreen):
         else:
             self.query_one("#next-question", Static).update(tr("interview.last"))
 
+    def check_laptop(self) -> None:
+        """Say once when the disk or the battery starts to need attention (again if it worsens)."""
+        for level, sentence in laptop_warnings(self.services.laptop_status()):
+            if sentence.split(" ", 1)[0] + level not in self.laptop_said:
+                self.laptop_said.add(sentence.split(" ", 1)[0] + level)
+                self.notify(sentence, severity="error" if level == "critical" else "warning", timeout=15)
+
+    def _show_timing(self) -> None:
+        """Time on this question and its domain, and a gentle cue when the domain runs long."""
+        timing = self.run.timing() if self.run is not None else None
+        label = self.query_one("#timing", Static)
+        if timing is None or timing.question_id != self.questions[self.index].id:
+            label.update("")
+            return
+        text = tr("interview.on_question", time=clock(timing.question_s))
+        if timing.domain_budget_s:
+            text += " · " + tr("interview.on_domain", time=clock(timing.domain_s), budget=clock(timing.domain_budget_s))
+        if timing.over_budget:
+            text += " · " + tr("interview.over_budget")
+        label.update(text)
+        label.set_class(timing.over_budget, "-over")
+
     def _tick(self) -> None:
+        self._show_timing()
         recorded = self.run.position if self.run is not None else 0.0
         group = self.session is not None and len(self.session.participants) > 1
         speaking = tr("interview.speaking", who=self.speaker) if self.speaker and group else ""
