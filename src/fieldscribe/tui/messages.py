@@ -5,7 +5,7 @@ meter's :class:`LevelChanged`); the App keeps no copy of them. Tests watch them 
 ``app.run_test(message_hook=...)`` instead. Messages posted many times a second (input
 level, progress) replace a pending one of their kind instead of queueing up.
 
-The messages are dataclasses (see :func:`_message`): the generated ``__init__`` sets the
+The messages are dataclasses (see :func:`app_message`): the generated ``__init__`` sets the
 fields, then calls ``Message.__post_init__``, which does all of Textual's ``Message.__init__``.
 """
 
@@ -22,7 +22,7 @@ _M = TypeVar("_M", bound=Message)
 
 
 @dataclass_transform(eq_default=False)
-def _message(cls: type[_M]) -> type[_M]:
+def app_message(cls: type[_M]) -> type[_M]:
     """A dataclass message. ``eq=False``: compared and hashed by identity, like every other
     Textual message. ``repr=False``: Textual's field-less repr, so decrypted text (a note, a
     live transcript line) does not end up in a log line or a traceback."""
@@ -39,47 +39,47 @@ class _Coalescing(AppEvent):
 
 
 # -- vault -------------------------------------------------------------------------------------
-@_message
+@app_message
 class Unlocked(AppEvent):
     recovered: list[str]
 
 
-@_message
+@app_message
 class UnlockFailed(AppEvent):
     error: str
 
 
-@_message
+@app_message
 class LockedNow(AppEvent):
     reason: str
 
 
 # -- enrolment ---------------------------------------------------------------------------------
-@_message
+@app_message
 class ParticipantEnrolled(AppEvent):
     pid: str
 
 
-@_message
+@app_message
 class SessionCreated(AppEvent):
     sid: str
 
 
 # -- the interview -----------------------------------------------------------------------------
-@_message
+@app_message
 class RecordingStarted(AppEvent):
     sid: str
     live: bool
 
 
-@_message
+@app_message
 class LevelChanged(_Coalescing, bubble=False):
     """Ten a second: only the screen's meter needs it (hence no bubbling)."""
 
     db: float
 
 
-@_message
+@app_message
 class Marked(AppEvent):
     """A timeline event was stamped (question, probe, note, flag, speaker, pause, resume)."""
 
@@ -88,18 +88,18 @@ class Marked(AppEvent):
     data: dict[str, Any]
 
 
-@_message
+@app_message
 class RecorderWarning(AppEvent):
     message: str
 
 
-@_message
+@app_message
 class LiveSegment(AppEvent):
     start: float
     text: str
 
 
-@_message
+@app_message
 class RecordingStopped(AppEvent):
     sid: str
     seconds: float
@@ -117,7 +117,7 @@ class ProgressInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@_message
+@app_message
 class WorkProgress(_Coalescing):
     task: str
     info: ProgressInfo
@@ -126,13 +126,13 @@ class WorkProgress(_Coalescing):
         return isinstance(message, WorkProgress) and message.task == self.task
 
 
-@_message
+@app_message
 class WorkDone(AppEvent):
     task: str
     summary: str
 
 
-@_message
+@app_message
 class WorkFailed(AppEvent):
     """A typed error from the core: shown as its one sentence, never as a traceback."""
 
@@ -141,7 +141,7 @@ class WorkFailed(AppEvent):
     retry_in: float | None = None
 
 
-@_message
+@app_message
 class FinalPassProgress(_Coalescing, bubble=False):
     """The background final pass moved on (a few times a second)."""
 
@@ -151,7 +151,7 @@ class FinalPassProgress(_Coalescing, bubble=False):
     eta_s: float | None
 
 
-@_message
+@app_message
 class FinalPassDone(AppEvent):
     """A final pass finished ("replaced" or "alternative"), paused, or failed (`error`)."""
 
@@ -161,20 +161,20 @@ class FinalPassDone(AppEvent):
 
 
 # -- review ------------------------------------------------------------------------------------
-@_message
+@app_message
 class SegmentEdited(AppEvent):
     sid: str
     idx: int
     what: str
 
 
-@_message
+@app_message
 class RedactionsChanged(AppEvent):
     sid: str
     pending: int
 
 
-@_message
+@app_message
 class SuggestionsReady(AppEvent):
     """The name finders went through a transcript (in a worker) and found these."""
 
@@ -183,7 +183,7 @@ class SuggestionsReady(AppEvent):
     missing_layers: list[str]
 
 
-@_message
+@app_message
 class DecisionSaved(AppEvent):
     """A redaction decision was saved (in a worker), or refused with `error`; `suggestions` are
     the transcript's as they now stand (None if they could not be read)."""
@@ -193,12 +193,12 @@ class DecisionSaved(AppEvent):
     error: str | None = None
 
 
-@_message
+@app_message
 class TranscriptReviewed(AppEvent):
     sid: str
 
 
-@_message
+@app_message
 class PlaybackAt(_Coalescing):
     """Playback has reached AT seconds of the session (a few times a second)."""
 

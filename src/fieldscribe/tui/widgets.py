@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.widgets import Checkbox, Footer, Static
 
 
 class LevelMeter(Static):
@@ -59,3 +59,43 @@ def laptop_warnings(status) -> list[tuple[str, str]]:
         )
     out.sort(key=lambda item: item[0] != "critical")
     return out
+
+
+class FieldFooter(Footer):
+    """The footer keys on as many rows (up to four) as it takes to show them all at this width
+    (two at 80 columns), so every key — F1 help, Ctrl+L lock, Ctrl+Q quit included — stays on
+    screen; Textual's own footer cuts off whatever does not fit on one row."""
+
+    def compose(self):
+        from rich.cells import cell_len
+        from textual.widgets._footer import FooterKey
+
+        items = list(super().compose())
+        yield from items
+        keys = [k for k in items if isinstance(k, FooterKey) and not k.has_class("-command-palette")]
+        # each key as wide as "x Export" plus the spaces around it; CJK labels count double
+        sizes = [cell_len(k.key_display) + cell_len(k.description) + 3 for k in keys]
+        room = self.app.size.width - 14  # the palette key docked on the right
+        for rows in range(1, 5):
+            columns = -(-len(keys) // rows)
+            widths = [max(sizes[c::columns], default=0) for c in range(columns)]
+            if sum(widths) <= room:
+                break
+        self.set_class(rows > 1, "-rows")
+        self.styles.height = rows
+        if rows > 1:
+            self.styles.grid_size_columns = columns
+            self.styles.grid_columns = " ".join(str(w) for w in widths)
+
+    def on_resize(self) -> None:
+        self.refresh(recompose=True)
+
+
+class TickBox(Checkbox):
+    """A checkbox whose mark shows its state by shape — ✔ ticked, blank not — not only by
+    colour, which a 16-colour terminal (or a colour-blind interviewer) may not tell apart."""
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "✔" if self.value else " "
+        super().watch_value()  # the -on class and the Changed message
+        self.refresh()

@@ -13,11 +13,12 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static
 
 from ...services import FieldscribeError, NotEligible
 from ..messages import ParticipantEnrolled
 from ..strings import tr
+from ..widgets import FieldFooter, TickBox
 from .base import BaseScreen
 
 
@@ -81,14 +82,14 @@ class EligibilityScreen(_Step):
             yield Input(placeholder=tr("enrol.contact"), id="contact")
             yield Label(tr("enrol.inclusion"), classes="section")
             for c in form.inclusion:
-                yield Checkbox(Text(c.text), id=f"inc-{c.id}")
+                yield TickBox(Text(c.text), id=f"inc-{c.id}")
             if form.exclusion:
                 yield Label(tr("enrol.exclusion"), classes="section")
                 for c in form.exclusion:
-                    yield Checkbox(Text(c.text), id=f"exc-{c.id}")
+                    yield TickBox(Text(c.text), id=f"exc-{c.id}")
             yield Static("", id="problem", classes="problem")
             yield Button(tr("enrol.next_consent"), id="next", variant="primary")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.query_one("#group", Select).focus()  # the first question, ready for the keyboard
@@ -138,7 +139,7 @@ class ConsentScreen(_Step):
             yield Static(id="consent-answers")
             yield Static("", id="problem", classes="problem")
             yield Button(tr("enrol.next_questionnaire"), id="next", variant="primary")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self._show()
@@ -213,7 +214,7 @@ class QuestionnaireScreen(_Step):
             yield Input(id="compensation")
             yield Static("", id="problem", classes="problem")
             yield Button(tr("enrol.enrol_button"), id="next", variant="success")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         first = self.query(".form Input, .form Select").first()

@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.widgets import DataTable, Header, Label, ProgressBar, Static
 from textual.widgets.data_table import RowDoesNotExist
 from textual.worker import Worker, WorkerState
 
@@ -20,7 +20,7 @@ from ...services.views import AttentionItem, Progress, SessionRow
 from ..background import FinalPassLine
 from ..messages import FinalPassDone, ProgressInfo, WorkDone, WorkFailed, WorkProgress
 from ..strings import tr
-from ..widgets import laptop_warnings
+from ..widgets import FieldFooter, laptop_warnings
 from .base import BaseScreen
 
 SYNC_RETRY_S = 300.0
@@ -135,7 +135,7 @@ class HomeScreen(BaseScreen):
         with Horizontal(id="work-line"):
             yield Label("", id="work-label")
             yield ProgressBar(id="work-progress", show_eta=True)
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         people = self.query_one("#people", DataTable)

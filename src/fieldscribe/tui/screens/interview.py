@@ -19,13 +19,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Label, RichLog, Static
+from textual.widgets import Header, Label, RichLog, Static
 
 from ...services import FieldscribeError, Interview
 from ...services.views import GuideQuestion, Mark, SessionView
 from ..messages import LevelChanged, LiveSegment, Marked, RecorderWarning, RecordingStarted, RecordingStopped
 from ..strings import tr
-from ..widgets import LevelMeter, StateBadge, laptop_warnings
+from ..widgets import FieldFooter, LevelMeter, StateBadge, laptop_warnings
 from .base import BaseScreen
 from .dialogs import ChooseOne, Confirm, NoteDialog
 
@@ -101,7 +101,7 @@ class InterviewScreen(BaseScreen):
                 yield RichLog(id="live", max_lines=200, wrap=True, markup=False)
                 yield Label(tr("interview.notes"), classes="pane-title")
                 yield RichLog(id="notes", max_lines=200, wrap=True, markup=False)
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         s = self.attempt(self.services.session, self.sid)

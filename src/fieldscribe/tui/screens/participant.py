@@ -14,11 +14,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Header, Label, Static
 
 from ...services import FieldscribeError
 from ...services.admin import ConsentItemState
 from ..strings import tr
+from ..widgets import FieldFooter
 from .base import BaseModal, BaseScreen
 from .dialogs import AskText
 
@@ -53,7 +54,7 @@ class ParticipantScreen(BaseScreen):
             yield Static(id="person-identifiers")
             yield Label(tr("person.notes"), classes="pane-title")
             yield Static(id="person-notes")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.sub_title = tr("person.title", pid=self.pid)

@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from ...services import FieldscribeError
 from ...services.views import SegmentView, SuggestionView
@@ -28,6 +28,7 @@ from ..messages import (
     WorkFailed,
 )
 from ..strings import tr, tr_or
+from ..widgets import FieldFooter
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
@@ -88,7 +89,7 @@ class ReviewScreen(BaseScreen):
             yield Static(id="detail")
         yield Static(id="playback")
         yield Static(id="review-status")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"{tr('review.title')} · {self.sid}"

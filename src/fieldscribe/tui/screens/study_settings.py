@@ -14,11 +14,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Header, Input, Label, Static
 
 from ...services import FieldscribeError
-from ..messages import AppEvent, WorkFailed, _message
+from ..messages import AppEvent, WorkFailed, app_message
 from ..strings import tr
+from ..widgets import FieldFooter
 from .base import BaseModal, BaseScreen
 from .dialogs import AskText, Confirm
 
@@ -38,17 +39,17 @@ ENTRY_SEPARATORS = re.compile(r"[,，、;；]")
 
 
 # -- what the workers tell the screen -------------------------------------------------------------
-@_message
+@app_message
 class StoreTested(AppEvent):
     result: StoreTestView
 
 
-@_message
+@app_message
 class PurgePreviewed(AppEvent):
     preview: PurgePreview
 
 
-@_message
+@app_message
 class Purged(AppEvent):
     result: PurgeResult
 
@@ -171,7 +172,7 @@ class StudySettingsScreen(BaseScreen):
             yield Label(tr("study.identifiers_title"), classes="pane-title")
             yield Static(Text(tr("study.identifiers_keys")), classes="study-keys")
             yield Static(id="study-identifiers", classes="study-value")
-        yield Footer()
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.sub_title = tr("study.title")
