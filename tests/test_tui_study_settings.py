@@ -75,8 +75,8 @@ async def test_export_needs_the_teams_key_and_gets_it_from_the_settings_screen(v
         await unlock(pilot)
         await pilot.press("x")
         await wait_until(pilot, lambda: said.of(m.WorkFailed), what="the export to fail")
-        assert "No recipient to encrypt to" in said.of(m.WorkFailed)[0].error
-        assert any("No recipient to encrypt to" in n for n in notifications(app))
+        assert "press G for the study settings, then K" in said.of(m.WorkFailed)[0].error
+        assert any("paste their age1… key" in n for n in notifications(app))
         assert not (outbox.exists() and list(outbox.iterdir())), "nothing was written"
 
         screen = await open_settings(pilot)

@@ -122,10 +122,7 @@ def require_recording_consent(vault: Vault, study: Study, participant_ids: list[
     item = study.audio_consent_item
     missing = [pid for pid in participant_ids if not _given(vault, pid, item.id)]
     if missing:
-        raise ConsentMissing(
-            f"Audio-recording consent is missing for {', '.join(missing)}; record it with "
-            f"`fieldscribe consent {missing[0]}` before recording (nothing was recorded)."
-        )
+        raise ConsentMissing(missing)
 
 
 def _given(vault: Vault, pid: str, item_id: str) -> bool:

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 
 class FieldscribeError(Exception):
-    """Base for every expected failure; ``str(err)`` is the sentence shown to the user."""
+    """Base for every expected failure; ``str(err)`` is the sentence shown to the user.
+
+    ``params`` carries what the sentence is about (ids, counts) so a front end can word the
+    error in its own language and point at its own way of fixing it (the app says "press G,
+    then K" where the command line names a command); where it has no wording of its own, it
+    shows the sentence."""
 
     exit_code = 1
+    params: dict[str, object] = {}
 
 
 class VaultNotFound(FieldscribeError):
@@ -157,7 +163,12 @@ class InvalidAnswer(FieldscribeError):
 
 
 class ConsentMissing(FieldscribeError):
-    pass
+    def __init__(self, participants: list[str]) -> None:
+        self.params = {"pids": ", ".join(participants)}
+        super().__init__(
+            f"Audio-recording consent is missing for {', '.join(participants)}; record it with "
+            f"`fieldscribe consent {participants[0]}` before recording (nothing was recorded)."
+        )
 
 
 class InvalidTransition(FieldscribeError):
@@ -195,3 +206,23 @@ class HostKeyRejected(FieldscribeError):
 
 class StoreRefused(FieldscribeError):
     """The store answered but refused (authentication, permissions, a damaged upload)."""
+
+
+class NoRecipient(InvalidInput):
+    """Export has no analysis-team key to encrypt to."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No recipient to encrypt to: set the analysis team's age1… key for the study "
+            "(`fieldscribe study recipient set`, or in the app), add it to the study file "
+            "(export: recipients:) or pass --recipient FILE."
+        )
+
+
+class StoreNotSet(InvalidInput):
+    """Sync has no study store address."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No study store is set; give one with `fieldscribe remote set sftp://user@host/path` (or --to URL)."
+        )

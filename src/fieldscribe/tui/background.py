@@ -17,7 +17,7 @@ from textual.widgets import Static
 from ..services import FieldscribeError
 from ..services.views import Progress
 from .messages import FinalPassDone, FinalPassProgress
-from .strings import tr
+from .strings import error_text, tr
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -99,7 +99,7 @@ class FinalPassLine(Static):
         try:
             result = self.services.run_final_pass(nxt.session_id, on_progress=progress, cancel=cancel)
         except FieldscribeError as exc:
-            self.post_message(FinalPassDone(nxt.session_id, "failed", str(exc)))
+            self.post_message(FinalPassDone(nxt.session_id, "failed", error_text(exc)))
             return
         self.post_message(FinalPassDone(nxt.session_id, result.outcome))
 

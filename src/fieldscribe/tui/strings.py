@@ -88,3 +88,15 @@ def key_label(binding_id: str | None, description: str) -> str:
 
 def key_tip(binding_id: str | None, tooltip: str) -> str:
     return (_numbered("tip", binding_id) if binding_id else None) or tooltip
+
+
+def error_text(exc: BaseException) -> str:
+    """A typed error in the app's words: ``error.<ErrorClass>`` from the catalogue with the
+    error's params (the app's own way of fixing it, in the UI language), else its sentence."""
+    key = f"error.{type(exc).__name__}"
+    if has(key):
+        try:
+            return tr(key, **getattr(exc, "params", {}))
+        except (KeyError, IndexError):
+            pass  # a params mismatch must not hide the error: its own sentence follows
+    return str(exc)

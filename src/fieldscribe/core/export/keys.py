@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .. import ledger
 from ..audit import now_iso
-from ..errors import FieldscribeError, InvalidInput
+from ..errors import FieldscribeError, InvalidInput, NoRecipient
 from ..sanitise import printable
 from ..vault import Vault
 
@@ -111,6 +111,15 @@ def parse_recipients(text: str, *, where: str = "the study file or --recipient")
     return out
 
 
+def names_a_file(value: str | Path) -> bool:
+    """Whether VALUE is the path of a file here. A value too long or odd to be a path (a pasted
+    key, 100 000 characters of garbage) is simply not one: the OS's ENAMETOOLONG is no crash."""
+    try:
+        return Path(value).expanduser().is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_recipients(values: list[str], *, files: bool = True) -> list[Any]:  # pyrage recipients (untyped)
     """Each value an age1… key or (when FILES) the path of a file holding such keys (a .pub
     file). Keys kept in the vault are read with FILES off: text only, whatever lies on disk."""
@@ -119,15 +128,11 @@ def read_recipients(values: list[str], *, files: bool = True) -> list[Any]:  # p
     out = []
     for value in values:
         text = value
-        if files and Path(value).is_file():
+        if files and names_a_file(value):
             text = read_recipient_file(Path(value))
         out += [x25519.Recipient.from_str(r) for r in parse_recipients(text)]
     if not out:
-        raise InvalidInput(
-            "No recipient to encrypt to: set the analysis team's age1… key for the study "
-            "(`fieldscribe study recipient set`, or in the app), add it to the study file "
-            "(export: recipients:) or pass --recipient FILE."
-        )
+        raise NoRecipient()
     return out
 
 

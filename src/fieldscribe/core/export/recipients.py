@@ -29,7 +29,7 @@ from ..errors import InvalidInput
 from ..guides import list_guides, load_guide
 from ..study import Study
 from ..vault import Vault
-from .keys import parse_recipients, read_recipient_file
+from .keys import names_a_file, parse_recipients, read_recipient_file
 
 RECORD = "export_recipients"  # the study record's name (and its sealing context)
 MAX_RECIPIENTS = 20  # a team shares a key or two; a list this long is a mistake
@@ -64,10 +64,9 @@ def recipients_from_input(text: str) -> list[str]:
     """What the interviewer gave as the team's key: an age1… line, the contents of a .pub
     file (several lines, comments allowed), or the path of such a file. Checked; never empty."""
     stripped = text.strip()
-    if stripped and "\n" not in stripped and not stripped.startswith(("age1", "#")):
-        path = Path(stripped).expanduser()
-        if path.is_file():
-            stripped = read_recipient_file(path)
+    one_line = stripped and "\n" not in stripped and not stripped.startswith(("age1", "#"))
+    if one_line and names_a_file(stripped):
+        stripped = read_recipient_file(Path(stripped).expanduser())
     keys = parse_recipients(stripped, where="the key you gave (the team's .pub file holds one age1… line)")
     if not keys:
         raise InvalidInput("No age1… key was given; paste the analysis team's key or the path of their .pub file.")

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import ledger
 from ..audit import now_iso
-from ..errors import InvalidInput
+from ..errors import StoreNotSet
 from ..guides import current_guide
 from ..vault import Vault
 from .store import Credentials, parse_address
@@ -57,9 +57,7 @@ def resolve(
     saved = saved_remote(vault)
     url = url or saved.get("url") or current_guide(vault).study.sync.remote
     if not url:
-        raise InvalidInput(
-            "No study store is set; give one with `fieldscribe remote set sftp://user@host/path` (or --to URL)."
-        )
+        raise StoreNotSet()
     creds = Credentials(
         identity_file=identity_file or os.environ.get(ENV_KEY) or saved.get("identity_file"),
         known_hosts=known_hosts or os.environ.get(ENV_KNOWN_HOSTS) or saved.get("known_hosts"),

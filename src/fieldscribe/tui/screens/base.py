@@ -22,7 +22,9 @@ class Attempt:
         try:
             return fn(*args, **kwargs)
         except FieldscribeError as exc:
-            self.app.notify(str(exc), severity="error", timeout=8)  # type: ignore[attr-defined]
+            from ..strings import error_text
+
+            self.app.notify(error_text(exc), severity="error", timeout=8)  # type: ignore[attr-defined]
             return None
 
     def emit(self, message) -> None:

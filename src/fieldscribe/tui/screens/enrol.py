@@ -17,7 +17,7 @@ from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Stat
 
 from ...services import FieldscribeError, NotEligible
 from ..messages import ParticipantEnrolled
-from ..strings import tr
+from ..strings import error_text, tr
 from ..widgets import FieldFooter, TickBox
 from .base import BaseScreen
 
@@ -247,7 +247,7 @@ class QuestionnaireScreen(_Step):
         """What is wrong with an answer, in the interface's words where the field says enough."""
         f = next((f for f in self.services.enrolment_form().fields if f.id == field_id), None)
         if f is None or f.input in ("text",):
-            return str(exc)
+            return error_text(exc)
         if f.input == "choice":
             return tr("enrol.not_a_choice")
         if f.low is not None and f.high is not None:

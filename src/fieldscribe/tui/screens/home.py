@@ -19,7 +19,7 @@ from ...services import FieldscribeError, StoreUnreachable
 from ...services.views import AttentionItem, Progress, SessionRow
 from ..background import FinalPassLine
 from ..messages import FinalPassDone, ProgressInfo, WorkDone, WorkFailed, WorkProgress
-from ..strings import tr
+from ..strings import error_text, tr
 from ..widgets import FieldFooter, laptop_warnings
 from .base import BaseScreen
 
@@ -388,7 +388,7 @@ class HomeScreen(BaseScreen):
         try:
             bundle = self.services.export([sid])
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("export", str(exc)))
+            self.post_message(WorkFailed("export", error_text(exc)))
             return
         self.post_message(WorkDone("export", tr("home.exported", sid=sid, bundle=bundle.name)))
 
@@ -404,10 +404,10 @@ class HomeScreen(BaseScreen):
         try:
             report = self.services.sync(on_progress=progress, cancel=cancel)
         except StoreUnreachable as exc:  # offline: fieldwork goes on, sync tries again by itself
-            self.post_message(WorkFailed("sync", str(exc), retry_in=SYNC_RETRY_S))
+            self.post_message(WorkFailed("sync", error_text(exc), retry_in=SYNC_RETRY_S))
             return
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("sync", str(exc)))
+            self.post_message(WorkFailed("sync", error_text(exc)))
             return
         summary = tr(
             "home.sync_summary", uploaded=report.uploaded, already=report.already_there, received=report.received
@@ -452,7 +452,7 @@ class HomeScreen(BaseScreen):
         try:
             t = self.services.transcribe(sid, on_progress=progress, cancel=cancel)
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("transcribe", str(exc)))
+            self.post_message(WorkFailed("transcribe", error_text(exc)))
             return
         if t.complete:
             self.post_message(

@@ -24,7 +24,7 @@ from textual.widgets import Header, Label, RichLog, Static
 from ...services import FieldscribeError, Interview
 from ...services.views import GuideQuestion, Mark, SessionView
 from ..messages import LevelChanged, LiveSegment, Marked, RecorderWarning, RecordingStarted, RecordingStopped
-from ..strings import tr
+from ..strings import error_text, tr
 from ..widgets import FieldFooter, LevelMeter, StateBadge, laptop_warnings
 from .base import BaseScreen
 from .dialogs import ChooseOne, Confirm, NoteDialog
@@ -220,7 +220,7 @@ class InterviewScreen(BaseScreen):
         try:
             run = self.services.start_interview(self.sid, live=live, on_level=level, on_live_text=live_text)
         except FieldscribeError as exc:
-            self.app.call_from_thread(self._start_failed, str(exc))
+            self.app.call_from_thread(self._start_failed, error_text(exc))
             return
         self.app.call_from_thread(self._started, run, live)
 

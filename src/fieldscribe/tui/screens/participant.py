@@ -18,7 +18,7 @@ from textual.widgets import Header, Label, Static
 
 from ...services import FieldscribeError
 from ...services.admin import ConsentItemState
-from ..strings import tr
+from ..strings import error_text, tr
 from ..widgets import FieldFooter
 from .base import BaseModal, BaseScreen
 from .dialogs import AskText
@@ -139,7 +139,7 @@ class ParticipantScreen(BaseScreen):
                 written = self.services.write_consent_summary(self.pid, target)
             except FieldscribeError as exc:
                 if target.suffix.lower() != ".pdf":
-                    self.notify(str(exc), severity="error", timeout=10)
+                    self.notify(error_text(exc), severity="error", timeout=10)
                     return
                 # no font on this laptop holds the characters a PDF needs: a web page prints as well
                 written_html = self.attempt(self.services.write_consent_summary, self.pid, target.with_suffix(".html"))

@@ -27,7 +27,7 @@ from ..messages import (
     TranscriptReviewed,
     WorkFailed,
 )
-from ..strings import tr, tr_or
+from ..strings import error_text, tr, tr_or
 from ..widgets import FieldFooter
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne, Confirm
@@ -111,7 +111,7 @@ class ReviewScreen(BaseScreen):
         try:
             found = self.services.suggestions(sid)
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("suggestions", str(exc)))
+            self.post_message(WorkFailed("suggestions", error_text(exc)))
             return
         self.post_message(SuggestionsReady(sid, found, self.services.deid_layers()))
 
@@ -321,7 +321,7 @@ class ReviewScreen(BaseScreen):
                     now = self.services.suggestions(self.sid)
                 except FieldscribeError:
                     now = None  # locked meanwhile: the screen is going away
-                self.post_message(DecisionSaved(self.sid, now, str(exc)))
+                self.post_message(DecisionSaved(self.sid, now, error_text(exc)))
                 continue
             self.post_message(DecisionSaved(self.sid, found))
         self.app.call_from_thread(self._saved)
@@ -395,7 +395,7 @@ class ReviewScreen(BaseScreen):
         try:
             self.services.mark_reviewed(self.sid)
         except FieldscribeError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.notify(error_text(exc), severity="error", timeout=8)
             return
         self.reviewed = True
         self.emit(TranscriptReviewed(self.sid))
@@ -421,7 +421,7 @@ class ReviewScreen(BaseScreen):
         try:
             self.services.play(self.sid, start, end, cancel=cancel, on_position=position)
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("play", str(exc)))
+            self.post_message(WorkFailed("play", error_text(exc)))
         finally:
             self.app.call_from_thread(self._played)
 

@@ -18,7 +18,7 @@ from textual.widgets import Header, Input, Label, Static
 
 from ...services import FieldscribeError
 from ..messages import AppEvent, WorkFailed, app_message
-from ..strings import tr
+from ..strings import error_text, tr
 from ..widgets import FieldFooter
 from .base import BaseModal, BaseScreen
 from .dialogs import AskText, Confirm
@@ -276,7 +276,7 @@ class StudySettingsScreen(BaseScreen):
         try:
             result = self.services.test_store(STORE_TEST_TIMEOUT_S)
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("store-test", str(exc)))
+            self.post_message(WorkFailed("store-test", error_text(exc)))
             return
         self.post_message(StoreTested(result))
 
@@ -299,7 +299,7 @@ class StudySettingsScreen(BaseScreen):
         try:
             preview = self.services.purge_preview()
         except FieldscribeError as exc:
-            self.post_message(WorkFailed("purge", str(exc)))
+            self.post_message(WorkFailed("purge", error_text(exc)))
             return
         self.post_message(PurgePreviewed(preview))
 
@@ -332,7 +332,7 @@ class StudySettingsScreen(BaseScreen):
         try:
             result = self.services.purge(confirmation)
         except FieldscribeError as exc:  # e.g. another receipt arrived since the preview
-            self.post_message(WorkFailed("purge", str(exc)))
+            self.post_message(WorkFailed("purge", error_text(exc)))
             return
         self.post_message(Purged(result))
 

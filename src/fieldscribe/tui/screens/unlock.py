@@ -10,7 +10,7 @@ from textual.widgets import Input, Label, Static
 
 from ...services import FieldscribeError
 from ..messages import Unlocked, UnlockFailed
-from ..strings import tr
+from ..strings import error_text, tr
 from .base import BaseScreen
 
 
@@ -75,7 +75,7 @@ class UnlockScreen(BaseScreen):
             else:
                 recovered = self.services.unlock(secret)
         except FieldscribeError as exc:
-            self.post_message(UnlockFailed(str(exc)))
+            self.post_message(UnlockFailed(error_text(exc)))
             return
         self.post_message(Unlocked(recovered))
 
