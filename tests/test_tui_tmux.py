@@ -5,6 +5,9 @@ reads the screen with `tmux capture-pane`, like an interviewer would: unlock, op
 interview, record while espeak-ng speech is played into the virtual microphone (moving to
 the next question half-way), stop, and read the live transcript on the review screen. Then
 it quits the app and checks the vault itself.
+
+A Chinese study's field day is driven the same way, by keys alone, and every screen it
+visits is read for English words (issue 15).
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from fieldscribe.core import sessions, timeline
 from fieldscribe.core.recordings import recording_info
 from fieldscribe.core.study import load_study
 from fieldscribe.core.vault import Vault
 
-from .conftest import PASSPHRASE, STUDY_EN
+from .audio_fakes import speechlike
+from .conftest import PASSPHRASE, STUDY_EN, STUDY_ZH
 from .speech import espeak_wav
+from .test_tui_chinese import english
 from .tui_helpers import make_vault
 
 pytestmark = [
@@ -48,7 +54,7 @@ def mic_runtime_dir(virtual_mic: dict[str, str]) -> str:
 
 
 class Terminal:
-    """One tmux server of our own (its own socket), one 100×30 session running the app."""
+    """One tmux server of our own (its own socket), one session (100×30 unless asked) running the app."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.socket = f"fs-tui-{uuid.uuid4().hex[:10]}"
@@ -69,8 +75,8 @@ class Terminal:
             check=check,
         )
 
-    def start(self, command: str) -> None:
-        self.tmux("new-session", "-d", "-s", self.name, "-x", "100", "-y", "30", command)
+    def start(self, command: str, width: int = 100, height: int = 30) -> None:
+        self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command)
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.tmux("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
@@ -142,14 +148,11 @@ def terminal(tmp_path: Path, mic_runtime_dir: str) -> Iterator[Terminal]:
         term.kill()
 
 
-def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_path: Path):
-    vault = tmp_path / "vault"
-    make_vault(vault, load_study(STUDY_EN))
-    wav, pcm = espeak_wav(tmp_path, SPEECH)
-    speech_s = len(pcm) / 16000
+def app_command(terminal: Terminal, vault: Path, **extra: str) -> str:
+    """The shell command that runs `fieldscribe --vault VAULT` in the pane.
 
-    # the app's environment, spelled out on its command line too: a tmux server started
-    # elsewhere would otherwise give the pane its own environment
+    The app's environment is spelled out on its command line too: a tmux server started
+    elsewhere would otherwise give the pane its own environment."""
     wanted = {
         k: terminal.env[k]
         for k in (
@@ -160,15 +163,25 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
             "FIELDSCRIBE_MODELS_DIR",
             "XDG_DATA_HOME",
             "XDG_CACHE_HOME",
+            "XDG_CONFIG_HOME",
         )
         if k in terminal.env
-    }
+    } | extra
     assert "FIELDSCRIBE_MODELS_DIR" in wanted  # conftest's session-wide model cache
-    command = (
+    return (
         "env "
         + " ".join(shlex.quote(f"{k}={v}") for k, v in wanted.items())
         + f" {shlex.quote(FIELDSCRIBE)} --vault {shlex.quote(str(vault))}; echo fieldscribe exited with status $?"
     )
+
+
+def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_path: Path):
+    vault = tmp_path / "vault"
+    make_vault(vault, load_study(STUDY_EN))
+    wav, pcm = espeak_wav(tmp_path, SPEECH)
+    speech_s = len(pcm) / 16000
+
+    command = app_command(terminal, vault)
     terminal.start(command)
 
     terminal.wait_for("Unlock the study vault", 60)
@@ -238,3 +251,213 @@ def test_record_with_live_transcript_in_a_real_terminal(terminal: Terminal, tmp_
     from .test_plaintext_scan import scan
 
     assert scan(vault, {"name": "Mary Chan", "speech": "new members", "speech 2": "talk to anyone"}) == []
+
+
+# Key combinations as the app writes them ("ctrl+s", "shift+tab", "super+c", and cut short in
+# a narrow column, "ctrl+page…") are key names, whatever follows the "+"; "age1…" (the prefix
+# of an age public key) and ".pub" (its file's suffix) are literal text the user pastes or picks.
+KEY_COMBO = re.compile(r"\b(?:ctrl|shift|alt|meta|super)\+\S+", re.I)
+LITERALS = re.compile(r"\bage1…|\.pub\b")
+
+
+def english_on(screen: str) -> list[str]:
+    """test_tui_chinese's check (its ALLOWED names and key names) on a captured screen."""
+    return english(LITERALS.sub(" ", KEY_COMBO.sub(" ", screen)))
+
+
+class Visit:
+    """Every screen the test looks at, by name, with the English words on it."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self.screens: list[tuple[str, str, list[str]]] = []
+
+    def look(self, name: str, what: str | Callable[[str], bool], timeout: float = 10, why: str = "") -> str:
+        screen = self.terminal.wait_for(what, timeout, why or name)
+        time.sleep(0.15)  # let the frame that brought WHAT finish drawing
+        screen = self.terminal.screen()
+        self.screens.append((name, screen, english_on(screen)))
+        return screen
+
+    def gone(self, text: str, timeout: float) -> None:
+        """Wait until TEXT has been off the screen for a second (a notification is redrawn on
+        each new screen a moment after the screen itself)."""
+        deadline = time.monotonic() + timeout
+        since = time.monotonic()
+        while time.monotonic() - since < 1.0:
+            if text in self.terminal.screen():
+                since = time.monotonic()
+                if since > deadline:
+                    raise AssertionError(f"{text!r} still on screen after {timeout:.0f} s:\n{self.terminal.last}")
+            time.sleep(0.1)
+
+    def key(self, *keys: str, literal: bool = False) -> None:
+        """One key at a time, as a person types: a burst can reach a widget before the one
+        focused by the key before it (a Select's list closing, say) has let go."""
+        for k in keys:
+            self.terminal.keys(k, literal=literal)
+            time.sleep(0.08)
+
+    def english(self) -> str:
+        """What failed: each screen with English and its words, then the screen where each
+        word first appeared (a notification stays on screen for several steps)."""
+        listed, shown, seen = [], [], set()
+        for name, screen, words in self.screens:
+            if words:
+                listed.append(f"  {name}: {' '.join(words)}")
+            new = set(words) - seen
+            if new:
+                shown.append(f"── {name}, where first seen: {' '.join(sorted(new))}\n{screen.rstrip()}")
+                seen |= new
+        return "\n".join(listed) + ("\n\n" + "\n\n".join(shown) if shown else "")
+
+
+def test_a_chinese_field_day_in_a_real_terminal_shows_no_english(
+    terminal: Terminal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 15: a Chinese study's field day in the real `fieldscribe`, by keys in tmux at
+    100×32 — unlock (a wrong passphrase first), dashboard, F1 help page by page, enrolment
+    (eligibility refused, then met; consent item by item; the questionnaire with a wrong age,
+    then right), the plan dialog, the interview recording from the virtual microphone with a
+    note, the stop dialog, the participant page and study settings — shows no English word
+    but names and key names on any screen."""
+    # the interviewer's name is on consent records (the participant page): a Chinese name,
+    # not the login that the test happens to run under
+    monkeypatch.setenv("FIELDSCRIBE_INTERVIEWER", "张伟")
+    vault = tmp_path / "vault"
+    make_vault(vault, load_study(STUDY_ZH), session=False, name="陈美玲")
+    sound = tmp_path / "sound.wav"
+    sf.write(sound, speechlike(4.0), 16000, subtype="PCM_16")
+
+    terminal.env["FIELDSCRIBE_LIVE"] = "0"  # transcripts are not the interface; no model to load
+    command = app_command(terminal, vault, FIELDSCRIBE_UI_LANGUAGE="zh", FIELDSCRIBE_INTERVIEWER="张伟")
+    terminal.start(command, 100, 32)
+    visit = Visit(terminal)
+    look, key = visit.look, visit.key
+    started = time.monotonic()
+    try:
+        look("unlock", "解锁研究数据库", 30)
+        key("wrong horse", literal=True)
+        key("Enter")
+        look("unlock, a wrong passphrase", "密码错误")
+        key("C-u")  # clear whatever is left in the field
+        key(PASSPHRASE, literal=True)
+        key("Enter")
+        look("dashboard", lambda s: "没有待处理事项" in s and "P1" in s, 30, "the dashboard with P1")
+
+        key("F1")
+        page = look("F1 help, page 1", lambda s: "按键" in s and "作用" in s, why="the help screen")
+        for n in range(2, 12):  # page down to the end of the help text
+            key("PageDown")
+            time.sleep(0.3)
+            if terminal.screen() == page:
+                break
+            page = look(f"F1 help, page {n}", lambda s: True)
+        key("Escape")
+        look("dashboard after help", lambda s: "按键" not in s and "没有待处理事项" in s)
+
+        # enrol P2 by keys: the group list opens with Enter
+        key("e")
+        look("eligibility", "资格筛查")
+        key("Enter")
+        look("eligibility, the group list open", "工作人员")
+        key("Down", "Enter")
+        look("eligibility, group chosen", lambda s: "工作人员" not in s and "服务使用者" in s)
+        key("C-n")  # nothing ticked yet: not eligible
+        look("eligibility, not eligible", "不符合资格")
+        key("Tab", "Tab")  # site, then the full name
+        key("李华", literal=True)
+        key("Tab", "Tab", "Space")  # contact, then the first criterion
+        for _ in range(3):
+            key("Tab", "Space")
+        look("eligibility, criteria ticked", lambda s: s.count("✔") == 4, why="four ticks")
+        key("C-n")
+        look("consent, item 1", "第 1 条，共 4 条")
+        # the refusal's notification covers the right of the screens for 8 s: let it go
+        visit.gone("不符合资格", 12)
+        look("consent, item 1, the notification gone", "第 1 条，共 4 条")
+        for n in range(2, 5):
+            key("y")
+            look(f"consent, item {n}", f"第 {n} 条，共 4 条")
+        key("y")
+        look("consent, all answered", "所有条目都已回答")
+        key("C-n")
+        look("questionnaire", "基线问卷")
+        key("400", literal=True)  # out of range: said at once, in Chinese
+        look("questionnaire, a wrong age", "请填写 18 到 65")
+        key("BSpace", "BSpace", "BSpace")
+        key("45", literal=True)
+        look("questionnaire, age corrected", lambda s: "请填写 18 到 65" not in s)
+        key("Tab", "Enter")  # gender: open the list, take the first answer
+        look("questionnaire, a list open", "不愿透露")
+        key("Down", "Enter")
+        look("questionnaire, answered", lambda s: "不愿透露" not in s and "女" in s)
+        key("C-s")
+        look("dashboard, P2 enrolled", lambda s: "已登记 P2" in s and "P2" in s, why="P2 enrolled")
+
+        # plan an interview with P2 and open it
+        key("n")
+        look("plan dialog", "安排与 P2 的访谈")
+        key("Enter")
+        look("dashboard, S1 planned", lambda s: re.search(r"S1\s+个人访谈\s+1\s+P2\s+已安排", s) is not None)
+        key("Tab")  # to the sessions table: its frame turns heavy when it has the focus
+        look("dashboard, sessions focused", lambda s: re.search(r"┃ 访谈\s+类型", s) is not None)
+        key("Enter")
+        look("interview, ready", "按 R 开始录音")
+
+        # record a few seconds from the virtual microphone
+        key("r")
+        look("interview, recording", "正在录音", 30)
+        player = subprocess.Popen(["paplay", "-d", "vmic_in", str(sound)], env=terminal.env, stderr=subprocess.PIPE)
+        try:
+            meter = lambda s: any(line.startswith(" 麦克风") and "无声" not in line for line in s.splitlines())  # noqa: E731
+            look("interview, recording sound", meter, 10, "the microphone level moving")
+            key("m")
+            look("note dialog", "现场备注")
+            key("1")
+            look("interview, a note taken", lambda s: re.search(r"\[0:00:\d\d\] 笑", s) is not None)
+            assert player.wait(timeout=20) == 0, player.stderr.read()
+        finally:
+            if player.poll() is None:
+                player.kill()
+        key("s")
+        look("stop dialog", "停止本次访谈的录音吗")
+        key("y")
+        look("interview, stopped", lambda s: "已停止" in s and "已保存" in s, 20)
+        key("Escape")
+        look("dashboard, S1 recorded", lambda s: re.search(r"S1\s+个人访谈\s+1\s+P2\s+已录音", s) is not None)
+
+        key("p")
+        look("participant page", lambda s: "fieldscribe — 参与者" in s and "知情同意" in s)
+        key("Escape")
+        look("dashboard after the participant", "已选：")
+        key("g")
+        look("study settings", "分析团队的密钥")
+        key("Escape")
+        look("dashboard after settings", "已选：")
+        key("C-q")
+        status = terminal.wait_exit(20)
+        assert status == 0, f"the app exited with status {status}:\n{terminal.screen()}"
+    except AssertionError as exc:
+        found = visit.english()
+        raise AssertionError(f"{exc}\n\nEnglish on the screens before it:\n{found}" if found else str(exc)) from None
+    took = time.monotonic() - started
+
+    # what the keys did is in the vault: P2 enrolled and consented, S1 recorded with a note
+    v = Vault.open(vault)
+    try:
+        v.unlock(PASSPHRASE)
+        session = sessions.get_session(v, "S1")
+        events = timeline.events(v, "S1")
+        info = recording_info(v, "S1")
+    finally:
+        v.close()
+    assert tuple(session.participants) == ("P2",), session
+    assert session.status == sessions.RECORDED, session.status
+    assert [e.data.get("preset") for e in events if e.kind == timeline.NOTE] == ["laughs"], events
+    assert info is not None and info.seconds > 2.0, info
+
+    assert len(visit.screens) >= 30, [name for name, _, _ in visit.screens]
+    assert took < 60, f"the field day took {took:.0f} s"
+    found = visit.english()
+    assert not found, f"English words on {sum(bool(w) for _, _, w in visit.screens)} screens:\n{found}"
