@@ -179,7 +179,12 @@ async def phase(
 
     app = pilot.app
     assert isinstance(app.screen, HomeScreen), app.screen
-    app.settings = app.settings.model_copy(update={"live_transcription": live})  # frozen: a new one
+    old = app.settings  # frozen: a new one
+    from fieldscribe.tui.settings import Settings
+
+    app.settings = Settings(
+        idle_lock_s=old.idle_lock_s, live_transcription=live, language=old.language, keymap=old.keymap
+    )
     table = app.screen.query_one("#sessions")
     table.move_cursor(row=row)
     await pilot.pause()

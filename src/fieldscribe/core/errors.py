@@ -153,9 +153,13 @@ class UnknownSession(FieldscribeError):
 
 
 class NotEligible(FieldscribeError):
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("Not enrolled: " + "; ".join(reasons) + ". Nothing was stored.")
+    def __init__(self, unmet: list[str], excluded: list[str]) -> None:
+        self.unmet = unmet  # the text of each inclusion criterion not met
+        self.excluded = excluded  # the text of each exclusion criterion that applies
+        self.reasons = [f"inclusion criterion not met: {t}" for t in unmet] + [
+            f"exclusion criterion applies: {t}" for t in excluded
+        ]
+        super().__init__("Not enrolled: " + "; ".join(self.reasons) + ". Nothing was stored.")
 
 
 class InvalidAnswer(FieldscribeError):

@@ -66,19 +66,19 @@ def check_eligibility(study: Study, answers: dict[str, bool]) -> dict[str, Any]:
         raise InvalidInput(
             f"Unknown eligibility criterion {', '.join(unknown)}; the study's criteria are {', '.join(sorted(known))}."
         )
-    reasons = []
+    unmet, excluded = [], []
     for c in study.eligibility.inclusion:
         if c.id not in answers:
             raise InvalidInput(f"Eligibility criterion {c.id!r} ({c.text}) was not answered.")
         if not answers[c.id]:
-            reasons.append(f"inclusion criterion not met: {c.text}")
+            unmet.append(c.text)
     for c in study.eligibility.exclusion:
         if c.id not in answers:
             raise InvalidInput(f"Exclusion criterion {c.id!r} ({c.text}) was not answered.")
         if answers[c.id]:
-            reasons.append(f"exclusion criterion applies: {c.text}")
-    if reasons:
-        raise NotEligible(reasons)
+            excluded.append(c.text)
+    if unmet or excluded:
+        raise NotEligible(unmet, excluded)
     return {"screened": True, "answers": answers, "at": now_iso()}
 
 

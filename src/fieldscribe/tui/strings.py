@@ -87,7 +87,9 @@ def key_label(binding_id: str | None, description: str) -> str:
 
 
 def key_tip(binding_id: str | None, tooltip: str) -> str:
-    return (_numbered("tip", binding_id) if binding_id else None) or tooltip
+    if binding_id:
+        return _numbered("tip", binding_id) or tooltip
+    return catalogue(_language).get(f"textual.{tooltip}", tooltip)
 
 
 def error_text(exc: BaseException) -> str:

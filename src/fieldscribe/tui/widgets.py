@@ -70,9 +70,14 @@ class FieldFooter(Footer):
         from rich.cells import cell_len
         from textual.widgets._footer import FooterKey
 
+        from .strings import key_label
+
         items = list(super().compose())
-        yield from items
         keys = [k for k in items if isinstance(k, FooterKey) and not k.has_class("-command-palette")]
+        for k in items:
+            if isinstance(k, FooterKey):  # a focused widget's own keys (Textual's: "Dismiss menu")
+                k.description = key_label(None, k.description)
+        yield from items
         # each key as wide as "x Export" plus the spaces around it; CJK labels count double
         sizes = [cell_len(k.key_display) + cell_len(k.description) + 3 for k in keys]
         room = self.app.size.width - 14  # the palette key docked on the right
@@ -94,6 +99,10 @@ class FieldFooter(Footer):
 class TickBox(Checkbox):
     """A checkbox whose mark shows its state by shape — ✔ ticked, blank not — not only by
     colour, which a 16-colour terminal (or a colour-blind interviewer) may not tell apart."""
+
+    def on_mount(self) -> None:
+        self.BUTTON_INNER = "✔" if self.value else " "  # from the start, not after the first toggle
+        self.refresh()
 
     def watch_value(self) -> None:
         self.BUTTON_INNER = "✔" if self.value else " "

@@ -105,7 +105,9 @@ class EligibilityScreen(_Step):
         try:
             self.services.check_eligibility(answers)
         except NotEligible as exc:
-            self.problem(tr("enrol.not_eligible", reasons="; ".join(exc.reasons)))
+            reasons = [tr("enrol.unmet", text=t) for t in exc.unmet]
+            reasons += [tr("enrol.excluded", text=t) for t in exc.excluded]
+            self.problem(tr("enrol.not_eligible", reasons="; ".join(reasons)))
             return
         site = self.query_one("#site", Select).value
         self.draft.group = str(group)
