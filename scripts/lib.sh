@@ -39,6 +39,8 @@ find_python() {
 setup_python() {
     # PortAudio for recording and playback; the app still runs without it, minus audio
     ensure_apt libportaudio2 || say "without libportaudio2, recording and playback are unavailable"
+    # a font with Chinese characters, for the consent summary's PDF of a Chinese study
+    ensure_apt fonts-wqy-microhei || say "without a Chinese font, Chinese consent summaries are written as HTML"
     local python
     if ! python="$(find_python)"; then
         ensure_apt python3 python3-venv python3-pip

@@ -4,6 +4,7 @@ interviewer's keys, with no detour to the command line."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input
 
 from fieldscribe.core import consent
@@ -240,3 +241,32 @@ async def test_time_on_the_question_and_a_cue_when_the_part_runs_long(vault_path
         assert screen.query_one("#timing").has_class("-over")
         await pilot.press("s", "y")
         await wait_until(pilot, lambda: app.screen.state == "stopped", what="the stop")
+
+
+async def test_a_chinese_consent_summary_is_a_pdf_in_chinese(vault_path, study_zh, tmp_path):
+    """With a Chinese font on the laptop (scripts/ install fonts-wqy-microhei on Debian), the
+    participant's copy is a PDF in the study's language, found without any setting."""
+    import shutil
+    import subprocess
+
+    from pypdf import PdfReader
+
+    if (
+        not shutil.which("fc-list")
+        or not subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout.strip()
+    ):
+        pytest.skip("no Chinese font on this machine (scripts/setup installs fonts-wqy-microhei)")
+    make_vault(vault_path, study_zh, name="王小明")
+    app = app_for(vault_path, language="zh")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await open_page(pilot)
+        await pilot.press("s")
+        await type_into_dialog(pilot, str(tmp_path / "copy.pdf"))
+        await wait_until(pilot, (tmp_path / "copy.pdf").exists, what="the PDF")
+    text = "".join(page.extract_text() for page in PdfReader(tmp_path / "copy.pdf").pages).replace(" ", "")
+    assert "P1" in text and "王小明" not in text
+    assert study_zh.study.consent[0].text.replace(" ", "")[:10] in text
+    from fieldscribe.tui.strings import set_language
+
+    set_language("en")
