@@ -18,7 +18,7 @@ from textual.widgets import Header, Input, Label, Static
 
 from ...services import FieldscribeError
 from ..messages import AppEvent, WorkFailed, app_message
-from ..strings import error_text, tr
+from ..strings import error_text, language, tr
 from ..widgets import FieldFooter
 from .base import BaseModal, BaseScreen
 from .dialogs import AskText, Confirm
@@ -117,8 +117,16 @@ def store_test_text(result: StoreTestView) -> Text:
     headline = tr(f"study.test_{result.outcome}", address=result.address or "–")
     out = Text(headline, "bold green" if result.ok else "bold red")
     if not result.ok and result.outcome != "not_set":
-        out.append(f"\n{result.sentence}")
+        # the store's own sentence names what to check (a key file, the drive): in English only,
+        # so a Chinese screen gets the advice of its outcome instead
+        out.append("\n" + (result.sentence if language() == "en" else tr(f"study.advice_{result.outcome}")))
     return out
+
+
+def purge_phrase(preview: PurgePreview) -> str:
+    """What the interviewer types to confirm a purge, in the UI's language (the app then
+    hands the core its own phrase, which the command line asks for)."""
+    return tr("study.purge_phrase", count=len(preview.sessions))
 
 
 def purge_lines(preview: PurgePreview) -> list[str]:
@@ -317,13 +325,13 @@ class StudySettingsScreen(BaseScreen):
                 self.purging = False
                 self.say_purge(tr("study.purge_kept"))
                 return
-            if phrase.strip() != preview.confirmation:
+            if phrase.strip() != purge_phrase(preview):
                 self.purging = False
-                self.say_purge(tr("study.purge_mismatch", phrase=preview.confirmation))
-                self.notify(tr("study.purge_mismatch", phrase=preview.confirmation), severity="error", timeout=8)
+                self.say_purge(tr("study.purge_mismatch", phrase=purge_phrase(preview)))
+                self.notify(tr("study.purge_mismatch", phrase=purge_phrase(preview)), severity="error", timeout=8)
                 return
             self.say_purge(tr("study.purge_working"))
-            self.run_purge(phrase.strip())
+            self.run_purge(preview.confirmation)  # typed in the app's words; the core's phrase confirms
 
         self.app.push_screen(PurgeDialog(preview), typed)
 
@@ -435,7 +443,7 @@ class PurgeDialog(BaseModal):
         with VerticalScroll(classes="dialog wide", id="purge-form"):
             yield Label(tr("study.purge_ask", count=len(self.preview.sessions)), classes="dialog-text")
             yield Static(Text("\n".join(f"• {line}" for line in purge_lines(self.preview))), id="purge-what")
-            yield Static(Text(tr("study.purge_type", phrase=self.preview.confirmation)), id="purge-type")
+            yield Static(Text(tr("study.purge_type", phrase=purge_phrase(self.preview))), id="purge-type")
             yield Input(id="answer")
 
     def on_mount(self) -> None:
