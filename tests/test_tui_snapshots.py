@@ -1,92 +1,339 @@
-"""Snapshots of the key screens at the smallest supported terminal (80×24) and a roomy one
-(160×45). Update them deliberately with `pytest --snapshot-update` after a visual change."""
+"""Snapshots of every screen and dialog, at the smallest supported terminal (80×24) and a roomy
+one (160×45), in both UI languages (issue 15). Update them deliberately with
+`pytest tests/test_tui_snapshots.py --snapshot-update` after a visual change.
+
+Everything that moves with the clock or the machine is pinned, so that a picture is the same on
+every run, day and laptop: the vault's timestamps and interviewer (the consent lines), today's
+date in the plan dialog, the laptop's disk and battery, the interview's clocks and the
+microphone level (a steady tone).
+
+Also here: every full screen keeps F1 (help) on screen at 80×24 — the two-row footer's promise."""
 
 from __future__ import annotations
 
+import math
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
+from textual.widgets import DataTable, Input, Select
 
+from fieldscribe.core import consent, guides, participants, sessions
+from fieldscribe.core.audio.recorder import Recorder
 from fieldscribe.core.vault import Vault
+from fieldscribe.services.field import LaptopStatus
+from fieldscribe.tui.screens import interview as interview_module
+from fieldscribe.tui.screens.dialogs import Confirm, NoteDialog
+from fieldscribe.tui.screens.enrol import ConsentScreen, EligibilityScreen, QuestionnaireScreen
+from fieldscribe.tui.screens.help import HelpScreen
+from fieldscribe.tui.screens.home import HomeScreen
 from fieldscribe.tui.screens.interview import InterviewScreen
+from fieldscribe.tui.screens.participant import ParticipantScreen, RetakeConsent
+from fieldscribe.tui.screens.planning import PlanDialog
 from fieldscribe.tui.screens.review import ReviewScreen
+from fieldscribe.tui.screens.study_settings import StudySettingsScreen
+from fieldscribe.tui.screens.unlock import UnlockScreen
+from fieldscribe.tui.strings import set_language, tr
 
+from .audio_fakes import ArraySource
 from .conftest import FAST_KDF, PASSPHRASE
+from .screen_text import screen_text
 from .test_deidentify import transcript_session
-from .tui_helpers import app_for, make_vault, unlock
+from .tui_helpers import app_for, unlock
 
-SIZES = [(80, 24), (160, 45)]
+SIZES = ((80, 24), (160, 45))
+LANGUAGES = ("en", "zh")
+NOW = "2025-03-14T09:30:00.000Z"  # every timestamp the vault keeps
+TODAY = "2025-03-14"  # the plan dialog's suggested date
+# P1: interviewed and transcribed (S1, for review); P2: consented, with a planned interview (S2)
+INTERVIEWER = {"en": "Jo Field", "zh": "李访员"}  # who took consent, on the participant page
+PEOPLE = {"en": ("Ann Lee", "Mary Chan"), "zh": ("王小明", "陈美玲")}
+TRANSCRIPT = {
+    "en": [
+        "My name is Ann Lee and I go to Riverside.",
+        "The group helps me a lot.",
+        "My sister Mary visits on Sundays.",
+    ],
+    "zh": ["我叫王小明，住在沙田。", "小组对我帮助很大。", "我姐姐每个星期天来看我。"],
+}
+LAPTOP_OK = LaptopStatus("ok", "", "", (), 10**11, 100 * 3600.0, 80.0, True)
 
 
-async def _wait(pilot, cls) -> None:
-    for _ in range(200):
-        if isinstance(pilot.app.screen, cls):
-            break
+def _steady_tone(seconds: float = 600.0, rate: int = 16000) -> np.ndarray:
+    """200 Hz, a whole number of cycles per 0.1 s block: the level meter reads the same dB always."""
+    t = np.arange(int(seconds * rate)) / rate
+    return (8000 * np.sin(2 * np.pi * 200 * t)).astype(np.int16).reshape(-1, 1)
+
+
+# -- one vault per language, built once and copied for each test --------------------------------
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory, study_en, study_zh) -> dict[str, Path]:
+    studies = {"en": study_en, "zh": study_zh}
+    root = tmp_path_factory.mktemp("snapshot-vaults")
+    built = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+            mp.setenv(var, str(root / var.lower()))
+        for module in list(sys.modules.values()):  # the consent dates and notes read the same every day
+            if module.__name__.startswith("fieldscribe.") and callable(getattr(module, "now_iso", None)):
+                mp.setattr(module, "now_iso", lambda: NOW)
+        for language, study in studies.items():
+            path = root / language
+            mp.setenv("FIELDSCRIBE_INTERVIEWER", INTERVIEWER[language])  # not whoever runs the tests
+            v, _ = Vault.create(path, PASSPHRASE, kdf=FAST_KDF)
+            with v:
+                guides.import_guide(v, study)
+                first, second = PEOPLE[language]
+                transcript_session(
+                    v,
+                    study.study,
+                    first,
+                    TRANSCRIPT[language],
+                    language=language,
+                    events=[("flag", 6.0, {"text": ""})],
+                )
+                pid = participants.enrol(
+                    v,
+                    study.study,
+                    group="service_user",
+                    name=second,
+                    eligibility=participants.all_eligible(study.study),
+                    baseline={"age": 41},
+                )
+                consent.record_consent(v, study.study, pid, {c.id: True for c in study.study.consent})
+                sessions.create_session(v, [pid])
+            built[language] = path
+    return built
+
+
+@pytest.fixture(autouse=True)
+def _english_after():
+    yield
+    set_language("en")
+
+
+@pytest.fixture
+def make_app(tmp_path, templates, monkeypatch):
+    """The real app on a copy of LANGUAGE's vault, with the clocks and the laptop pinned."""
+    # the interview's elapsed clock stands at 0:00:00, and so does the recorded audio
+    monkeypatch.setattr(interview_module, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    monkeypatch.setattr(Recorder, "position", property(lambda self: 0.0))
+
+    def make(language: str):
+        path = tmp_path / "vault"
+        shutil.copytree(templates[language], path)
+        app = app_for(path, language=language)
+        services = app.services
+        services.laptop_status = lambda: LAPTOP_OK
+        planning_form = services.planning_form
+        services.planning_form = lambda pids: replace(planning_form(pids), date=TODAY)
+        services._source_factory = lambda: ArraySource(_steady_tone(), realtime=True)
+        return app
+
+    return make
+
+
+# -- getting to each screen -------------------------------------------------------------------
+async def wait_for(pilot, condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
         await pilot.pause(0.05)
-    await pilot.pause(0.2)
+    raise AssertionError(f"timed out waiting for {what}; screen is {pilot.app.screen!r}")
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_unlock_screen(snap_compare, vault_path, study_en, size):
-    make_vault(vault_path, study_en)
-    assert snap_compare(app_for(vault_path), terminal_size=size)
+async def on_screen(pilot, cls) -> None:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, cls), cls.__name__)
+    await pilot.pause(0.1)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_home_screen(snap_compare, vault_path, study_en, size):
-    make_vault(vault_path, study_en, people=2)
+async def to_unlock(pilot) -> None:
+    await on_screen(pilot, UnlockScreen)
+
+
+async def to_home(pilot) -> None:
+    await unlock(pilot)
+    await on_screen(pilot, HomeScreen)
+
+
+async def select_session(pilot, row: int) -> None:
+    table = pilot.app.screen.query_one("#sessions", DataTable)
+    table.move_cursor(row=row)
+    table.focus()
+    await pilot.pause()
+
+
+async def to_help(pilot) -> None:
+    await to_home(pilot)
+    await pilot.press("f1")
+    await on_screen(pilot, HelpScreen)
+
+
+async def to_palette(pilot) -> None:
+    from textual.command import CommandPalette
+
+    await to_home(pilot)
+    await pilot.press("ctrl+p")
+    await on_screen(pilot, CommandPalette)
+    await pilot.pause(0.3)  # the commands are gathered in a worker
+
+
+async def to_eligibility(pilot) -> None:
+    await to_home(pilot)
+    await pilot.press("e")
+    await on_screen(pilot, EligibilityScreen)
+
+
+async def to_consent(pilot) -> None:
+    await to_eligibility(pilot)
+    app = pilot.app
+    form = app.services.enrolment_form()
+    app.screen.query_one("#group", Select).value = form.groups[0].value
+    for c in form.inclusion:
+        app.screen.query_one(f"#inc-{c.id}").value = True
+    await pilot.press("ctrl+n")
+    await on_screen(pilot, ConsentScreen)
+
+
+async def to_questionnaire(pilot) -> None:
+    await to_consent(pilot)
+    for _ in pilot.app.screen.items:
+        await pilot.press("y")
+    await pilot.press("ctrl+n")
+    await on_screen(pilot, QuestionnaireScreen)
+
+
+async def to_plan(pilot) -> None:
+    await to_home(pilot)
+    await pilot.press("n")  # with P1, the first participant
+    await on_screen(pilot, PlanDialog)
+
+
+async def to_interview(pilot) -> None:
+    await to_home(pilot)
+    await select_session(pilot, 1)  # S2, planned
+    await pilot.press("enter")
+    await on_screen(pilot, InterviewScreen)
+
+
+async def to_confirm(pilot) -> None:
+    await to_home(pilot)
+    await select_session(pilot, 1)
+    await pilot.press("delete")  # cancel the planned interview? (asks first)
+    await on_screen(pilot, Confirm)
+
+
+async def to_note(pilot) -> None:
+    await to_interview(pilot)
+    screen = pilot.app.screen
+    await pilot.press("r")
+    await wait_for(pilot, lambda: screen.state == "recording", "the recording")
+    await wait_for(pilot, lambda: screen.query_one("#level").db > -math.inf, "the level meter")
+    await pilot.press("m")
+    await on_screen(pilot, NoteDialog)
+
+
+async def to_review(pilot) -> None:
+    await to_home(pilot)
+    await select_session(pilot, 0)  # S1, transcribed
+    await pilot.press("v")
+    await on_screen(pilot, ReviewScreen)
+    await wait_for(pilot, lambda: not pilot.app.screen.finding, "the name finders")
+
+
+async def to_participant(pilot) -> None:
+    await to_home(pilot)
+    pilot.app.screen.query_one("#people").focus()
+    await pilot.press("p")
+    await on_screen(pilot, ParticipantScreen)
+
+
+async def to_retake(pilot) -> None:
+    await to_participant(pilot)
+    await pilot.press("c")
+    await on_screen(pilot, RetakeConsent)
+
+
+async def to_study_settings(pilot) -> None:
+    await to_home(pilot)
+    await pilot.press("g")
+    await on_screen(pilot, StudySettingsScreen)
+
+
+async def settle(pilot) -> None:
+    """No toasts in the picture, a steady text cursor (shown where the focus is), nothing left
+    to draw."""
+    app = pilot.app
+    app.clear_notifications()
+    for screen in app.screen_stack:
+        for field in screen.query(Input):  # the palette's search box is an Input too
+            field.cursor_blink = False
+            field._cursor_visible = field.has_focus  # Textual keeps no public switch for this
+            field.refresh()
+    await pilot.pause(0.1)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+# full screens: each has the app's footer
+SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
+    "unlock": to_unlock,
+    "home": to_home,
+    "eligibility": to_eligibility,
+    "consent": to_consent,
+    "questionnaire": to_questionnaire,
+    "interview": to_interview,
+    "review": to_review,
+    "participant": to_participant,
+    "study_settings": to_study_settings,
+}
+DIALOGS: dict[str, Callable[..., Awaitable[None]]] = {
+    "help": to_help,
+    "palette": to_palette,
+    "plan": to_plan,
+    "confirm": to_confirm,
+    "note": to_note,
+    "retake_consent": to_retake,
+}
+SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+@pytest.mark.parametrize("screen", [*SCREENS, *DIALOGS])
+def test_snapshot(snap_compare, make_app, screen, size, language):
+    go = SCREENS.get(screen) or DIALOGS[screen]
 
     async def run_before(pilot) -> None:
-        await unlock(pilot)
-        await pilot.pause(0.2)
+        await go(pilot)
+        await settle(pilot)
 
-    assert snap_compare(app_for(vault_path), terminal_size=size, run_before=run_before)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_interview_screen(snap_compare, vault_path, study_en, size):
-    make_vault(vault_path, study_en)
-
-    async def run_before(pilot) -> None:
-        await unlock(pilot)
-        await pilot.press("enter")
-        await _wait(pilot, InterviewScreen)
-        await pilot.press("right")
-        screen = pilot.app.screen
-        import time
-
-        screen.opened = time.monotonic()  # the elapsed clock reads 0:00:00 in the picture
-        screen._tick()
-        await pilot.pause()
-
-    assert snap_compare(app_for(vault_path), terminal_size=size, run_before=run_before)
+    assert snap_compare(make_app(language), terminal_size=size, run_before=run_before)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_review_screen(snap_compare, vault_path, study_en, size):
-    v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
-    with v:
-        from fieldscribe.core.guides import import_guide
-
-        import_guide(v, study_en)
-        transcript_session(
-            v,
-            study_en.study,
-            "Ann Lee",
-            [
-                "My name is Ann Lee and I go to Riverside.",
-                "The group helps me a lot.",
-                "My sister Mary visits on Sundays.",
-            ],
-            events=[("flag", 6.0, {"text": ""})],
-        )
-
-    async def run_before(pilot) -> None:
-        await unlock(pilot)
-        await pilot.press("v")
-        await _wait(pilot, ReviewScreen)
-        for _ in range(600):  # the name finders run in a worker: picture the screen once they are done
-            if not pilot.app.screen.finding:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause()
-
-    assert snap_compare(app_for(vault_path), terminal_size=size, run_before=run_before)
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(
+    "screen",
+    [
+        pytest.param(
+            "unlock",
+            marks=pytest.mark.xfail(strict=True, reason="the unlock screen has no footer and its hint omits F1"),
+        ),
+        *(s for s in SCREENS if s != "unlock"),
+    ],
+)
+async def test_every_full_screen_keeps_help_on_screen_at_80x24(make_app, screen, language):
+    app = make_app(language)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await SCREENS[screen](pilot)
+        await settle(pilot)
+        text = screen_text(app)
+    help_label = tr("key.app.help")
+    assert help_label == {"en": "Help", "zh": "帮助"}[language]
+    footer = "\n".join(text.split("\n")[-4:])  # the footer: up to four rows at the bottom
+    assert f"f1 {help_label}".lower() in footer.lower(), text  # Textual shows the key as "f1"
