@@ -319,13 +319,7 @@ def test_snapshot(snap_compare, make_app, screen, size, language):
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(
     "screen",
-    [
-        pytest.param(
-            "unlock",
-            marks=pytest.mark.xfail(strict=True, reason="the unlock screen has no footer and its hint omits F1"),
-        ),
-        *(s for s in SCREENS if s != "unlock"),
-    ],
+    list(SCREENS),
 )
 async def test_every_full_screen_keeps_help_on_screen_at_80x24(make_app, screen, language):
     app = make_app(language)

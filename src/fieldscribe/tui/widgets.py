@@ -15,10 +15,12 @@ class LevelMeter(Static):
     db: reactive[float] = reactive(-math.inf)
 
     def render(self) -> str:
+        from rich.cells import cell_len
+
         from .strings import tr
 
         mic = tr("meter.mic")
-        width = max(10, self.size.width - 14 - len(mic))
+        width = max(10, self.size.width - 14 - cell_len(mic))
         if self.db == -math.inf:
             return f"{mic}  " + "·" * width + f"  {tr('meter.silent')}"
         filled = max(0, min(width, int((self.db + 60) / 60 * width)))

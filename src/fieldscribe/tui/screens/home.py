@@ -24,6 +24,7 @@ from ..widgets import FieldFooter, laptop_warnings
 from .base import BaseScreen
 
 SYNC_RETRY_S = 300.0
+NARROW_BELOW = 100  # columns
 LAPTOP_EVERY_S = 60.0
 
 
@@ -115,6 +116,7 @@ class HomeScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self._cancel: threading.Event | None = None
+        self._narrow = False
         self._attention: list[str] = []
         self._laptop: list[str] = []
 
@@ -138,15 +140,38 @@ class HomeScreen(BaseScreen):
         yield FieldFooter()
 
     def on_mount(self) -> None:
-        people = self.query_one("#people", DataTable)
-        people.add_columns(*(tr(f"home.col_{c}") for c in ("id", "group", "wave", "consent", "sessions")))
+        self._columns()
         sessions = self.query_one("#sessions", DataTable)
-        sessions.add_columns(*(tr(f"home.col_{c}") for c in ("session", "kind", "wave", "with", "status")))
         self.query_one("#work-line").display = False
         self.refresh_data()
         sessions.focus()
         self.set_interval(LAPTOP_EVERY_S, self.check_laptop)
         self.check_laptop()
+
+    @property
+    def narrow(self) -> bool:
+        """At 80 columns the tables keep the columns that matter most (the rest is one key away)."""
+        return self.app.size.width < NARROW_BELOW
+
+    def _columns(self) -> None:
+        self._narrow = self.narrow
+        people = self.query_one("#people", DataTable)
+        people.clear(columns=True)
+        mine: tuple[str, ...] = (
+            ("id", "group", "consent") if self._narrow else ("id", "group", "wave", "consent", "sessions")
+        )
+        people.add_columns(*(tr(f"home.col_{c}") for c in mine))
+        sessions = self.query_one("#sessions", DataTable)
+        sessions.clear(columns=True)
+        wanted = (
+            ("session", "wave", "with", "status") if self._narrow else ("session", "kind", "wave", "with", "status")
+        )
+        sessions.add_columns(*(tr(f"home.col_{c}") for c in wanted))
+
+    def on_resize(self) -> None:
+        if self.is_mounted and self.narrow != self._narrow:
+            self._columns()
+            self.refresh_data()
 
     def on_screen_resume(self) -> None:
         if self.services.unlocked:  # not while the app is locking
@@ -172,17 +197,20 @@ class HomeScreen(BaseScreen):
         people = self.query_one("#people", DataTable)
         people.clear()
         for p in board.participants:
-            mine = ", ".join(f"{sid} {status_word(status)}" for sid, status in p.sessions) or tr(
-                "home.no_session_short"
-            )
-            people.add_row(p.id, p.group, str(p.wave or "–"), tr(f"consent.{p.consent}"), mine, key=p.id)
+            consent = tr(f"consent.{p.consent}")
+            if self._narrow:
+                people.add_row(p.id, p.group, consent, key=p.id)
+                continue
+            mine = ", ".join(f"{sid} {status_word(status)}" for sid, status in p.sessions)
+            people.add_row(p.id, p.group, str(p.wave or "–"), consent, mine or tr("home.no_session_short"), key=p.id)
         table = self.query_one("#sessions", DataTable)
         keep = table.cursor_row
         table.clear()
         for s in board.sessions:
-            table.add_row(
-                s.id, tr(f"kind.{s.kind}"), str(s.wave), " ".join(s.participants), session_status(s), key=s.id
-            )
+            cells = [s.id, tr(f"kind.{s.kind}"), str(s.wave), " ".join(s.participants), session_status(s)]
+            if self._narrow:
+                del cells[1]  # the kind: a focus group shows several people
+            table.add_row(*cells, key=s.id)
         if board.sessions:
             table.move_cursor(row=min(keep, len(board.sessions) - 1))
         self._attention = [attention_line(a) for a in board.attention]
@@ -290,7 +318,8 @@ class HomeScreen(BaseScreen):
         """Enter on a participant: their latest session is selected, ready for Enter, T or V."""
         pid = str(event.row_key.value)
         table = self.query_one("#sessions", DataTable)
-        theirs = [i for i in range(table.row_count) if pid in str(table.get_row_at(i)[3]).split()]
+        with_column = 2 if self._narrow else 3
+        theirs = [i for i in range(table.row_count) if pid in str(table.get_row_at(i)[with_column]).split()]
         if not theirs:
             self.notify(tr("home.nothing_planned", pid=pid))
             return

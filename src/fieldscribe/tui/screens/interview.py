@@ -97,10 +97,12 @@ class InterviewScreen(BaseScreen):
                 yield Static(id="probes")
                 yield Static(id="next-question", classes="next")
             with Vertical(id="side-pane"):
-                yield Label(tr("interview.live"), classes="pane-title", id="live-title")
-                yield RichLog(id="live", max_lines=200, wrap=True, markup=False)
-                yield Label(tr("interview.notes"), classes="pane-title")
-                yield RichLog(id="notes", max_lines=200, wrap=True, markup=False)
+                with Vertical(id="live-box", classes="side-box"):
+                    yield Label(tr("interview.live"), classes="pane-title", id="live-title")
+                    yield RichLog(id="live", max_lines=200, wrap=True, markup=False)
+                with Vertical(id="notes-box", classes="side-box"):
+                    yield Label(tr("interview.notes"), classes="pane-title")
+                    yield RichLog(id="notes", max_lines=200, wrap=True, markup=False)
         yield FieldFooter()
 
     def on_mount(self) -> None:

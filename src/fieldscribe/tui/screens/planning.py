@@ -33,16 +33,17 @@ class PlanDialog(BaseModal):
         with Vertical(classes="dialog"):
             yield Label(tr("plan.title", who=tr("home.and").join(f.participants)), classes="dialog-text")
             yield Label(tr("plan.date"), classes="field-label")
-            yield Input(f.date, id="plan-date", placeholder=tr("plan.date_format"))
+            yield Input(f.date, id="plan-date", placeholder=tr("plan.date_format"), compact=True)
             yield Label(tr("plan.site"), classes="field-label")
             yield Select(
                 [(s.name, s.id) for s in f.sites],
                 id="plan-site",
                 prompt=tr("plan.no_site"),
                 value=f.site if f.site is not None else Select.NULL,
+                compact=True,
             )
             yield Label(tr("plan.wave"), classes="field-label")
-            yield Input(str(f.wave), id="plan-wave", type="integer")
+            yield Input(str(f.wave), id="plan-wave", type="integer", compact=True)
             yield Static("", id="plan-problem", classes="problem")
             yield Label(tr("plan.keys"), classes="dialog-keys")
 

@@ -34,6 +34,13 @@ from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
 
 
+def padded(text: str, cells: int) -> str:
+    """TEXT padded to CELLS screen columns (a Chinese character takes two)."""
+    from rich.cells import cell_len
+
+    return text + " " * max(0, cells - cell_len(text))
+
+
 @dataclass(frozen=True)
 class Decision:
     """One reviewer's decision, waiting to be saved: groups to accept or reject, every
@@ -143,13 +150,15 @@ class ReviewScreen(BaseScreen):
         """The text column takes what the other three leave, so whole segments wrap within it."""
         return max(20, self.app.size.width - 8 - 11 - 14 - 12)
 
-    def _cells(self, seg: SegmentView) -> tuple[str, str, str, Text]:
+    def _cells(
+        self, seg: SegmentView, by_segment: dict[int, list[SuggestionView]] | None = None
+    ) -> tuple[str, str, str, Text]:
         """A row: the words as they will leave the laptop — accepted redactions show their
-        descriptor, not the words they hide; undecided ones are highlighted."""
+        descriptor, not the words they hide; undecided ones are highlighted. BY_SEGMENT: the
+        suggestions grouped by segment, when many rows are drawn at once."""
         flag = "⚑" if seg.flagged else " "
-        mine = sorted(
-            (s for s in self.suggested if s.segment == seg.idx and s.status != "rejected"), key=lambda s: s.start
-        )
+        found = by_segment.get(seg.idx, []) if by_segment is not None else self._of_segment(seg.idx)
+        mine = sorted((s for s in found if s.status != "rejected"), key=lambda s: s.start)
         text, pos = Text(), 0
         for s in mine:
             if s.start < pos:
@@ -165,11 +174,24 @@ class ReviewScreen(BaseScreen):
 
     def _refresh_texts(self, before: list[SuggestionView]) -> None:
         """Re-draw the text cells of the segments whose suggestions changed."""
-        changed = {s.segment for s in set(before) ^ set(self.suggested)}
+
+        # only what a row shows counts: a saved decision renumbers the groups, which no row shows
+        def shown(found: list[SuggestionView]) -> set[tuple[int, int, int, str, str]]:
+            return {(s.segment, s.start, s.end, s.status, s.descriptor) for s in found if s.status != "rejected"}
+
+        changed = {t[0] for t in shown(before) ^ shown(self.suggested)}
+        if not changed:
+            return
+        by_segment: dict[int, list[SuggestionView]] = {}
+        for s in self.suggested:
+            by_segment.setdefault(s.segment, []).append(s)
         table = self.query_one("#segments", DataTable)
         for seg in self.segments:
             if seg.idx in changed:
-                table.update_cell(str(seg.idx), "text", self._cells(seg)[3], update_width=False)
+                table.update_cell(str(seg.idx), "text", self._cells(seg, by_segment)[3], update_width=False)
+
+    def _of_segment(self, idx: int) -> list[SuggestionView]:
+        return [s for s in self.suggested if s.segment == idx]
 
     def on_resize(self, _event: object = None) -> None:
         table = self.query_one("#segments", DataTable)
@@ -228,7 +250,7 @@ class ReviewScreen(BaseScreen):
         for s in mine:
             where = tr("review.repeats", count=counts[s.n]) if counts.get(s.n, 0) > 1 else ""
             out.append(
-                f"\n  #{s.n}{'?' if s.weak else ' '}{tr('review.status_' + s.status):<9} {s.original} → "
+                f"\n  #{s.n}{'?' if s.weak else ' '}{padded(tr('review.status_' + s.status), 9)} {s.original} → "
                 f"{s.descriptor} ({tr_or('deid.kind.' + s.kind, s.kind)}, "
                 f"{tr_or('deid.layer.' + s.layer, s.layer)}{where})"
             )
@@ -286,7 +308,7 @@ class ReviewScreen(BaseScreen):
                 replace(s, status="accepted" if s.n in accept else "rejected") if s.n in accept | reject else s
                 for s in self.suggested
             ]
-            self._refresh_texts(before)
+            self.call_after_refresh(self._refresh_texts, before)  # the detail first, the table next frame
             self._show_detail()
         self._decisions.put(decision)
         self._pending += 1
@@ -340,7 +362,7 @@ class ReviewScreen(BaseScreen):
             self.notify(message.error, severity="error", timeout=8)
         if self._pending == 0 and message.suggestions is not None:  # later ones would overtake it
             before, self.suggested = self.suggested, message.suggestions
-            self._refresh_texts(before)
+            self.call_after_refresh(self._refresh_texts, before)  # the detail first, the table next frame
             self._show_detail()
         if message.error is None:
             self.reviewed = False  # deciding re-opens the review

@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Static
 from ...services import FieldscribeError
 from ..messages import Unlocked, UnlockFailed
 from ..strings import error_text, tr
+from ..widgets import FieldFooter
 from .base import BaseScreen
 
 
@@ -37,6 +38,7 @@ class UnlockScreen(BaseScreen):
             yield Input(password=True, id="passphrase", placeholder="••••••••")
             yield Static("", id="unlock-error")
             yield Static(tr("unlock.hint"), id="unlock-hint")
+        yield FieldFooter()
 
     def on_mount(self) -> None:
         self.reset()
