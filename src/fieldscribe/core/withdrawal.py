@@ -48,11 +48,32 @@ class WithdrawalReport:
     notice: str | None = None  # queued for the next sync
 
 
-def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
-    """Withdraw PID (the typed confirmation repeats the pseudonym; this cannot be undone)."""
+@dataclass(frozen=True)
+class WithdrawalPlan:
+    """Everything withdrawing PID will do, worked out by reading only: the preview the app
+    shows before asking, and the list :func:`withdraw` then carries out (one computation, so
+    what is shown is what happens)."""
+
+    participant: str
+    theirs: tuple[str, ...]  # every session they took part in
+    shredded_sessions: tuple[str, ...]  # unreadable from then on
+    group_sessions: tuple[str, ...]  # focus groups: stay readable through the other members
+    held: tuple[Export, ...]  # unsent bundles to delete
+    sent: tuple[Export, ...]  # bundles the team has or may have: a notice goes with the next sync
+    requeued: tuple[str, ...]  # other sessions in held-back bundles that go back to "reviewed"
+    table: dict[str, str]  # the replacement table without what only their interviews put there
+    origins: dict[str, list[str]]
+    table_entries_removed: int
+
+    @property
+    def notice(self) -> bool:
+        return bool(self.held or self.sent)
+
+
+def plan_withdrawal(vault: Vault, pid: str) -> WithdrawalPlan:
+    """The consequences of withdrawing PID now (nothing is changed; refused, in one sentence,
+    for an unknown or already withdrawn participant or a tampered history)."""
     pid = participants.require_active(vault, pid)
-    if confirmation.strip().upper() != pid:
-        raise ConfirmationMismatch(pid)
     theirs = [
         r[0]
         for r in vault.db.execute(
@@ -60,27 +81,51 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
         )
     ]
     shredded = participants.sessions_keyed_only_by(vault, pid)
-    report = WithdrawalReport(pid, shredded, [s for s in theirs if s not in shredded])
-
-    table, origins = _pruned_table(vault, pid, theirs, shredded, report)
+    table, origins, removed = _pruned_table(vault, pid, theirs, shredded)
     held, sent, requeue = _outbox(vault, set(theirs))
-    report.held_back, report.sent = [e.name for e in held], [e.name for e in sent]
+    return WithdrawalPlan(
+        participant=pid,
+        theirs=tuple(theirs),
+        shredded_sessions=tuple(shredded),
+        group_sessions=tuple(s for s in theirs if s not in shredded),
+        held=tuple(held),
+        sent=tuple(sent),
+        requeued=tuple(sid for sid in requeue if sessions.get_session(vault, sid).status == sessions.EXPORTED),
+        table=table,
+        origins=origins,
+        table_entries_removed=removed,
+    )
+
+
+def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
+    """Withdraw PID (the typed confirmation repeats the pseudonym; this cannot be undone)."""
+    pid = participants.require_active(vault, pid)
+    if confirmation.strip().upper() != pid:
+        raise ConfirmationMismatch(pid)
+    plan = plan_withdrawal(vault, pid)
+    report = WithdrawalReport(
+        pid,
+        list(plan.shredded_sessions),
+        list(plan.group_sessions),
+        [e.name for e in plan.held],
+        [e.name for e in plan.sent],
+        plan.table_entries_removed,
+    )
     notice = None
-    if sent or held:
+    if plan.notice:
         # held-back bundles are named too: a sync that died between the store's rename and
         # its own record may have delivered one the outbox still calls unsent
         notice = notices.make_notice(
-            vault, current_guide(vault).study.study.id, pid, theirs, report.sent + report.held_back
+            vault, current_guide(vault).study.study.id, pid, list(plan.theirs), report.sent + report.held_back
         )
         report.notice = notice[0]
     with vault.db.atomic():
         sessions.shred_participant(vault, pid)
-        save_table(vault, table, origins=origins)
-        for e in held:
+        save_table(vault, plan.table, origins=plan.origins)
+        for e in plan.held:
             remove_export(vault, e.name)
-        for sid in requeue:
-            if sessions.get_session(vault, sid).status == sessions.EXPORTED:
-                sessions.set_status(vault, sid, sessions.REVIEWED)
+        for sid in plan.requeued:
+            sessions.set_status(vault, sid, sessions.REVIEWED)
         if notice:
             notices.queue(vault, *notice)
         ledger.update_study(
@@ -92,7 +137,7 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
             bundles_sent=report.sent,
             notice=bool(notice),
         )
-    for e in held:  # after the commit: ciphertext only the team could read, now never sent
+    for e in plan.held:  # after the commit: ciphertext only the team could read, now never sent
         if e.path.name == e.name:  # never another file, whatever the outbox row says
             e.path.unlink(missing_ok=True)
     vault.forget_participant_key(pid)
@@ -102,9 +147,10 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
 
 
 def _pruned_table(
-    vault: Vault, pid: str, theirs: list[str], shredded: list[str], report: WithdrawalReport
-) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The replacement table without what only PID's interviews put there."""
+    vault: Vault, pid: str, theirs: list[str], shredded: list[str]
+) -> tuple[dict[str, str], dict[str, list[str]], int]:
+    """The replacement table without what only PID's interviews put there, and how many
+    entries that leaves out."""
     table, origins = replacement_table(vault), table_origins(vault)
     own = {i.text for i in participant_identifiers(vault, pid)}
     logged: set[str] = set()
@@ -118,14 +164,15 @@ def _pruned_table(
         return bool(find_listed(staying, [Identifier(original, descriptor, "identifier")], folded))
 
     kept: dict[str, str] = {}
+    removed = 0
     for original, descriptor in table.items():
         came_from = origins.get(original)
         only_theirs = set(came_from) <= set(theirs) if came_from else (original in own or original in logged)
         if only_theirs and not still_said(original, descriptor):
-            report.table_entries_removed += 1
+            removed += 1
             continue
         kept[original] = descriptor
-    return kept, {o: [s for s in sids if s not in shredded] for o, sids in origins.items() if o in kept}
+    return kept, {o: [s for s in sids if s not in shredded] for o, sids in origins.items() if o in kept}, removed
 
 
 def _staying_text(vault: Vault, shredded: set[str]) -> str:

@@ -437,10 +437,11 @@ class StudyAdmin(ServiceBase):
     def withdrawal_preview(self, pid: str) -> WithdrawalPreviewView:
         """What withdrawing PID would do, changing nothing (reads every transcript that stays:
         call from a worker)."""
-        from ..core.withdrawal_preview import preview_withdrawal
+        from ..core.withdrawal import plan_withdrawal
 
-        p = preview_withdrawal(self.vault, pid)
+        p = plan_withdrawal(self.vault, pid)
         pid = p.participant
+        held_back, sent = tuple(e.name for e in p.held), tuple(e.name for e in p.sent)
         lines = []
         if p.shredded_sessions:
             lines.append(f"Their interviews {', '.join(p.shredded_sessions)} become unreadable for good.")
@@ -454,12 +455,12 @@ class StudyAdmin(ServiceBase):
             lines.append(
                 f"{p.table_entries_removed} name(s) only {pid}'s interviews added leave the study's replacement table."
             )
-        if p.held_back:
+        if held_back:
             again = f"; export {', '.join(p.requeued)} again" if p.requeued else ""
-            lines.append(f"Bundles not sent yet are deleted: {', '.join(p.held_back)}{again}.")
-        if p.sent:
+            lines.append(f"Bundles not sent yet are deleted: {', '.join(held_back)}{again}.")
+        if sent:
             lines.append(
-                f"The analysis team already has {', '.join(p.sent)}: a signed withdrawal notice goes with the next sync."
+                f"The analysis team already has {', '.join(sent)}: a signed withdrawal notice goes with the next sync."
             )
         lines.append(f"The pseudonym {pid} will not be reused. This cannot be undone.")
         return WithdrawalPreviewView(
@@ -467,8 +468,8 @@ class StudyAdmin(ServiceBase):
             pid,
             p.shredded_sessions,
             p.group_sessions,
-            p.held_back,
-            p.sent,
+            held_back,
+            sent,
             p.requeued,
             p.table_entries_removed,
             p.notice,
