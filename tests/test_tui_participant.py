@@ -270,3 +270,56 @@ async def test_a_chinese_consent_summary_is_a_pdf_in_chinese(vault_path, study_z
     from fieldscribe.tui.strings import set_language
 
     set_language("en")
+
+
+async def test_review_rows_wrap_and_show_what_will_leave_the_laptop(vault_path, study_en):
+    """A long segment is read whole in its row (it wraps instead of being cut), and once a
+    redaction is accepted the row shows its descriptor, not the words it hides."""
+    from fieldscribe.core.guides import import_guide
+    from fieldscribe.tui.screens.review import ReviewScreen
+
+    from .conftest import FAST_KDF
+    from .screen_text import screen_text
+    from .test_deidentify import transcript_session
+
+    long_line = (
+        "My name is Ann Lee and I have been coming to the group on Tuesdays for about two years now, "
+        "ever since the ward, and it is the one place where nobody rushes me to the end of a sentence."
+    )
+    v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
+    with v:
+        import_guide(v, study_en)
+        transcript_session(v, study_en.study, "Ann Lee", [long_line, "The group helps me."])
+    app = app_for(vault_path)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await unlock(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and not app.screen.finding)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "end of a sentence." in text  # the last words of the long segment are on screen
+        table = app.screen.query_one("#segments")
+        assert "Ann Lee" in str(table.get_row_at(0)[3])
+        await pilot.press("a")  # accept the first segment's suggestions
+        await wait_until(pilot, lambda: "[P1]" in str(table.get_row_at(0)[3]), what="the descriptor in the row")
+        assert "Ann Lee" not in str(table.get_row_at(0)[3])
+
+
+async def test_eligibility_ticks_show_their_state_without_colour(vault_path, study_en):
+    from fieldscribe.tui.screens.enrol import EligibilityScreen
+
+    from .screen_text import screen_text
+
+    make_vault(vault_path, study_en)
+    app = app_for(vault_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EligibilityScreen))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "▐X▌" not in text and "▐✔▌" not in text and "▐ ▌" in text  # unticked: blank, not a dim X
+        first = app.screen.query(".form TickBox").first()
+        first.value = True
+        await pilot.pause()
+        assert screen_text(app).count("▐✔▌") == 1
