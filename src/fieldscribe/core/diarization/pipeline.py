@@ -1,0 +1,102 @@
+"""From audio to speaker turns: speech regions, windows, fingerprints, voices, turns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cluster import kmeans, spectral
+from .embedding import RATE, embed
+
+WINDOW_S = 1.5  # long enough for a stable fingerprint, short enough for quick turns
+STEP_S = 0.75
+FRAME_S = 0.05  # turns are decided on this grid
+MIN_WINDOW_S = 0.4  # a region shorter than this has too little voice to say whose it is
+MIN_TURN_S = 0.3  # a shorter run between two of the same voice is taken as that voice
+
+
+@dataclass(frozen=True)
+class Turn:
+    start: float
+    end: float
+    voice: int  # 0, 1, … in order of first appearance
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+    """Where someone speaks (Silero VAD, as faster-whisper ships it), pauses of 0.3 s apart."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=60, min_speech_duration_ms=150)
+    return [(r["start"] / RATE, r["end"] / RATE) for r in get_speech_timestamps(audio, options, sampling_rate=RATE)]
+
+
+def windows_of(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """1.5 s windows every 0.75 s inside each region; a short region is one window of its own."""
+    out: list[tuple[float, float]] = []
+    for start, end in regions:
+        if end - start < MIN_WINDOW_S:
+            continue
+        if end - start <= WINDOW_S:
+            out.append((start, end))
+            continue
+        t = start
+        while t + WINDOW_S < end:
+            out.append((t, t + WINDOW_S))
+            t += STEP_S
+        out.append((end - WINDOW_S, end))
+    return out
+
+
+def diarize(audio: np.ndarray, *, voices: int | None = None, max_voices: int = 8, threads: int = 1) -> list[Turn]:
+    """Speaker turns of AUDIO (16 kHz mono float). VOICES: how many speak, when known (2 in a
+    one-to-one interview); otherwise it is estimated, up to MAX_VOICES."""
+    regions = speech_regions(audio)
+    windows = windows_of(regions)
+    if not windows:
+        return []
+    fingerprints = embed(audio, windows, threads=threads)
+    labels = kmeans(fingerprints, voices) if voices else spectral(fingerprints, max_voices)
+    return turns_from(regions, windows, labels)
+
+
+def turns_from(
+    regions: list[tuple[float, float]], windows: list[tuple[float, float]], labels: np.ndarray
+) -> list[Turn]:
+    """Each 50 ms of speech takes the voice of the window whose centre is nearest; runs of one
+    voice become turns, and a run too short to be a turn joins its neighbours' voice."""
+    centres = np.array([(s + e) / 2 for s, e in windows])
+    turns: list[Turn] = []
+    for start, end in regions:
+        frames = np.arange(start, end, FRAME_S)
+        if len(frames) == 0:
+            continue
+        nearest = np.abs(frames[:, None] + FRAME_S / 2 - centres[None, :]).argmin(1)
+        voice = labels[nearest]
+        runs: list[list[float]] = []  # [start, end, voice]
+        for t, v in zip(frames, voice, strict=True):
+            if runs and runs[-1][2] == v:
+                runs[-1][1] = min(t + FRAME_S, end)
+            else:
+                runs.append([t, min(t + FRAME_S, end), int(v)])
+        merged: list[list[float]] = []
+        for run in runs:
+            if merged and run[1] - run[0] < MIN_TURN_S:
+                merged[-1][1] = run[1]  # too short to be a turn of its own
+            elif merged and merged[-1][2] == run[2]:
+                merged[-1][1] = run[1]
+            else:
+                merged.append(run)
+        turns += [Turn(round(s, 3), round(e, 3), int(v)) for s, e, v in merged]
+    return _renumbered(turns)
+
+
+def _renumbered(turns: list[Turn]) -> list[Turn]:
+    order: dict[int, int] = {}
+    for t in turns:
+        order.setdefault(t.voice, len(order))
+    return [Turn(t.start, t.end, order[t.voice]) for t in turns]
