@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fieldscribe.core.diarization.attribution import Word, attribute, attribute_two_channels, channel_voices
 from fieldscribe.core.diarization.embedding import embed
 from fieldscribe.core.diarization.pipeline import Turn, diarize, turns_from
 
-from .conversation import INTERVIEW, VOICES, RefTurn, conversation, der, interview
+from .conversation import INTERVIEW, VOICES, RefTurn, conversation, der, interview, speak
 
 
 def hypothesis(turns: list[Turn]) -> list[tuple[float, float, str]]:
@@ -88,3 +89,66 @@ def test_a_blip_inside_a_turn_takes_the_turns_voice():
     voices = [t.voice for t in turns]
     assert voices[0] == 0 and voices[-1] == 1
     assert all(t.duration >= 0.3 for t in turns)
+
+
+def _words_of(reference: list[RefTurn]) -> list[Word]:
+    """Each reference turn's words spread evenly over it: word timings for the channel tests."""
+    out = []
+    for r in reference:
+        said = r.text.split()
+        step = (r.end - r.start) / len(said)
+        out += [Word(r.start + i * step, r.start + (i + 1) * step, " " + w) for i, w in enumerate(said)]
+    return out
+
+
+def test_whisper_words_split_into_turns_of_the_right_voice(one_to_one):
+    """Real Whisper words on the interview, split by the diarized turns: each reference line's
+    words land in turns of one voice, the voices alternate, and no turn straddles two lines of
+    different speakers."""
+    from fieldscribe.core.transcription.engine import EngineSettings, transcribe_array
+    from fieldscribe.core.transcription.models import resolve_model
+
+    audio, ref = one_to_one
+    audio, ref = audio[: 16000 * 60], [r for r in ref if r.end < 60]  # the first minute
+    segments = list(
+        transcribe_array(
+            audio, resolve_model("tiny.en").path, EngineSettings(model="tiny.en", language="en", cpu_threads=2)
+        )
+    )
+    words = [Word(s, e, w) for seg in segments for (w, s, e, _p) in seg.words]
+    assert len(words) > 50
+    spoken = attribute(words, diarize(audio, voices=2))
+    assert len(spoken) >= len(ref) - 2  # about one spoken turn per line said
+    speaker_of_voice: dict[int, str] = {}
+    right = 0
+    for turn in spoken:
+        middle = (turn.start + turn.end) / 2
+        said_by = min(
+            ref, key=lambda r: 0 if r.start <= middle <= r.end else min(abs(r.start - middle), abs(r.end - middle))
+        )
+        speaker_of_voice.setdefault(turn.voice, said_by.speaker)
+        right += speaker_of_voice[turn.voice] == said_by.speaker
+    assert right / len(spoken) > 0.9
+    assert len(set(speaker_of_voice.values())) == 2
+
+
+def test_two_lapel_microphones_decide_by_channel_and_diarization_fills_in():
+    audio_a, ref = conversation(INTERVIEW[:8], ["A", "B"] * 4, {"A": VOICES[0], "B": VOICES[1]}, seed=4)
+    # rebuild each voice on its own channel: the wearer loud, the other 20 dB down (crosstalk)
+    a = np.zeros_like(audio_a)
+    b = np.zeros_like(audio_a)
+    for r in ref:
+        said = speak(r.text, VOICES[0] if r.speaker == "A" else VOICES[1])
+        s = int(r.start * 16000)
+        (a if r.speaker == "A" else b)[s : s + len(said)] += said[: len(a) - s]
+    stereo = np.stack([a + 0.1 * b, b + 0.1 * a], axis=1).astype(np.float32)
+    words = _words_of(ref)
+    channels = channel_voices(stereo, words)
+    truth = [0 if r.speaker == "A" else 1 for r in ref for _ in r.text.split()]
+    decided = [(c, t) for c, t in zip(channels, truth, strict=True) if c is not None]
+    assert len(decided) / len(words) > 0.8  # most words are decided by the channels alone
+    assert all(c == t for c, t in decided)
+    turns = attribute_two_channels(stereo, words, diarize(stereo.mean(axis=1), voices=2))
+    assert [t.voice for t in turns] == [0, 1] * 4  # one turn per line, the channels' voices
+    with pytest.raises(ValueError, match="two channels"):
+        channel_voices(stereo[:, :1], words)
