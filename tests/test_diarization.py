@@ -152,3 +152,50 @@ def test_two_lapel_microphones_decide_by_channel_and_diarization_fills_in():
     assert [t.voice for t in turns] == [0, 1] * 4  # one turn per line, the channels' voices
     with pytest.raises(ValueError, match="two channels"):
         channel_voices(stereo[:, :1], words)
+
+
+def test_an_interviewers_profile_names_their_voice_and_stays_sealed(vault, vault_path, one_to_one):
+    from fieldscribe.core.diarization.pipeline import diarize_voices
+    from fieldscribe.core.diarization.profiles import (
+        delete_profile,
+        enrol_profile,
+        interviewer_voice,
+        list_profiles,
+        load_profile,
+    )
+    from fieldscribe.core.errors import InvalidInput
+
+    # the guided recording: the interviewer alone, other sentences than in the interview
+    prompt = [
+        "My name is Alex and I will be asking the questions today.",
+        "I work with the research team at the university, and I have done these interviews for two years.",
+        "Everything you say stays confidential, and you can stop at any time without giving a reason.",
+        "Before we start, I will read out a few sentences so the recorder learns my voice.",
+    ]
+    alone, _ = conversation(prompt, ["Alex"] * len(prompt), {"Alex": VOICES[0]}, seed=5)
+    with pytest.raises(InvalidInput, match="needs at least"):
+        enrol_profile(vault, "Alex Morgan", alone[: 16000 * 5])
+    saved = enrol_profile(vault, "Alex Morgan", alone)
+    assert saved.speech_s >= 15 and [p.name for p in list_profiles(vault)] == ["Alex Morgan"]
+
+    audio, ref = one_to_one
+    found = diarize_voices(audio, voices=2)
+    voice = interviewer_voice(found.centroids, load_profile(vault, "Alex Morgan"))
+    assert voice is not None
+    theirs = [t for t in found.turns if t.voice == voice]
+    said_by_interviewer = sum(
+        1 for t in theirs for r in ref if r.speaker == "Interviewer" and min(r.end, t.end) - max(r.start, t.start) > 0.5
+    )
+    said_by_p1 = sum(
+        1 for t in theirs for r in ref if r.speaker == "P1" and min(r.end, t.end) - max(r.start, t.start) > 0.5
+    )
+    assert said_by_interviewer > 5 * max(1, said_by_p1)
+
+    # sealed: neither the name nor the numbers are on disk in the clear
+    vault.db.conn.commit()
+    disk = b"".join(p.read_bytes() for p in vault_path.rglob("*") if p.is_file())
+    assert b"Alex" not in disk and b"Morgan" not in disk
+    assert delete_profile(vault, "Alex Morgan") and list_profiles(vault) == []
+    assert not delete_profile(vault, "Alex Morgan")
+    with pytest.raises(InvalidInput, match="no voice profile"):
+        load_profile(vault, "Alex Morgan")

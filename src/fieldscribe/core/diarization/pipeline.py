@@ -52,16 +52,37 @@ def windows_of(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+@dataclass(frozen=True)
+class Diarization:
+    turns: list[Turn]
+    centroids: dict[int, np.ndarray]  # each voice's mean fingerprint (to match a voice profile)
+
+
 def diarize(audio: np.ndarray, *, voices: int | None = None, max_voices: int = 8, threads: int = 1) -> list[Turn]:
     """Speaker turns of AUDIO (16 kHz mono float). VOICES: how many speak, when known (2 in a
     one-to-one interview); otherwise it is estimated, up to MAX_VOICES."""
+    return diarize_voices(audio, voices=voices, max_voices=max_voices, threads=threads).turns
+
+
+def diarize_voices(
+    audio: np.ndarray, *, voices: int | None = None, max_voices: int = 8, threads: int = 1
+) -> Diarization:
+    """:func:`diarize`, with each voice's mean fingerprint."""
     regions = speech_regions(audio)
     windows = windows_of(regions)
     if not windows:
-        return []
+        return Diarization([], {})
     fingerprints = embed(audio, windows, threads=threads)
     labels = kmeans(fingerprints, voices) if voices else spectral(fingerprints, max_voices)
-    return turns_from(regions, windows, labels)
+    turns = turns_from(regions, windows, labels)
+    # turns number voices by first appearance: map each window group to its turn's number
+    centres = np.array([(s + e) / 2 for s, e in windows])
+    number: dict[int, int] = {}
+    for t in turns:
+        nearest = int(np.abs(centres - (t.start + t.end) / 2).argmin())
+        number.setdefault(int(labels[nearest]), t.voice)
+    centroids = {number[g]: fingerprints[labels == g].mean(axis=0) for g in number}
+    return Diarization(turns, centroids)
 
 
 def turns_from(

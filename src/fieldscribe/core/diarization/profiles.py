@@ -1,0 +1,121 @@
+"""Interviewer voice profiles: the interviewer is known, so nobody has to press a key.
+
+Each interviewer records about 30 s of speech once; the mean of its voice fingerprints is kept
+as their profile. In a one-to-one interview the voice closest to the profile is "Interviewer"
+and the other the participant. A voice print is personal data: all profiles are one study
+record sealed with the study key (names included, so the vault shows no interviewer's name),
+covered by the study's history like the other study records, audited without the name (the
+audit log is not encrypted), listed, deletable, and never exported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import ledger
+from ..audit import now_iso
+from ..errors import InvalidInput, RecordTampered
+from ..vault import Vault
+from .embedding import DIM, embed
+from .pipeline import speech_regions, windows_of
+
+RECORD = "voice_profiles"
+MIN_SPEECH_S = 15.0  # enough windows for a stable mean; the guided recording asks for ~30 s
+MATCH = 0.5  # below this cosine no voice is taken for the interviewer
+
+
+@dataclass(frozen=True)
+class VoiceProfile:
+    name: str
+    speech_s: float  # seconds of speech it was made from
+    created_at: str
+
+
+def _all(vault: Vault) -> dict[str, dict[str, object]]:
+    ledger.check_study(vault)
+    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (RECORD,)).fetchone()
+    if row is None:
+        return {}
+    value = vault.open_json(vault.study_key, row[0], "study", RECORD)
+    if not isinstance(value, dict):
+        raise RecordTampered(f"study/{RECORD}")
+    return value
+
+
+def _store(vault: Vault, profiles: dict[str, dict[str, object]], event: str) -> None:
+    with vault.db.atomic():
+        if profiles:
+            vault.db.table("study_records").upsert(
+                {
+                    "name": RECORD,
+                    "sealed": vault.seal_json(vault.study_key, profiles, "study", RECORD),
+                    "updated_at": now_iso(),
+                },
+                pk="name",
+            )
+        else:
+            vault.db.execute("DELETE FROM study_records WHERE name = ?", (RECORD,))
+        # the audit log is not encrypted: it counts profiles, never names them
+        ledger.update_study(vault, event, "", profiles=len(profiles))
+
+
+def enrol_profile(vault: Vault, name: str, audio: np.ndarray) -> VoiceProfile:
+    """Make NAME's profile from AUDIO (16 kHz mono, the interviewer alone), replacing an older
+    one. Refused in one sentence when it holds too little speech."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("Give the interviewer's name for the voice profile.")
+    regions = speech_regions(audio)
+    speech = sum(e - s for s, e in regions)
+    if speech < MIN_SPEECH_S:
+        raise InvalidInput(
+            f"The recording holds {speech:.0f} s of speech; a voice profile needs at least {MIN_SPEECH_S:.0f} s — "
+            "read the prompt aloud again, a little longer."
+        )
+    fingerprints = embed(audio, windows_of(regions))
+    centre = fingerprints.mean(axis=0)
+    centre = centre / max(float(np.linalg.norm(centre)), 1e-9)
+    profiles = _all(vault)
+    created = now_iso()
+    profiles[name] = {"embedding": [float(v) for v in centre], "speech_s": round(speech, 1), "created_at": created}
+    _store(vault, profiles, "voice_profile.saved")
+    return VoiceProfile(name, round(speech, 1), created)
+
+
+def list_profiles(vault: Vault) -> list[VoiceProfile]:
+    return [
+        VoiceProfile(name, float(p.get("speech_s", 0.0)), str(p.get("created_at", "")))  # type: ignore[arg-type]
+        for name, p in sorted(_all(vault).items())
+    ]
+
+
+def load_profile(vault: Vault, name: str) -> np.ndarray:
+    profile = _all(vault).get(" ".join(name.split()))
+    if profile is None:
+        raise InvalidInput(f"There is no voice profile for {name!r}; record one first.")
+    vector = np.asarray(profile.get("embedding"), dtype=np.float32)
+    if vector.shape != (DIM,):
+        raise RecordTampered(f"study/{RECORD}")
+    return vector
+
+
+def delete_profile(vault: Vault, name: str) -> bool:
+    """Forget NAME's profile for good; audited. Returns whether there was one."""
+    profiles = _all(vault)
+    name = " ".join(name.split())
+    if name not in profiles:
+        return False
+    del profiles[name]
+    _store(vault, profiles, "voice_profile.deleted")
+    return True
+
+
+def interviewer_voice(centroids: dict[int, np.ndarray], profile: np.ndarray) -> int | None:
+    """The voice whose centre is closest to PROFILE, if it is close enough to be them."""
+    if not centroids:
+        return None
+    scores = {v: float(c @ profile) / max(float(np.linalg.norm(c)), 1e-9) for v, c in centroids.items()}
+    best = max(scores, key=lambda v: scores[v])
+    return best if scores[best] >= MATCH else None
