@@ -199,3 +199,23 @@ def test_an_interviewers_profile_names_their_voice_and_stays_sealed(vault, vault
     assert not delete_profile(vault, "Alex Morgan")
     with pytest.raises(InvalidInput, match="no voice profile"):
         load_profile(vault, "Alex Morgan")
+
+
+def test_focus_group_voices_are_named_from_two_k_marks_and_the_third_stays_unnamed():
+    from fieldscribe.core.diarization.attribution import names_from_marks
+
+    lines = INTERVIEW[:9]
+    speakers = ["Interviewer", "P1", "P2"] * 3
+    audio, ref = conversation(lines, speakers, {"Interviewer": VOICES[0], "P1": VOICES[1], "P2": VOICES[2]}, seed=1)
+    turns = diarize(audio)
+    # the interviewer pressed K as P1 began, and again as P2 began (a second after each start)
+    p1 = next(r for r in ref if r.speaker == "P1")
+    p2 = next(r for r in ref if r.speaker == "P2")
+    names = names_from_marks(turns, [(p1.start + 1.0, "P1"), (p2.start + 1.0, "P2")])
+    assert sorted(names.values()) == ["P1", "P2"]
+    unnamed = {t.voice for t in turns} - set(names)
+    assert len(unnamed) == 1  # the interviewer, until someone names that voice
+    for voice, name in names.items():  # every turn of a named voice is mostly that person's
+        for t in (t for t in turns if t.voice == voice and t.duration > 1):
+            most = max(ref, key=lambda r: min(r.end, t.end) - max(r.start, t.start))
+            assert most.speaker == name, (t, most)

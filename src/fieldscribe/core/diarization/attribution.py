@@ -117,3 +117,32 @@ def attribute_two_channels(stereo: np.ndarray, words: list[Word], turns: list[Tu
 def _joined(left: str, right: str) -> str:
     """Whisper's words carry their own leading space in English and none in Chinese."""
     return left + right
+
+
+def names_from_marks(turns: list[Turn], marks: list[tuple[float, str]], *, window_s: float = 2.0) -> dict[int, str]:
+    """Name voices from the interviewer's "who is speaking" marks (K during a focus group):
+    each mark at time T names the voice that speaks most from just before T to WINDOW_S after
+    (K is pressed while the person speaks; a longer window reaches the next speaker). A voice
+    named by several marks takes the name most of them gave; a name goes to one voice only
+    (the one it fits best); voices nobody marked stay unnamed ("Speaker A" until the
+    reviewer names them)."""
+    votes: dict[int, dict[str, float]] = {}
+    for at, name in marks:
+        spoken: dict[int, float] = {}
+        for t in turns:
+            shared = min(t.end, at + window_s) - max(t.start, at - 0.5)
+            if shared > 0:
+                spoken[t.voice] = spoken.get(t.voice, 0.0) + shared
+        if spoken:
+            voice = max(spoken, key=lambda v: spoken[v])
+            votes.setdefault(voice, {})[name] = votes.get(voice, {}).get(name, 0.0) + spoken[voice]
+    named: dict[int, str] = {}
+    taken: set[str] = set()
+    ranked = sorted(
+        ((score, voice, name) for voice, by_name in votes.items() for name, score in by_name.items()), reverse=True
+    )
+    for _score, voice, name in ranked:
+        if voice not in named and name not in taken:
+            named[voice] = name
+            taken.add(name)
+    return named
