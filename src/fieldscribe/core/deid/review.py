@@ -23,6 +23,7 @@ from ..participants import (
     require_existing,
 )
 from ..paths import actor
+from ..study_records import get_study_record, put_study_record
 from ..transcripts import StoredSegment, TranscriptInfo, current_transcript, load_segments
 from ..vault import Vault
 from .descriptors import ROLES, base_of, has_cjk, numbered
@@ -104,10 +105,7 @@ def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> l
 def study_identifiers(vault: Vault) -> list[Identifier]:
     """The study-wide list: what was added with `study identifiers`, and what every
     imported version of the study file names (sites, their short forms, staff, places)."""
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'identifiers'").fetchone()
-    added = [Identifier(**i) for i in vault.open_json(vault.study_key, row[0], "study", "identifiers")] if row else []
-    return added + study_file_identifiers(vault)
+    return added_study_identifiers(vault) + study_file_identifiers(vault)
 
 
 def study_file_identifiers(vault: Vault) -> list[Identifier]:
@@ -121,9 +119,7 @@ def study_file_identifiers(vault: Vault) -> list[Identifier]:
 
 
 def added_study_identifiers(vault: Vault) -> list[Identifier]:
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'identifiers'").fetchone()
-    return [Identifier(**i) for i in vault.open_json(vault.study_key, row[0], "study", "identifiers")] if row else []
+    return [Identifier(**i) for i in get_study_record(vault, "identifiers") or []]
 
 
 def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
@@ -131,14 +127,7 @@ def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
     new = [i if i.descriptor else Identifier(i.text, infer_descriptor(i.text, [], ""), i.kind) for i in new]
     items = [asdict(i) for i in added_study_identifiers(vault) + new]
     with vault.db.atomic():
-        vault.db.table("study_records").upsert(
-            {
-                "name": "identifiers",
-                "sealed": vault.seal_json(vault.study_key, items, "study", "identifiers"),
-                "updated_at": now_iso(),
-            },
-            pk="name",
-        )
+        put_study_record(vault, "identifiers", items)
         ledger.update_study(vault, "deid.study_identifiers_added", "", count=len(new))
     return new
 
@@ -146,9 +135,7 @@ def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
 def _table_doc(vault: Vault) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The table and, per original, the sessions whose review put it there (tables written
     before origins were kept have none: withdrawal then falls back on the decision logs)."""
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'replacements'").fetchone()
-    doc = vault.open_json(vault.study_key, row[0], "study", "replacements") if row else {}
+    doc = get_study_record(vault, "replacements") or {}
     if isinstance(doc, dict) and doc.get("format") == TABLE_FORMAT:
         return dict(doc["entries"]), {k: list(v) for k, v in doc["origins"].items()}
     return dict(doc), {}
@@ -165,20 +152,11 @@ def table_origins(vault: Vault) -> dict[str, list[str]]:
 
 def rejected_strings(vault: Vault) -> set[str]:
     """What a reviewer said is not an identifier, for the whole study (normalised)."""
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'not_identifiers'").fetchone()
-    return set(vault.open_json(vault.study_key, row[0], "study", "not_identifiers")) if row else set()
+    return set(get_study_record(vault, "not_identifiers") or [])
 
 
 def _save_rejected(vault: Vault, rejected: set[str]) -> None:
-    vault.db.table("study_records").upsert(
-        {
-            "name": "not_identifiers",
-            "sealed": vault.seal_json(vault.study_key, sorted(rejected), "study", "not_identifiers"),
-            "updated_at": now_iso(),
-        },
-        pk="name",
-    )
+    put_study_record(vault, "not_identifiers", sorted(rejected))
 
 
 def normalise(text: str) -> str:
@@ -200,14 +178,7 @@ def save_table(
         if session_id and original in table and session_id not in kept.setdefault(original, []):
             kept[original].append(session_id)
     doc = {"format": TABLE_FORMAT, "entries": table, "origins": kept}
-    vault.db.table("study_records").upsert(
-        {
-            "name": "replacements",
-            "sealed": vault.seal_json(vault.study_key, doc, "study", "replacements"),
-            "updated_at": now_iso(),
-        },
-        pk="name",
-    )
+    put_study_record(vault, "replacements", doc)
 
 
 # -- suggestions and review ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 from .. import ledger
 from ..audit import now_iso
 from ..errors import InvalidInput, RecordTampered
+from ..study_records import drop_study_record, get_study_record, put_study_record
 from ..vault import Vault
 from .embedding import DIM, embed
 from .pipeline import speech_regions, windows_of
@@ -34,11 +35,9 @@ class VoiceProfile:
 
 
 def _all(vault: Vault) -> dict[str, dict[str, object]]:
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (RECORD,)).fetchone()
-    if row is None:
+    value = get_study_record(vault, RECORD)
+    if value is None:
         return {}
-    value = vault.open_json(vault.study_key, row[0], "study", RECORD)
     if not isinstance(value, dict):
         raise RecordTampered(f"study/{RECORD}")
     return value
@@ -47,16 +46,9 @@ def _all(vault: Vault) -> dict[str, dict[str, object]]:
 def _store(vault: Vault, profiles: dict[str, dict[str, object]], event: str) -> None:
     with vault.db.atomic():
         if profiles:
-            vault.db.table("study_records").upsert(
-                {
-                    "name": RECORD,
-                    "sealed": vault.seal_json(vault.study_key, profiles, "study", RECORD),
-                    "updated_at": now_iso(),
-                },
-                pk="name",
-            )
+            put_study_record(vault, RECORD, profiles)
         else:
-            vault.db.execute("DELETE FROM study_records WHERE name = ?", (RECORD,))
+            drop_study_record(vault, RECORD)
         # the audit log is not encrypted: it counts profiles, never names them
         ledger.update_study(vault, event, "", profiles=len(profiles))
 

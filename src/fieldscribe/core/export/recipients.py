@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Literal
 
 from .. import ledger
-from ..audit import now_iso
 from ..errors import InvalidInput
 from ..guides import list_guides, load_guide
 from ..study import Study
+from ..study_records import drop_study_record, get_study_record, put_study_record
 from ..vault import Vault
 from .keys import names_a_file, parse_recipients, read_recipient_file
 
@@ -47,11 +47,9 @@ class Recipients:
 def stored_recipients(vault: Vault) -> list[str]:
     """The study's recipients kept in the vault (empty when none is set). Refused, in one
     sentence, if the record or the study's history was altered on disk."""
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (RECORD,)).fetchone()
-    if row is None:
+    value = get_study_record(vault, RECORD)
+    if value is None:
         return []
-    value = vault.open_json(vault.study_key, row[0], "study", RECORD)
     keys = value.get("recipients") if isinstance(value, dict) else None
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         from ..errors import RecordTampered
@@ -81,14 +79,7 @@ def set_study_recipients(vault: Vault, text: str) -> list[str]:
     keys = recipients_from_input(text)
     ledger.check_study(vault)  # never seal a tampered study state into a new ledger
     with vault.db.atomic():
-        vault.db.table("study_records").upsert(
-            {
-                "name": RECORD,
-                "sealed": vault.seal_json(vault.study_key, {"recipients": keys}, "study", RECORD),
-                "updated_at": now_iso(),
-            },
-            pk="name",
-        )
+        put_study_record(vault, RECORD, {"recipients": keys})
         ledger.update_study(vault, "export.recipients_set", "", recipients=keys)
     return keys
 
@@ -100,7 +91,7 @@ def clear_study_recipients(vault: Vault) -> bool:
     if not previous:
         return False
     with vault.db.atomic():
-        vault.db.execute("DELETE FROM study_records WHERE name = ?", (RECORD,))
+        drop_study_record(vault, RECORD)
         ledger.update_study(vault, "export.recipients_cleared", "", recipients=previous)
     return True
 

@@ -21,8 +21,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .. import ledger
 from ..audit import now_iso
+from ..study_records import get_study_record, put_study_record
 from ..vault import Vault
 
 FORMAT = "fieldscribe-withdrawal/1"
@@ -106,16 +106,12 @@ def pending(vault: Vault) -> list[dict[str, Any]]:
     """Notices written on this laptop: {name, data, uploaded_at}. Sealed with the study key and
     part of the study's sealed history, so nobody can drop one from the queue unnoticed. The
     callers that change the queue seal the study history in the same transaction."""
-    ledger.check_study(vault)  # a notice dropped from the queue, or an older queue put back, is tampering
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = ?", (RECORD,)).fetchone()
-    return list(vault.open_json(vault.study_key, row[0], "study", RECORD)) if row else []
+    # a notice dropped from the queue, or an older queue put back, is tampering (the history)
+    return list(get_study_record(vault, RECORD) or [])
 
 
 def _save(vault: Vault, items: list[dict[str, Any]]) -> None:
-    vault.db.table("study_records").upsert(
-        {"name": RECORD, "sealed": vault.seal_json(vault.study_key, items, "study", RECORD), "updated_at": now_iso()},
-        pk="name",
-    )
+    put_study_record(vault, RECORD, items)
 
 
 def queue(vault: Vault, name: str, data: bytes) -> None:

@@ -12,9 +12,9 @@ import os
 from typing import Any
 
 from .. import ledger
-from ..audit import now_iso
 from ..errors import StoreNotSet
 from ..guides import current_guide
+from ..study_records import get_study_record, put_study_record
 from ..vault import Vault
 from .store import Credentials, parse_address
 
@@ -33,21 +33,12 @@ def save_remote(
     record = {"url": url.strip(), "identity_file": identity_file, "known_hosts": known_hosts, "password": password}
     ledger.check_study(vault)
     with vault.db.atomic():
-        vault.db.table("study_records").upsert(
-            {
-                "name": "sync",
-                "sealed": vault.seal_json(vault.study_key, record, "study", "sync"),
-                "updated_at": now_iso(),
-            },
-            pk="name",
-        )
+        put_study_record(vault, "sync", record)
         ledger.update_study(vault, "sync.remote_set", "", store=address.display)
 
 
 def saved_remote(vault: Vault) -> dict[str, Any]:
-    ledger.check_study(vault)
-    row = vault.db.execute("SELECT sealed FROM study_records WHERE name = 'sync'").fetchone()
-    saved: dict[str, Any] = vault.open_json(vault.study_key, row[0], "study", "sync") if row else {}
+    saved: dict[str, Any] = get_study_record(vault, "sync") or {}
     return saved
 
 
