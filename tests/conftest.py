@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,23 @@ def new_vault(vault_path: Path, study_en: StudyFile) -> Iterator[tuple[Vault, st
     import_guide(v, study_en)
     yield v, recovery
     v.close()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real OpenSSH server on loopback (tests/sync_servers.py), one per test module."""
+    from .sync_servers import start_sshd
+
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def webdav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real WebDAV server on loopback (tests/sync_servers.py), one per test module."""
+    from .sync_servers import start_webdav
+
+    server = start_webdav(tmp_path_factory.mktemp("webdav"))
+    yield server
+    server.stop()

@@ -6,8 +6,6 @@ test against loopback servers, purge after verified receipts, and withdrawal pre
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -36,13 +34,10 @@ from fieldscribe.services.admin import (
 )
 
 from .conftest import PASSPHRASE
-from .sync_servers import start_sshd, start_webdav
 from .test_cli import assert_ok, invoke
 from .test_sync import field_vault
 from .test_withdrawal_reach import laptop
 from .vault_access import pull_from_store, reopen, sql, sync_with
-
-HAS_SSHD = bool(shutil.which("sshd")) or os.path.exists("/usr/sbin/sshd")
 
 
 @pytest.fixture
@@ -230,22 +225,6 @@ def test_a_folder_store_is_tested_and_its_folder_made_without_uploading(tmp_path
             svc.save_store(f"file://{store}", known_hosts=str(tmp_path / "nope"))
     finally:
         svc.close()
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    if not HAS_SSHD:
-        pytest.skip("openssh-server is not installed (scripts/test installs it)")
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def webdav(tmp_path_factory):
-    server = start_webdav(tmp_path_factory.mktemp("webdav"))
-    yield server
-    server.stop()
 
 
 def test_an_sftp_store_is_reachable_and_a_wrong_host_key_is_named(sshd, tmp_path, study_en, team):

@@ -41,7 +41,6 @@ from fieldscribe.core.transcripts import (
 from fieldscribe.core.vault import Vault
 
 from .conftest import FAST_KDF, PASSPHRASE
-from .sync_servers import start_sshd, start_webdav
 from .test_cli import invoke
 from .test_plaintext_scan import scan
 from .vault_access import pull_from_store, sync_with
@@ -57,20 +56,6 @@ LINES = [
     "My sister Mary phones me on Sundays.",
 ]
 SECRETS = {"name": "Ann Lee", "sister": "Mary", "words": "medication changed", "site": "Harbour View"}
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def webdav(tmp_path_factory):
-    server = start_webdav(tmp_path_factory.mktemp("webdav"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture
