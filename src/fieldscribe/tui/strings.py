@@ -96,9 +96,9 @@ def error_text(exc: BaseException) -> str:
     """A typed error in the app's words: ``error.<ErrorClass>`` from the catalogue with the
     error's params (the app's own way of fixing it, in the UI language), else its sentence."""
     key = f"error.{type(exc).__name__}"
-    if has(key):
-        try:
-            return tr(key, **getattr(exc, "params", {}))
-        except (KeyError, IndexError):
-            pass  # a params mismatch must not hide the error: its own sentence follows
-    return str(exc)
+    if not has(key):
+        return str(exc)
+    try:
+        return tr(key, **getattr(exc, "params", {}))
+    except (KeyError, IndexError):  # the catalogue wants a param the error lacks: its own sentence
+        return str(exc)

@@ -46,7 +46,7 @@ def kmeans(x: np.ndarray, k: int, *, seed: int = 0, tries: int = 8, rounds: int 
         cost = float(((x - c[labels]) ** 2).sum())
         if cost < best_cost:
             best, best_cost = labels, cost
-    return _in_order(best)
+    return in_order(best)
 
 
 def spectral(x: np.ndarray, max_speakers: int = 8, *, prune: float = 0.15) -> np.ndarray:
@@ -93,7 +93,7 @@ def separation(x: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(within) - np.mean(across)) if within else 0.0
 
 
-def _in_order(labels: np.ndarray) -> np.ndarray:
+def in_order(labels: np.ndarray) -> np.ndarray:
     """Renumber labels by first appearance: voice 0 is the first heard."""
     order: dict[int, int] = {}
     for label in labels:

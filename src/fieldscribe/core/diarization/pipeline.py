@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster import kmeans, spectral
+from .cluster import in_order, kmeans, spectral
 from .embedding import RATE, embed
 
 WINDOW_S = 1.5  # long enough for a stable fingerprint, short enough for quick turns
@@ -113,11 +113,5 @@ def turns_from(
             else:
                 merged.append(run)
         turns += [Turn(round(s, 3), round(e, 3), int(v)) for s, e, v in merged]
-    return _renumbered(turns)
-
-
-def _renumbered(turns: list[Turn]) -> list[Turn]:
-    order: dict[int, int] = {}
-    for t in turns:
-        order.setdefault(t.voice, len(order))
-    return [Turn(t.start, t.end, order[t.voice]) for t in turns]
+    voices = in_order(np.array([t.voice for t in turns], dtype=int))  # voice 0 speaks first
+    return [Turn(t.start, t.end, int(v)) for t, v in zip(turns, voices, strict=True)]
