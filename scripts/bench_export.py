@@ -36,7 +36,8 @@ def main() -> None:
 
     from fieldscribe.core import consent, participants, sessions
     from fieldscribe.core.crypto import KdfParams
-    from fieldscribe.core.deid.review import add_study_identifiers, decide, mark_reviewed
+    from fieldscribe.core.deid.lists import add_study_identifiers
+    from fieldscribe.core.deid.review import decide, mark_reviewed
     from fieldscribe.core.export.content import gather
     from fieldscribe.core.export.exporter import build_files, export_sessions
     from fieldscribe.core.export.keys import keygen

@@ -27,14 +27,8 @@ from fieldscribe.cli import cli
 from fieldscribe.core import consent, participants, sessions
 from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.batch_transcription import transcribe_session
-from fieldscribe.core.deid.review import (
-    decide,
-    mark_reviewed,
-    participant_identifiers,
-    replacement_table,
-    study_identifiers,
-    suggestions,
-)
+from fieldscribe.core.deid.lists import participant_identifiers, replacement_table, study_identifiers
+from fieldscribe.core.deid.review import decide, mark_reviewed, suggestions
 from fieldscribe.core.export.bundle import extract, open_bundle
 from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.transcripts import current_transcript, load_segments

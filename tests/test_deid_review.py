@@ -10,17 +10,19 @@ from collections.abc import Iterator
 import pytest
 
 from fieldscribe.core.deid.descriptors import base_of
+from fieldscribe.core.deid.lists import (
+    add_participant_identifiers,
+    added_study_identifiers,
+    replacement_table,
+    study_identifiers,
+)
 from fieldscribe.core.deid.review import (
     ACCEPTED,
     REJECTED,
     SUGGESTED,
-    add_participant_identifiers,
-    added_study_identifiers,
     decide,
     deidentified_segments,
     mark_reviewed,
-    replacement_table,
-    study_identifiers,
     suggestions,
 )
 from fieldscribe.core.guides import import_guide

@@ -7,16 +7,8 @@ import pytest
 
 from fieldscribe.core import consent, participants, sessions
 from fieldscribe.core.deid.detect import Identifier, apply, detect, fold
-from fieldscribe.core.deid.review import (
-    add_participant_identifiers,
-    add_study_identifiers,
-    decide,
-    deidentified_segments,
-    is_reviewed,
-    mark_reviewed,
-    replacement_table,
-    suggestions,
-)
+from fieldscribe.core.deid.lists import add_participant_identifiers, add_study_identifiers, replacement_table
+from fieldscribe.core.deid.review import decide, deidentified_segments, is_reviewed, mark_reviewed, suggestions
 from fieldscribe.core.errors import InvalidTransition
 from fieldscribe.core.transcription.engine import EngineSettings
 from fieldscribe.core.transcription.guard import Segment

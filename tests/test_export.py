@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from fieldscribe.core.deid.review import add_participant_identifiers, add_study_identifiers, decide, mark_reviewed
+from fieldscribe.core.deid.lists import add_participant_identifiers, add_study_identifiers
+from fieldscribe.core.deid.review import decide, mark_reviewed
 from fieldscribe.core.errors import InvalidInput, InvalidTransition
 from fieldscribe.core.export.bundle import BundleRefused, extract, open_bundle
 from fieldscribe.core.export.exporter import export_sessions

@@ -12,7 +12,8 @@ import os
 import pytest
 
 from fieldscribe.core import ledger
-from fieldscribe.core.deid.review import deidentified_segments, replacement_table
+from fieldscribe.core.deid.lists import replacement_table
+from fieldscribe.core.deid.review import deidentified_segments
 from fieldscribe.core.errors import HistoryTampered, RecordTampered, StoreRefused
 from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.export.keys import public_hex

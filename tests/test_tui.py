@@ -366,7 +366,8 @@ async def test_review_edit_speaker_redaction_and_reviewed(vault_path, study_en):
         await wait_until(pilot, lambda: said.of(m.TranscriptReviewed), what="reviewed")
     v = opened(vault_path)
     with v:
-        from fieldscribe.core.deid.review import deidentified_segments, replacement_table
+        from fieldscribe.core.deid.lists import replacement_table
+        from fieldscribe.core.deid.review import deidentified_segments
 
         segs = load_segments(v, current_transcript(v, sid))
         assert segs[1].text == "The peer group helps me a lot."
@@ -411,7 +412,7 @@ async def test_review_decisions_show_at_once_and_are_saved_in_the_order_made(vau
         assert not screen.reviewed
     v = opened(vault_path)
     with v:
-        from fieldscribe.core.deid.review import rejected_strings, replacement_table
+        from fieldscribe.core.deid.lists import rejected_strings, replacement_table
 
         table = replacement_table(v)
         assert "Ann Lee" in table and any("07700" in k for k in table)
@@ -597,7 +598,7 @@ async def test_x_redacts_several_terms_at_once(vault_path, study_en):
         await wait_until(pilot, lambda: len(said.of(m.RedactionsChanged)) == 2, what="both terms")
     v = opened(vault_path)
     with v:
-        from fieldscribe.core.deid.review import replacement_table
+        from fieldscribe.core.deid.lists import replacement_table
 
         table = replacement_table(v)
         assert "Eric" in table and table["Merrick"] == "[friend]"

@@ -13,14 +13,8 @@ import soundfile as sf
 
 from fieldscribe.core import consent, ledger, participants, sessions, timeline
 from fieldscribe.core.audio.importer import import_file
-from fieldscribe.core.deid.review import (
-    add_participant_identifiers,
-    decide,
-    deidentified_segments,
-    mark_reviewed,
-    replacement_table,
-    save_table,
-)
+from fieldscribe.core.deid.lists import add_participant_identifiers, replacement_table, save_table
+from fieldscribe.core.deid.review import decide, deidentified_segments, mark_reviewed
 from fieldscribe.core.export.exporter import export_sessions
 from fieldscribe.core.export.keys import keygen
 from fieldscribe.core.export.outbox import list_exports

@@ -127,8 +127,8 @@ def transcript_review(ctx: click.Context, session: str, done: bool) -> None:
 @click.pass_context
 def participant_identifiers(ctx: click.Context, pseudonym: str, entries: tuple[str, ...]) -> None:
     """Identifiers of one participant to find in their transcripts (sealed; never exported)."""
-    from ..core.deid.review import add_participant_identifiers
-    from ..core.deid.review import participant_identifiers as listing
+    from ..core.deid.lists import add_participant_identifiers
+    from ..core.deid.lists import participant_identifiers as listing
 
     with open_vault(ctx) as vault:
         if entries:
@@ -155,8 +155,8 @@ def study() -> None:
 @click.pass_context
 def study_identifiers(ctx: click.Context, entries: tuple[str, ...]) -> None:
     """Identifiers to find in every transcript of the study."""
-    from ..core.deid.review import add_study_identifiers
-    from ..core.deid.review import study_identifiers as listing
+    from ..core.deid.lists import add_study_identifiers
+    from ..core.deid.lists import study_identifiers as listing
 
     with open_vault(ctx) as vault:
         if entries:

@@ -22,13 +22,8 @@ from dataclasses import dataclass, field
 from . import ledger, participants, sessions
 from .deid import ner
 from .deid.detect import Identifier, find_listed, fold
-from .deid.review import (
-    logged_originals,
-    participant_identifiers,
-    replacement_table,
-    save_table,
-    table_origins,
-)
+from .deid.lists import participant_identifiers, replacement_table, save_table, table_origins
+from .deid.review import logged_originals
 from .errors import ConfirmationMismatch
 from .export.outbox import Export, list_exports, remove_export
 from .guides import current_guide

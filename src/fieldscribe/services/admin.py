@@ -260,7 +260,7 @@ class StudyAdmin(ServiceBase):
     def participant_identifiers(self, pid: str) -> list[IdentifierView]:
         """The person's own name and contact details and what was added for them (sealed with
         their key; never exported)."""
-        from ..core.deid.review import participant_identifiers
+        from ..core.deid.lists import participant_identifiers
 
         return [
             IdentifierView(i.text, i.descriptor, i.kind, "participant")
@@ -269,7 +269,7 @@ class StudyAdmin(ServiceBase):
 
     def add_participant_identifiers(self, pid: str, entries: list[str]) -> list[IdentifierView]:
         """Add 'TEXT' or 'TEXT=DESCRIPTOR' entries (e.g. 'Mary=sister'); returns the whole list."""
-        from ..core.deid.review import add_participant_identifiers
+        from ..core.deid.lists import add_participant_identifiers
 
         add_participant_identifiers(self.vault, pid, _entries(entries))
         return self.participant_identifiers(pid)
@@ -277,7 +277,7 @@ class StudyAdmin(ServiceBase):
     def study_identifiers(self) -> list[IdentifierView]:
         """What is looked for in every transcript: added in the app or CLI, then what the
         study file names (sites, staff, places)."""
-        from ..core.deid.review import added_study_identifiers, study_file_identifiers
+        from ..core.deid.lists import added_study_identifiers, study_file_identifiers
 
         added = [IdentifierView(i.text, i.descriptor, i.kind, "added") for i in added_study_identifiers(self.vault)]
         listed = [
@@ -287,7 +287,7 @@ class StudyAdmin(ServiceBase):
 
     def add_study_identifiers(self, entries: list[str]) -> list[IdentifierView]:
         """Add 'TEXT' or 'TEXT=DESCRIPTOR' entries for the whole study; returns the whole list."""
-        from ..core.deid.review import add_study_identifiers
+        from ..core.deid.lists import add_study_identifiers
 
         add_study_identifiers(self.vault, _entries(entries))
         return self.study_identifiers()

@@ -1,15 +1,14 @@
-"""Identifier lists, the study's replacement table, and the reviewed redaction of a transcript.
+"""The reviewed redaction of a transcript: suggestions found in it, the reviewer's decisions,
+and the de-identified text that may leave the laptop.
 
-Qualitative archives replace identifiers with bracketed descriptors ("[P4]", "[female
-friend]", "[day-care centre]") rather than blanks, consistently across every transcript of a
-study. The table original → descriptor is the key to re-identification, so it lives sealed
-in the vault and is never exported. Nothing leaves the laptop from a transcript a person has
-not reviewed: every suggestion must be accepted, rejected or edited first.
+Nothing leaves the laptop from a transcript a person has not reviewed: every suggestion must
+be accepted, rejected or edited first. Accepted words go into the study's replacement table
+(``lists.py``, below this module), so one decision holds for every transcript of the study.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .. import ledger, sessions
@@ -17,168 +16,26 @@ from ..audit import now_iso
 from ..errors import InvalidInput, InvalidTransition
 from ..participants import (
     WITHDRAWN,
-    get_record,
-    put_record,
-    require_active,
     require_existing,
 )
 from ..paths import actor
-from ..study_records import get_study_record, put_study_record
 from ..transcripts import StoredSegment, TranscriptInfo, current_transcript, load_segments
 from ..vault import Vault
-from .descriptors import ROLES, base_of, has_cjk, numbered
+from .descriptors import ROLES, base_of, numbered
 from .detect import Identifier, Span, apply, detect, find_listed, prepare
+from .lists import (
+    bracketed,
+    normalise,
+    parse_identifier,
+    participant_identifiers,
+    rejected_strings,
+    replacement_table,
+    save_rejected,
+    save_table,
+    study_identifiers,
+)
 
 SUGGESTED, ACCEPTED, REJECTED = "suggested", "accepted", "rejected"
-TABLE_FORMAT = "replacements/2"
-
-
-def _descriptor(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise InvalidInput("A descriptor cannot be empty; use a bracketed description such as [sister].")
-    return text if text.startswith("[") and text.endswith("]") else f"[{text}]"
-
-
-def parse_identifier(entry: str, default: str, kind: str = "identifier") -> Identifier:
-    """'Mary Chan=sister' → Mary Chan → [sister]; 'Riverside' → Riverside → default."""
-    text, sep, descriptor = entry.partition("=")
-    if not text.strip():
-        raise InvalidInput(f"{entry!r} names no identifier; use TEXT or TEXT=DESCRIPTOR.")
-    return Identifier(text.strip(), _descriptor(descriptor) if sep else default, kind)
-
-
-# -- identifier lists -----------------------------------------------------------------------------
-def participant_identifiers(vault: Vault, pid: str) -> list[Identifier]:
-    """The person's own name and contact details, plus what the interviewer added."""
-    pid = require_active(vault, pid)
-    key = vault.participant_key(pid)
-    out = []
-    identity = get_record(vault, key, pid, "identity") or {}
-    if identity.get("name"):
-        out.append(Identifier(identity["name"], f"[{pid}]", "name"))
-        # the given name alone is how people are addressed in an interview
-        parts = identity["name"].split()
-        if len(parts) > 1:
-            out += [Identifier(p, f"[{pid}]", "name") for p in parts if len(p) > 1]
-    if identity.get("contact"):
-        out.append(Identifier(identity["contact"], "[contact details]", "contact"))
-    out += [Identifier(**i) for i in (get_record(vault, key, pid, "identifiers") or [])]
-    return out
-
-
-def infer_descriptor(text: str, own_names: list[str], pid: str) -> str:
-    """What an identifier typed without a descriptor stands for. Only the participant's
-    own name (or a part of it) reads as them; anything else is classified by the rules
-    and models ('Peter Walsh' → [person], 'Ward 12' → [ward]), never silently the
-    participant: "My friend [P1] taught me" would say something false about them."""
-    words = text.split()
-    if any(text == n or text in n.split() or (has_cjk(text) and text in n) for n in own_names):
-        return f"[{pid}]"
-    spans = detect(text, [])
-    whole = [sp for sp in spans if sp.start == 0 and sp.end >= len(text.rstrip())]
-    if whole:
-        return base_of(whole[0].descriptor) if whole[0].descriptor != "[名字]" else "[某人]"
-    if has_cjk(text):
-        return "[某人]" if len(text) <= 4 else "[identifier]"
-    return "[person]" if words and all(w[:1].isupper() for w in words) else "[identifier]"
-
-
-def add_participant_identifiers(vault: Vault, pid: str, entries: list[str]) -> list[Identifier]:
-    pid = require_active(vault, pid)
-    key = vault.participant_key(pid)
-    current = get_record(vault, key, pid, "identifiers") or []
-    identity = get_record(vault, key, pid, "identity") or {}
-    own = [identity["name"]] if identity.get("name") else []
-    new = []
-    for e in entries:
-        ident = parse_identifier(e, "")
-        new.append(
-            ident if ident.descriptor else Identifier(ident.text, infer_descriptor(ident.text, own, pid), ident.kind)
-        )
-    with vault.db.atomic():
-        put_record(vault, key, pid, "identifiers", current + [asdict(i) for i in new])
-        ledger.update_participant(vault, pid, "deid.identifiers_added", pid, count=len(new))
-    return new
-
-
-def study_identifiers(vault: Vault) -> list[Identifier]:
-    """The study-wide list: what was added with `study identifiers`, and what every
-    imported version of the study file names (sites, their short forms, staff, places)."""
-    return added_study_identifiers(vault) + study_file_identifiers(vault)
-
-
-def study_file_identifiers(vault: Vault) -> list[Identifier]:
-    from ..guides import list_guides, load_guide
-
-    out: dict[str, Identifier] = {}
-    for guide in list_guides(vault):
-        for ident in load_guide(vault, guide.sha256).study.identifiers():
-            out.setdefault(ident[0], Identifier(ident[0], _descriptor(ident[1]), "identifier"))
-    return list(out.values())
-
-
-def added_study_identifiers(vault: Vault) -> list[Identifier]:
-    return [Identifier(**i) for i in get_study_record(vault, "identifiers") or []]
-
-
-def add_study_identifiers(vault: Vault, entries: list[str]) -> list[Identifier]:
-    new = [parse_identifier(e, "") for e in entries]
-    new = [i if i.descriptor else Identifier(i.text, infer_descriptor(i.text, [], ""), i.kind) for i in new]
-    items = [asdict(i) for i in added_study_identifiers(vault) + new]
-    with vault.db.atomic():
-        put_study_record(vault, "identifiers", items)
-        ledger.update_study(vault, "deid.study_identifiers_added", "", count=len(new))
-    return new
-
-
-def _table_doc(vault: Vault) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The table and, per original, the sessions whose review put it there (tables written
-    before origins were kept have none: withdrawal then falls back on the decision logs)."""
-    doc = get_study_record(vault, "replacements") or {}
-    if isinstance(doc, dict) and doc.get("format") == TABLE_FORMAT:
-        return dict(doc["entries"]), {k: list(v) for k, v in doc["origins"].items()}
-    return dict(doc), {}
-
-
-def replacement_table(vault: Vault) -> dict[str, str]:
-    return _table_doc(vault)[0]
-
-
-def table_origins(vault: Vault) -> dict[str, list[str]]:
-    """original → the sessions whose review accepted it (for withdrawal)."""
-    return _table_doc(vault)[1]
-
-
-def rejected_strings(vault: Vault) -> set[str]:
-    """What a reviewer said is not an identifier, for the whole study (normalised)."""
-    return set(get_study_record(vault, "not_identifiers") or [])
-
-
-def _save_rejected(vault: Vault, rejected: set[str]) -> None:
-    put_study_record(vault, "not_identifiers", sorted(rejected))
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def save_table(
-    vault: Vault,
-    table: dict[str, str],
-    session_id: str | None = None,
-    originals: list[str] | tuple[str, ...] = (),
-    origins: dict[str, list[str]] | None = None,
-) -> None:
-    """Seal the table; the originals accepted now are remembered as coming from SESSION_ID,
-    so that a participant's withdrawal can take out what only their interviews put in."""
-    kept = table_origins(vault) if origins is None else origins
-    kept = {o: sids for o, sids in kept.items() if o in table}
-    for original in originals:
-        if session_id and original in table and session_id not in kept.setdefault(original, []):
-            kept[original].append(session_id)
-    doc = {"format": TABLE_FORMAT, "entries": table, "origins": kept}
-    put_study_record(vault, "replacements", doc)
 
 
 # -- suggestions and review ------------------------------------------------------------------------
@@ -425,7 +282,7 @@ def decide(
     accepted: list[str] = []
     for n, items in by_n.items():
         if n in (edit or {}):
-            status, descriptor = ACCEPTED, _descriptor((edit or {})[n])
+            status, descriptor = ACCEPTED, bracketed((edit or {})[n])
         elif n in (reject or []):
             status, descriptor = REJECTED, items[0].descriptor
         elif n in (accept or []) or (accept_all and any(s.status == SUGGESTED for s in items)):
@@ -460,7 +317,7 @@ def decide(
     with vault.db.atomic():
         _save_doc(vault, sid, t.version, doc)
         save_table(vault, table, sid, accepted)
-        _save_rejected(vault, rejected)
+        save_rejected(vault, rejected)
         ledger.update_session(vault, sid, "deid.decide", sid, version=t.version, decisions=len(changes))
         ledger.update_study(vault, "deid.study_decisions", sid, decisions=len(changes))
     return suggestions(vault, sid)
@@ -522,7 +379,7 @@ def redact_phrase(vault: Vault, session_id: str, entry: str) -> list[Suggestion]
         table[ident.text] = descriptor
         save_table(vault, table, sid, [ident.text])
         rejected.discard(normalise(ident.text))
-        _save_rejected(vault, rejected)
+        save_rejected(vault, rejected)
         ledger.update_study(vault, "deid.phrase_marked", sid)
     found = [s for s in suggestions(vault, sid) if s.original == ident.text]
     return decide(vault, sid, edit={s.n: descriptor for s in found})
