@@ -52,15 +52,46 @@ class StoredSegment:
     flags: list[str] = field(default_factory=list)
     question: str | None = None
     domain: str | None = None
-    speaker: str | None = None
+    speaker: str | None = None  # "interviewer", a participant's pseudonym, or None (unnamed)
     notes: list[dict[str, Any]] = field(default_factory=list)
     # what Whisper heard, kept (sealed) once a person corrects the text, and who did it
     original_text: str | None = None
     edited: dict[str, Any] | None = None
+    # the voice diarization heard (0, 1, … in order of first appearance; None before it ran) and
+    # whether another voice spoke during part of it
+    voice: int | None = None
+    overlap: bool = False
 
     @property
     def dropped(self) -> bool:
         return any(f.startswith("dropped:") for f in self.flags)
+
+    @property
+    def label(self) -> str:
+        """Who speaks, as a transcript shows it: "Interviewer", the participant's pseudonym,
+        "Speaker A" for a voice nobody has named yet, or "" before speakers were found."""
+        return speaker_label(self.speaker, self.voice)
+
+
+INTERVIEWER = "interviewer"
+
+
+def voice_letter(voice: int) -> str:
+    """A, B, … Z, AA, AB … — how an unnamed voice is shown."""
+    letters = ""
+    voice += 1
+    while voice:
+        voice, rest = divmod(voice - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def speaker_label(speaker: str | None, voice: int | None) -> str:
+    if speaker == INTERVIEWER:
+        return "Interviewer"
+    if speaker:
+        return speaker
+    return f"Speaker {voice_letter(voice)}" if voice is not None else ""
 
 
 # A run's committed segments: those stored by an earlier run (resumed), then those it commits.
