@@ -69,6 +69,63 @@ class SessionExport:
 
 
 @dataclass
+class Turn:
+    """Consecutive segments of one speaker under one guide question: what a transcript shows
+    as "[00:01:10] P4: …". SPEAKER is the label ("Interviewer", "P4", "Speaker A") or "" when
+    nobody is known (no diarization, no K marks), in which case a turn is simply the run of
+    segments under one question."""
+
+    speaker: str
+    question: str | None
+    segments: list[StoredSegment]
+
+    @property
+    def start(self) -> float:
+        return self.segments[0].start
+
+    @property
+    def end(self) -> float:
+        return self.segments[-1].end
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments)
+
+    @property
+    def domain(self) -> str | None:
+        return self.segments[0].domain
+
+    @property
+    def overlap(self) -> bool:
+        """Another voice spoke during part of the turn."""
+        return any(s.overlap for s in self.segments)
+
+    @property
+    def speaker_id(self) -> str | None:
+        """The stored speaker ("interviewer", a pseudonym) or None for an unnamed voice."""
+        return self.segments[0].speaker
+
+    @property
+    def voice(self) -> int | None:
+        return self.segments[0].voice
+
+
+def turns(session: SessionExport) -> list[Turn]:
+    """The session's turns: a new one starts where the speaker's label changes and where a
+    new guide question starts; segments the hallucination guard emptied are left out."""
+    out: list[Turn] = []
+    for seg in session.segments:
+        if not seg.text:
+            continue
+        label = seg.label
+        if out and out[-1].speaker == label and out[-1].question == seg.question:
+            out[-1].segments.append(seg)
+        else:
+            out.append(Turn(label, seg.question, [seg]))
+    return out
+
+
+@dataclass
 class ExportContent:
     study: Study
     cases: dict[str, CaseInfo]

@@ -25,6 +25,7 @@ def build_files(content: ExportContent) -> dict[str, bytes]:
     files: dict[str, bytes] = {
         f"{study_id}.qdpx": build_qdpx(content),
         "cases.csv": formats.to_csv(content).encode("utf-8"),
+        "turns.csv": formats.to_turns_csv(content).encode("utf-8"),  # starts with a BOM: Excel reads UTF-8
         "export.json": formats.to_json(content).encode("utf-8"),
     }
     for s in content.sessions:

@@ -1,6 +1,15 @@
-"""Plain formats from de-identified content: TXT and DOCX transcripts with [hh:mm:ss]
-timestamps at each turn (the form NVivo and MAXQDA import with time links), WebVTT, SRT,
-a CSV case sheet for classification sheets, and JSON for scripts."""
+"""Plain formats from de-identified content: TXT and DOCX transcripts as turns with
+[hh:mm:ss] timestamps at each turn (the form NVivo and MAXQDA import with time links), WebVTT
+with voice tags, SRT with the speaker before each cue, a CSV case sheet for classification
+sheets, a CSV sheet of turns, and JSON for scripts.
+
+A turn reads "[00:01:10] P4: text" — the stamp, who speaks ("Interviewer", the participant's
+pseudonym, or "Speaker A" for a voice nobody has named yet), then what was said. Where another
+voice spoke during part of the turn the text starts with "(overlapping)", the way transcribers
+note what is not words ("(laughs)"), so "P4:" stays the first thing after the stamp for tools
+that find speakers by "Name:". A transcript with no speakers known (no diarization, no K
+marks) keeps the unlabelled form "[00:01:10] text".
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,9 @@ import csv
 import io
 import json
 
-from .content import ExportContent, SessionExport
+from .content import ExportContent, SessionExport, Turn, turns
+
+OVERLAP_MARK = "(overlapping)"
 
 
 def stamp(seconds: float) -> str:
@@ -16,20 +27,10 @@ def stamp(seconds: float) -> str:
     return f"[{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}]"
 
 
-def _turns(session: SessionExport) -> list[tuple[float, str, str, str | None]]:
-    """(start, speaker, text, question) — consecutive segments of one speaker under one
-    question become one turn."""
-    turns: list[tuple[float, str, str, str | None]] = []
-    for seg in session.segments:
-        if not seg.text:
-            continue
-        speaker = seg.speaker or ""
-        if turns and turns[-1][1] == speaker and turns[-1][3] == seg.question:
-            start, sp, text, q = turns[-1]
-            turns[-1] = (start, sp, f"{text} {seg.text}", q)
-        else:
-            turns.append((seg.start, speaker, seg.text, seg.question))
-    return turns
+def turn_prefix(turn: Turn) -> str:
+    """What comes between the stamp and the words: "P4: ", "P4: (overlapping) ", or ""."""
+    who = f"{turn.speaker}: " if turn.speaker else ""
+    return who + (f"{OVERLAP_MARK} " if turn.overlap else "")
 
 
 def to_txt(session: SessionExport) -> str:
@@ -39,13 +40,13 @@ def to_txt(session: SessionExport) -> str:
         "",
     ]
     current_q = None
-    for start, speaker, text, q in _turns(session):
+    for turn in turns(session):
+        q = turn.question
         if q and q != current_q:
             current_q = q
             domain, qtext = session.questions.get(q, ("", ""))
             lines += ["", f"## {q} ({domain}): {qtext}", ""]
-        who = f"{speaker}: " if speaker else ""
-        lines.append(f"{stamp(start)} {who}{text}")
+        lines.append(f"{stamp(turn.start)} {turn_prefix(turn)}{turn.text}")
     return "\n".join(lines).strip() + "\n"
 
 
@@ -57,26 +58,40 @@ def _cue_time(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+def _vtt_escape(text: str) -> str:
+    """Cue text and voice names as WebVTT reads them: & < > as character references (so no
+    "-->" and no stray tag can end up in a cue) and no line breaks (a blank line ends a cue)."""
+    text = " ".join(text.split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(session: SessionExport) -> str:
+    """One cue per segment; a known speaker as the cue's voice: `<v P4>text`."""
     out = ["WEBVTT", ""]
     for seg in session.segments:
         if seg.text:
-            voice = f"<v {seg.speaker}>" if seg.speaker else ""
-            out += [f"{_cue_time(seg.start, '.')} --> {_cue_time(seg.end, '.')}", voice + seg.text, ""]
+            voice = f"<v {_vtt_escape(seg.label)}>" if seg.label else ""
+            out += [f"{_cue_time(seg.start, '.')} --> {_cue_time(seg.end, '.')}", voice + _vtt_escape(seg.text), ""]
     return "\n".join(out)
 
 
 def to_srt(session: SessionExport) -> str:
+    """One cue per segment, the speaker first: "Interviewer: text"."""
     out = []
     n = 0
     for seg in session.segments:
         if seg.text:
             n += 1
-            out += [str(n), f"{_cue_time(seg.start, ',')} --> {_cue_time(seg.end, ',')}", seg.text, ""]
+            who = f"{seg.label}: " if seg.label else ""
+            text = " ".join(seg.text.split())  # a blank line would end the cue
+            out += [str(n), f"{_cue_time(seg.start, ',')} --> {_cue_time(seg.end, ',')}", who + text, ""]
     return "\n".join(out)
 
 
 def to_json(content: ExportContent) -> str:
+    """Every segment with its speaker ("Interviewer", "P1", "Speaker A" or null), the stored
+    speaker id ("interviewer", a pseudonym, or null for an unnamed voice), the diarized voice
+    and whether voices overlapped; and each session's turns."""
     return json.dumps(
         {
             "study": {
@@ -106,7 +121,10 @@ def to_json(content: ExportContent) -> str:
                             "start": g.start,
                             "end": g.end,
                             "text": g.text,
-                            "speaker": g.speaker,
+                            "speaker": g.label or None,
+                            "speaker_id": g.speaker,
+                            "voice": g.voice,
+                            "overlap": g.overlap,
                             "question": g.question,
                             "domain": g.domain,
                             "flags": g.flags,
@@ -114,6 +132,17 @@ def to_json(content: ExportContent) -> str:
                         }
                         for g in s.segments
                         if g.text
+                    ],
+                    "turns": [
+                        {
+                            "start": t.start,
+                            "end": t.end,
+                            "speaker": t.speaker or None,
+                            "overlap": t.overlap,
+                            "question": t.question,
+                            "text": t.text,
+                        }
+                        for t in turns(s)
                     ],
                 }
                 for s in content.sessions
@@ -136,20 +165,60 @@ def to_csv(content: ExportContent) -> str:
     return buf.getvalue()
 
 
+def _cell(text: str) -> str:
+    """Text a spreadsheet shows as text: one starting with = + - @ (or a tab or carriage
+    return) would be taken for a formula, so it gets a leading apostrophe, as Excel does."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_turns_csv(content: ExportContent) -> str:
+    """Every turn of every session, one row each: Session, Start, End (hh:mm:ss), Speaker,
+    Overlapping, Question, Question text, Text. Written with a byte-order mark so Excel reads
+    it as UTF-8 (Chinese transcripts), with CRLF rows as the CSV standard has them."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["Session", "Start", "End", "Speaker", "Overlapping", "Question", "Question text", "Text"])
+    for s in content.sessions:
+        for t in turns(s):
+            qtext = s.questions.get(t.question, ("", ""))[1] if t.question else ""
+            writer.writerow(
+                [
+                    s.session_id,
+                    stamp(t.start)[1:-1],
+                    stamp(t.end)[1:-1],
+                    t.speaker,
+                    "yes" if t.overlap else "",
+                    t.question or "",
+                    _cell(qtext),
+                    _cell(t.text),
+                ]
+            )
+    return "\ufeff" + buf.getvalue()
+
+
 def to_docx(session: SessionExport) -> bytes:
+    """The TXT transcript as a Word document: each turn a paragraph, the stamp plain, the
+    speaker's label bold, "(overlapping)" in italics, then the words."""
     from docx import Document
 
     doc = Document()
     doc.add_heading(f"Session {session.session_id} — {session.kind}, wave {session.wave}", level=1)
     doc.add_paragraph(f"Participants: {', '.join(session.participants)}. Guide version {session.guide_version}.")
     current_q = None
-    for start, speaker, text, q in _turns(session):
+    for turn in turns(session):
+        q = turn.question
         if q and q != current_q:
             current_q = q
             domain, qtext = session.questions.get(q, ("", ""))
             doc.add_heading(f"{q} ({domain}): {qtext}", level=2)
-        who = f"{speaker}: " if speaker else ""
-        doc.add_paragraph(f"{stamp(start)} {who}{text}")
+        para = doc.add_paragraph(f"{stamp(turn.start)} ")
+        if turn.speaker:
+            para.add_run(f"{turn.speaker}:").bold = True
+            para.add_run(" ")
+        if turn.overlap:
+            para.add_run(OVERLAP_MARK).italic = True
+            para.add_run(" ")
+        para.add_run(turn.text)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -1,10 +1,15 @@
 """REFI-QDA project (.qdpx): the exchange format NVivo, ATLAS.ti, MAXQDA and QualCoder import.
 
 One Case per participant with Variables from the generalised attributes; one TextSource per
-session (text in sources/, referenced as internal://); codes pre-created from the guide's
-domains and questions and applied to the text spoken under each question; field notes and
-sensitive-moment flags as Notes attached to the selections. GUIDs are derived from the study
-and object ids, so exporting again gives the same GUIDs and analysts can merge.
+session (text in sources/, referenced as internal://), one line per turn as the TXT
+transcript has it ("[00:01:10] P1: …"); codes pre-created from the guide's domains and
+questions and applied to each turn spoken under a question. Where speakers are known, a
+"Speakers" code holds one code per speaker — "Interviewer", each participant's pseudonym,
+and "Speaker A (S3)" for a voice nobody named in session S3 — and each turn's words are coded
+to its speaker; a participant's turns are also linked to their Case (SelectionRef). Field
+notes and sensitive-moment flags are Notes on a selection of the segment they were typed
+during. GUIDs are derived from the study and object ids, so exporting again gives the same
+GUIDs and analysts can merge.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from ..transcripts import StoredSegment
-from .content import ExportContent, SessionExport
+from ..transcripts import INTERVIEWER, StoredSegment, speaker_label
+from .content import ExportContent, SessionExport, Turn, turns
+from .formats import stamp, turn_prefix
 
 NS = "urn:QDA-XML:project:1.0"
 
@@ -63,6 +70,25 @@ def build_qdpx(content: ExportContent) -> bytes:
         desc.text = d.title
         dcode.insert(0, desc)
 
+    # speakers: a "Speakers" code with one code per speaker, where any turn has one
+    placed = {s.session_id: _plain_text(s) for s in content.sessions}
+    speaker_code: dict[str, str] = {}  # _speaker_key -> code guid
+    speaker_names: dict[str, str] = {}
+    for s in content.sessions:
+        for p in placed[s.session_id][1]:
+            found = _speaker_key(s.session_id, p.turn)
+            if found:
+                speaker_names.setdefault(*found)
+    if speaker_names:  # the interviewer and every case, then the unnamed voices
+        names = {"interviewer": speaker_label(INTERVIEWER, None), **{f"participant/{c}": c for c in content.cases}}
+        names.update(speaker_names)
+        parent = _el(codebook, "Code", guid=_guid(sid, "speakers"), name="Speakers", isCodable="false")
+        ET.SubElement(parent, f"{{{NS}}}Description").text = "Who speaks: each turn's words are coded to its speaker."
+        for key in names:
+            speaker_code[key] = _guid(sid, "speaker", key)
+            code = _el(parent, "Code", guid=speaker_code[key], name=names[key], isCodable="true")
+            ET.SubElement(code, f"{{{NS}}}Description").text = f"Turns spoken by {names[key]}."
+
     labels: list[str] = []
     for c in content.cases.values():
         labels += [k for k in ["Group", *c.attributes] if k not in labels]
@@ -82,13 +108,17 @@ def build_qdpx(content: ExportContent) -> bytes:
         for s in content.sessions:
             if c.pseudonym in s.participants:
                 _el(case, "SourceRef", targetGUID=source_guid[s.session_id])
+        for s in content.sessions:  # the participant's own turns belong to their case
+            for k, p in enumerate(placed[s.session_id][1]):
+                if p.turn.speaker_id == c.pseudonym:
+                    _el(case, "SelectionRef", targetGUID=_guid(sid, "turn", s.session_id, str(k)))
 
     sources = _el(project, "Sources")
     notes_el: list[tuple[str, str, str]] = []  # (guid, name, text)
     texts: dict[str, str] = {}
     for s in content.sessions:
         g = source_guid[s.session_id]
-        body, spans = _plain_text(s)
+        body, turn_spans = placed[s.session_id]
         texts[g] = body
         src = _el(
             sources,
@@ -99,32 +129,51 @@ def build_qdpx(content: ExportContent) -> bytes:
             creatingUser=user,
             creationDateTime=now,
         )
-        for i, (start, end, seg) in enumerate(spans):
+        for k, p in enumerate(turn_spans):
+            turn = p.turn
             sel = _el(
                 src,
                 "PlainTextSelection",
-                guid=_guid(sid, "sel", s.session_id, str(i)),
-                name=f"{s.session_id} {seg.start:.1f}s",
-                startPosition=str(start),
-                endPosition=str(end),
+                guid=_guid(sid, "turn", s.session_id, str(k)),
+                name=f"{s.session_id} {stamp(turn.start)} {turn.speaker}".rstrip(),
+                startPosition=str(p.start),
+                endPosition=str(p.end),
                 creatingUser=user,
                 creationDateTime=now,
             )
-            for code in [seg.domain, seg.question]:
-                if code and code in code_guid:
-                    coding = _el(
-                        sel,
-                        "Coding",
-                        guid=_guid(sid, "coding", s.session_id, str(i), code),
+            speaker = _speaker_key(s.session_id, turn)
+            codes = [(speaker[0], speaker_code[speaker[0]])] if speaker else []
+            codes += [(c, code_guid[c]) for c in (turn.domain, turn.question) if c and c in code_guid]
+            for code_key, target in codes:
+                coding = _el(
+                    sel,
+                    "Coding",
+                    guid=_guid(sid, "coding", s.session_id, "turn", str(k), code_key),
+                    creatingUser=user,
+                    creationDateTime=now,
+                )
+                _el(coding, "CodeRef", targetGUID=target)
+            # notes sit on the segment they were typed during (the turn's selection if it is one)
+            for start, end, seg in p.segments:
+                if not seg.notes:
+                    continue
+                where = sel
+                if (start, end) != (p.start, p.end):
+                    where = _el(
+                        src,
+                        "PlainTextSelection",
+                        guid=_guid(sid, "sel", s.session_id, str(seg.idx)),
+                        name=f"{s.session_id} {seg.start:.1f}s",
+                        startPosition=str(start),
+                        endPosition=str(end),
                         creatingUser=user,
                         creationDateTime=now,
                     )
-                    _el(coding, "CodeRef", targetGUID=code_guid[code])
-            for j, note in enumerate(seg.notes):
-                ng = _guid(sid, "note", s.session_id, str(i), str(j))
-                label = "Sensitive moment" if note["kind"] == "flag" else (note.get("preset") or "Field note")
-                notes_el.append((ng, f"{s.session_id} {label}", note.get("text") or label))
-                _el(sel, "NoteRef", targetGUID=ng)
+                for j, note in enumerate(seg.notes):
+                    ng = _guid(sid, "note", s.session_id, str(seg.idx), str(j))
+                    label = "Sensitive moment" if note["kind"] == "flag" else (note.get("preset") or "Field note")
+                    notes_el.append((ng, f"{s.session_id} {label}", note.get("text") or label))
+                    _el(where, "NoteRef", targetGUID=ng)
     if notes_el:
         notes = _el(project, "Notes")
         for ng, name, text in notes_el:
@@ -144,18 +193,44 @@ def build_qdpx(content: ExportContent) -> bytes:
     return buf.getvalue()
 
 
-def _plain_text(session: SessionExport) -> tuple[str, list[tuple[int, int, StoredSegment]]]:
-    """The source text, one segment per line, with each segment's character range."""
-    parts: list[str] = []
-    spans: list[tuple[int, int, StoredSegment]] = []
+def _speaker_key(session_id: str, turn: Turn) -> tuple[str, str] | None:
+    """(key, code name) of the turn's speaker: the interviewer and each participant are one
+    code across sessions; an unnamed voice is one within its session only."""
+    if not turn.speaker:
+        return None
+    if turn.speaker_id == INTERVIEWER:
+        return "interviewer", turn.speaker
+    if turn.speaker_id:
+        return f"participant/{turn.speaker_id}", turn.speaker
+    return f"voice/{session_id}/{turn.voice}", f"{turn.speaker} ({session_id})"
+
+
+@dataclass
+class _Placed:
+    """A turn in the source text: the character range of its words, and of each segment's."""
+
+    start: int
+    end: int
+    turn: Turn
+    segments: list[tuple[int, int, StoredSegment]]
+
+
+def _plain_text(session: SessionExport) -> tuple[str, list[_Placed]]:
+    """The source text, one turn per line as the TXT transcript shows it ("[00:01:10] P1: …"),
+    with the character range of each turn's words (not its stamp or label)."""
+    lines: list[str] = []
+    placed: list[_Placed] = []
     pos = 0
-    for seg in session.segments:
-        if not seg.text:
-            continue
-        line = f"[{int(seg.start) // 3600:02d}:{int(seg.start) % 3600 // 60:02d}:{int(seg.start) % 60:02d}] "
-        line += (f"{seg.speaker}: " if seg.speaker else "") + seg.text
-        start = pos + len(line) - len(seg.text)
-        spans.append((start, start + len(seg.text), seg))
-        parts.append(line)
+    for turn in turns(session):
+        head = f"{stamp(turn.start)} {turn_prefix(turn)}"
+        start = pos + len(head)
+        segs: list[tuple[int, int, StoredSegment]] = []
+        at = start
+        for seg in turn.segments:
+            segs.append((at, at + len(seg.text), seg))
+            at += len(seg.text) + 1  # joined by one space
+        line = head + turn.text
+        placed.append(_Placed(start, pos + len(line), turn, segs))
+        lines.append(line)
         pos += len(line) + 1
-    return "\n".join(parts) + ("\n" if parts else ""), spans
+    return "\n".join(lines) + ("\n" if lines else ""), placed

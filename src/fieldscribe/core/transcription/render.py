@@ -1,5 +1,6 @@
-"""Transcripts as text a person reads: timestamps, speaker, guide question, and the
-verbatim pause marks a study asks for."""
+"""Transcripts as text a person reads: timestamps, speaker ("Interviewer", the participant's
+pseudonym, "Speaker A" for a voice nobody has named; "(overlapping)" where another voice spoke
+during part of the segment), guide question, and the verbatim pause marks a study asks for."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ class RenderedSegment(Protocol):
     @property
     def question(self) -> str | None: ...
     @property
-    def speaker(self) -> str | None: ...
+    def label(self) -> str: ...  # "Interviewer", "P4", "Speaker A", or "" when nobody is known
+    @property
+    def overlap(self) -> bool: ...
     @property
     def notes(self) -> list[dict[str, Any]]: ...
     @property
@@ -63,7 +66,8 @@ def render(
             current_q = seg.question
             title = (questions or {}).get(seg.question, "")
             lines.append(f"— {seg.question}{': ' + title if title else ''}")
-        speaker = f" {seg.speaker}:" if seg.speaker else ""
+        speaker = f" {seg.label}:" if seg.label else ""
+        speaker += " (overlapping)" if seg.overlap else ""  # another voice spoke during part of it
         notes = "".join(
             f" [{n.get('preset') or n.get('text') or n['kind']}]" if n["kind"] != "flag" else " [sensitive]"
             for n in seg.notes
