@@ -59,7 +59,9 @@ def edit_segment(
             changed.append("speaker")
     if not changed:
         return seg
-    seg.edited = {"by": actor(), "at": now_iso()}
+    # what a person changed: a speaker set here is never overwritten by the speakers found later
+    before = (seg.edited or {}).get("changed", [])
+    seg.edited = {"by": actor(), "at": now_iso(), "changed": sorted({*before, *changed})}
     with vault.db.atomic():
         vault.db.execute(
             "UPDATE transcript_segments SET sealed = ? WHERE transcript_id = ? AND idx = ?",

@@ -151,6 +151,9 @@ def _session_parts(vault: Vault, sid: str) -> dict[str, Any]:
     if row is None:
         return {}
     parts: dict[str, Any] = {"session": _cells(row[:3]), "status": _cells([row[3]])[0]}
+    speakers = db.execute("SELECT speakers FROM sessions WHERE id = ?", (sid,)).fetchone()[0]
+    if speakers is not None:  # only once found, so histories sealed before speakers existed still match
+        parts["speakers"] = _hash(speakers)
     parts["participants"] = [
         _cells(r)
         for r in db.execute(
@@ -260,6 +263,7 @@ def _describe(scope: str, part: str, sealed: Any, current: Any) -> str:
         "transcript": f"transcript version {version} of {ident}",
         "segments": f"the segments of transcript version {version} of {ident}",
         "redactions": f"the redaction review of transcript version {version} of {ident}",
+        "speakers": f"the speakers found in {ident}",
     }.get(name, f"the {part} of {ident}")
     if current is None and sealed is not None:
         return f"{what} is missing (deleted on disk)"

@@ -213,7 +213,14 @@ def _v8(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN plan BLOB")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """A session's speakers: its voices' turns and who each voice is (core/speakers.py), one
+    JSON document sealed with the session key and covered by the session's history. NULL until
+    they are found."""
+    db.execute("ALTER TABLE sessions ADD COLUMN speakers BLOB")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
