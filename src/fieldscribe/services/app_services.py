@@ -44,6 +44,7 @@ from .views import (
     Transcript,
     TranscriptionResult,
 )
+from .voices import Voices
 
 if TYPE_CHECKING:  # these modules are loaded when first used, not when the app starts
     from ..core.audio.recorder import RecorderConfig, Source
@@ -71,7 +72,17 @@ def _models_out_of_collection() -> None:
 def _segment_view(seg: StoredSegment) -> SegmentView:
     notes = tuple(FieldNote(str(n.get("kind") or "note"), str(n.get("text") or "")) for n in seg.notes)
     return SegmentView(
-        seg.idx, seg.start, seg.end, seg.text, seg.speaker, seg.question, notes, seg.original_text or None
+        seg.idx,
+        seg.start,
+        seg.end,
+        seg.text,
+        seg.speaker,
+        seg.question,
+        notes,
+        seg.original_text or None,
+        seg.voice,
+        seg.overlap,
+        seg.label,
     )
 
 
@@ -97,7 +108,7 @@ def _form_field(f: Any) -> FormField:
     return FormField(f.id, label, f.required, kind)
 
 
-class Services(StudyAdmin, FieldDay):
+class Services(StudyAdmin, FieldDay, Voices):
     """Open a vault folder; unlock it; then every field-day operation the app offers."""
 
     def __init__(
@@ -115,6 +126,14 @@ class Services(StudyAdmin, FieldDay):
         self.live_model = live_model
         self.export_recipients = export_recipients  # else the study file's
         super().__init__()
+
+    def _microphone(self) -> Source:
+        from ..core.audio.recorder import RecorderConfig, SoundDeviceSource
+
+        if self._source_factory is not None:
+            return self._source_factory()
+        config = self._recorder_config() if self._recorder_config else RecorderConfig()
+        return SoundDeviceSource(RecorderConfig(rate=16000, channels=1, device=config.device))
 
     # -- the vault ------------------------------------------------------------------------------
     @property

@@ -204,6 +204,9 @@ class SegmentView:
     question: str | None
     notes: tuple[FieldNote, ...]
     original_text: str | None  # what Whisper heard, once a person corrected it
+    voice: int | None = None  # the voice heard (None before speakers were found)
+    overlap: bool = False  # another voice spoke during part of it
+    label: str = ""  # "Interviewer", "P1", "Speaker A", or "" when nothing is known
 
     @property
     def flagged(self) -> bool:

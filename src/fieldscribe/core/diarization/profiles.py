@@ -53,12 +53,45 @@ def _store(vault: Vault, profiles: dict[str, dict[str, object]], event: str) -> 
         ledger.update_study(vault, event, "", profiles=len(profiles))
 
 
-def enrol_profile(vault: Vault, name: str, audio: np.ndarray) -> VoiceProfile:
-    """Make NAME's profile from AUDIO (16 kHz mono, the interviewer alone), replacing an older
-    one. Refused in one sentence when it holds too little speech."""
+# What an interviewer reads aloud for their profile: ~30 s at a calm pace, ordinary sentences
+# (no names, nothing about anyone), in the study's language.
+READING = {
+    "en": (
+        "I am recording my voice so that fieldscribe can tell my questions from the answers. "
+        "In an interview I ask about the day centre, the peer support group and the people there. "
+        "Everything said stays confidential, and anyone can stop at any time without giving a reason. "
+        "I will now count slowly from one to ten: one, two, three, four, five, six, seven, eight, nine, ten. "
+        "The weather today is mild, the bus was on time, and the tea in the kitchen is still warm. "
+        "Thank you for listening; this is the end of the reading."
+    ),
+    "zh": (
+        "我正在录制自己的声音，让软件能分辨我的提问和受访者的回答。"
+        "访谈中我会询问日间中心、同伴支持小组以及那里的人。"
+        "所有谈话内容都会保密，任何人都可以随时停止，不需要说明理由。"
+        "现在我慢慢从一数到十：一、二、三、四、五、六、七、八、九、十。"
+        "今天天气温和，公交车准时到达，厨房里的茶还是热的。"
+        "谢谢大家的聆听，朗读到此结束。"
+    ),
+}
+
+
+def reading(language: str) -> str:
+    """The text to read aloud for a profile, in LANGUAGE (English when there is none in it)."""
+    return READING.get(language.split("-")[0].lower(), READING["en"])
+
+
+def check_name(name: str) -> str:
+    """NAME with its spaces tidied; refused in one sentence when empty."""
     name = " ".join(name.split())
     if not name:
         raise InvalidInput("Give the interviewer's name for the voice profile.")
+    return name
+
+
+def enrol_profile(vault: Vault, name: str, audio: np.ndarray) -> VoiceProfile:
+    """Make NAME's profile from AUDIO (16 kHz mono, the interviewer alone), replacing an older
+    one. Refused in one sentence when it holds too little speech."""
+    name = check_name(name)
     regions = speech_regions(audio)
     speech = sum(e - s for s, e in regions)
     if speech < MIN_SPEECH_S:
