@@ -30,9 +30,13 @@ def _eta(seconds: float | None) -> str:
     is_flag=True,
     help="The final pass: again with the study's final_model; replaces the transcript unless its review began.",
 )
+@click.option("--no-speakers", is_flag=True, help="Do not find who speaks when (`fieldscribe speakers` does it later).")
 @click.pass_context
-def transcribe(ctx: click.Context, session: str, model: str | None, language: str | None, final: bool) -> None:
-    """Transcribe a session locally (resumes an interrupted run; Ctrl-C pauses it)."""
+def transcribe(
+    ctx: click.Context, session: str, model: str | None, language: str | None, final: bool, no_speakers: bool
+) -> None:
+    """Transcribe a session locally (resumes an interrupted run; Ctrl-C pauses it), then find
+    who speaks when and split the transcript into their turns."""
     from ..core import final_pass
     from ..core.batch_transcription import transcribe_session
     from ..core.errors import InvalidInput
@@ -68,6 +72,14 @@ def transcribe(ctx: click.Context, session: str, model: str | None, language: st
                 t = transcribe_session(
                     vault, session, model=model, language=language, on_progress=on_progress, cancel=cancel
                 )
+            if t.state == "complete" and not no_speakers:
+                from ..core import speakers
+
+                found = speakers.run(vault, t.session_id, cancel=cancel)
+                if found is not None:
+                    from .speaker_cmds import describe
+
+                    describe(vault, t.session_id, found)
     finally:
         signal.signal(signal.SIGINT, previous)
     if t.state == "running":
