@@ -24,12 +24,17 @@ event loop Textual draws from) is held, from the key until the decision shows: s
 cursor move (↓) on the same screen, and the worker's time is printed beside it: what one
 key held the UI for when decisions were saved on the UI thread.
 
+With --while-diarizing, (d): session S3 recorded with live transcription off while speaker
+diarization (fieldscribe.core.diarization.pipeline.diarize, as the app runs it in a worker
+after a stop) loops over an eight-minute synthetic two-voice interview in a background thread
+of the same process; the same →/← presses, compared with (a) in the same run.
+
 (Pilot.press itself is not the stopwatch: after each key it waits until the *process* looks
 idle — process CPU time, which counts the transcriber's thread — so with live transcription
 it would time the transcriber, up to a second a key, not the interface.)
 
   .venv/bin/python scripts/bench_tui_latency.py [--presses 40] [--gap 0.3] [--model base]
-      [--only interview|review] [--decisions 30]
+      [--only interview|review] [--decisions 30] [--while-diarizing]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -70,6 +76,38 @@ def speech(folder: Path, seconds: float) -> tuple[np.ndarray, float]:
     once = len(data) / RATE
     need = int(seconds * RATE)
     return np.tile(data, (-(-need // len(data)), 1))[:need], once
+
+
+class Diarizing:
+    """Speaker diarization looping in a background thread, as the app's worker would run it."""
+
+    def __init__(self, minutes: float = 8.0) -> None:
+        from tests.conversation import interview
+
+        audio, _ = interview(seed=0)  # about two minutes, two voices
+        self.audio = np.tile(audio, int(np.ceil(minutes * 60 * RATE / len(audio))))
+        self.stop = threading.Event()
+        self.runs: list[float] = []  # seconds per whole diarization
+        self.thread = threading.Thread(target=self._loop, name="diarization", daemon=True)
+
+    def _loop(self) -> None:
+        from fieldscribe.core.diarization.pipeline import diarize
+
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            diarize(self.audio, voices=2, threads=1)
+            self.runs.append(time.perf_counter() - started)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def minutes(self) -> float:
+        return len(self.audio) / RATE / 60
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -173,6 +211,7 @@ async def phase(
     min_segments: int,
     min_busy: int,
     rng: random.Random,
+    sid: str | None = None,
 ) -> dict:
     from fieldscribe.tui.screens.home import HomeScreen
     from fieldscribe.tui.screens.interview import InterviewScreen
@@ -191,6 +230,7 @@ async def phase(
     await pilot.press("enter")
     screen = app.screen
     assert isinstance(screen, InterviewScreen), screen
+    assert sid is None or screen.sid == sid, (screen.sid, sid)
     await pilot.press("r")
     deadline = time.monotonic() + 120
     while screen.state != "recording":
@@ -403,6 +443,7 @@ async def bench(args, folder: Path) -> dict:
     try:
         v.unlock(PASSPHRASE)
         sessions.create_session(v, [pids[0]], wave=2)  # S2, for the baseline
+        s3 = sessions.create_session(v, [pids[0]], wave=3) if args.while_diarizing else None  # S3: (d)
     finally:
         v.close()
     if args.only != "interview":
@@ -433,6 +474,15 @@ async def bench(args, folder: Path) -> dict:
             if args.only != "review":
                 results["baseline"] = await phase(pilot, probe, busy, row=1, live=False, **common)
                 results["live"] = await phase(pilot, probe, busy, row=0, live=True, **common)
+                if s3 is not None:
+                    diarizing = Diarizing()
+                    diarizing.start()
+                    try:
+                        results["diarizing"] = await phase(pilot, probe, busy, row=2, live=False, sid=s3, **common)
+                    finally:
+                        diarizing.finish()
+                    results["diarizing"]["runs"] = diarizing.runs
+                    results["diarizing"]["audio_min"] = diarizing.minutes
             if args.only != "interview":
                 results["review"] = await review_phase(pilot, decisions=args.decisions, rng=rng)
             await app.action_quit()
@@ -458,6 +508,11 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="live model (default: the study's, else base)")
     parser.add_argument("--only", choices=("interview", "review"), help="run one part only")
     parser.add_argument("--decisions", type=int, default=30, help="review: A/R presses on an hour's transcript")
+    parser.add_argument(
+        "--while-diarizing",
+        action="store_true",
+        help="(d): the interview screen again while diarization loops in a background thread",
+    )
     args = parser.parse_args()
     os.environ.setdefault("FIELDSCRIBE_MODELS_DIR", str(Path(tempfile.gettempdir()) / "fieldscribe-bench-models"))
 
@@ -484,6 +539,9 @@ def main() -> None:
         "busy": "(b') …those during a window's transcr.",
     }
     rows = {"baseline": r["baseline"]["lat"], "live": r["live"]["lat"], "busy": r["live"]["busy"]}
+    if "diarizing" in r:
+        labels["diarizing"] = "(d) live off, diarization running"
+        rows["diarizing"] = r["diarizing"]["lat"]
     stats = {}
     for k, lat in rows.items():
         if not lat:
@@ -505,6 +563,15 @@ def main() -> None:
         f"{len(windows)} windows transcribed, "
         f"{statistics.median(windows) if windows else 0:.1f} s each (median)"
     )
+    if "diarizing" in stats:
+        dm, dp, dx = stats["diarizing"]
+        runs = r["diarizing"]["runs"]
+        print(f"ratio (d)/(a): median {dm / bm:.2f}, p95 {dp / bp:.2f}, max {dx / bx:.2f}")
+        print(
+            f"diarizing: {len(runs)} whole runs over {r['diarizing']['audio_min']:.1f} min of audio finished during "
+            f"(d), {statistics.median(runs) if runs else float('nan'):.1f} s each (median); "
+            f"p95 < 100 ms while diarizing: {'yes' if dp < 100 else 'NO'} ({dp:.1f} ms)"
+        )
     busy_p95 = stats["busy"][1] if "busy" in stats else float("nan")
     print(
         f"p95 < 100 ms: live {'yes' if lp < 100 else 'NO'} ({lp:.1f} ms); during transcription "
