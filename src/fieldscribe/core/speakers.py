@@ -26,6 +26,8 @@ import numpy as np
 from . import ledger, sessions, timeline
 from .audit import now_iso
 from .deid.review import reopen_review, review_started
+from .diarization.attribution import SpokenTurn
+from .diarization.pipeline import Turn
 from .errors import InvalidInput, InvalidTransition, RecordTampered
 from .paths import actor
 from .recordings import recording_info
@@ -155,7 +157,7 @@ def _by_channel(stereo: np.ndarray, diarized: Any) -> Any:
     """Renumber the diarized voices as the channels they are loudest on (voice 0 = the first
     lapel microphone), so words attributed by channel and by voice agree."""
     from .diarization.attribution import Word, channel_voices
-    from .diarization.pipeline import Diarization, Turn
+    from .diarization.pipeline import Diarization
 
     votes: dict[tuple[int, int], float] = {}
     words = [Word(t.start, t.end, "") for t in diarized.turns]
@@ -257,7 +259,6 @@ def _pieces(
     without word timings (corrected by hand, or dropped), or one not to be SPLIT, takes the
     voice heard most in it."""
     from .diarization.attribution import Word, attribute, attribute_two_channels
-    from .diarization.pipeline import Turn
 
     turns = [Turn(s, e, v) for s, e, v in found.turns]
     words = [Word(float(w[1]), float(w[2]), str(w[0])) for w in seg.words]
@@ -267,10 +268,13 @@ def _pieces(
             shared = min(seg.end, t.end) - max(seg.start, t.start)
             if shared > 0:
                 heard[t.voice] = heard.get(t.voice, 0.0) + shared
-        seg.voice = max(heard, key=lambda v: heard[v]) if heard else seg.voice
+        seg.voice = max(heard, key=lambda v: heard[v]) if heard else _nearest(turns, seg.start, seg.end, seg.voice)
         seg.overlap = sum(1 for s in heard.values() if s > 0.3) > 1
         return [seg]
-    spoken = attribute_two_channels(stereo, words, turns) if stereo is not None else attribute(words, turns)
+    spoken = _voiced(attribute_two_channels(stereo, words, turns) if stereo is not None else attribute(words, turns))
+    if all(part.voice is None for part in spoken):
+        voice = _nearest(turns, seg.start, seg.end, None)
+        spoken = [SpokenTurn(p.start, p.end, voice, p.text, p.overlap) for p in spoken]
     out: list[StoredSegment] = []
     rest = list(zip(words, seg.words, strict=True))
     for i, part in enumerate(spoken):
@@ -289,6 +293,27 @@ def _pieces(
         if piece.text:
             out.append(piece)
     return out or [seg]
+
+
+def _voiced(spoken: list[SpokenTurn]) -> list[SpokenTurn]:
+    """Words no voice's turn covers (a breath's distance from speech, as Whisper times them)
+    join the turn before them, or the one after at the start."""
+    out: list[SpokenTurn] = []
+    for part in spoken:
+        if out and (part.voice is None or out[-1].voice is None or part.voice == out[-1].voice):
+            last = out[-1]
+            voice = last.voice if last.voice is not None else part.voice
+            out[-1] = SpokenTurn(last.start, part.end, voice, last.text + part.text, last.overlap or part.overlap)
+        else:
+            out.append(part)
+    return out
+
+
+def _nearest(turns: list[Turn], start: float, end: float, default: int | None) -> int | None:
+    """The voice of the turn nearest to [START, END], for words no turn covers."""
+    if not turns:
+        return default
+    return min(turns, key=lambda t: max(t.start - end, start - t.end, 0.0)).voice
 
 
 def _note_in(note: dict[str, Any], piece: StoredSegment, first: bool, last: bool) -> bool:

@@ -160,6 +160,23 @@ class FinalPassDone(AppEvent):
     error: str | None = None
 
 
+@app_message
+class SpeakersStarted(AppEvent, bubble=False):
+    """The background line began finding who speaks in a session."""
+
+    sid: str
+
+
+@app_message
+class SpeakersDone(AppEvent):
+    """Who speaks in a session was found (and written into its transcript), was cancelled,
+    or failed (`error`)."""
+
+    sid: str
+    outcome: str  # found | cancelled | failed
+    error: str | None = None
+
+
 # -- review ------------------------------------------------------------------------------------
 @app_message
 class SegmentEdited(AppEvent):

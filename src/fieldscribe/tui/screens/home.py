@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from ...services import FieldscribeError, StoreUnreachable
 from ...services.views import AttentionItem, Progress, SessionRow
 from ..background import FinalPassLine
-from ..messages import FinalPassDone, ProgressInfo, WorkDone, WorkFailed, WorkProgress
+from ..messages import FinalPassDone, ProgressInfo, SpeakersDone, WorkDone, WorkFailed, WorkProgress
 from ..strings import error_text, tr
 from ..widgets import FieldFooter, laptop_warnings
 from .base import BaseScreen
@@ -119,6 +119,7 @@ class HomeScreen(BaseScreen):
         self._narrow = False
         self._attention: list[str] = []
         self._laptop: list[str] = []
+        self._review_after_speakers: str | None = None  # review opens once its speakers are found
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -177,11 +178,18 @@ class HomeScreen(BaseScreen):
         if self.services.unlocked:  # not while the app is locking
             self.refresh_data()
             for line in self.query(FinalPassLine):  # none yet on the first resume, before compose
+                line.reviews_closed()
                 line.check()
 
     def on_final_pass_done(self, _message: FinalPassDone) -> None:
         if self.services.unlocked:
             self.refresh_data()
+
+    def on_speakers_done(self, message: SpeakersDone) -> None:
+        if self.services.unlocked:
+            self.refresh_data()
+            if message.sid == self._review_after_speakers and self.app.screen is self:
+                self._open_review(message.sid)
 
     def pause_background(self) -> None:
         """A recording or the interviewer's own work is starting: the final pass waits."""
@@ -381,9 +389,19 @@ class HomeScreen(BaseScreen):
     def action_review(self) -> None:
         sid = self.selected_session()
         if sid:
-            from .review import ReviewScreen
+            self._open_review(sid)
 
+    def _open_review(self, sid: str) -> None:
+        """Review SID, unless its speakers are being found this moment: then it opens as soon
+        as they are (the transcript's segments are being split at speaker changes)."""
+        from .review import ReviewScreen
+
+        if all(line.claim_for_review(sid) for line in self.query(FinalPassLine)):
+            self._review_after_speakers = None
             self.app.push_screen(ReviewScreen(sid))
+        else:
+            self._review_after_speakers = sid
+            self.notify(tr("final.review_waits", sid=sid))
 
     def _begin_work(self, label: str) -> bool:
         """One long job at a time: show the work line; False (and why) if another job runs."""
