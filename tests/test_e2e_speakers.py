@@ -119,6 +119,12 @@ def test_a_recorded_interview_exports_as_interviewer_and_participant_turns(virtu
     opened = tmp_path / "opened"
     _fs(env, vault, "bundle", "open", bundle.strip(), "--identity", str(key), "--out", str(opened))
 
+    # the interviewer's name and voice profile never leave the laptop
+    for f in opened.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert b"Alex" not in data and b"Morgan" not in data and b"voice_profile" not in data, f
+
     # 5. the analyst's DOCX: turns, alternating, each under the right speaker
     (docx,) = opened.rglob("*.docx")
     turns = []
