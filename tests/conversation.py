@@ -7,10 +7,12 @@ fly (a few seconds with espeak-ng and sox), so the repository carries no audio f
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -106,6 +108,58 @@ def interview_zh(seed: int = 0) -> tuple[np.ndarray, list[RefTurn]]:
     lines = INTERVIEW_ZH * 2
     speakers = ["Interviewer" if i % 2 == 0 else "P1" for i in range(len(lines))]
     return conversation(lines, speakers, {"Interviewer": VOICES_ZH[0], "P1": VOICES_ZH[1]}, seed=seed)
+
+
+SPEECH_EN = Path(__file__).parent / "data" / "speech" / "en"
+
+
+def real_pieces(speaker: str, *, shortest: float = 1.5, longest: float = 7.0) -> list[np.ndarray]:
+    """A real person's recorded speech (tests/data/speech/en, by its manifest's speaker label)
+    cut at their pauses into pieces of SHORTEST..LONGEST seconds, each brought to the same
+    loudness (so the level does not tell voices apart; the room and microphone still may)."""
+    import soundfile as sf
+
+    from fieldscribe.core.diarization.pipeline import speech_regions
+
+    clips = [json.loads(line) for line in (SPEECH_EN / "manifest.jsonl").read_text().splitlines() if line]
+    pieces: list[np.ndarray] = []
+    for clip in (c for c in clips if c["speaker"] == speaker):
+        audio, rate = sf.read(SPEECH_EN / clip["file"], dtype="float32")
+        assert rate == RATE
+        start = None
+        for s, e in speech_regions(audio):
+            start = s if start is None else start
+            if e - start >= shortest:
+                pieces.append(audio[int(start * RATE) : int(min(e, start + longest) * RATE)])
+                start = None
+    return [p * (0.1 / max(float(np.sqrt(np.mean(p**2))), 1e-6)) for p in pieces]
+
+
+def real_voices(
+    speakers: list[str], turns: int, *, seed: int = 0, overlap_every: int = 7
+) -> tuple[np.ndarray, list[RefTurn]]:
+    """A conversation of real recorded voices: pieces of each SPEAKER's real speech taken in
+    turn (TURNS pieces in all), with pauses of 0.3–1.2 s and every OVERLAP_EVERY-th turn
+    starting 0.5 s early. Real voices, made-up turn-taking: the reference is exact."""
+    rng = random.Random(seed)
+    pools = {who: real_pieces(who) for who in speakers}
+    order = [speakers[i % len(speakers)] for i in range(turns)]
+    audio = np.zeros(int(0.5 * RATE), dtype=np.float32)
+    ref: list[RefTurn] = []
+    used = dict.fromkeys(speakers, 0)
+    for i, who in enumerate(order):
+        said = pools[who][used[who] % len(pools[who])]
+        used[who] += 1
+        gap = -0.5 if overlap_every and i % overlap_every == overlap_every - 1 else rng.uniform(0.3, 1.2)
+        start = len(audio) / RATE + gap if ref else 0.5
+        s = int(start * RATE)
+        if s + len(said) > len(audio):
+            audio = np.concatenate([audio, np.zeros(s + len(said) - len(audio), dtype=np.float32)])
+        audio[s : s + len(said)] += said
+        ref.append(RefTurn(start, start + len(said) / RATE, who, ""))
+    audio = np.concatenate([audio, np.zeros(RATE // 2, dtype=np.float32)])
+    audio += np.random.default_rng(seed).normal(0, 0.002, len(audio)).astype(np.float32)
+    return audio, ref
 
 
 def der(

@@ -191,13 +191,13 @@ def find(vault: Vault, session_id: str, *, cancel: threading.Event | None = None
     # a one-to-one interview has two voices: telling one voice from two is the estimate most
     # often wrong on short recordings, so it is not asked here (a reviewer names both voices)
     if one_to_one:
-        diarized = diarize_voices(mono, voices=2)
+        diarized = diarize_voices(mono, voices=2, cancel=cancel)
     else:
-        diarized = diarize_voices(mono, max_voices=len(session.participants) + 1)
+        diarized = diarize_voices(mono, max_voices=len(session.participants) + 1, cancel=cancel)
+    if cancel is not None and cancel.is_set():
+        return None  # a recording is starting: nothing is kept, the next look starts afresh
     if stereo is not None:
         diarized = _by_channel(stereo, diarized)
-    if cancel is not None and cancel.is_set():
-        return None
     events = timeline.events(vault, sid)
     names: dict[int, str] = {}
     how = FOUND_NOT

@@ -46,9 +46,16 @@ def fbank(samples: np.ndarray) -> np.ndarray:
     return centred
 
 
-def embed(audio: np.ndarray, windows: list[tuple[float, float]], *, threads: int = 1) -> np.ndarray:
+def embed(
+    audio: np.ndarray,
+    windows: list[tuple[float, float]],
+    *,
+    threads: int = 1,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
     """Unit-length embeddings [len(windows), 192] of AUDIO (16 kHz mono float) cut at WINDOWS
-    (start, end) in seconds. Windows of one length are batched."""
+    (start, end) in seconds. Windows of one length are batched. Once CANCEL is set the
+    remaining windows are left as zeros (the caller throws the result away)."""
     if not windows:
         return np.zeros((0, DIM), dtype=np.float32)
     feats = [fbank(audio[int(s * RATE) : int(e * RATE)]) for s, e in windows]
@@ -60,6 +67,8 @@ def embed(audio: np.ndarray, windows: list[tuple[float, float]], *, threads: int
     with _lock:  # one model call at a time per process: the laptop has two cores
         for indices in by_length.values():
             for at in range(0, len(indices), BATCH):
+                if cancel is not None and cancel.is_set():
+                    break
                 chunk = indices[at : at + BATCH]
                 out[chunk] = session.run(None, {"feats": np.stack([feats[i] for i in chunk])})[0]
     unit: np.ndarray = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
