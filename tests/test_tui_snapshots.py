@@ -21,14 +21,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Input, ProgressBar, Select
 
 from fieldscribe.core import consent, guides, participants, sessions
 from fieldscribe.core.audio.recorder import Recorder
 from fieldscribe.core.vault import Vault
 from fieldscribe.services.field import LaptopStatus
+from fieldscribe.services.voices import SpeakersView, VoiceProfileView, VoiceView
 from fieldscribe.tui.screens import interview as interview_module
-from fieldscribe.tui.screens.dialogs import Confirm, NoteDialog
+from fieldscribe.tui.screens.dialogs import AskText, Confirm, NoteDialog
 from fieldscribe.tui.screens.enrol import ConsentScreen, EligibilityScreen, QuestionnaireScreen
 from fieldscribe.tui.screens.help import HelpScreen
 from fieldscribe.tui.screens.home import HomeScreen
@@ -38,7 +39,8 @@ from fieldscribe.tui.screens.planning import PlanDialog
 from fieldscribe.tui.screens.review import ReviewScreen
 from fieldscribe.tui.screens.study_settings import StudySettingsScreen
 from fieldscribe.tui.screens.unlock import UnlockScreen
-from fieldscribe.tui.strings import set_language, tr
+from fieldscribe.tui.screens.voice_profiles import RecordProfileDialog, VoiceProfilesScreen
+from fieldscribe.tui.strings import language, set_language, tr
 
 from .audio_fakes import ArraySource
 from .conftest import FAST_KDF, PASSPHRASE
@@ -62,6 +64,18 @@ TRANSCRIPT = {
     "zh": ["我叫王小明，住在沙田。", "小组对我帮助很大。", "我姐姐每个星期天来看我。"],
 }
 LAPTOP_OK = LaptopStatus("ok", "", "", (), 10**11, 100 * 3600.0, 80.0, True)
+
+
+class HeldTone(ArraySource):
+    """A microphone that delivers one second of the steady tone, then nothing more until it is
+    stopped: the voice profile's reading stands still at 1 s, its meter at one level."""
+
+    def __init__(self) -> None:
+        super().__init__(_steady_tone(1.0))
+
+    def start(self, callback) -> None:
+        for pos in range(0, len(self.data), self.block):
+            callback(self.data[pos : pos + self.block].copy(), False)
 
 
 def _steady_tone(seconds: float = 600.0, rate: int = 16000) -> np.ndarray:
@@ -133,6 +147,8 @@ def make_app(tmp_path, templates, monkeypatch):
         planning_form = services.planning_form
         services.planning_form = lambda pids: replace(planning_form(pids), date=TODAY)
         services._source_factory = lambda: ArraySource(_steady_tone(), realtime=True)
+        # one interviewer's voice profile (made elsewhere: recording one takes real speech)
+        services.voice_profiles = lambda: [VoiceProfileView(INTERVIEWER[language], 31.0, NOW)]
         return app
 
     return make
@@ -246,6 +262,54 @@ async def to_review(pilot) -> None:
     await wait_for(pilot, lambda: not pilot.app.screen.finding, "the name finders")
 
 
+async def to_review_speakers(pilot) -> None:
+    """The review of a transcript whose voices were found: the interviewer only guessed (no
+    voice profile matched), the participant's turn overlapped, a third voice nobody named."""
+    services = pilot.app.services
+    transcript = services.transcript
+
+    def with_turns(sid: str):
+        t = transcript(sid)
+        pid = t.participants[0]
+        who = [("interviewer", 0, False), (pid, 1, True), (None, 2, False)]
+        segs = tuple(
+            replace(seg, speaker=speaker, voice=voice, overlap=overlap)
+            for seg, (speaker, voice, overlap) in zip(t.segments, who, strict=True)
+        )
+        return replace(t, segments=segs)
+
+    def found(sid: str) -> SpeakersView:
+        pid = transcript(sid).participants[0]
+        voices = (
+            VoiceView(0, "Interviewer", "interviewer", 4.0, False),
+            VoiceView(1, pid, pid, 4.0, False),
+            VoiceView(2, "Speaker C", None, 4.0, False),
+        )
+        return SpeakersView(True, voices, "guess", True)
+
+    services.transcript = with_turns
+    services.speakers = found
+    await to_review(pilot)
+
+
+async def to_voice_profiles(pilot) -> None:
+    await to_study_settings(pilot)
+    await pilot.press("v")
+    await on_screen(pilot, VoiceProfilesScreen)
+
+
+async def to_record_profile(pilot) -> None:
+    await to_voice_profiles(pilot)
+    pilot.app.services._source_factory = HeldTone
+    await pilot.press("r")
+    await on_screen(pilot, AskText)
+    pilot.app.screen.query_one("#answer", Input).value = INTERVIEWER[language()]
+    await pilot.press("enter")
+    await on_screen(pilot, RecordProfileDialog)
+    bar = pilot.app.screen.query_one("#profile-progress", ProgressBar)
+    await wait_for(pilot, lambda: bar.progress == 1.0, "the first second of the reading")
+
+
 async def to_participant(pilot) -> None:
     await to_home(pilot)
     pilot.app.screen.query_one("#people").focus()
@@ -291,6 +355,8 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "review": to_review,
     "participant": to_participant,
     "study_settings": to_study_settings,
+    "voice_profiles": to_voice_profiles,
+    "review_speakers": to_review_speakers,
 }
 DIALOGS: dict[str, Callable[..., Awaitable[None]]] = {
     "help": to_help,
@@ -299,6 +365,7 @@ DIALOGS: dict[str, Callable[..., Awaitable[None]]] = {
     "confirm": to_confirm,
     "note": to_note,
     "retake_consent": to_retake,
+    "record_profile": to_record_profile,
 }
 SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
 

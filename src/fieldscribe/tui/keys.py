@@ -17,13 +17,38 @@ APP_BINDINGS: list[BindingType] = [
 def binding_ids() -> frozenset[str]:
     """The ids of the App's bindings and of every screen's own bindings (the screens are
     imported here, not at start-up: the unlock screen needs none of them)."""
-    from .screens import dialogs, enrol, help, home, interview, participant, planning, review, study_settings, unlock
+    from .screens import (
+        dialogs,
+        enrol,
+        help,
+        home,
+        interview,
+        participant,
+        planning,
+        review,
+        study_settings,
+        unlock,
+        voice_profiles,
+    )
 
     ids: set[str] = set()
     for b in APP_BINDINGS:
         if isinstance(b, Binding) and b.id:
             ids.add(b.id)
-    for module in (dialogs, enrol, help, home, interview, participant, planning, review, study_settings, unlock):
+    modules = (
+        dialogs,
+        enrol,
+        help,
+        home,
+        interview,
+        participant,
+        planning,
+        review,
+        study_settings,
+        unlock,
+        voice_profiles,
+    )
+    for module in modules:
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__:
                 for b in vars(obj).get("BINDINGS", ()):

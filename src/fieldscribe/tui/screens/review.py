@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from ...services import FieldscribeError
 from ...services.views import SegmentView, SuggestionView
+from ...services.voices import SpeakersView
 from ..messages import (
     DecisionSaved,
     PlaybackAt,
@@ -32,6 +33,58 @@ from ..widgets import FieldFooter
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
+
+WHO_WIDTH = 13  # "Interviewer ⋯"
+
+
+def voice_letter(voice: int) -> str:
+    """A, B, … Z, AA, AB … — how a voice nobody named yet is called (as the services do)."""
+    letters = ""
+    voice += 1
+    while voice:
+        voice, rest = divmod(voice - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def speaker_text(speaker: str | None, voice: int | None) -> str:
+    """Who speaks, in the UI language: the interviewer, a pseudonym, or an unnamed voice."""
+    if speaker == "interviewer":
+        return tr("review.interviewer")
+    if speaker:
+        return speaker
+    if voice is not None:
+        return tr("review.unnamed_voice", letter=voice_letter(voice))
+    return "–"
+
+
+def who_cell(seg: SegmentView) -> str:
+    """The speaker column: the segment's speaker, marked when another voice spoke over it."""
+    who = speaker_text(seg.speaker, seg.voice)
+    return tr("review.who_overlap", who=who) if seg.overlap else who
+
+
+def speakers_line(view: SpeakersView | None, waiting: bool) -> Text | None:
+    """The line above the table: speakers still being found, or the interviewer only guessed
+    (no voice profile matched) — until the reviewer names the interviewer's voice — or the
+    voices and how long each speaks."""
+    if waiting:  # not found yet, or not yet written into this version of the transcript
+        return Text(tr("review.speakers_finding"))
+    if view is None or not view.found:
+        return None
+    if not view.voices:
+        return Text(tr("review.speakers_none"))
+    named = any(v.named_by_person and v.speaker == "interviewer" for v in view.voices)
+    if view.guessed and not named:
+        return Text(tr("review.speakers_guessed"), "bold yellow")
+    voices = " · ".join(f"{speaker_text(v.speaker, v.voice)} {minutes(v.seconds)}" for v in view.voices)
+    return Text(tr("review.speakers_found", voices=voices))
+
+
+def minutes(seconds: float) -> str:
+    """How long a voice speaks: m:ss."""
+    s = max(0, round(seconds))
+    return f"{s // 60}:{s % 60:02d}"
 
 
 def padded(text: str, cells: int) -> str:
@@ -56,7 +109,14 @@ class ReviewScreen(BaseScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "play", "Play", id="review.play", tooltip="Play the selected segment (again to stop)"),
         Binding("e", "edit", "Edit", id="review.edit", tooltip="Correct the words of the selected segment"),
-        Binding("k", "speaker", "Speaker", id="review.speaker", tooltip="Change who speaks in this segment"),
+        Binding("k", "speaker", "Speaker", id="review.speaker", tooltip="Change who speaks in this turn"),
+        Binding(
+            "K",
+            "name_voice",
+            "Name voice",
+            id="review.voice",
+            tooltip="Name this voice in every turn it speaks",
+        ),
         Binding("a", "accept", "Accept", id="review.accept", tooltip="Accept this segment's suggested redactions"),
         Binding("r", "reject", "Reject", id="review.reject", tooltip="Reject this segment's suggested redactions"),
         Binding("x", "redact", "Redact words", id="review.redact", tooltip="Mark words for redaction everywhere"),
@@ -90,6 +150,7 @@ class ReviewScreen(BaseScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="review-speakers")
         with Vertical(id="review-body"):
             yield DataTable(id="segments", cursor_type="row", zebra_stripes=True)
             yield Label(tr("review.suggestions"), classes="pane-title")
@@ -102,7 +163,7 @@ class ReviewScreen(BaseScreen):
         self.sub_title = f"{tr('review.title')} · {self.sid}"
         table = self.query_one("#segments", DataTable)
         table.add_column(tr("review.col_time"), key="time", width=8)
-        table.add_column(tr("review.col_who"), key="who", width=11)
+        table.add_column(tr("review.col_who"), key="who", width=WHO_WIDTH)
         table.add_column(tr("review.col_question"), key="question", width=14)
         table.add_column(tr("review.col_text"), key="text", width=self._text_width())
         if not self.load():
@@ -110,6 +171,7 @@ class ReviewScreen(BaseScreen):
             return
         table.focus()
         self.query_one("#playback", Static).display = False
+        self.show_speakers()
         self.find_suggestions(self.sid)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="suggestions")
@@ -146,9 +208,36 @@ class ReviewScreen(BaseScreen):
         self._show_detail()
         return True
 
+    def reload(self) -> None:
+        """Read the transcript again (after a voice was named), keeping the cursor on the same
+        moment of the interview."""
+        seg = self._current()
+        at = seg.start if seg is not None else 0.0
+        if not self.load():
+            return
+        table = self.query_one("#segments", DataTable)
+        if self.segments:
+            here = next((i for i, s in enumerate(self.segments) if s.start <= at < s.end), None)
+            if here is None:
+                here = min(range(len(self.segments)), key=lambda i: abs(self.segments[i].start - at))
+            table.move_cursor(row=here)
+        self._show_detail()
+
+    # -- who speaks ---------------------------------------------------------------------------
+    def show_speakers(self) -> None:
+        """The line above the table. The app finds a recording's speakers in the background,
+        never beneath an open review (its segments would be split): a review opened before
+        they were found says so, and shows them the next time it opens."""
+        view = self.attempt(self.services.speakers, self.sid)
+        waiting = self.sid in (self.attempt(self.services.speakers_waiting) or [])
+        line = speakers_line(view, waiting)
+        widget = self.query_one("#review-speakers", Static)
+        widget.update(line or "")
+        widget.display = line is not None
+
     def _text_width(self) -> int:
         """The text column takes what the other three leave, so whole segments wrap within it."""
-        return max(20, self.app.size.width - 8 - 11 - 14 - 12)
+        return max(20, self.app.size.width - 8 - WHO_WIDTH - 14 - 12)
 
     def _cells(
         self, seg: SegmentView, by_segment: dict[int, list[SuggestionView]] | None = None
@@ -170,7 +259,7 @@ class ReviewScreen(BaseScreen):
                 text.append(seg.text[s.start : s.end], "black on yellow")
             pos = s.end
         text.append(seg.text[pos:])
-        return (f"{flag}{clock(seg.start)}", seg.speaker or "–", seg.question or "–", text)
+        return (f"{flag}{clock(seg.start)}", who_cell(seg), seg.question or "–", text)
 
     def _refresh_texts(self, before: list[SuggestionView]) -> None:
         """Re-draw the text cells of the segments whose suggestions changed."""
@@ -254,6 +343,8 @@ class ReviewScreen(BaseScreen):
                 f"{s.descriptor} ({tr_or('deid.kind.' + s.kind, s.kind)}, "
                 f"{tr_or('deid.layer.' + s.layer, s.layer)}{where})"
             )
+        if seg.overlap:
+            out.append("\n  " + tr("review.overlap_note"), "italic")
         for note in seg.notes:
             out.append(f"\n  {note.kind}: {note.text}")
         if seg.original_text:
@@ -282,7 +373,7 @@ class ReviewScreen(BaseScreen):
         seg = self._current()
         if seg is None:
             return
-        options = [(p, p) for p in self.participants] + [(tr("interview.interviewer"), "interviewer")]
+        options = self._speaker_options()
 
         def done(who: str | None) -> None:
             if not who:
@@ -293,6 +384,35 @@ class ReviewScreen(BaseScreen):
                 self.emit(SegmentEdited(self.sid, seg.idx, "speaker"))
 
         self.app.push_screen(ChooseOne(tr("review.who"), options), done)
+
+    def _speaker_options(self) -> list[tuple[str, str]]:
+        return [(p, p) for p in self.participants] + [(tr("review.interviewer"), "interviewer")]
+
+    def action_name_voice(self) -> None:
+        """Name the selected turn's voice once, for every turn it speaks."""
+        seg = self._current()
+        if seg is None:
+            return
+        if seg.voice is None:
+            self.notify(tr("review.no_voice"), severity="warning")
+            return
+        voice = seg.voice
+        view = self.attempt(self.services.speakers, self.sid)
+        known = {v.voice: v for v in view.voices} if view is not None else {}
+        before = speaker_text(known[voice].speaker, voice) if voice in known else speaker_text(None, voice)
+
+        def done(who: str | None) -> None:
+            if not who:
+                return
+            changed = self.attempt(self.services.name_voice, self.sid, voice, who)
+            if changed is None:
+                return
+            self.reload()
+            self.show_speakers()
+            self.emit(SegmentEdited(self.sid, seg.idx, "voice"))
+            self.notify(tr("review.voice_named", who=speaker_text(who, voice), count=changed))
+
+        self.app.push_screen(ChooseOne(tr("review.who_voice", now=before), self._speaker_options()), done)
 
     # -- redaction ----------------------------------------------------------------------------
     def _decide(self, decision: Decision) -> None:

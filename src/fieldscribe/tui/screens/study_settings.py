@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         StoreSettingsView,
         StoreTestView,
     )
+    from ...services.voices import VoiceProfileView
 
 STORE_TEST_TIMEOUT_S = 10.0
 # several entries at once: "Riverside Day Centre=[day centre], Lotus Café" (Chinese commas too)
@@ -123,6 +124,16 @@ def store_test_text(result: StoreTestView) -> Text:
     return out
 
 
+def voices_text(profiles: list[VoiceProfileView]) -> Text:
+    """How many interviewers' voices the app knows here, and whose."""
+    if not profiles:
+        return Text(tr("study.voices_none"))
+    out = Text(tr("study.voices_count", count=len(profiles)))
+    out.append(" " + ", ".join(p.name for p in profiles), "bold")
+    out.append("\n" + tr("study.voices_sealed"))
+    return out
+
+
 def purge_phrase(preview: PurgePreview) -> str:
     """What the interviewer types to confirm a purge, in the UI's language (the app then
     hands the core its own phrase, which the command line asks for)."""
@@ -156,6 +167,7 @@ class StudySettingsScreen(BaseScreen):
         Binding("s", "edit_store", "Store", id="study.store", tooltip="Edit the study store"),
         Binding("t", "test_store", "Test store", id="study.test", tooltip="Test the connection to the store"),
         Binding("p", "purge", "Purge", id="study.purge", tooltip="Purge received sessions (asks first)"),
+        Binding("v", "voice_profiles", "Voice profiles", id="study.voices", tooltip="The interviewers' voice profiles"),
         Binding("escape", "leave", "Back", id="study.back"),
     ]
 
@@ -176,6 +188,9 @@ class StudySettingsScreen(BaseScreen):
             yield Static(Text(tr("study.store_keys")), classes="study-keys")
             yield Label(tr("study.purge_title"), classes="pane-title")
             yield Static(tr("study.purge_hint"), id="study-purge", classes="study-value")
+            yield Label(tr("study.voices_title"), classes="pane-title")
+            yield Static(id="study-voices", classes="study-value")
+            yield Static(Text(tr("study.voices_keys")), classes="study-keys")
             # last: the study file may list many names
             yield Label(tr("study.identifiers_title"), classes="pane-title")
             yield Static(Text(tr("study.identifiers_keys")), classes="study-keys")
@@ -199,6 +214,13 @@ class StudySettingsScreen(BaseScreen):
         store = self.attempt(self.services.store_settings)
         if store is not None:
             self.query_one("#study-store", Static).update(store_text(store))
+        profiles = self.attempt(self.services.voice_profiles)
+        if profiles is not None:
+            self.query_one("#study-voices", Static).update(voices_text(profiles))
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:  # back from the voice profiles
+            self.refresh_data()
 
     def show_store_test(self, text: Text | str) -> None:
         line = self.query_one("#study-store-test", Static)
@@ -349,6 +371,12 @@ class StudySettingsScreen(BaseScreen):
         done = tr("study.purged", sessions=", ".join(message.result.sessions))
         self.say_purge(done)
         self.notify(done)
+
+    # -- voice profiles -----------------------------------------------------------------------------
+    def action_voice_profiles(self) -> None:
+        from .voice_profiles import VoiceProfilesScreen
+
+        self.app.push_screen(VoiceProfilesScreen())
 
     # -- failures, leaving ------------------------------------------------------------------------
     def on_work_failed(self, message: WorkFailed) -> None:
