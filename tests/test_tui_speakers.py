@@ -24,20 +24,28 @@ from fieldscribe.core.vault import Vault
 from fieldscribe.tui import messages as m
 from fieldscribe.tui.screens import voice_profiles as vp
 from fieldscribe.tui.screens.dialogs import AskText, ChooseOne, Confirm
+from fieldscribe.tui.screens.help import HelpScreen
 from fieldscribe.tui.screens.review import ReviewScreen
 from fieldscribe.tui.screens.study_settings import StudySettingsScreen
-from fieldscribe.tui.strings import tr
+from fieldscribe.tui.strings import set_language, tr
 
 from .audio_fakes import ArraySource
 from .conftest import FAST_KDF, PASSPHRASE
 from .conversation import INTERVIEW, VOICES, conversation, speak
 from .screen_text import screen_text
 from .test_tui import notifications, wait_until
+from .test_tui_chinese import english
 from .tui_helpers import app_for, make_vault, unlock
 from .tui_messages import Messages
 from .vault_access import reopen
 
 PROFILE_TEST_SECONDS = 25.0  # enough speech for a profile (15 s), quicker than the real 30 s
+
+
+@pytest.fixture(autouse=True)
+def _english_after():
+    yield
+    set_language("en")
 
 
 def int16(audio: np.ndarray) -> np.ndarray:
@@ -199,6 +207,29 @@ async def test_a_recording_without_speech_is_refused_in_one_sentence_and_escape_
         await wait_until(pilot, lambda: isinstance(app.screen, vp.VoiceProfilesScreen), what="the list")
         assert tr("voices.cancelled") in notifications(app)
         assert app.services.voice_profiles() == []
+
+
+async def test_the_profiles_and_the_reading_speak_chinese_in_a_chinese_study(vault_path, study_zh):
+    """In a Chinese study the list, the reading (its text in Chinese), F1 help and the question
+    before deleting show no English."""
+    make_vault(vault_path, study_zh, name="王小明")
+    app = app_for(vault_path, language="zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        go = microphone(app, reading_aloud(3.0))  # held: nothing is read
+        await open_profiles(pilot)
+        assert english(screen_text(app)) == []
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        assert tr("title.VoiceProfiles") in screen_text(app) and english(screen_text(app)) == []
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, vp.VoiceProfilesScreen), what="the list")
+        dialog = await start_recording(pilot, "李访员")
+        assert "朗读" in str(dialog.query_one("#reading", Static).content)
+        assert english(screen_text(app)) == []
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, vp.VoiceProfilesScreen), what="the list")
+        go.set()
 
 
 # -- review: turns with their speakers -------------------------------------------------------------
