@@ -166,6 +166,7 @@ class RecordProfileDialog(BaseModal):
         self.profile_name = name
         self.seconds = RECORD_SECONDS
         self.cancel = threading.Event()
+        self.heard = 0.0
         self.finished = False
 
     def compose(self) -> ComposeResult:
@@ -213,6 +214,7 @@ class RecordProfileDialog(BaseModal):
         self.query_one(LevelMeter).db = message.db
 
     def on_profile_heard(self, message: ProfileHeard) -> None:
+        self.heard = message.seconds
         self.query_one("#profile-progress", ProgressBar).update(progress=min(message.seconds, self.seconds))
         # on a small screen the text scrolls along as the reading goes on
         box = self.query_one("#reading-box", VerticalScroll)
@@ -237,6 +239,8 @@ class RecordProfileDialog(BaseModal):
             self.dismiss(result)
 
     def action_cancel(self) -> None:
+        if self.heard >= self.seconds:
+            return  # the reading is over and the profile is being made: a moment more
         self.cancel.set()  # the worker answers None at once; nothing is kept
         self.query_one("#profile-left", Static).update(tr("voices.cancelling"))
 
