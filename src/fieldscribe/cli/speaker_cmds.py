@@ -109,11 +109,12 @@ def voice_record(ctx: click.Context, name: str, seconds: float, device: str | No
         click.echo("Read this aloud, calmly, until the recording stops:\n")
         click.echo(click.wrap_text(reading(language), width=78, initial_indent="  ", subsequent_indent="  "))
         click.echo("")
-        click.confirm("Ready", default=True, abort=True, err=True)
+        source = SoundDeviceSource(RecorderConfig(rate=16000, channels=1, device=device))  # refused before reading
+        if sys.stdin.isatty():
+            click.confirm("Ready", default=True, abort=True, err=True)
         cancel = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
         try:
-            source = SoundDeviceSource(RecorderConfig(rate=16000, channels=1, device=device))
             shown = [0]
 
             def progress(done: float) -> None:
@@ -174,15 +175,17 @@ def voice_list(ctx: click.Context) -> None:
 @click.pass_context
 def voice_delete(ctx: click.Context, name: str, yes: bool) -> None:
     """Forget NAME's voice profile for good."""
-    from ..core.diarization.profiles import delete_profile
+    from ..core.diarization.profiles import check_name, delete_profile, list_profiles
     from ..core.errors import InvalidInput
 
-    if not yes and not click.confirm(f"Delete the voice profile of {name}? It cannot be undone.", err=True):
-        click.echo("Nothing was deleted.")
-        return
+    name = check_name(name)
     with open_vault(ctx) as vault:
-        if not delete_profile(vault, name):
+        if name not in {p.name for p in list_profiles(vault)}:
             raise InvalidInput(f"There is no voice profile for {name!r}; `fieldscribe voice list` shows them.")
+        if not yes and not click.confirm(f"Delete the voice profile of {name}? It cannot be undone.", err=True):
+            click.echo("Nothing was deleted.")
+            return
+        delete_profile(vault, name)
     click.echo(f"Deleted the voice profile of {name}.")
 
 

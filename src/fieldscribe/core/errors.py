@@ -188,6 +188,17 @@ class InvalidInput(FieldscribeError):
     """A value given on the command line or in a form that cannot be used as it is."""
 
 
+class TooLittleSpeech(InvalidInput):
+    """A voice-profile recording held too little speech to know the voice by."""
+
+    def __init__(self, speech_s: float, needed_s: float) -> None:
+        self.params = {"seconds": f"{speech_s:.0f}", "needed": f"{needed_s:.0f}"}
+        super().__init__(
+            f"The recording holds {speech_s:.0f} s of speech; a voice profile needs at least {needed_s:.0f} s — "
+            "read the prompt aloud again, a little longer."
+        )
+
+
 class DiskFull(FieldscribeError):
     """Too little space to record safely; what is already saved stays intact."""
 

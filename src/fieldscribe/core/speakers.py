@@ -58,8 +58,10 @@ class SessionSpeakers:
 
     @property
     def guessed(self) -> bool:
-        """The interviewer was not recognised by their profile: say so in review."""
-        return self.interviewer != FOUND_BY_PROFILE and INTERVIEWER in self.names.values()
+        """The interviewer was not recognised by their profile and no reviewer has named their
+        voice yet: say so in review."""
+        named = any(self.names.get(v) == INTERVIEWER for v in self.named_by_person)
+        return self.interviewer != FOUND_BY_PROFILE and INTERVIEWER in self.names.values() and not named
 
 
 # -- the sealed document ---------------------------------------------------------------------------

@@ -10,13 +10,14 @@ audit log is not encrypted), listed, deletable, and never exported.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import ledger
 from ..audit import now_iso
-from ..errors import InvalidInput, RecordTampered
+from ..errors import InvalidInput, RecordTampered, TooLittleSpeech
 from ..study_records import drop_study_record, get_study_record, put_study_record
 from ..vault import Vault
 from .embedding import DIM, embed
@@ -85,6 +86,8 @@ def check_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
         raise InvalidInput("Give the interviewer's name for the voice profile.")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidInput("The interviewer's name holds control characters; type it with letters only.")
     return name
 
 
@@ -95,10 +98,7 @@ def enrol_profile(vault: Vault, name: str, audio: np.ndarray) -> VoiceProfile:
     regions = speech_regions(audio)
     speech = sum(e - s for s, e in regions)
     if speech < MIN_SPEECH_S:
-        raise InvalidInput(
-            f"The recording holds {speech:.0f} s of speech; a voice profile needs at least {MIN_SPEECH_S:.0f} s — "
-            "read the prompt aloud again, a little longer."
-        )
+        raise TooLittleSpeech(speech, MIN_SPEECH_S)
     fingerprints = embed(audio, windows_of(regions))
     centre = fingerprints.mean(axis=0)
     centre = centre / max(float(np.linalg.norm(centre)), 1e-9)

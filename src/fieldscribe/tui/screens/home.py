@@ -260,6 +260,7 @@ class HomeScreen(BaseScreen):
             ("cancel_session", self.action_cancel_session),
             ("participant", self.action_participant),
             ("study", self.action_study_settings),
+            ("voices", self.action_voice_profiles),
         ]
 
     # -- what is selected ---------------------------------------------------------------------
@@ -358,6 +359,11 @@ class HomeScreen(BaseScreen):
         from .study_settings import StudySettingsScreen
 
         self.app.push_screen(StudySettingsScreen())
+
+    def action_voice_profiles(self) -> None:
+        from .voice_profiles import VoiceProfilesScreen
+
+        self.app.push_screen(VoiceProfilesScreen())
 
     def action_interview(self) -> None:
         sid = self.selected_session()
