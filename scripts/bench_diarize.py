@@ -29,7 +29,7 @@ optional extra `bench` in pyproject.toml (`pip install -e '.[bench]'`); when it 
 bench installs it into the cache (pip install --target) and runs the reference in a child
 process from there, so `.venv/bin/python scripts/bench_diarize.py` works in a fresh clone
 (the network is needed once). pyannote's segmentation-3.0 as ONNX (5.9 MB, MIT) is committed
-in scripts/bench_models/ (its README says where it comes from); sherpa-onnx wants a few facts
+in src/fieldscribe/core/diarization/ (the app uses it too; SECURITY.md says where it comes from); sherpa-onnx wants a few facts
 in the models' ONNX metadata, so the bench writes copies of both models with them into the
 cache. Anything it cannot get (no network, no espeak-ng voice) is said in the output and
 left out of the table.
@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT / "src"))
 CACHE = Path(os.environ.get("FIELDSCRIBE_BENCH_CACHE") or Path.home() / ".cache" / "fieldscribe-bench")
 SHERPA = "sherpa-onnx==2.0.1"
 PYANNOTE_WHEEL = "pyannote-audio==4.0.7"
-SEGMENTATION = ROOT / "scripts" / "bench_models" / "pyannote_segmentation_3.0.onnx"
+SEGMENTATION = ROOT / "src" / "fieldscribe" / "core" / "diarization" / "pyannote_segmentation_3.0.onnx"
 RATE = 16000
 
 # what sherpa-onnx reads from the models' metadata (as its own exported models carry)

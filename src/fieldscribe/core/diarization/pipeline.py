@@ -92,7 +92,34 @@ def diarize_voices(
         nearest = int(np.abs(centres - (t.start + t.end) / 2).argmin())
         number.setdefault(int(labels[nearest]), t.voice)
     centroids = {number[g]: fingerprints[labels == g].mean(axis=0) for g in number}
-    return Diarization(refine_changes(audio, turns, centroids, threads=threads, cancel=cancel), centroids)
+    turns = refine_changes(audio, turns, centroids, threads=threads, cancel=cancel)
+    return segmented(audio, Diarization(turns, centroids), threads=threads, cancel=cancel)
+
+
+def segmented(
+    audio: np.ndarray, found: Diarization, *, threads: int = 1, cancel: threading.Event | None = None
+) -> Diarization:
+    """FOUND with its turns redrawn by the segmentation model where it can be trusted
+    (:mod:`.segmentation`): changes to the frame, short turns, speech the VAD missed."""
+    from . import segmentation
+
+    if not found.turns or len(found.centroids) < 2:
+        return found  # one voice: nothing to tell apart
+    voices = sorted(found.centroids)
+    grid = np.full(int(np.ceil(len(audio) / RATE / segmentation.GRID_S)) + 1, -1)
+    for t in found.turns:
+        grid[int(t.start / segmentation.GRID_S) : int(np.ceil(t.end / segmentation.GRID_S))] = voices.index(t.voice)
+    labels, _speech = segmentation.relabel(
+        audio, grid, np.stack([found.centroids[v] for v in voices]), threads=threads, cancel=cancel
+    )
+    runs = segmentation.runs(labels)
+    if not runs:
+        return found
+    order = in_order(np.array([voices[v] for _s, _e, v in runs], dtype=int))
+    renumber = {voices[v]: int(n) for (_s, _e, v), n in zip(runs, order, strict=True)}
+    turns = [Turn(s, e, renumber[voices[v]]) for s, e, v in runs]
+    centroids = {renumber[v]: c for v, c in found.centroids.items() if v in renumber}
+    return Diarization(turns, centroids)
 
 
 CHANGE_REACH_S = 0.75  # a change found on 1.5 s windows is this far from the true one at most
