@@ -77,6 +77,8 @@ BASELINE: dict[str, dict[str, str | None]] = {
     },
     # S2's participant has not consented to audio: record stops before opening a microphone
     "record": {"session": "S2", "seconds": "0.1"},
+    # no such microphone: the profile's recording stops before opening one
+    "voice record": {"device": "no-such-microphone"},
     "audio import": {"file": "{wav}"},
     "models add": {"path": "{fake_model}"},
     "models download": {"name": "not-a-model"},

@@ -4,6 +4,8 @@ and leaves alone a session open in review (the real app under Pilot, real audio)
 
 from __future__ import annotations
 
+import threading
+
 import soundfile as sf
 
 from fieldscribe.core import consent, participants, sessions
@@ -13,6 +15,7 @@ from fieldscribe.core.guides import import_guide
 from fieldscribe.core.study import load_study
 from fieldscribe.core.transcripts import current_transcript, load_segments
 from fieldscribe.core.vault import Vault
+from fieldscribe.services.voices import Voices
 from fieldscribe.tui import messages as m
 from fieldscribe.tui.screens.review import ReviewScreen
 
@@ -68,7 +71,9 @@ async def test_the_dashboard_finds_speakers_after_an_interview_but_not_under_rev
         assert app.services.speakers(s2).found
 
 
-async def test_review_of_a_session_whose_speakers_are_being_found_opens_when_they_are(vault_path, tmp_path):
+async def test_review_of_a_session_whose_speakers_are_being_found_opens_when_they_are(
+    vault_path, tmp_path, monkeypatch
+):
     study = load_study(STUDY_EN)
     v, _ = Vault.create(vault_path, PASSPHRASE, kdf=FAST_KDF)
     with v:
@@ -76,16 +81,24 @@ async def test_review_of_a_session_whose_speakers_are_being_found_opens_when_the
         s1 = _two_voice_session(v, study, tmp_path, seed=7)
     app = app_for(vault_path)
     said = Messages()
+    release = threading.Event()
+    real_find = Voices.find_speakers
+
+    def held(self, sid, **kw):  # the real work, begun only once the reviewer has pressed V
+        release.wait(60)
+        return real_find(self, sid, **kw)
+
+    monkeypatch.setattr(Voices, "find_speakers", held)
     async with app.run_test(size=(120, 36), message_hook=said) as pilot:
         await unlock(pilot)
         await wait_until(pilot, lambda: said.of(m.SpeakersStarted), 30, "the speakers of S1 to be looked for")
-        line = app.screen.query_one("#final-line")
-        if line.speakers_of == s1:  # still at it (a second or two): review waits, then opens
-            await pilot.press("v")
-            assert not isinstance(app.screen, ReviewScreen)
+        assert app.screen.query_one("#final-line").speakers_of == s1
+        await pilot.press("v")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReviewScreen)  # it waits for the speakers
+        release.set()
         await wait_until(pilot, lambda: said.of(m.SpeakersDone), 60, "speakers of S1")
-        if not isinstance(app.screen, ReviewScreen):
-            await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen), 20, "the review screen")
+        await wait_until(pilot, lambda: app.screen.segments, 20, "the transcript")
         labels = {s.label for s in app.screen.segments if s.text}
         assert labels == {"Interviewer", sessions.get_session(app.services.vault, s1).participants[0]}

@@ -106,26 +106,28 @@ def voice_record(ctx: click.Context, name: str, seconds: float, device: str | No
     name = check_name(name)
     with open_vault(ctx) as vault:
         language = current_guide(vault).study.study.language
+        source = SoundDeviceSource(RecorderConfig(rate=16000, channels=1, device=device))  # refused before reading
         click.echo("Read this aloud, calmly, until the recording stops:\n")
         click.echo(click.wrap_text(reading(language), width=78, initial_indent="  ", subsequent_indent="  "))
         click.echo("")
-        source = SoundDeviceSource(RecorderConfig(rate=16000, channels=1, device=device))  # refused before reading
         if sys.stdin.isatty():
             click.confirm("Ready", default=True, abort=True, err=True)
         cancel = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+        counting = sys.stderr.isatty()  # a script's log gets no counter
         try:
             shown = [0]
 
             def progress(done: float) -> None:
-                if int(done) > shown[0]:
+                if counting and int(done) > shown[0]:
                     shown[0] = int(done)
                     click.echo(f"\r  {shown[0]:>3} / {seconds:.0f} s", nl=False, err=True)
 
             audio = capture(source, seconds, on_progress=progress, cancel=cancel)
         finally:
             signal.signal(signal.SIGINT, previous)
-            click.echo("", err=True)
+            if counting:
+                click.echo("", err=True)
         if cancel.is_set():
             click.echo("Cancelled; nothing was kept.")
             sys.exit(130)

@@ -25,6 +25,7 @@ from .pipeline import speech_regions, windows_of
 
 RECORD = "voice_profiles"
 MIN_SPEECH_S = 15.0  # enough windows for a stable mean; the guided recording asks for ~30 s
+MAX_NAME = 80
 MATCH = 0.5  # below this cosine no voice is taken for the interviewer
 
 
@@ -86,6 +87,8 @@ def check_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
         raise InvalidInput("Give the interviewer's name for the voice profile.")
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"The interviewer's name is {len(name)} characters long; keep it under {MAX_NAME}.")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidInput("The interviewer's name holds control characters; type it with letters only.")
     return name
