@@ -219,3 +219,17 @@ def test_focus_group_voices_are_named_from_two_k_marks_and_the_third_stays_unnam
         for t in (t for t in turns if t.voice == voice and t.duration > 1):
             most = max(ref, key=lambda r: min(r.end, t.end) - max(r.start, t.start))
             assert most.speaker == name, (t, most)
+
+
+def test_a_recording_that_starts_stops_a_diarization_at_once(one_to_one):
+    """The app diarizes in the background only between interviews: a recording that starts
+    sets the cancel, and the run ends within a batch of windows, with nothing to keep."""
+    import threading
+
+    from fieldscribe.core.diarization.pipeline import diarize_voices
+
+    audio, _ref = one_to_one
+    cancel = threading.Event()
+    cancel.set()
+    found = diarize_voices(audio, voices=2, cancel=cancel)
+    assert found.turns == [] and found.centroids == {}

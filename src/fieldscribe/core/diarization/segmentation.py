@@ -64,12 +64,18 @@ def chunk_starts(seconds: float) -> list[float]:
     return starts
 
 
-def local_speakers(audio: np.ndarray, starts: list[float], *, threads: int = 1) -> np.ndarray:
-    """The model's class per frame for each chunk: int array [chunks, frames]."""
+def local_speakers(
+    audio: np.ndarray, starts: list[float], *, threads: int = 1, cancel: threading.Event | None = None
+) -> np.ndarray:
+    """The model's class per frame for each chunk: int array [chunks, frames] (chunks not
+    reached once CANCEL is set are all class 0: nobody)."""
     size = int(CHUNK_S * RATE)
     out: list[np.ndarray] = []
     session = _session(threads)
     for at in range(0, len(starts), BATCH):
+        if cancel is not None and cancel.is_set():
+            out.append(np.zeros((len(starts[at:]), int(CHUNK_S / FRAME_S)), dtype=int))
+            break
         batch = []
         for s in starts[at : at + BATCH]:
             x = audio[int(s * RATE) : int(s * RATE) + size]
@@ -97,7 +103,7 @@ def relabel(
     covered = np.zeros(n)
     unit = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
     starts = chunk_starts(len(audio) / RATE)
-    classes = local_speakers(audio, starts, threads=threads)
+    classes = local_speakers(audio, starts, threads=threads, cancel=cancel)
     placed_frames = int(PLACED_S / GRID_S)
     for start, chunk in zip(starts, classes, strict=True):
         if cancel is not None and cancel.is_set():
