@@ -48,6 +48,13 @@ class SpeakersView:
     channels: int = 1
 
 
+def voice_letter(voice: int) -> str:
+    """A, B, … — how a voice nobody named yet is called, in transcripts and on screens alike."""
+    from ..core.transcripts import voice_letter as letter
+
+    return letter(voice)
+
+
 class Voices(ServiceBase):
     """Voice profiles and session speakers."""
 

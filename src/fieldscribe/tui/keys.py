@@ -14,40 +14,31 @@ APP_BINDINGS: list[BindingType] = [
 ]
 
 
+SCREEN_MODULES = (
+    "dialogs",
+    "enrol",
+    "help",
+    "home",
+    "interview",
+    "participant",
+    "planning",
+    "review",
+    "study_settings",
+    "unlock",
+    "voice_profiles",
+)
+
+
 def binding_ids() -> frozenset[str]:
     """The ids of the App's bindings and of every screen's own bindings (the screens are
     imported here, not at start-up: the unlock screen needs none of them)."""
-    from .screens import (
-        dialogs,
-        enrol,
-        help,
-        home,
-        interview,
-        participant,
-        planning,
-        review,
-        study_settings,
-        unlock,
-        voice_profiles,
-    )
+    import importlib
 
     ids: set[str] = set()
     for b in APP_BINDINGS:
         if isinstance(b, Binding) and b.id:
             ids.add(b.id)
-    modules = (
-        dialogs,
-        enrol,
-        help,
-        home,
-        interview,
-        participant,
-        planning,
-        review,
-        study_settings,
-        unlock,
-        voice_profiles,
-    )
+    modules = [importlib.import_module(f"{__package__}.screens.{name}") for name in SCREEN_MODULES]
     for module in modules:
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__:

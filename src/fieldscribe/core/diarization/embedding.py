@@ -16,14 +16,15 @@ BATCH = 16  # windows of equal length per model call
 
 
 @functools.cache
-def _session(threads: int) -> Any:
-    """One ONNX session per thread count, made on first use (the model is 28 MB)."""
+def onnx_session(model: Path, threads: int) -> Any:
+    """One CPU session per model and thread count, made on first use (onnxruntime loads when
+    it is first needed, not at start-up)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
 _lock = threading.Lock()
@@ -63,7 +64,7 @@ def embed(
     by_length: dict[int, list[int]] = {}
     for i, f in enumerate(feats):
         by_length.setdefault(len(f), []).append(i)
-    session = _session(threads)
+    session = onnx_session(MODEL, threads)
     with _lock:  # one model call at a time per process: the laptop has two cores
         for indices in by_length.values():
             for at in range(0, len(indices), BATCH):

@@ -16,14 +16,12 @@ most chunks gave it.
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .embedding import RATE, embed
+from .embedding import RATE, embed, onnx_session
 
 MODEL = Path(__file__).with_name("pyannote_segmentation_3.0.onnx")
 CHUNK_S = 10.0
@@ -39,16 +37,6 @@ BATCH = 8
 CLASSES: tuple[tuple[int, ...], ...] = ((), (0,), (1,), (2,), (0, 1), (0, 2), (1, 2))
 _ACTIVE = np.array([[j in c for j in range(3)] for c in CLASSES])  # [class, local speaker]
 _ALONE = np.array([[c == (j,) for j in range(3)] for c in CLASSES])
-
-
-@functools.cache
-def _session(threads: int) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
 
 
 _lock = threading.Lock()
@@ -71,7 +59,7 @@ def local_speakers(
     reached once CANCEL is set are all class 0: nobody)."""
     size = int(CHUNK_S * RATE)
     out: list[np.ndarray] = []
-    session = _session(threads)
+    session = onnx_session(MODEL, threads)
     for at in range(0, len(starts), BATCH):
         if cancel is not None and cancel.is_set():
             out.append(np.zeros((len(starts[at:]), int(CHUNK_S / FRAME_S)), dtype=int))

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from ...services import FieldscribeError
 from ...services.views import SegmentView, SuggestionView
-from ...services.voices import SpeakersView
+from ...services.voices import SpeakersView, voice_letter
 from ..messages import (
     DecisionSaved,
     PlaybackAt,
@@ -35,16 +35,6 @@ from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
 
 WHO_WIDTH = 13  # "Interviewer ⋯"
-
-
-def voice_letter(voice: int) -> str:
-    """A, B, … Z, AA, AB … — how a voice nobody named yet is called (as the services do)."""
-    letters = ""
-    voice += 1
-    while voice:
-        voice, rest = divmod(voice - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def speaker_text(speaker: str | None, voice: int | None) -> str:
