@@ -18,7 +18,6 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from ...services import FieldscribeError
 from ...services.views import SegmentView, SuggestionView
-from ...services.voices import SpeakersView, voice_letter
 from ..messages import (
     DecisionSaved,
     PlaybackAt,
@@ -33,48 +32,7 @@ from ..widgets import FieldFooter
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
-
-WHO_WIDTH = 13  # "Interviewer ⋯"
-
-
-def speaker_text(speaker: str | None, voice: int | None) -> str:
-    """Who speaks, in the UI language: the interviewer, a pseudonym, or an unnamed voice."""
-    if speaker == "interviewer":
-        return tr("review.interviewer")
-    if speaker:
-        return speaker
-    if voice is not None:
-        return tr("review.unnamed_voice", letter=voice_letter(voice))
-    return "–"
-
-
-def who_cell(seg: SegmentView) -> str:
-    """The speaker column: the segment's speaker, marked when another voice spoke over it."""
-    who = speaker_text(seg.speaker, seg.voice)
-    return tr("review.who_overlap", who=who) if seg.overlap else who
-
-
-def speakers_line(view: SpeakersView | None, waiting: bool) -> Text | None:
-    """The line above the table: speakers still being found, or the interviewer only guessed
-    (no voice profile matched) — until the reviewer names the interviewer's voice — or the
-    voices and how long each speaks."""
-    if waiting:  # not found yet, or not yet written into this version of the transcript
-        return Text(tr("review.speakers_finding"))
-    if view is None or not view.found:
-        return None
-    if not view.voices:
-        return Text(tr("review.speakers_none"))
-    named = any(v.named_by_person and v.speaker == "interviewer" for v in view.voices)
-    if view.guessed and not named:
-        return Text(tr("review.speakers_guessed"), "bold yellow")
-    voices = " · ".join(f"{speaker_text(v.speaker, v.voice)} {minutes(v.seconds)}" for v in view.voices)
-    return Text(tr("review.speakers_found", voices=voices))
-
-
-def minutes(seconds: float) -> str:
-    """How long a voice speaks: m:ss."""
-    s = max(0, round(seconds))
-    return f"{s // 60}:{s % 60:02d}"
+from .review_speakers import WHO_WIDTH, speaker_text, speakers_line, who_cell
 
 
 def padded(text: str, cells: int) -> str:
