@@ -84,6 +84,8 @@ BASELINE: dict[str, dict[str, str | None]] = {
     "models download": {"name": "not-a-model"},
     "transcript review": {"done": True},
     "purge": {"received": True},
+    # a time and a question, so that each hostile value meets the checks behind them
+    "mark": {"at": "0:01", "question": "q1"},
 }
 # Parameters whose values are KEY=VALUE pairs or numbers typed as text.
 PAIR_PARAMS = {"answers", "criteria", "items", "notes", "edits", "entries"}

@@ -24,21 +24,10 @@ def _clock(seconds: float) -> str:
 
 
 def parse_time(text: str | None) -> float | None:
-    """Seconds, mm:ss or hh:mm:ss; nan, inf and negative parts are not times (float() takes
-    them, and nan would slip past every comparison with the recording's length)."""
-    if text is None:
-        return None
-    shown = text if len(text) <= 40 else text[:40] + "…"
-    try:
-        parts = [float(p) for p in text.split(":")] if len(text) <= 40 else []
-    except ValueError:
-        parts = []
-    value = 0.0
-    for p in parts:
-        value = value * 60 + p
-    if not parts or len(parts) > 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or not math.isfinite(value):
-        raise InvalidInput(f"{shown!r} is not a time; use seconds, mm:ss or hh:mm:ss.")
-    return value
+    """Seconds, mm:ss or hh:mm:ss (None stays None)."""
+    from ..core.marking import parse_time as parse
+
+    return None if text is None else parse(text)
 
 
 @click.command()

@@ -182,7 +182,6 @@ def find(vault: Vault, session_id: str, *, cancel: threading.Event | None = None
     """Find and name the session's voices (replacing what was found before, but keeping the
     names a reviewer gave). Call from a worker: about 1.5 s per minute of audio on two cores.
     Returns None if CANCEL was set before the result was stored."""
-    from .diarization.attribution import names_from_marks
     from .diarization.pipeline import diarize_voices
 
     session = sessions.get_session(vault, session_id)
@@ -216,13 +215,7 @@ def find(vault: Vault, session_id: str, *, cancel: threading.Event | None = None
         if (interviewer is not None and len(others) == 1) or (interviewer is None and len(voices) == 1):
             names[others[0]] = session.participants[0]
     else:
-        marks = [
-            (e.t, str(e.data.get("participant")))
-            for e in events
-            if e.kind == timeline.SPEAKER and e.data.get("participant") in session.participants
-        ]
-        candidates = [t for t in diarized.turns if t.voice != interviewer]
-        names.update(names_from_marks(candidates, marks))
+        names.update(_names_from_marks(diarized.turns, interviewer, events, session.participants))
         if interviewer is not None:
             names[interviewer] = INTERVIEWER
     previous = load(vault, sid)
@@ -249,8 +242,41 @@ def find(vault: Vault, session_id: str, *, cancel: threading.Event | None = None
     return found
 
 
+def _names_from_marks(
+    turns: list[Turn], interviewer: int | None, events: list[timeline.Event], participants: tuple[str, ...]
+) -> dict[int, str]:
+    """A group's voices named from the interviewer's K marks (who speaks from when)."""
+    from .diarization.attribution import names_from_marks
+
+    marks = [
+        (e.t, str(e.data.get("participant")))
+        for e in events
+        if e.kind == timeline.SPEAKER and e.data.get("participant") in participants
+    ]
+    return names_from_marks([t for t in turns if t.voice != interviewer], marks)
+
+
+def rename_from_marks(vault: Vault, session_id: str, events: list[timeline.Event]) -> SessionSpeakers | None:
+    """After a K mark was placed or taken back later: name a group's voices from the marks
+    again (inside the caller's transaction). The interviewer's voice and voices a reviewer named
+    keep their names. Returns the session's speakers (None if not found yet)."""
+    session = sessions.get_session(vault, session_id)
+    found = load(vault, session.id)
+    if found is None or len(session.participants) < 2:
+        return found
+    interviewer = next((v for v, n in found.names.items() if n == INTERVIEWER), None)
+    kept = {v: n for v, n in found.names.items() if v == interviewer or v in found.named_by_person}
+    marked = _names_from_marks([Turn(s, e, v) for s, e, v in found.turns], interviewer, events, session.participants)
+    names = {**{v: n for v, n in marked.items() if v not in kept and n not in kept.values()}, **kept}
+    if names != found.names:
+        found.names = names
+        _save(vault, session.id, found)
+    return found
+
+
 # -- writing them into a transcript ------------------------------------------------------------------
-def _speaker_set_by_person(seg: StoredSegment) -> bool:
+def speaker_set_by_person(seg: StoredSegment) -> bool:
+    """A reviewer chose this segment's speaker by hand: nothing found later overwrites it."""
     return bool(seg.edited and "speaker" in seg.edited.get("changed", ()))
 
 
@@ -264,7 +290,7 @@ def _pieces(
 
     turns = [Turn(s, e, v) for s, e, v in found.turns]
     words = [Word(float(w[1]), float(w[2]), str(w[0])) for w in seg.words]
-    if not split or not words or seg.dropped or _speaker_set_by_person(seg):
+    if not split or not words or seg.dropped or speaker_set_by_person(seg):
         heard: dict[int, float] = {}
         for t in turns:
             shared = min(seg.end, t.end) - max(seg.start, t.start)
@@ -324,7 +350,7 @@ def _note_in(note: dict[str, Any], piece: StoredSegment, first: bool, last: bool
 
 
 def _name(seg: StoredSegment, found: SessionSpeakers) -> None:
-    if _speaker_set_by_person(seg) or seg.voice is None:
+    if speaker_set_by_person(seg) or seg.voice is None:
         return
     seg.speaker = found.names.get(seg.voice)
 

@@ -13,8 +13,9 @@ re-opens the identifier review (`editing`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import ledger, sessions, timeline
 from .audit import now_iso
@@ -99,8 +100,18 @@ Committed = StoredSegment | Segment
 
 
 # -- attribution ------------------------------------------------------------------------------------
+class Timed(Protocol):
+    """Anything with a place on the recording: a new Whisper segment or a stored one."""
+
+    @property
+    def start(self) -> float: ...
+
+    @property
+    def end(self) -> float: ...
+
+
 def attribute(
-    segments: list[Segment], events: list[timeline.Event], prev_end: float = float("-inf")
+    segments: Sequence[Timed], events: list[timeline.Event], prev_end: float = float("-inf")
 ) -> list[dict[str, Any]]:
     """For each segment: the guide question (and domain) current at its midpoint, the focus
     group speaker noted then, and the notes, flags and probes stamped while it was spoken —

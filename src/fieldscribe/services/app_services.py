@@ -22,6 +22,7 @@ from .admin import StudyAdmin
 from .calls import counted
 from .field import FieldDay
 from .interview import Interview, LevelCallback, LiveTextCallback, level_listener, segment_listener
+from .marks import Marks
 from .views import (
     AttentionItem,
     Choice,
@@ -108,7 +109,7 @@ def _form_field(f: Any) -> FormField:
     return FormField(f.id, label, f.required, kind)
 
 
-class Services(StudyAdmin, FieldDay, Voices):
+class Services(StudyAdmin, FieldDay, Voices, Marks):
     """Open a vault folder; unlock it; then every field-day operation the app offers."""
 
     def __init__(
