@@ -153,7 +153,8 @@ def test_qdpx_validates_and_codes_segments_under_their_questions(vault, reviewed
     assert schema.validate(xml), schema.error_log
     ns = {"q": "urn:QDA-XML:project:1.0"}
     codes = {c.get("guid"): c.get("name") for c in xml.iterfind(".//q:Code", ns)}
-    assert len(codes) == 5 + 7
+    assert len(codes) == 5 + 7 + 5  # domains, questions; the field marks and the case, each under its parent
+    assert {"Field marks", "Field note", "Sensitive moment", "Cases", "Case P1"} <= set(codes.values())
     case = xml.find(".//q:Case", ns)
     values = [v.findtext("q:TextValue", namespaces=ns) for v in case.iterfind("q:VariableValue", ns)]
     assert "45–54" in values
@@ -165,7 +166,7 @@ def test_qdpx_validates_and_codes_segments_under_their_questions(vault, reviewed
     coded = {codes[ref.get("targetGUID")] for ref in xml.iterfind(".//q:Coding/q:CodeRef", ns)}
     assert any(name.startswith("q1:") for name in coded) and any(name.startswith("q3:") for name in coded)
     notes = [n.findtext("q:PlainTextContent", namespaces=ns) for n in xml.iterfind(".//q:Notes/q:Note", ns)]
-    assert "laughs about [P1]" in notes and "Sensitive moment" in notes
+    assert notes == ["[Field note 00:00:06, q1] laughs about [P1]", "[Sensitive moment 00:00:16, q3]"]
 
 
 def test_docx_opens_and_has_timestamps(vault, reviewed, team, tmp_path):

@@ -1,15 +1,32 @@
 """REFI-QDA project (.qdpx): the exchange format NVivo, ATLAS.ti, MAXQDA and QualCoder import.
 
 One Case per participant with Variables from the generalised attributes; one TextSource per
-session (text in sources/, referenced as internal://), one line per turn as the TXT
-transcript has it ("[00:01:10] P1: …"); codes pre-created from the guide's domains and
-questions and applied to each turn spoken under a question. Where speakers are known, a
-"Speakers" code holds one code per speaker — "Interviewer", each participant's pseudonym,
-and "Speaker A (S3)" for a voice nobody named in session S3 — and each turn's words are coded
-to its speaker; a participant's turns are also linked to their Case (SelectionRef). Field
-notes and sensitive-moment flags are Notes on a selection of the segment they were typed
-during. GUIDs are derived from the study and object ids, so exporting again gives the same
-GUIDs and analysts can merge.
+session (text in sources/, referenced as internal://), named for whose interview it is
+("P4 — wave 1, 2026-11 (S1)"), one line per turn as the TXT transcript has it ("[00:01:10]
+P1: … [00:01:16] …"); codes pre-created from the guide's domains and questions and applied to
+each turn spoken under a question. Where speakers are known, a "Speakers" code holds one code
+per speaker — "Interviewer", each participant's pseudonym, and "Speaker A (S3)" for a voice
+nobody named in session S3 — and each turn's words are coded to its speaker.
+
+Tools read different parts of the standard, so some things are said twice, where the schema
+allows it (docs/qdpx.md has the reasoning):
+
+- a case's sources are its SourceRefs and its turns its SelectionRefs (the standard), and
+  also a code with the Case's GUID under the non-codable "Cases" code, coding the case's part
+  of each source (how NVivo exports cases, and the only link QualCoder reads);
+- each field note, probe and sensitive-moment flag is one Note, referenced once, from its
+  TextSource, whose text says its kind, time and question and which carries the position of
+  the segment it was typed during (QualCoder's annotation form); the segment itself is coded
+  to "Field note", "Probe" or "Sensitive moment" (under the non-codable "Field marks"), so
+  every tool can find the passage;
+- every PlainTextSelection carries at least one Coding (QualCoder turns any other into an
+  empty annotation);
+- with consented audio, an AudioSource (the FLAC inside the .qdpx) whose Transcript has the
+  TextSource's text and a SyncPoint at each segment's stamp; codings and notes stay on the
+  TextSource only, so nothing is counted twice.
+
+GUIDs are derived from the study and object ids, so exporting again gives the same GUIDs and
+analysts can merge; the only GUID used twice is a case's, by its Case and its case code.
 """
 
 from __future__ import annotations
@@ -21,11 +38,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
+from ..sessions import FOCUS_GROUP
 from ..transcripts import INTERVIEWER, StoredSegment, speaker_label
 from .content import ExportContent, SessionExport, Turn, turns
-from .formats import stamp, turn_prefix
+from .formats import STAMP, WORDS, note_heading, note_label, note_line, stamp, turn_line, turn_parts
 
 NS = "urn:QDA-XML:project:1.0"
+MARK_DESCRIPTIONS = {
+    "Field note": "Where the interviewer typed a field note; the note is attached to the session.",
+    "Probe": "Where the interviewer asked one of the guide's probes; the probe is attached to the session.",
+    "Sensitive moment": "Where the interviewer flagged a sensitive moment.",
+}
 
 
 def _guid(study_id: str, *parts: str) -> str:
@@ -36,11 +59,29 @@ def _el(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
     return ET.SubElement(parent, f"{{{NS}}}{tag}", {k: v for k, v in attrs.items() if v is not None})
 
 
-def build_qdpx(content: ExportContent) -> bytes:
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{NS}}}{tag}")
+    el.text = text
+    return el
+
+
+def source_name(session: SessionExport) -> str:
+    """Whose interview it is, as a tool lists it: "P4 — wave 1, 2026-11 (S1)", or for a group
+    "focus group P2, P3, P5 — wave 1, 2026-11 (S2)". The month is a date band, not a day."""
+    who = ", ".join(session.participants)
+    if session.kind == FOCUS_GROUP:
+        who = f"focus group {who}".strip()
+    when = f"wave {session.wave}" + (f", {session.month}" if session.month else "")
+    return f"{who} — {when} ({session.session_id})" if who else f"{when} ({session.session_id})"
+
+
+def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) -> bytes:
     ET.register_namespace("", NS)
     sid = content.study.study.id
+    audio = audio or {}
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     user = _guid(sid, "user", "fieldscribe")
+    stamped = {"creatingUser": user, "creationDateTime": now}
     project = ET.Element(
         f"{{{NS}}}Project",
         {
@@ -59,20 +100,16 @@ def build_qdpx(content: ExportContent) -> bytes:
     for d in content.study.guide.domains:
         dg = _guid(sid, "domain", d.id)
         dcode = _el(codebook, "Code", guid=dg, name=d.title, isCodable="true")
+        _text(dcode, "Description", d.title)  # Description comes first in a Code
         code_guid[d.id] = dg
         for q in d.questions:
             qg = _guid(sid, "question", q.id)
             qcode = _el(dcode, "Code", guid=qg, name=f"{q.id}: {q.text}"[:250], isCodable="true")
-            ET.SubElement(qcode, f"{{{NS}}}Description").text = q.text
-            # Description must come first in a Code: move it before any child codes (none yet)
+            _text(qcode, "Description", q.text)
             code_guid[q.id] = qg
-        desc = ET.Element(f"{{{NS}}}Description")
-        desc.text = d.title
-        dcode.insert(0, desc)
 
     # speakers: a "Speakers" code with one code per speaker, where any turn has one
     placed = {s.session_id: _plain_text(s) for s in content.sessions}
-    speaker_code: dict[str, str] = {}  # _speaker_key -> code guid
     speaker_names: dict[str, str] = {}
     for s in content.sessions:
         for p in placed[s.session_id][1]:
@@ -83,11 +120,41 @@ def build_qdpx(content: ExportContent) -> bytes:
         names = {"interviewer": speaker_label(INTERVIEWER, None), **{f"participant/{c}": c for c in content.cases}}
         names.update(speaker_names)
         parent = _el(codebook, "Code", guid=_guid(sid, "speakers"), name="Speakers", isCodable="false")
-        ET.SubElement(parent, f"{{{NS}}}Description").text = "Who speaks: each turn's words are coded to its speaker."
-        for key in names:
-            speaker_code[key] = _guid(sid, "speaker", key)
-            code = _el(parent, "Code", guid=speaker_code[key], name=names[key], isCodable="true")
-            ET.SubElement(code, f"{{{NS}}}Description").text = f"Turns spoken by {names[key]}."
+        _text(parent, "Description", "Who speaks: each turn's words are coded to its speaker.")
+        for key, name in names.items():
+            code_guid[key] = _guid(sid, "speaker", key)
+            _text(
+                _el(parent, "Code", guid=code_guid[key], name=name, isCodable="true"),
+                "Description",
+                f"Turns spoken by {name}.",
+            )
+
+    # field marks: one code per kind of note typed during the sessions, coding where it was typed
+    kinds = [note_label(n) for s in content.sessions for seg in s.segments if seg.text for n in seg.notes]
+    if kinds:
+        parent = _el(codebook, "Code", guid=_guid(sid, "marks"), name="Field marks", isCodable="false")
+        _text(parent, "Description", "Moments marked during the sessions; each note is attached to its session.")
+        for label in MARK_DESCRIPTIONS:
+            if label in kinds:
+                code_guid[f"mark/{label}"] = _guid(sid, "mark", label)
+                _text(
+                    _el(parent, "Code", guid=code_guid[f"mark/{label}"], name=label, isCodable="true"),
+                    "Description",
+                    MARK_DESCRIPTIONS[label],
+                )
+
+    # cases as codes too (same GUID as the Case): the link NVivo writes and QualCoder reads
+    case_guid = {c: _guid(sid, "case", c) for c in content.cases}
+    if case_guid:
+        parent = _el(codebook, "Code", guid=_guid(sid, "cases"), name="Cases", isCodable="false")
+        _text(parent, "Description", "One code per case (participant), coding their part of each session.")
+        for pseudonym, g in case_guid.items():
+            code_guid[f"case/{pseudonym}"] = g
+            _text(
+                _el(parent, "Code", guid=g, name=f"Case {pseudonym}", isCodable="true"),
+                "Description",
+                f"What belongs to {pseudonym}.",
+            )
 
     labels: list[str] = []
     for c in content.cases.values():
@@ -98,37 +165,47 @@ def build_qdpx(content: ExportContent) -> bytes:
         _el(variables, "Variable", guid=g, name=label, typeOfVariable="Text")
 
     source_guid = {s.session_id: _guid(sid, "source", s.session_id) for s in content.sessions}
+    audio_guid = {s.session_id: _guid(sid, "audio", s.session_id) for s in content.sessions if s.session_id in audio}
+    whole = {s.session_id: _whole_source_cases(s, placed[s.session_id][1]) for s in content.sessions}
     cases = _el(project, "Cases")
     for c in content.cases.values():
-        case = _el(cases, "Case", guid=_guid(sid, "case", c.pseudonym), name=c.pseudonym)
-        for label, value in [("Group", c.group), *c.attributes.items()]:
+        case = _el(cases, "Case", guid=case_guid[c.pseudonym], name=c.pseudonym)
+        for label, value in [("Group", c.group_name), *c.attributes.items()]:
             vv = _el(case, "VariableValue")
             _el(vv, "VariableRef", targetGUID=var_guid[label])
-            ET.SubElement(vv, f"{{{NS}}}TextValue").text = value
+            _text(vv, "TextValue", value)
         for s in content.sessions:
             if c.pseudonym in s.participants:
                 _el(case, "SourceRef", targetGUID=source_guid[s.session_id])
+                if s.session_id in audio_guid:
+                    _el(case, "SourceRef", targetGUID=audio_guid[s.session_id])
         for s in content.sessions:  # the participant's own turns belong to their case
             for k, p in enumerate(placed[s.session_id][1]):
                 if p.turn.speaker_id == c.pseudonym:
                     _el(case, "SelectionRef", targetGUID=_guid(sid, "turn", s.session_id, str(k)))
 
     sources = _el(project, "Sources")
-    notes_el: list[tuple[str, str, str]] = []  # (guid, name, text)
-    texts: dict[str, str] = {}
+    notes: list[ET.Element] = []
+    files: dict[str, bytes] = {}
     for s in content.sessions:
         g = source_guid[s.session_id]
         body, turn_spans = placed[s.session_id]
-        texts[g] = body
-        src = _el(
-            sources,
-            "TextSource",
-            guid=g,
-            name=f"{s.session_id} (wave {s.wave})",
-            plainTextPath=f"internal://{g}.txt",
-            creatingUser=user,
-            creationDateTime=now,
-        )
+        files[f"{g}.txt"] = body.encode("utf-8")
+        name = source_name(s)
+        src = _el(sources, "TextSource", guid=g, name=name, plainTextPath=f"internal://{g}.txt", **stamped)
+
+        if whole[s.session_id] and body:  # the session is these cases' as a whole
+            sel = _el(
+                src,
+                "PlainTextSelection",
+                guid=_guid(sid, "whole", s.session_id),
+                name=f"{s.session_id} whole session",
+                startPosition="0",
+                endPosition=str(len(body.rstrip("\n"))),
+                **stamped,
+            )
+            _code(sid, code_guid, stamped, sel, [f"case/{c}" for c in whole[s.session_id]], (s.session_id, "whole"))
+        note_refs: list[str] = []
         for k, p in enumerate(turn_spans):
             turn = p.turn
             sel = _el(
@@ -138,59 +215,124 @@ def build_qdpx(content: ExportContent) -> bytes:
                 name=f"{s.session_id} {stamp(turn.start)} {turn.speaker}".rstrip(),
                 startPosition=str(p.start),
                 endPosition=str(p.end),
-                creatingUser=user,
-                creationDateTime=now,
+                **stamped,
             )
             speaker = _speaker_key(s.session_id, turn)
-            codes = [(speaker[0], speaker_code[speaker[0]])] if speaker else []
-            codes += [(c, code_guid[c]) for c in (turn.domain, turn.question) if c and c in code_guid]
-            for code_key, target in codes:
-                coding = _el(
-                    sel,
-                    "Coding",
-                    guid=_guid(sid, "coding", s.session_id, "turn", str(k), code_key),
-                    creatingUser=user,
-                    creationDateTime=now,
-                )
-                _el(coding, "CodeRef", targetGUID=target)
-            # notes sit on the segment they were typed during (the turn's selection if it is one)
+            keys = [speaker[0]] if speaker else []
+            keys += [c for c in (turn.domain, turn.question) if c and c in code_guid]
+            if turn.speaker_id in content.cases and len(s.participants) > 1:
+                keys.append(f"case/{turn.speaker_id}")  # in a group, a member's turns are their case's
             for start, end, seg in p.segments:
-                if not seg.notes:
-                    continue
-                where = sel
-                if (start, end) != (p.start, p.end):
-                    where = _el(
+                marks = list(dict.fromkeys(f"mark/{note_label(n)}" for n in seg.notes))
+                if marks and (start, end) == (p.start, p.end):
+                    keys += marks
+                elif marks:  # the segment it was typed during, within a longer turn
+                    mark = _el(
                         src,
                         "PlainTextSelection",
                         guid=_guid(sid, "sel", s.session_id, str(seg.idx)),
-                        name=f"{s.session_id} {seg.start:.1f}s",
+                        name=f"{s.session_id} {stamp(seg.start)} {', '.join(note_label(n) for n in seg.notes)}",
                         startPosition=str(start),
                         endPosition=str(end),
-                        creatingUser=user,
-                        creationDateTime=now,
+                        **stamped,
                     )
+                    _code(sid, code_guid, stamped, mark, marks, (s.session_id, "seg", str(seg.idx)))
                 for j, note in enumerate(seg.notes):
                     ng = _guid(sid, "note", s.session_id, str(seg.idx), str(j))
-                    label = "Sensitive moment" if note["kind"] == "flag" else (note.get("preset") or "Field note")
-                    notes_el.append((ng, f"{s.session_id} {label}", note.get("text") or label))
-                    _el(where, "NoteRef", targetGUID=ng)
-    if notes_el:
-        notes = _el(project, "Notes")
-        for ng, name, text in notes_el:
-            note_el = _el(notes, "Note", guid=ng, name=name, creatingUser=user, creationDateTime=now)
-            ET.SubElement(note_el, f"{{{NS}}}PlainTextContent").text = text
-    ET.SubElement(project, f"{{{NS}}}Description").text = (
+                    note_el = ET.Element(
+                        f"{{{NS}}}Note", {"guid": ng, "name": f"{s.session_id} {note_heading(note, seg)}", **stamped}
+                    )
+                    _text(note_el, "PlainTextContent", note_line(note, s, seg))
+                    # where it was typed, in the session's text: QualCoder's annotation form
+                    _el(
+                        note_el,
+                        "PlainTextSelection",
+                        guid=_guid(sid, "note-at", s.session_id, str(seg.idx), str(j)),
+                        startPosition=str(start),
+                        endPosition=str(end),
+                    )
+                    notes.append(note_el)
+                    note_refs.append(ng)
+            _code(sid, code_guid, stamped, sel, keys, (s.session_id, "turn", str(k)))
+        for ng in note_refs:  # NoteRefs follow the selections in a TextSource
+            _el(src, "NoteRef", targetGUID=ng)
+        if s.session_id in audio_guid:
+            files.update(
+                _audio_source(
+                    sources, sid, s, placed[s.session_id], name, audio_guid[s.session_id], audio[s.session_id], stamped
+                )
+            )
+    if notes:
+        _el(project, "Notes").extend(notes)
+    _text(
+        project,
+        "Description",
         f"{content.study.study.title} — ethics reference {content.study.study.ethics_reference}. "
-        "De-identified export from fieldscribe."
+        "De-identified export from fieldscribe.",
     )
 
     xml = ET.tostring(project, encoding="utf-8", xml_declaration=True)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("project.qde", xml)
-        for g, body in texts.items():
-            z.writestr(f"sources/{g}.txt", body.encode("utf-8"))
+        for file_name, data in files.items():
+            z.writestr(f"sources/{file_name}", data)
     return buf.getvalue()
+
+
+def _code(
+    sid: str,
+    code_guid: dict[str, str],
+    stamped: dict[str, str],
+    sel: ET.Element,
+    keys: list[str],
+    where: tuple[str, ...],
+) -> None:
+    """Code SEL to each of KEYS (keys of CODE_GUID); WHERE names the selection in the GUIDs."""
+    for key in keys:
+        coding = _el(sel, "Coding", guid=_guid(sid, "coding", *where, key), **stamped)
+        _el(coding, "CodeRef", targetGUID=code_guid[key])
+
+
+def _audio_source(
+    sources: ET.Element,
+    sid: str,
+    s: SessionExport,
+    placed: tuple[str, list[_Placed]],
+    name: str,
+    g: str,
+    flac: bytes,
+    stamped: dict[str, str],
+) -> dict[str, bytes]:
+    """The recording, so a click on a line plays it (NVivo, ATLAS.ti, MAXQDA): its Transcript
+    is the TextSource's text with a SyncPoint (milliseconds, character offset) at each
+    segment's stamp. Named "….flac" and its transcript "….flac.txt", the names QualCoder files
+    them under. No codings or notes here: they are on the TextSource, counted once."""
+    body, turn_spans = placed
+    tg = _guid(sid, "transcript", s.session_id)
+    src = _el(sources, "AudioSource", guid=g, name=f"{name}.flac", path=f"internal://{g}.flac", **stamped)
+    transcript = _el(
+        src, "Transcript", guid=tg, name=f"{name}.flac.txt", plainTextPath=f"internal://{tg}.txt", **stamped
+    )
+    for p in turn_spans:
+        for at, seg in p.stamps:
+            _el(
+                transcript,
+                "SyncPoint",
+                guid=_guid(sid, "sync", s.session_id, str(seg.idx)),
+                timeStamp=str(round(seg.start * 1000)),
+                position=str(at),
+            )
+    return {f"{g}.flac": flac, f"{tg}.txt": body.encode("utf-8")}
+
+
+def _whole_source_cases(session: SessionExport, placed: list[_Placed]) -> list[str]:
+    """The cases a session belongs to as a whole: an interview's participant, and in a group
+    each member none of whose turns is known (so the session still lists among their files)."""
+    if len(session.participants) == 1:
+        return list(session.participants)
+    spoke = {p.turn.speaker_id for p in placed}
+    return [c for c in session.participants if c not in spoke]
 
 
 def _speaker_key(session_id: str, turn: Turn) -> tuple[str, str] | None:
@@ -207,30 +349,37 @@ def _speaker_key(session_id: str, turn: Turn) -> tuple[str, str] | None:
 
 @dataclass
 class _Placed:
-    """A turn in the source text: the character range of its words, and of each segment's."""
+    """A turn in the source text: the character range of its words, of each segment's words,
+    and where each segment's stamp starts."""
 
     start: int
     end: int
     turn: Turn
     segments: list[tuple[int, int, StoredSegment]]
+    stamps: list[tuple[int, StoredSegment]]
 
 
 def _plain_text(session: SessionExport) -> tuple[str, list[_Placed]]:
-    """The source text, one turn per line as the TXT transcript shows it ("[00:01:10] P1: …"),
-    with the character range of each turn's words (not its stamp or label)."""
+    """The source text, one turn per line as the TXT transcript shows it ("[00:01:10] P1: …
+    [00:01:16] …"), with the character range of each turn's words (not its first stamp or its
+    label) and of each segment's words."""
     lines: list[str] = []
     placed: list[_Placed] = []
     pos = 0
     for turn in turns(session):
-        head = f"{stamp(turn.start)} {turn_prefix(turn)}"
-        start = pos + len(head)
         segs: list[tuple[int, int, StoredSegment]] = []
-        at = start
-        for seg in turn.segments:
-            segs.append((at, at + len(seg.text), seg))
-            at += len(seg.text) + 1  # joined by one space
-        line = head + turn.text
-        placed.append(_Placed(start, pos + len(line), turn, segs))
+        stamps: list[tuple[int, StoredSegment]] = []
+        at = pos
+        first_words: int | None = None
+        for part in turn_parts(turn):
+            if part.kind == WORDS and part.segment is not None:
+                first_words = at if first_words is None else first_words
+                segs.append((at, at + len(part.text), part.segment))
+            elif part.kind == STAMP and part.segment is not None:
+                stamps.append((at, part.segment))
+            at += len(part.text)
+        line = turn_line(turn)
+        placed.append(_Placed(first_words if first_words is not None else pos, pos + len(line), turn, segs, stamps))
         lines.append(line)
         pos += len(line) + 1
     return "\n".join(lines) + ("\n" if lines else ""), placed
