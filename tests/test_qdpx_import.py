@@ -185,3 +185,23 @@ def test_the_reader_sees_what_qualcoder_dropped_in_the_old_form():
     assert qualcoder.annotations == [(Passage("S1 (wave 1)", 6, 11, "there"), "")]  # an empty annotation
     assert any("NoteRef inside selection" in x for x in qualcoder.lost)
     assert any("neither an annotation nor a journal" in x for x in qualcoder.lost)  # the note is gone
+
+
+def test_a_note_typed_during_an_emptied_segment_is_kept(study_en):
+    """The hallucination guard may empty the segment a note was typed during: the note moves to
+    the segment with words before it (as gather does for every format), and no tool loses it."""
+    from fieldscribe.core.export.content import notes_kept
+
+    segments = [dataclasses.replace(s, notes=list(s.notes)) for s in INTERVIEW]
+    segments[7] = dataclasses.replace(segments[7], notes=[{"kind": "flag", "t": 20.5, "text": "crying"}])
+    one = ExportContent(
+        study_en.study,
+        {"P1": CaseInfo("P1", "service_user", {}, "Service user")},
+        [dataclasses.replace(session("S1", notes_kept(segments)), month="2026-11")],
+        {},
+    )
+    for read in (read_standard, read_qualcoder):
+        got = read(build_qdpx(one))
+        texts = [n.text for n in got.notes.values()] if read is read_standard else [m for _p, m in got.annotations]
+        assert "[Sensitive moment 00:00:20, q3] crying" in texts, texts
+    assert segments[6].notes == [{"kind": "flag", "t": 20.5, "text": "crying"}]

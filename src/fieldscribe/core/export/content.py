@@ -46,8 +46,13 @@ def generalise(study: Study, baseline: dict[str, Any]) -> dict[str, str]:
 @dataclass
 class CaseInfo:
     pseudonym: str
-    group: str
+    group: str  # the study's group id ("service_user"), stable for scripts
     attributes: dict[str, str]
+    group_label: str = ""  # what a person reads ("Service user"); the id where none is known
+
+    @property
+    def group_name(self) -> str:
+        return self.group_label or self.group
 
     def quote_label(self, fields: tuple[str, ...] = ()) -> str:
         """'(P4, Schizophrenia, Male)' in the house style of qualitative papers."""
@@ -66,6 +71,8 @@ class SessionExport:
     segments: list[StoredSegment]
     questions: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (domain title, text)
     domains: dict[str, str] = field(default_factory=dict)  # id -> title
+    probes: dict[str, list[str]] = field(default_factory=dict)  # question id -> its probes, in order
+    month: str = ""  # "2026-11": when the session was set up, to the month (a date band, not a day)
 
 
 @dataclass
@@ -125,6 +132,23 @@ def turns(session: SessionExport) -> list[Turn]:
     return out
 
 
+def notes_kept(segments: list[StoredSegment]) -> list[StoredSegment]:
+    """A note typed while a segment was spoken that the hallucination guard emptied would have
+    no words to sit beside in any format: it moves to the nearest segment with words (the one
+    before, else the one after), so no field note or flag is lost from an export."""
+    spoken = [i for i, seg in enumerate(segments) if seg.text]
+    if not spoken:
+        return segments
+    for i, seg in enumerate(segments):
+        if seg.text or not seg.notes:
+            continue
+        before = [j for j in spoken if j < i]
+        home = segments[before[-1] if before else spoken[0]]
+        home.notes = sorted([*home.notes, *seg.notes], key=lambda n: float(n.get("t", home.start)))
+        seg.notes = []
+    return segments
+
+
 @dataclass
 class ExportContent:
     study: Study
@@ -148,19 +172,33 @@ def gather(vault: Vault, session_ids: list[str]) -> ExportContent:
         s = sessions.get_session(vault, ref)
         sf = load_guide(vault, s.guide_sha256)
         study = study or sf.study
-        segs = deidentified_segments(vault, s.id)  # refuses unreviewed transcripts
+        segs = notes_kept(deidentified_segments(vault, s.id))  # refuses unreviewed transcripts
         for sug in suggestions(vault, s.id):
             if sug.status == "accepted":
                 counts[sug.kind] = counts.get(sug.kind, 0) + 1
         domains = {d.id: d.title for d in sf.study.guide.domains}
         questions = {q.id: (d.title, q.text) for d, q in sf.study.questions()}
         members = active_members(vault, s)  # a withdrawn member of a group is no case in the export
+        probes = {q.id: list(q.probes) for _d, q in sf.study.questions()}
         exports.append(
-            SessionExport(s.id, s.kind, s.wave, sf.version, sf.study.study.language, members, segs, questions, domains)
+            SessionExport(
+                s.id,
+                s.kind,
+                s.wave,
+                sf.version,
+                sf.study.study.language,
+                members,
+                segs,
+                questions,
+                domains,
+                probes,
+                month=s.created_at[:7],
+            )
         )
+        group_labels = {g.id: g.label for g in sf.study.groups}
         for pid in members:
             if pid not in cases:
                 p = participants.get_participant(vault, pid)
-                cases[pid] = CaseInfo(pid, p.group, generalise(sf.study, p.baseline))
+                cases[pid] = CaseInfo(pid, p.group, generalise(sf.study, p.baseline), group_labels.get(p.group, ""))
     assert study is not None
     return ExportContent(study, cases, exports, counts)
