@@ -1,7 +1,8 @@
 """Exports as turns: who said what ("Interviewer:", "P1:", "Speaker C:") with a stamp at
-each turn in TXT and DOCX, voice tags in WebVTT, the speaker before each SRT cue, speakers
-in JSON and a turns sheet, and each speaker's turns coded in the .qdpx. Built from
-ExportContent directly: these are unit tests of the formats."""
+each segment and the notes under their turn in TXT and DOCX, voice tags and NOTE blocks in
+WebVTT, a plain WebVTT without markup, the speaker before each SRT cue, speakers in JSON, and
+sheets Excel reads. Built from ExportContent directly: these are unit tests of the formats
+(tests/test_documents_open.py opens the same files in real readers)."""
 
 from __future__ import annotations
 
@@ -10,98 +11,22 @@ import html
 import io
 import json
 import re
-import zipfile
 
 import pytest
-from lxml import etree
 
 from fieldscribe.core.export import formats
-from fieldscribe.core.export.content import CaseInfo, ExportContent, SessionExport, turns
+from fieldscribe.core.export.content import CaseInfo, ExportContent, turns
 from fieldscribe.core.export.exporter import build_files
-from fieldscribe.core.export.qdpx import build_qdpx
 from fieldscribe.core.transcription.render import render
-from fieldscribe.core.transcripts import StoredSegment
 
-from .test_export import XSD
+from .export_samples import IV, NOTED, TURNS, sample_content, seg, session, turn_line
 
 NS = {"q": "urn:QDA-XML:project:1.0"}
 
 
-def seg(idx, start, end, text, speaker=None, voice=None, question="q1", domain="peers", **kw) -> StoredSegment:
-    return StoredSegment(
-        idx=idx,
-        start=start,
-        end=end,
-        text=text,
-        speaker=speaker,
-        voice=voice,
-        question=question,
-        domain=domain,
-        **kw,
-    )
-
-
-IV = "interviewer"
-INTERVIEW = [
-    seg(0, 0.0, 3.0, "Could you tell me about the people here?", IV, 0),
-    seg(1, 3.5, 6.0, "Mostly [friend] and the cooks.", "P1", 1, notes=[{"kind": "note", "t": 5.0, "text": "laughs"}]),
-    seg(2, 6.0, 9.0, "We play cards after lunch.", "P1", 1),
-    seg(3, 9.5, 11.0, "And how is that?", IV, 0),
-    seg(4, 10.5, 14.0, "Good, mostly good.", "P1", 1, overlap=True),
-    seg(5, 14.0, 16.0, "Tell me about a time someone helped you.", IV, 0, "q3", "mutual_help"),
-    seg(6, 16.5, 20.0, "She helped me once, a staff member.", None, 2, "q3", "mutual_help"),
-    seg(7, 20.0, 21.0, "", None, None, "q3", "mutual_help", flags=["dropped:repeat"]),
-    seg(8, 61.0, 65.0, "Yes, that was in [month].", "P1", 1, "q3", "mutual_help"),
-]
-# no diarization and no K marks: today's unlabelled form
-UNLABELLED = [
-    seg(0, 0.0, 4.0, "Hello, I am here."),
-    seg(1, 4.0, 8.0, "It is fine."),
-    seg(2, 9.0, 12.0, "We help each other.", question="q3", domain="mutual_help"),
-]
-
-
-def session(sid: str, segments: list[StoredSegment]) -> SessionExport:
-    return SessionExport(
-        session_id=sid,
-        kind="interview",
-        wave=1,
-        guide_version="f84d7fce6609",
-        language="en",
-        participants=["P1"],
-        segments=segments,
-        questions={
-            "q1": ("Experience with peers in the day-care centre", "Who do you spend time with here?"),
-            "q3": ("Experience of mutual help with peers", "A time when someone here helped you?"),
-        },
-        domains={"peers": "Experience with peers in the day-care centre", "mutual_help": "Mutual help"},
-    )
-
-
 @pytest.fixture
 def content(study_en) -> ExportContent:
-    return ExportContent(
-        study=study_en.study,
-        cases={"P1": CaseInfo("P1", "service_user", {"Age": "45–54"})},
-        sessions=[session("S1", INTERVIEW), session("S2", UNLABELLED)],
-        redaction_counts={},
-    )
-
-
-# what each turn of S1 says, in order
-TURNS = [
-    ("[00:00:00]", "Interviewer", False, "Could you tell me about the people here?"),
-    ("[00:00:03]", "P1", False, "Mostly [friend] and the cooks. We play cards after lunch."),
-    ("[00:00:09]", "Interviewer", False, "And how is that?"),
-    ("[00:00:10]", "P1", True, "Good, mostly good."),
-    ("[00:00:14]", "Interviewer", False, "Tell me about a time someone helped you."),
-    ("[00:00:16]", "Speaker C", False, "She helped me once, a staff member."),
-    ("[00:01:01]", "P1", False, "Yes, that was in [month]."),
-]
-
-
-def turn_line(stamp: str, who: str, overlap: bool, text: str) -> str:
-    return f"{stamp} {who}: " + ("(overlapping) " if overlap else "") + text
+    return sample_content(study_en.study)
 
 
 def test_turns_join_one_speakers_segments_and_break_at_speakers_and_questions(content):
@@ -112,59 +37,122 @@ def test_turns_join_one_speakers_segments_and_break_at_speakers_and_questions(co
 
 def test_txt_is_turns_with_a_stamp_and_a_speaker_each(content):
     txt = formats.to_txt(content.sessions[0])
-    assert txt.splitlines() == [
-        "Session S1 — interview, wave 1, participants P1",
-        "",
-        "",
-        "## q1 (Experience with peers in the day-care centre): Who do you spend time with here?",
-        "",
-        *[turn_line(*t) for t in TURNS[:4]],
-        "",
-        "## q3 (Experience of mutual help with peers): A time when someone here helped you?",
-        "",
-        *[turn_line(*t) for t in TURNS[4:]],
-    ]
+    assert "[00:00:03] P1: Mostly [friend] and the cooks. [00:00:06] We play cards after lunch." in txt
+    assert (
+        txt.splitlines()
+        == [
+            "Session S1 — interview, wave 1, participants P1",
+            "",
+            "",
+            "## q1 (Experience with peers in the day-care centre): Who do you spend time with here?",
+            "",
+            turn_line(*TURNS[0]),
+            turn_line(*TURNS[1]),
+            "    [Field note 00:00:05, q1] laughs",  # under the turn it was typed during
+            *[turn_line(*t) for t in TURNS[2:4]],
+            "",
+            "## q3 (Experience of mutual help with peers): A time when someone here helped you?",
+            "",
+            *[turn_line(*t) for t in TURNS[4:]],
+        ]
+    )
 
 
 def test_unlabelled_segments_keep_the_plain_form(content):
     txt = formats.to_txt(content.sessions[1])
     lines = [line for line in txt.splitlines() if line.startswith("[")]
-    assert lines == ["[00:00:00] Hello, I am here. It is fine.", "[00:00:09] We help each other."]
+    assert lines == ["[00:00:00] Hello, I am here. [00:00:04] It is fine.", "[00:00:09] We help each other."]
     assert "<v" not in formats.to_vtt(content.sessions[1])
     assert "00:00:00,000 --> 00:00:04,000\nHello, I am here.\n" in formats.to_srt(content.sessions[1])
     assert all(s["speaker"] is None for s in json.loads(formats.to_json(content))["sessions"][1]["segments"])
 
 
-def test_docx_alternates_turns_with_the_speaker_bold_and_the_stamp_plain(content):
+def test_docx_lays_out_turns_as_the_txt_does_with_the_speaker_bold_and_the_stamps_plain(content):
     from docx import Document
 
     doc = Document(io.BytesIO(formats.to_docx(content.sessions[0])))
-    paras = [p for p in doc.paragraphs if p.text.startswith("[")]
+    paras = [p for p in doc.paragraphs if p.style.name == "Normal" and p.text.startswith("[")]
     assert [p.text for p in paras] == [turn_line(*t) for t in TURNS]
     for p, (stamp, who, overlap, text) in zip(paras, TURNS, strict=True):
-        bold = [r.text for r in p.runs if r.bold]
-        assert bold == [f"{who}:"], p.text
-        assert p.runs[0].text.startswith(stamp) and not p.runs[0].bold
+        assert [r.text for r in p.runs if r.bold] == [f"{who}:"], p.text
+        assert p.runs[0].text == f"{stamp} " and not p.runs[0].bold and not p.runs[0].italic
         assert [r.text for r in p.runs if r.italic] == (["(overlapping)"] if overlap else [])
-        assert p.runs[-1].text == text
+        # the words, with the stamps of later segments among them, are plain
+        assert p.runs[-1].text.endswith(text.split(". ")[-1]) and not p.runs[-1].bold and not p.runs[-1].italic
+    assert paras[1].runs[-1].text == " Mostly [friend] and the cooks. [00:00:06] We play cards after lunch."
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
     assert [h.split(" ")[0] for h in headings] == ["q1", "q3"]
+    # the note, in its own style right under P1's first turn
+    i = [p.text for p in doc.paragraphs].index(paras[1].text)
+    assert (doc.paragraphs[i + 1].style.name, doc.paragraphs[i + 1].text) == (
+        "Field note",
+        "[Field note 00:00:05, q1] laughs",
+    )
     # the unlabelled session: no bold label, the words right after the stamp
     plain = Document(io.BytesIO(formats.to_docx(content.sessions[1])))
     turn_paras = [p for p in plain.paragraphs if p.text.startswith("[")]
     assert [p.text for p in turn_paras] == [
-        "[00:00:00] Hello, I am here. It is fine.",
+        "[00:00:00] Hello, I am here. [00:00:04] It is fine.",
         "[00:00:09] We help each other.",
     ]
     assert not any(r.bold for p in turn_paras for r in p.runs)
 
 
+def test_notes_flags_and_probes_sit_under_their_turn_in_txt_and_docx():
+    from docx import Document
+    from docx.shared import Pt, RGBColor
+
+    noted = session("S5", NOTED)
+    lines = formats.to_txt(noted).splitlines()
+    assert lines[5:] == [
+        "[00:00:00] Interviewer: Who do you spend time with here?",
+        "    [Probe 00:00:03, q1] What do you do together?",  # the probe's words from the guide
+        "[00:00:04] P1: Mostly the cooks. [00:00:12] We play cards --> after <lunch> & R&amp;D.",
+        "    [Field note 00:00:06, q1] (laughs) at [friend]",
+        # typed during a segment the guard emptied: under the next turn, not lost
+        "    [Sensitive moment 00:00:10, q1] the [hospital] stay",
+        "",
+        "## q3 (Experience of mutual help with peers): A time when someone here helped you?",
+        "",
+        "[00:01:15] P1: Good.",
+        "    [Field note 00:01:16, q3] first line second --> line",  # one line: no blank line inside
+        "    [Sensitive moment 00:01:17, q3]",
+    ]
+    doc = Document(io.BytesIO(formats.to_docx(noted)))
+    body = [(p.style.name, p.text) for p in doc.paragraphs][3:]
+    assert body == [
+        ("Normal", lines[5]),
+        ("Field note", lines[6].strip()),
+        ("Normal", lines[7]),
+        ("Field note", lines[8].strip()),
+        ("Sensitive moment", lines[9].strip()),
+        ("Heading 2", lines[11].removeprefix("## ")),
+        ("Normal", lines[13]),
+        ("Field note", lines[14].strip()),
+        ("Sensitive moment", lines[15].strip()),
+    ]
+    note = doc.styles["Field note"]
+    assert note.font.italic and note.font.size == Pt(9) and note.font.color.rgb == RGBColor(0x59, 0x59, 0x59)
+    assert note.paragraph_format.left_indent > 0
+    flag = doc.styles["Sensitive moment"]
+    assert flag.base_style.name == "Field note" and flag.font.color.rgb != note.font.color.rgb
+    # the label in bold, the text plain, in every note
+    for p in doc.paragraphs:
+        if p.style.name in ("Field note", "Sensitive moment"):
+            assert p.runs[0].bold and p.runs[0].text.startswith("[") and p.runs[0].text.endswith("]")
+            assert not any(r.bold for r in p.runs[1:])
+
+
 def parse_vtt(text: str) -> list[tuple[str, str, str | None, str]]:
-    """(start, end, voice, text) per cue, by the WebVTT rules this export uses."""
+    """(start, end, voice, text) per cue, by the WebVTT rules this export uses; NOTE blocks
+    (comments) are skipped."""
     blocks = text.strip().split("\n\n")
     assert blocks[0] == "WEBVTT"
     cues = []
     for block in blocks[1:]:
+        if block.startswith("NOTE"):
+            assert "-->" not in block and "\n" not in block, block  # a comment, one line
+            continue
         timing, payload = block.split("\n")  # one line of text per cue, no blank line inside
         m = re.fullmatch(r"(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})", timing)
         assert m, timing
@@ -189,6 +177,65 @@ def test_vtt_escapes_cue_text_and_voice_names(content):
     assert "<v P&lt;2&gt;&amp;>Me &amp; &lt;him&gt; --&gt; later and more" in vtt
     cues = parse_vtt(vtt)
     assert cues[0][2:] == ("P<2>&", "Me & <him> --> later and more") and cues[1][2:] == ("Interviewer", "ok")
+
+
+def test_vtt_notes_are_note_blocks_before_their_cue_and_cannot_break_it():
+    vtt = formats.to_vtt(session("S5", NOTED))
+    blocks = vtt.strip().split("\n\n")
+    assert blocks[1:4] == [
+        "NOTE [Probe 00:00:03, q1] What do you do together?",
+        "00:00:00.000 --> 00:00:04.000\n<v Interviewer>Who do you spend time with here?",
+        "NOTE [Field note 00:00:06, q1] (laughs) at [friend]",
+    ]
+    # the flag of the emptied segment comes before the next cue; a note's "-->" and blank line are gone
+    assert blocks[5] == "NOTE [Sensitive moment 00:00:10, q1] the [hospital] stay"
+    assert blocks[7:10] == [
+        "NOTE [Field note 00:01:16, q3] first line second --\u203a line",
+        "NOTE [Sensitive moment 00:01:17, q3]",
+        "00:01:15.000 --> 00:01:18.000\n<v P1>Good.",
+    ]
+    assert [c[2:] for c in parse_vtt(vtt)] == [
+        ("Interviewer", "Who do you spend time with here?"),
+        ("P1", "Mostly the cooks."),
+        ("P1", "We play cards --> after <lunch> & R&amp;D."),
+        ("P1", "Good."),
+    ]
+
+
+def test_plain_vtt_has_the_speaker_as_text_and_no_markup(content):
+    plain = formats.to_plain_vtt(content.sessions[0])
+    blocks = plain.strip().split("\n\n")
+    assert blocks[0] == "WEBVTT" and len(blocks) == 9  # a cue per segment with words, no NOTE blocks
+    assert blocks[2] == "00:00:03.500 --> 00:00:06.000\nP1: Mostly [friend] and the cooks."
+    assert blocks[7] == "00:00:16.500 --> 00:00:20.000\nSpeaker C: She helped me once, a staff member."
+    tricky = formats.to_plain_vtt(session("S5", NOTED))
+    # look-alikes for what a reader would take for a tag, a timing arrow or a character reference
+    assert "P1: We play cards --\u203a after \u2039lunch\u203a & R\uff06amp;D." in tricky
+    cue_lines = [line for line in tricky.splitlines()[1:] if line and "-->" not in line]
+    assert len(cue_lines) == 4 and not any(c in line for line in cue_lines for c in "<>")
+    assert "NOTE" not in tricky
+    # no speakers known: the words alone
+    assert (
+        formats.to_plain_vtt(content.sessions[1]).split("\n\n")[1] == "00:00:00.000 --> 00:00:04.000\nHello, I am here."
+    )
+
+
+def test_case_sheet_has_labels_beside_ids_and_reads_in_excel(content):
+    raw = formats.to_csv(content).encode("utf-8")
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 2 and b"\n" not in raw.replace(b"\r\n", b"")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows == [["Case", "Group", "Group id", "Age"], ["P1", "Service user", "service_user", "45–54"]]
+    # no label known: the id; a value a spreadsheet would run as a formula stays text
+    cases = {
+        "P2": CaseInfo("P2", "staff", {"Role": "=1+1", "Age": "35–44"}),
+        "P3": CaseInfo("P3", "staff", {"Age": "25–34"}, "Staff"),
+    }
+    sheet = formats.to_csv(ExportContent(content.study, cases, [], {}))
+    assert list(csv.reader(io.StringIO(sheet.removeprefix("\ufeff")))) == [
+        ["Case", "Group", "Group id", "Role", "Age"],
+        ["P2", "staff", "staff", "'=1+1", "35–44"],
+        ["P3", "Staff", "staff", "", "25–34"],
+    ]
 
 
 def test_srt_puts_the_speaker_before_each_cue(content):
@@ -234,83 +281,6 @@ def test_turns_sheet_reads_in_a_spreadsheet(content):
     sheet = formats.to_turns_csv(ExportContent(content.study, content.cases, [risky], {}))
     assert list(csv.reader(io.StringIO(sheet.lstrip("\ufeff"))))[1][7] == "'=HYPERLINK(1)"
     assert "turns.csv" in build_files(content) and "cases.csv" in build_files(content)
-
-
-def read_qdpx(data: bytes) -> tuple[etree._Element, dict[str, str]]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        xml = etree.fromstring(z.read("project.qde"))
-        bodies = {
-            n.removeprefix("sources/").removesuffix(".txt"): z.read(n).decode()
-            for n in z.namelist()
-            if n.startswith("sources/")
-        }
-    return xml, bodies
-
-
-def test_qdpx_codes_each_speakers_turns_at_the_right_characters(content):
-    xml, bodies = read_qdpx(build_qdpx(content))
-    schema = etree.XMLSchema(etree.parse(str(XSD)))
-    assert schema.validate(xml), schema.error_log
-
-    codes = {c.get("guid"): c.get("name") for c in xml.iterfind(".//q:Code", NS)}
-    speakers = xml.find(".//q:Code[@name='Speakers']", NS)
-    assert speakers is not None and speakers.get("isCodable") == "false"
-    assert [c.get("name") for c in speakers.iterfind("q:Code", NS)] == ["Interviewer", "P1", "Speaker C (S1)"]
-
-    s1 = xml.find(".//q:TextSource[@name='S1 (wave 1)']", NS)
-    body = bodies[s1.get("plainTextPath").removeprefix("internal://").removesuffix(".txt")]
-    # the source reads like the TXT transcript: one turn a line, stamp and speaker first
-    assert body.splitlines() == [turn_line(*t) for t in TURNS]
-
-    by_code: dict[str, list[str]] = {}
-    for sel in s1.iterfind("q:PlainTextSelection", NS):
-        words = body[int(sel.get("startPosition")) : int(sel.get("endPosition"))]
-        for ref in sel.iterfind("q:Coding/q:CodeRef", NS):
-            by_code.setdefault(codes[ref.get("targetGUID")], []).append(words)
-    assert by_code["Interviewer"] == [t[3] for t in TURNS if t[1] == "Interviewer"]
-    assert by_code["P1"] == [t[3] for t in TURNS if t[1] == "P1"]
-    assert by_code["Speaker C (S1)"] == ["She helped me once, a staff member."]
-    q1 = next(name for name in by_code if name.startswith("q1:"))
-    assert by_code[q1] == [t[3] for t in TURNS[:4]]
-    assert by_code["Experience of mutual help with peers"] == [t[3] for t in TURNS[4:]]
-
-    # the note sits on the segment it was typed during, inside P1's turn
-    note_ref = s1.find(".//q:PlainTextSelection/q:NoteRef", NS)
-    sel = note_ref.getparent()
-    assert body[int(sel.get("startPosition")) : int(sel.get("endPosition"))] == "Mostly [friend] and the cooks."
-    note = xml.find(f".//q:Note[@guid='{note_ref.get('targetGUID')}']", NS)
-    assert note.findtext("q:PlainTextContent", namespaces=NS) == "laughs"
-
-    # P1's turns belong to P1's case
-    case = xml.find(".//q:Case[@name='P1']", NS)
-    refs = {r.get("targetGUID") for r in case.iterfind("q:SelectionRef", NS)}
-    p1_turns = {
-        sel.get("guid")
-        for sel in s1.iterfind("q:PlainTextSelection", NS)
-        if any(codes[r.get("targetGUID")] == "P1" for r in sel.iterfind("q:Coding/q:CodeRef", NS))
-    }
-    assert refs == p1_turns and len(refs) == 3
-
-    # the unlabelled session: turns coded to questions, none to a speaker
-    s2 = xml.find(".//q:TextSource[@name='S2 (wave 1)']", NS)
-    body2 = bodies[s2.get("plainTextPath").removeprefix("internal://").removesuffix(".txt")]
-    assert body2 == "[00:00:00] Hello, I am here. It is fine.\n[00:00:09] We help each other.\n"
-    coded2 = [codes[r.get("targetGUID")] for r in s2.iterfind(".//q:CodeRef", NS)]
-    assert coded2 and not set(coded2) & {"Interviewer", "P1"}
-
-
-def test_qdpx_guids_are_the_same_on_a_second_export(content):
-    first, _ = read_qdpx(build_qdpx(content))
-    second, _ = read_qdpx(build_qdpx(content))
-    guids = lambda x: [e.get("guid") for e in x.iter() if e.get("guid")]  # noqa: E731
-    assert guids(first) == guids(second) and len(set(guids(first))) == len(guids(first))
-
-
-def test_qdpx_without_speakers_has_no_speaker_codes(content):
-    plain = ExportContent(content.study, content.cases, [content.sessions[1]], {})
-    xml, _ = read_qdpx(build_qdpx(plain))
-    assert xml.find(".//q:Code[@name='Speakers']", NS) is None
-    assert xml.find(".//q:SelectionRef", NS) is None
 
 
 def test_render_shows_the_speaker_label(content):

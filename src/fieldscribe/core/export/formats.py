@@ -1,14 +1,24 @@
-"""Plain formats from de-identified content: TXT and DOCX transcripts as turns with
-[hh:mm:ss] timestamps at each turn (the form NVivo and MAXQDA import with time links), WebVTT
-with voice tags, SRT with the speaker before each cue, a CSV case sheet for classification
-sheets, a CSV sheet of turns, and JSON for scripts.
+"""Plain formats from de-identified content, laid out once (turn_parts) and rendered many ways:
+TXT and DOCX transcripts, WebVTT with voice tags and a plain WebVTT without them, SRT with the
+speaker before each cue, a CSV case sheet for classification sheets, a CSV sheet of turns, and
+JSON for scripts.
 
-A turn reads "[00:01:10] P4: text" — the stamp, who speaks ("Interviewer", the participant's
-pseudonym, or "Speaker A" for a voice nobody has named yet), then what was said. Where another
-voice spoke during part of the turn the text starts with "(overlapping)", the way transcribers
-note what is not words ("(laughs)"), so "P4:" stays the first thing after the stamp for tools
-that find speakers by "Name:". A transcript with no speakers known (no diarization, no K
-marks) keeps the unlabelled form "[00:01:10] text".
+A turn is one line (TXT) or paragraph (DOCX):
+
+    [00:00:03] P1: Mostly the cooks. [00:00:06] We play cards.
+
+who speaks once ("Interviewer", the participant's pseudonym, or "Speaker A" for a voice nobody
+has named yet), and every segment's own [hh:mm:ss] stamp before its words, so each sentence can
+be found in the recording: NVivo and MAXQDA link a stamp anywhere in a paragraph to its time.
+Where another voice spoke during part of the turn the words start with "(overlapping)", the way
+transcribers note what is not words ("(laughs)"), so "P1:" stays the first thing after the
+stamp for tools that find speakers by "Name:". A transcript with no speakers known (no
+diarization, no K marks) keeps the unlabelled form "[00:01:10] text".
+
+Field notes, sensitive-moment flags and probes sit under the turn they were typed during:
+"    [Field note 00:00:05, q1] laughs" in TXT, a paragraph in the "Field note" style (or
+"Sensitive moment" for a flag) in DOCX, a NOTE block before the cue in WebVTT. Their texts
+were de-identified upstream with the transcript; a probe shows its words from the guide.
 """
 
 from __future__ import annotations
@@ -16,8 +26,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+from ..transcripts import StoredSegment
 from .content import ExportContent, SessionExport, Turn, turns
+
+if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
+
+    from ..study import StudyInfo
 
 OVERLAP_MARK = "(overlapping)"
 
@@ -27,26 +48,116 @@ def stamp(seconds: float) -> str:
     return f"[{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}]"
 
 
-def turn_prefix(turn: Turn) -> str:
-    """What comes between the stamp and the words: "P4: ", "P4: (overlapping) ", or ""."""
-    who = f"{turn.speaker}: " if turn.speaker else ""
-    return who + (f"{OVERLAP_MARK} " if turn.overlap else "")
+STAMP, SPEAKER, OVERLAP, WORDS, SPACE = "stamp", "speaker", "overlap", "words", "space"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a turn's line, so that every format lays a turn out the same way and styles
+    (DOCX) or locates (.qdpx) its pieces: KIND is one of stamp, speaker, overlap, words, space."""
+
+    kind: str
+    text: str
+    segment: StoredSegment | None = None  # the segment whose stamp or words this is
+
+
+def turn_parts(turn: Turn) -> list[Part]:
+    """ "[00:01:10] P4: (overlapping) First words. [00:01:16] More words." — the turn's label
+    once, and every segment's own stamp before its words, so each sentence can be found in
+    the audio (MAXQDA and NVivo link a stamp anywhere in a paragraph to its time)."""
+    parts: list[Part] = []
+    for i, seg in enumerate(turn.segments):
+        if i:
+            parts.append(Part(SPACE, " "))
+        parts += [Part(STAMP, stamp(seg.start), seg), Part(SPACE, " ")]
+        if i == 0 and turn.speaker:
+            parts += [Part(SPEAKER, f"{turn.speaker}:"), Part(SPACE, " ")]
+        if i == 0 and turn.overlap:
+            parts += [Part(OVERLAP, OVERLAP_MARK), Part(SPACE, " ")]
+        parts.append(Part(WORDS, seg.text, seg))
+    return parts
+
+
+def turn_line(turn: Turn) -> str:
+    """The turn as one line of text, as TXT writes it and DOCX's paragraph reads."""
+    return "".join(p.text for p in turn_parts(turn))
+
+
+def note_label(note: dict[str, Any]) -> str:
+    """What kind of mark a note is, in words: "Field note", "Sensitive moment", "Probe"."""
+    return {"flag": "Sensitive moment", "probe": "Probe"}.get(str(note.get("kind")), "Field note")
+
+
+def note_text(note: dict[str, Any], session: SessionExport, seg: StoredSegment) -> str:
+    """What the note says: its typed text, its preset ("laughs") when nothing more was typed,
+    or for a probe the probe's words from the guide."""
+    if note.get("kind") == "probe":
+        probes = session.probes.get(str(seg.question or note.get("question") or ""), [])
+        n = note.get("probe")
+        if isinstance(n, int) and 1 <= n <= len(probes):
+            return probes[n - 1]
+        return f"probe {n}" if n else ""
+    text = " ".join(str(note.get("text") or "").split())
+    preset = str(note.get("preset") or "")
+    if preset and text and text != preset:
+        return f"({preset}) {text}"
+    return text or (f"({preset})" if preset else "")
+
+
+def note_heading(note: dict[str, Any], seg: StoredSegment) -> str:
+    """ "Field note 00:12:31, q3": the kind, the time on the recording, the guide question."""
+    t = stamp(float(note.get("t", seg.start)))[1:-1]
+    where = f", {seg.question}" if seg.question else ""
+    return f"{note_label(note)} {t}{where}"
+
+
+def note_line(note: dict[str, Any], session: SessionExport, seg: StoredSegment) -> str:
+    """ "[Field note 00:12:31, q3] (laughs) she laughed at the question" — one line, as TXT and
+    DOCX show a note under the turn it was typed during."""
+    body = note_text(note, session, seg)
+    return f"[{note_heading(note, seg)}]" + (f" {body}" if body else "")
+
+
+NoteAt = tuple[dict[str, Any], StoredSegment]  # a note and the segment it was typed during
+
+
+def turns_with_notes(session: SessionExport) -> list[tuple[Turn, list[NoteAt]]]:
+    """Each turn with the notes to show under it, in the order they were typed: those typed
+    during its segments, and those typed during a segment the hallucination guard emptied
+    just before it — that segment has no turn of its own, and a note must not vanish from
+    the transcript. Notes after the last turn go under the last turn."""
+    ts = turns(session)
+    owner = {id(seg): i for i, t in enumerate(ts) for seg in t.segments}
+    notes: list[list[NoteAt]] = [[] for _ in ts]
+    pending: list[NoteAt] = []
+    for seg in session.segments:
+        pending += [(n, seg) for n in seg.notes]
+        if id(seg) in owner:
+            notes[owner[id(seg)]] += pending
+            pending = []
+    if pending and ts:
+        notes[-1] += pending
+    return list(zip(ts, notes, strict=True))
+
+
+def _header(session: SessionExport) -> str:
+    return f"Session {session.session_id} — {session.kind}, wave {session.wave}"
 
 
 def to_txt(session: SessionExport) -> str:
-    lines = [
-        f"Session {session.session_id} — {session.kind}, wave {session.wave}, "
-        f"participants {', '.join(session.participants)}",
-        "",
-    ]
+    """The transcript as plain text: a line per turn, a "## q3 (domain): question" heading
+    where the guide question changes, and each note indented on its own line under its turn
+    (an indented line is not "[hh:mm:ss] Name:", so no tool takes it for a turn)."""
+    lines = [f"{_header(session)}, participants {', '.join(session.participants)}", ""]
     current_q = None
-    for turn in turns(session):
+    for turn, notes in turns_with_notes(session):
         q = turn.question
         if q and q != current_q:
             current_q = q
             domain, qtext = session.questions.get(q, ("", ""))
             lines += ["", f"## {q} ({domain}): {qtext}", ""]
-        lines.append(f"{stamp(turn.start)} {turn_prefix(turn)}{turn.text}")
+        lines.append(turn_line(turn))
+        lines += [f"    {note_line(n, session, seg)}" for n, seg in notes]
     return "\n".join(lines).strip() + "\n"
 
 
@@ -65,14 +176,58 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(session: SessionExport) -> str:
-    """One cue per segment; a known speaker as the cue's voice: `<v P4>text`."""
+_REFERENCE_START = re.compile(r"&(?=[A-Za-z0-9#])")
+
+
+def _plain_vtt_text(text: str) -> str:
+    """Text that every WebVTT reader shows as it is, for readers that decode neither tags nor
+    character references (Taguette shows "<v P1>" and "&amp;" literally), and for NOTE blocks,
+    where nothing is decoded: one line (a blank line would end the block), "<" and ">" as the
+    look-alike angle quotes "‹" and "›" (so no tag can start and no "-->" can end up in the
+    text), and "&" before a letter, digit or "#" as the full-width "＆" (so nothing reads as a
+    character reference such as "&amp;"); a lone "&" between words stays."""
+    text = " ".join(text.split()).replace("<", "‹").replace(">", "›")
+    return _REFERENCE_START.sub("＆", text)
+
+
+def _vtt(session: SessionExport, cue_text: Callable[[StoredSegment], str], notes: bool) -> str:
+    """One cue per segment with words, CUE_TEXT(segment) its text; with NOTES, every note as a
+    NOTE block just before the cue of the segment it was typed during (or of the next cue,
+    for a segment the hallucination guard emptied), so a reader finds it beside the words."""
     out = ["WEBVTT", ""]
+    pending: list[NoteAt] = []
     for seg in session.segments:
-        if seg.text:
-            voice = f"<v {_vtt_escape(seg.label)}>" if seg.label else ""
-            out += [f"{_cue_time(seg.start, '.')} --> {_cue_time(seg.end, '.')}", voice + _vtt_escape(seg.text), ""]
+        if notes:
+            pending += [(n, seg) for n in seg.notes]
+        if not seg.text:
+            continue
+        out += [f"NOTE {_plain_vtt_text(note_line(n, session, s))}\n" for n, s in pending]
+        pending = []
+        out += [f"{_cue_time(seg.start, '.')} --> {_cue_time(seg.end, '.')}", cue_text(seg), ""]
+    out += [f"NOTE {_plain_vtt_text(note_line(n, session, s))}\n" for n, s in pending]
     return "\n".join(out)
+
+
+def to_vtt(session: SessionExport) -> str:
+    """One cue per segment; a known speaker as the cue's voice, `<v P4>text`, and notes, flags
+    and probes as NOTE blocks before the cue they belong to."""
+
+    def cue(seg: StoredSegment) -> str:
+        voice = f"<v {_vtt_escape(seg.label)}>" if seg.label else ""
+        return voice + _vtt_escape(seg.text)
+
+    return _vtt(session, cue, notes=True)
+
+
+def to_plain_vtt(session: SessionExport) -> str:
+    """WebVTT for tools that show cue text as it is written (Taguette shows `<v P1>` in the
+    text): "P1: words" like SRT, no voice tags, no character references, no NOTE blocks — only
+    what such a tool can show right (see _plain_vtt_text for how < > & are written)."""
+
+    def cue(seg: StoredSegment) -> str:
+        return _plain_vtt_text(f"{seg.label}: {seg.text}" if seg.label else seg.text)
+
+    return _vtt(session, cue, notes=False)
 
 
 def to_srt(session: SessionExport) -> str:
@@ -153,35 +308,49 @@ def to_json(content: ExportContent) -> str:
     )
 
 
-def to_csv(content: ExportContent) -> str:
-    labels: list[str] = []
-    for c in content.cases.values():
-        labels += [k for k in c.attributes if k not in labels]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["Case", "Group", *labels])
-    for c in content.cases.values():
-        writer.writerow([c.pseudonym, c.group, *[c.attributes.get(k, "") for k in labels]])
-    return buf.getvalue()
-
-
 def _cell(text: str) -> str:
     """Text a spreadsheet shows as text: one starting with = + - @ (or a tab or carriage
     return) would be taken for a formula, so it gets a leading apostrophe, as Excel does."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _excel_csv(rows: Iterable[Sequence[str]]) -> str:
+    """A CSV that Excel opens right by a double click: a byte-order mark first, without which
+    Excel reads the file in the computer's legacy code page ("35â€“44" for "35–44", Chinese as
+    noise), CRLF rows as RFC 4180 has them, and every cell through _cell so nothing runs as
+    a formula. LibreOffice, R and pandas (encoding="utf-8-sig") read the same file."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerows([_cell(str(v)) for v in row] for row in rows)
+    return "\ufeff" + buf.getvalue()
+
+
+def to_csv(content: ExportContent) -> str:
+    """The case sheet, one row per participant, for NVivo's and MAXQDA's classification
+    sheets: Case (the pseudonym, as the .qdpx names cases), Group (what a person reads,
+    "Service user"), Group id (the study file's id, "service_user", stable for scripts and
+    joins), then each exportable attribute, already generalised ("45–54"), in the order the
+    questionnaire first gives them. The label comes before the id since the sheet is read by
+    people first; an Excel sheet (_excel_csv)."""
+    labels: list[str] = []
+    for c in content.cases.values():
+        labels += [k for k in c.attributes if k not in labels]
+    rows = [["Case", "Group", "Group id", *labels]]
+    rows += [
+        [c.pseudonym, c.group_name, c.group, *[c.attributes.get(k, "") for k in labels]] for c in content.cases.values()
+    ]
+    return _excel_csv(rows)
+
+
 def to_turns_csv(content: ExportContent) -> str:
     """Every turn of every session, one row each: Session, Start, End (hh:mm:ss), Speaker,
-    Overlapping, Question, Question text, Text. Written with a byte-order mark so Excel reads
-    it as UTF-8 (Chinese transcripts), with CRLF rows as the CSV standard has them."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["Session", "Start", "End", "Speaker", "Overlapping", "Question", "Question text", "Text"])
+    Overlapping, Question, Question text, Text; an Excel sheet (_excel_csv), so Chinese
+    transcripts read right."""
+    rows = [["Session", "Start", "End", "Speaker", "Overlapping", "Question", "Question text", "Text"]]
     for s in content.sessions:
         for t in turns(s):
             qtext = s.questions.get(t.question, ("", ""))[1] if t.question else ""
-            writer.writerow(
+            rows.append(
                 [
                     s.session_id,
                     stamp(t.start)[1:-1],
@@ -189,36 +358,95 @@ def to_turns_csv(content: ExportContent) -> str:
                     t.speaker,
                     "yes" if t.overlap else "",
                     t.question or "",
-                    _cell(qtext),
-                    _cell(t.text),
+                    qtext,
+                    t.text,
                 ]
             )
-    return "\ufeff" + buf.getvalue()
+    return _excel_csv(rows)
 
 
-def to_docx(session: SessionExport) -> bytes:
-    """The TXT transcript as a Word document: each turn a paragraph, the stamp plain, the
-    speaker's label bold, "(overlapping)" in italics, then the words."""
+NOTE_STYLE = "Field note"
+FLAG_STYLE = "Sensitive moment"
+
+
+def _note_styles(doc: DocxDocument) -> None:
+    """The paragraph styles notes are written in, so they read as notes beside the words
+    (small, grey, italic, indented under the turn) and an analyst can restyle or hide them
+    all at once in Word. A flagged sensitive moment is the same, in dark red: it asks for
+    care when the passage is quoted."""
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.shared import Cm, Pt, RGBColor
+
+    note = doc.styles.add_style(NOTE_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    note.base_style = doc.styles["Normal"]
+    note.quick_style = True
+    note.font.italic = True
+    note.font.size = Pt(9)
+    note.font.color.rgb = RGBColor(0x59, 0x59, 0x59)
+    note.paragraph_format.left_indent = Cm(1)
+    note.paragraph_format.space_before = Pt(0)
+    note.paragraph_format.space_after = Pt(6)
+    flag = doc.styles.add_style(FLAG_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    flag.base_style = note
+    flag.quick_style = True
+    flag.font.color.rgb = RGBColor(0xA3, 0x1F, 0x1F)
+
+
+def _properties(doc: DocxDocument, session: SessionExport, study: StudyInfo | None, now: datetime) -> None:
+    """File > Properties says what the document is — the study and the session — and nothing
+    about anyone in it: no pseudonyms, no names; the author is the app, not the template's
+    "python-docx", and the dates are the export's, not the template's 2013."""
+    cp = doc.core_properties
+    what = f"session {session.session_id}"
+    cp.title = (f"{study.title} — {what}" if study else what.capitalize())[:255]
+    cp.subject = f"De-identified {session.kind} transcript, wave {session.wave}, guide version {session.guide_version}"
+    cp.author = cp.last_modified_by = "fieldscribe"
+    cp.comments = (f"Ethics reference: {study.ethics_reference}" if study else "")[:255]
+    cp.keywords = "; ".join(k for k in (study.id if study else "", session.session_id, f"wave {session.wave}") if k)
+    cp.category = "Interview transcript"
+    cp.language = session.language
+    cp.created = cp.modified = now.astimezone(UTC)
+    cp.revision = 1
+
+
+def to_docx(session: SessionExport, study: StudyInfo | None = None, now: datetime | None = None) -> bytes:
+    """The TXT transcript as a Word document: each turn a paragraph laid out by turn_parts
+    (the stamps plain, the speaker's label bold, "(overlapping)" in italics, the words plain,
+    so the paragraph's text is the TXT line), the notes under it in the "Field note" or
+    "Sensitive moment" style, and properties naming STUDY's session (as of NOW, UTC)."""
     from docx import Document
 
     doc = Document()
-    doc.add_heading(f"Session {session.session_id} — {session.kind}, wave {session.wave}", level=1)
+    _note_styles(doc)
+    doc.add_heading(_header(session), level=1)
     doc.add_paragraph(f"Participants: {', '.join(session.participants)}. Guide version {session.guide_version}.")
     current_q = None
-    for turn in turns(session):
+    for turn, notes in turns_with_notes(session):
         q = turn.question
         if q and q != current_q:
             current_q = q
             domain, qtext = session.questions.get(q, ("", ""))
             doc.add_heading(f"{q} ({domain}): {qtext}", level=2)
-        para = doc.add_paragraph(f"{stamp(turn.start)} ")
-        if turn.speaker:
-            para.add_run(f"{turn.speaker}:").bold = True
-            para.add_run(" ")
-        if turn.overlap:
-            para.add_run(OVERLAP_MARK).italic = True
-            para.add_run(" ")
-        para.add_run(turn.text)
+        para = doc.add_paragraph()
+        plain = ""  # stamps, spaces and words run together in one plain run
+        for part in turn_parts(turn):
+            if part.kind in (SPEAKER, OVERLAP):
+                if plain:
+                    para.add_run(plain)
+                    plain = ""
+                run = para.add_run(part.text)
+                run.bold, run.italic = (True, None) if part.kind == SPEAKER else (None, True)
+            else:
+                plain += part.text
+        if plain:
+            para.add_run(plain)
+        for note, seg in notes:
+            p = doc.add_paragraph(style=FLAG_STYLE if note.get("kind") == "flag" else NOTE_STYLE)
+            p.add_run(f"[{note_heading(note, seg)}]").bold = True
+            body = note_text(note, session, seg)
+            if body:
+                p.add_run(f" {body}")
+    _properties(doc, session, study, now or datetime.now(UTC))
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
