@@ -24,14 +24,18 @@ def build_files(content: ExportContent) -> dict[str, bytes]:
     study_id = content.study.study.id
     files: dict[str, bytes] = {
         f"{study_id}.qdpx": build_qdpx(content),
+        # both sheets start with a byte-order mark, so Excel reads them as UTF-8 ("45–54", Chinese)
         "cases.csv": formats.to_csv(content).encode("utf-8"),
-        "turns.csv": formats.to_turns_csv(content).encode("utf-8"),  # starts with a BOM: Excel reads UTF-8
+        "turns.csv": formats.to_turns_csv(content).encode("utf-8"),
         "export.json": formats.to_json(content).encode("utf-8"),
     }
+    now = datetime.now(UTC)  # one time for every document of the export
     for s in content.sessions:
         files[f"transcripts/{s.session_id}.txt"] = formats.to_txt(s).encode("utf-8")
-        files[f"transcripts/{s.session_id}.docx"] = formats.to_docx(s)
+        files[f"transcripts/{s.session_id}.docx"] = formats.to_docx(s, content.study.study, now)
         files[f"subtitles/{s.session_id}.vtt"] = formats.to_vtt(s).encode("utf-8")
+        # without voice tags or character references, for tools that show them as text (Taguette)
+        files[f"subtitles/{s.session_id}.plain.vtt"] = formats.to_plain_vtt(s).encode("utf-8")
         files[f"subtitles/{s.session_id}.srt"] = formats.to_srt(s).encode("utf-8")
     return files
 
