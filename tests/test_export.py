@@ -352,6 +352,15 @@ def test_audio_only_with_an_explicit_option_and_matching_consent(vault, study_en
     with_audio = open_bundle(export_sessions(vault, [sid], tmp_path / "o2", [recipient], with_audio=True), key)
     back, _ = sf.read(io.BytesIO(with_audio.files[f"audio/{sid}.flac"]), dtype="int16", always_2d=True)
     assert np.array_equal(back, data)
+    # the .qdpx links the transcript to the same recording: a click on a line plays it
+    from .refi_reader import read_standard
+
+    qdpx = next(data for name, data in with_audio.files.items() if name.endswith(".qdpx"))
+    (audio,) = read_standard(qdpx).audio
+    assert audio.data == with_audio.files[f"audio/{sid}.flac"] and audio.sync == [
+        (0, audio.transcript.index("[00:00:00] Hello."))
+    ]
+    assert not read_standard(next(d for n, d in plain.files.items() if n.endswith(".qdpx"))).audio
     consent_core.record_consent(vault, sf_study.study, pid, {"quotes": False})
     with pytest.raises(InvalidInput, match="did not consent to sharing the recording"):
         export_sessions(vault, [sid], tmp_path / "o3", [recipient], with_audio=True)
