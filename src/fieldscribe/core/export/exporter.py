@@ -20,10 +20,12 @@ from .qdpx import build_qdpx
 from .recipients import choose as choose_recipients
 
 
-def build_files(content: ExportContent) -> dict[str, bytes]:
+def build_files(content: ExportContent, audio: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """Every format of CONTENT; with AUDIO (session id → FLAC, consented), the .qdpx also
+    carries each recording with its transcript synchronised to it."""
     study_id = content.study.study.id
     files: dict[str, bytes] = {
-        f"{study_id}.qdpx": build_qdpx(content),
+        f"{study_id}.qdpx": build_qdpx(content, audio),
         # both sheets start with a byte-order mark, so Excel reads them as UTF-8 ("45–54", Chinese)
         "cases.csv": formats.to_csv(content).encode("utf-8"),
         "turns.csv": formats.to_turns_csv(content).encode("utf-8"),
@@ -86,9 +88,11 @@ def export_sessions(
     # given > the study's recipients in the vault > the newest study file > the session's version
     chosen = choose_recipients(vault, list(recipients or []), content.study)
     keys = read_recipients(list(chosen.keys), files=chosen.source != "vault")  # the vault holds keys, never paths
-    files = build_files(content)
-    if with_audio:
-        files.update(audio_files(vault, content))
+    audio = audio_files(vault, content) if with_audio else {}
+    files = build_files(
+        content, {name.removeprefix("audio/").removesuffix(".flac"): data for name, data in audio.items()}
+    )
+    files.update(audio)
     signer = device_key(vault)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     safe = re.sub(r"[^A-Za-z0-9_-]", "", content.study.study.id)
