@@ -205,3 +205,20 @@ def test_a_note_typed_during_an_emptied_segment_is_kept(study_en):
         texts = [n.text for n in got.notes.values()] if read is read_standard else [m for _p, m in got.annotations]
         assert "[Sensitive moment 00:00:20, q3] crying" in texts, texts
     assert segments[6].notes == [{"kind": "flag", "t": 20.5, "text": "crying"}]
+
+
+def test_a_transcript_with_no_speakers_and_no_marks_has_no_empty_selection(study_en):
+    """An imported recording transcribed with --no-speakers and not yet marked: nothing codes
+    its turns, so none becomes a selection (QualCoder's empty annotation) — the case still has
+    the whole session."""
+    bare = [
+        seg(0, 0.0, 3.0, "Hello there.", question=None, domain=None),
+        seg(1, 3.0, 6.0, "Fine.", question=None, domain=None),
+    ]
+    one = ExportContent(
+        study_en.study, {"P1": CaseInfo("P1", "service_user", {}, "Service user")}, [session("S1", bare)], {}
+    )
+    for read in (read_standard, read_qualcoder):
+        got = read(build_qdpx(one))
+        assert got.empty_selections == [] and got.lost == []
+        assert got.case_sources["P1"] == {"P1 — wave 1 (S1)"}

@@ -208,15 +208,6 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
         note_refs: list[str] = []
         for k, p in enumerate(turn_spans):
             turn = p.turn
-            sel = _el(
-                src,
-                "PlainTextSelection",
-                guid=_guid(sid, "turn", s.session_id, str(k)),
-                name=f"{s.session_id} {stamp(turn.start)} {turn.speaker}".rstrip(),
-                startPosition=str(p.start),
-                endPosition=str(p.end),
-                **stamped,
-            )
             speaker = _speaker_key(s.session_id, turn)
             keys = [speaker[0]] if speaker else []
             keys += [c for c in (turn.domain, turn.question) if c and c in code_guid]
@@ -253,7 +244,17 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
                     )
                     notes.append(note_el)
                     note_refs.append(ng)
-            _code(sid, code_guid, stamped, sel, keys, (s.session_id, "turn", str(k)))
+            if keys:  # a turn nothing codes (no speaker, no question, no mark) is no selection at all
+                sel = _el(
+                    src,
+                    "PlainTextSelection",
+                    guid=_guid(sid, "turn", s.session_id, str(k)),
+                    name=f"{s.session_id} {stamp(turn.start)} {turn.speaker}".rstrip(),
+                    startPosition=str(p.start),
+                    endPosition=str(p.end),
+                    **stamped,
+                )
+                _code(sid, code_guid, stamped, sel, keys, (s.session_id, "turn", str(k)))
         for ng in note_refs:  # NoteRefs follow the selections in a TextSource
             _el(src, "NoteRef", targetGUID=ng)
         if s.session_id in audio_guid:
