@@ -12,6 +12,7 @@ import html
 import io
 import shutil
 import subprocess
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +131,10 @@ def test_the_word_transcript_says_what_it_is_and_nothing_about_anyone(files, con
         # no pseudonym, no words of the transcript
         assert not any(p in props.split() for p in ("P1", "P1;", "P2")), props
         assert not any(seg.text and seg.text in props for seg in s.segments)
+        # and the application properties name the program that wrote it, not the template's
+        with zipfile.ZipFile(io.BytesIO(files[f"transcripts/{s.session_id}.docx"])) as z:
+            app = z.read("docProps/app.xml").decode()
+        assert "<Application>fieldscribe</Application>" in app and "Word" not in app and "Normal.dotm" not in app
 
 
 def test_webvtt_py_reads_cues_voices_and_notes(files):

@@ -27,6 +27,7 @@ import csv
 import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -449,4 +450,23 @@ def to_docx(session: SessionExport, study: StudyInfo | None = None, now: datetim
     _properties(doc, session, study, now or datetime.now(UTC))
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue()
+    return _own_app_properties(buf.getvalue())
+
+
+APP_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    "<Application>fieldscribe</Application></Properties>"
+)
+
+
+def _own_app_properties(docx: bytes) -> bytes:
+    """The document's application properties (docProps/app.xml) say fieldscribe wrote it:
+    python-docx's template says "Microsoft Macintosh Word", with a template name and word
+    counts of an empty page, and python-docx has no API for that part."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = APP_XML.encode("utf-8") if item.filename == "docProps/app.xml" else src.read(item)
+            dst.writestr(item, data)
+    return out.getvalue()
