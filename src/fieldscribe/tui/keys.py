@@ -23,6 +23,7 @@ SCREEN_MODULES = (
     "participant",
     "planning",
     "review",
+    "review_marks",
     "study_settings",
     "unlock",
     "voice_profiles",

@@ -32,6 +32,7 @@ from ..widgets import FieldFooter
 from .base import BaseScreen
 from .dialogs import AskText, ChooseOne, Confirm
 from .interview import clock
+from .review_marks import kind_text, place_note, place_question, show_marks
 from .review_speakers import WHO_WIDTH, speaker_text, speakers_line, who_cell
 
 
@@ -76,6 +77,11 @@ class ReviewScreen(BaseScreen):
             show=False,
             tooltip="Accept every suggestion still undecided",
         ),
+        # marks after the fact (screens/review_marks.py): a recording made without the guide open
+        Binding("q", "question", "Question", id="review.question", tooltip="Say which question starts here"),
+        Binding("m", "note", "Note", id="review.note", tooltip="Add a field note at the selected segment"),
+        Binding("f", "flag", "Flag", id="review.flag", tooltip="Flag a sensitive moment at the selected segment"),
+        Binding("M", "marks", "Marks", id="review.marks", tooltip="The session's marks; take one back"),
         Binding("d", "done", "Reviewed", id="review.done", tooltip="Mark the transcript reviewed"),
         Binding("escape", "leave", "Back", id="review.back"),
     ]
@@ -157,12 +163,15 @@ class ReviewScreen(BaseScreen):
         return True
 
     def reload(self) -> None:
-        """Read the transcript again (after a voice was named), keeping the cursor on the same
-        moment of the interview."""
+        """Read the transcript again (after a voice was named or a mark placed), keeping the
+        cursor on the same moment of the interview."""
         seg = self._current()
         at = seg.start if seg is not None else 0.0
-        if not self.load():
-            return
+        if self.load():
+            self.go_to(at)
+
+    def go_to(self, at: float) -> None:
+        """Put the cursor on the segment spoken AT seconds in (or the nearest one)."""
         table = self.query_one("#segments", DataTable)
         if self.segments:
             here = next((i for i, s in enumerate(self.segments) if s.start <= at < s.end), None)
@@ -294,7 +303,7 @@ class ReviewScreen(BaseScreen):
         if seg.overlap:
             out.append("\n  " + tr("review.overlap_note"), "italic")
         for note in seg.notes:
-            out.append(f"\n  {note.kind}: {note.text}")
+            out.append(f"\n  {kind_text(note.kind)}: {note.text}")
         if seg.original_text:
             out.append("\n  " + tr("review.whisper_heard", text=seg.original_text), "dim")
         self.query_one("#detail", Static).update(out)
@@ -361,6 +370,19 @@ class ReviewScreen(BaseScreen):
             self.notify(tr("review.voice_named", who=speaker_text(who, voice), count=changed))
 
         self.app.push_screen(ChooseOne(tr("review.who_voice", now=before), self._speaker_options()), done)
+
+    # -- marks after the fact ------------------------------------------------------------------
+    def action_question(self) -> None:
+        place_question(self)
+
+    def action_note(self) -> None:
+        place_note(self, "note")
+
+    def action_flag(self) -> None:
+        place_note(self, "flag")
+
+    def action_marks(self) -> None:
+        show_marks(self)
 
     # -- redaction ----------------------------------------------------------------------------
     def _decide(self, decision: Decision) -> None:
