@@ -79,9 +79,12 @@ class ReviewScreen(BaseScreen):
         ),
         # marks after the fact (screens/review_marks.py): a recording made without the guide open
         Binding("q", "question", "Question", id="review.question", tooltip="Say which question starts here"),
-        Binding("m", "note", "Note", id="review.note", tooltip="Add a field note at the selected segment"),
-        Binding("f", "flag", "Flag", id="review.flag", tooltip="Flag a sensitive moment at the selected segment"),
-        Binding("M", "marks", "Marks", id="review.marks", tooltip="The session's marks; take one back"),
+        # in F1 help, not the footer: at 80×24 every footer row is a transcript row less
+        Binding("m", "note", "Note", id="review.note", show=False, tooltip="Add a field note at the selected segment"),
+        Binding(
+            "f", "flag", "Flag", id="review.flag", show=False, tooltip="Flag a sensitive moment at the selected segment"
+        ),
+        Binding("M", "marks", "Marks", id="review.marks", show=False, tooltip="The session's marks; take one back"),
         Binding("d", "done", "Reviewed", id="review.done", tooltip="Mark the transcript reviewed"),
         Binding("escape", "leave", "Back", id="review.back"),
     ]
