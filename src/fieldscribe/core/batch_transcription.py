@@ -70,7 +70,6 @@ def transcribe_session(
     settings, info = settings_for(vault, sid, model, language)
     assert info.path is not None  # resolve_model returns installed models only
     key = sessions.session_key(vault, sid)
-    events = timeline.events(vault, sid, key)
     total = rec.frames / rec.rate
     t = begin_transcript(vault, sid, settings, total)
     previous: list[Committed] = list(load_segments(vault, t, key))
@@ -81,7 +80,10 @@ def transcribe_session(
     if on_progress:
         on_progress(Progress(done, total, 0.0))
     for seg in transcribe_array(audio, info.path, settings, offset=done, cancel=cancel):
-        # commit every segment: a crash or Ctrl-C resumes after the last one
+        # commit every segment: a crash or Ctrl-C resumes after the last one. The timeline is
+        # read again for each (a few small records): a mark placed after the fact while this
+        # runs (`fieldscribe mark`, the review's Q) codes the segments still to come as well
+        events = timeline.events(vault, sid, key)
         checked = commit_segment(vault, t, key, seg, previous, events, settings.prompt())
         done = checked.end
         if on_progress:
