@@ -11,12 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
-from fieldscribe.core import consent, participants, sessions
+from fieldscribe.core import consent, marking, participants, sessions, timeline
+from fieldscribe.core.audio.importer import import_file
 from fieldscribe.core.guides import import_guide
 from fieldscribe.core.study import load_study
 from fieldscribe.core.vault import Vault
 
+from .audio_fakes import speechlike
 from .conftest import FAST_KDF, PASSPHRASE
 
 DATA = Path(__file__).parent / "data"
@@ -29,6 +32,7 @@ SECRETS_EN = {
     "consent_note": "Hesitated over quotes, mentioned brother Ignatius",
     "compensation": "Voucher serial QX-99817-ZEB",
     "site": "Harbour View Day Centre",
+    "field_note": "Mentioned nephew Cornelius at Stonecutters",
 }
 SECRETS_ZH = {
     "name": "欧阳娜娜",
@@ -38,6 +42,7 @@ SECRETS_ZH = {
     "consent_note": "对引用有顾虑，提到弟弟欧阳伟",
     "compensation": "超市礼券编号甲乙丙",
     "site": "海景日间中心",
+    "field_note": "提到外甥欧阳俊在昂船洲",
 }
 
 
@@ -107,6 +112,15 @@ def test_no_participant_secret_is_on_disk_in_any_encoding(tmp_path: Path, secret
         assert p.identity["name"] == secrets["name"]
         assert p.baseline["occupation"].startswith(secrets["occupation"])
         assert p.site == secrets["site"]
+        # a field note placed after the fact on an imported recording
+        sid = sessions.list_sessions(v)[0].id
+        wav = tmp_path / "handheld.wav"
+        sf.write(wav, speechlike(2.0), 16000, subtype="PCM_16")
+        import_file(v, sid, wav)
+        wav.unlink()
+        marking.add_mark(v, sid, timeline.NOTE, 1.0, text=secrets["field_note"])
+        marking.add_mark(v, sid, timeline.FLAG, 1.5, text=secrets["field_note"] + "!")
+        assert [e.data["text"] for e in marking.marks(v, sid)] == [secrets["field_note"], secrets["field_note"] + "!"]
         # ...and nowhere in plaintext while the vault is open (WAL not yet checkpointed)
         assert scan(folder, secrets) == []
     finally:
