@@ -154,7 +154,7 @@ async def test_question_note_and_flag_placed_in_review_code_the_rows_and_the_exp
             await pilot.press("down")
         await pilot.press("enter")
         await wait_until(pilot, lambda: said.of(MarksChanged), what="the question mark")
-        assert isinstance(app.screen, ReviewScreen) and screen._current().start == start, "the cursor stays"
+        assert isinstance(app.screen, ReviewScreen) and screen.current_segment().start == start, "the cursor stays"
         # this row and every later one are under q3; the earlier ones are not
         assert [q for _t, q in rows(screen)] == ["–"] * at + ["q3"] * (len(segs) - at)
         assert tr("marks.question_placed", question="q3", time=clock(start)) in notifications(app)

@@ -311,7 +311,7 @@ async def test_review_shows_turns_with_speakers_and_names_a_voice_in_all_its_tur
         assert all(rows[i][0].removesuffix(" ⋯") == pid for i in of_voice)
         assert all(who.removesuffix(" ⋯") == pid for who, _ in rows), "both voices are now P1"
         # the rows were read again; the cursor stayed on the same moment
-        assert screen._current() is not None and screen._current().start == start
+        assert screen.current_segment() is not None and screen.current_segment().start == start
         assert any(str(len(of_voice)) in n and pid in n for n in notifications(app))
 
         # a turn without a voice of its own: Shift+K says why instead of asking

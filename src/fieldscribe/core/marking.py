@@ -202,14 +202,15 @@ def reattribute(vault: Vault, sid: str, key: bytes) -> int:
     for t in list_transcripts(vault, sid):
         segments = load_segments(vault, t, key)
         for seg, extra in zip(segments, attribute(segments, events), strict=True):
-            before = asdict(seg)
+            # only these change (asdict of every segment would copy all its word timings)
+            before = (seg.question, seg.domain, seg.notes, seg.speaker)
             seg.question, seg.domain, seg.notes = extra["question"], extra["domain"], extra["notes"]
             if not speakers.speaker_set_by_person(seg):
                 if found is not None and seg.voice is not None:
                     seg.speaker = found.names.get(seg.voice)
                 elif found is None:
                     seg.speaker = extra["speaker"]
-            if asdict(seg) != before:
+            if (seg.question, seg.domain, seg.notes, seg.speaker) != before:
                 changed += 1
                 vault.db.execute(
                     "UPDATE transcript_segments SET sealed = ? WHERE transcript_id = ? AND idx = ?",

@@ -168,7 +168,7 @@ class ReviewScreen(BaseScreen):
     def reload(self) -> None:
         """Read the transcript again (after a voice was named or a mark placed), keeping the
         cursor on the same moment of the interview."""
-        seg = self._current()
+        seg = self.current_segment()
         at = seg.start if seg is not None else 0.0
         if self.load():
             self.go_to(at)
@@ -259,7 +259,7 @@ class ReviewScreen(BaseScreen):
         self.reviewed = False  # any edit re-opens the review
         self._show_detail()
 
-    def _current(self) -> SegmentView | None:
+    def current_segment(self) -> SegmentView | None:
         table = self.query_one("#segments", DataTable)
         if not self.segments:
             return None
@@ -270,7 +270,7 @@ class ReviewScreen(BaseScreen):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        seg = self._current()
+        seg = self.current_segment()
         pending = len({s.n for s in self.suggested if s.status == "suggested"})
         finding = tr("review.finding") if self.finding else tr("review.undecided", count=pending)
         missing = (" · " + " ".join(self.missing_layers)) if self.missing_layers else ""
@@ -313,7 +313,7 @@ class ReviewScreen(BaseScreen):
 
     # -- editing ------------------------------------------------------------------------------
     def action_edit(self) -> None:
-        seg = self._current()
+        seg = self.current_segment()
         if seg is None:
             return
 
@@ -330,7 +330,7 @@ class ReviewScreen(BaseScreen):
         self.app.push_screen(AskText(tr("review.edit_title", time=clock(seg.start)), seg.text), done)
 
     def action_speaker(self) -> None:
-        seg = self._current()
+        seg = self.current_segment()
         if seg is None:
             return
         options = self._speaker_options()
@@ -350,7 +350,7 @@ class ReviewScreen(BaseScreen):
 
     def action_name_voice(self) -> None:
         """Name the selected turn's voice once, for every turn it speaks."""
-        seg = self._current()
+        seg = self.current_segment()
         if seg is None:
             return
         if seg.voice is None:
@@ -462,7 +462,7 @@ class ReviewScreen(BaseScreen):
             self.emit(RedactionsChanged(self.sid, sum(1 for s in self.suggested if s.status == "suggested")))
 
     def _mine(self) -> list[int]:
-        seg = self._current()
+        seg = self.current_segment()
         if self.finding:
             self.notify(tr("review.still_finding"))
             return []
@@ -522,7 +522,7 @@ class ReviewScreen(BaseScreen):
         if self._playing is not None:
             self._playing.set()
             return
-        seg = self._current()
+        seg = self.current_segment()
         if seg is None:
             return
         self._playing = threading.Event()

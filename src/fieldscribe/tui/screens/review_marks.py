@@ -61,7 +61,7 @@ def mark_what(mark: MarkView, questions: dict[str, GuideQuestion]) -> Text:
 # -- placing marks, from the review screen ------------------------------------------------------
 def place_question(screen: ReviewScreen) -> None:
     """Q: pick the guide question that starts at the selected segment."""
-    seg = screen._current()
+    seg = screen.current_segment()
     if seg is None:
         return
     questions = screen.attempt(screen.services.questions, screen.sid)
@@ -79,7 +79,7 @@ def place_question(screen: ReviewScreen) -> None:
 
 def place_note(screen: ReviewScreen, kind: str) -> None:
     """M (a note, its words required) or F (a flag, its words optional) at the selected segment."""
-    seg = screen._current()
+    seg = screen.current_segment()
     if seg is None:
         return
 
