@@ -5,6 +5,8 @@ them, and every mistake is one sentence."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +173,128 @@ def test_each_mistake_is_one_sentence_and_changes_nothing(vault, study_en, tmp_p
     for bad in ["", "12:xx", "-1", "1:2:3:4", "nan", "inf"]:
         with pytest.raises(InvalidInput, match="is not a time"):
             marking.parse_time(bad)
+
+
+# -- without Whisper: segments stored by hand on an imported recording ------------------------------
+def _stored(vault, study, tmp_path: Path, texts: list[str], seconds: float = 20.0) -> tuple[str, str]:
+    """A one-to-one session with SECONDS of imported audio and a finished transcript of TEXTS,
+    one 2 s segment each from 0 s, 3 s, 6 s …"""
+    from fieldscribe.core.transcription.engine import EngineSettings
+    from fieldscribe.core.transcription.guard import Segment
+    from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
+
+    from .audio_fakes import speechlike
+
+    sid, (pid,) = _imported(vault, study, tmp_path, speechlike(seconds))
+    t = begin_transcript(vault, sid, EngineSettings(model="test"), seconds)
+    segs = [Segment(i * 3.0, i * 3.0 + 2.0, text) for i, text in enumerate(texts)]
+    store_segments(vault, t, sessions.session_key(vault, sid), segs, [], seconds)
+    complete_transcript(vault, t)
+    return sid, pid
+
+
+def test_a_mark_after_export_sends_the_session_back_to_be_exported_again(vault, study_en, tmp_path):
+    from fieldscribe.core.deid.review import decide, is_reviewed, mark_reviewed
+    from fieldscribe.core.sync.purge import purgeable
+
+    sid, _ = _stored(vault, study_en.study, tmp_path, ["Hello.", "We met at lunch.", "Yes."])
+    decide(vault, sid, accept_all=True)
+    mark_reviewed(vault, sid)
+    for path in ([sessions.EXPORTED], [sessions.EXPORTED, sessions.SYNCED, sessions.RECEIVED]):
+        for status in path:
+            sessions.set_status(vault, sid, status)
+        marking.add_mark(vault, sid, timeline.NOTE, 4.0, text="quiet voice")
+        # the team does not have the note yet: not "exported", not purgeable, but still reviewed
+        assert sessions.get_session(vault, sid).status == sessions.REVIEWED
+        assert sid not in purgeable(vault) and is_reviewed(vault, sid)
+    sessions.set_status(vault, sid, sessions.EXPORTED)
+    marking.remove_mark(vault, sid, marking.marks(vault, sid)[0].seq)
+    assert sessions.get_session(vault, sid).status == sessions.REVIEWED
+
+
+def test_marks_after_the_last_words_belong_to_the_last_segment(vault, study_en, tmp_path):
+    sid, _ = _stored(vault, study_en.study, tmp_path, ["Hello.", "Goodbye then."])  # words end at 5 s of 20
+    marking.add_mark(vault, sid, timeline.FLAG, 20.0, text="left in tears")
+    marking.add_mark(vault, sid, timeline.NOTE, 12.0, text="long silence")
+    segs = _segments(vault, sid)
+    assert [n["text"] for n in segs[-1].notes] == ["long silence", "left in tears"]
+    # and a note placed before transcribing, after the last words, lands there too
+    sid2, _ = _stored(vault, study_en.study, tmp_path, ["Hello."])
+    from fieldscribe.core.transcription.engine import EngineSettings
+    from fieldscribe.core.transcription.guard import Segment
+    from fieldscribe.core.transcripts import begin_transcript, complete_transcript, store_segments
+
+    marking.add_mark(vault, sid2, timeline.NOTE, 15.0, text="door slammed")
+    t = begin_transcript(vault, sid2, EngineSettings(model="test2"), 20.0)
+    store_segments(
+        vault, t, sessions.session_key(vault, sid2), [Segment(0.0, 2.0, "Hello again.")], marking.marks(vault, sid2), 20
+    )
+    complete_transcript(vault, t)
+    assert [n["text"] for n in _segments(vault, sid2)[-1].notes] == ["door slammed"]
+
+
+def test_a_probe_keeps_its_own_question_in_the_export(vault, study_en, tmp_path):
+    from fieldscribe.core.deid.review import decide, mark_reviewed
+    from fieldscribe.core.export import formats
+    from fieldscribe.core.export.content import gather
+
+    sid, _ = _stored(vault, study_en.study, tmp_path, ["Tell me about the people.", "Who helped you?"])
+    marking.add_mark(vault, sid, timeline.QUESTION, 0.0, question="q1")
+    # q3 is asked and its first probe follows within the same segment, still coded q1
+    marking.add_mark(vault, sid, timeline.PROBE, 3.5, question="q3", probe=1)
+    decide(vault, sid, accept_all=True)
+    mark_reviewed(vault, sid)
+    txt = formats.to_txt(gather(vault, [sid]).sessions[0])
+    probe = next(q for _d, q in study_en.study.questions() if q.id == "q3").probes[0]
+    assert f"[Probe 00:00:03, q3] {probe}" in txt, txt
+
+
+def test_control_characters_in_notes_never_reach_the_documents(vault, study_en, tmp_path):
+    from fieldscribe.core.deid.review import decide, mark_reviewed
+    from fieldscribe.core.export.content import gather
+    from fieldscribe.core.export.exporter import build_files
+
+    sid, _ = _stored(vault, study_en.study, tmp_path, ["Hello.", "Bye."])
+    # a live note typed at the recorder's prompt goes through the timeline itself
+    timeline.add_event(vault, sid, timeline.NOTE, 1.0, text="bell\x07 rang\x1b[2J", preset=None)
+    marking.add_mark(vault, sid, timeline.FLAG, 4.0, text="upset\u2028again")
+    decide(vault, sid, accept_all=True)
+    mark_reviewed(vault, sid)
+    files = build_files(gather(vault, [sid]))  # DOCX and .qdpx are XML: one control character broke them
+    txt = files[f"transcripts/{sid}.txt"].decode()
+    assert "bell rang [2J" in txt and "upset again" in txt
+    texts = []
+    for name, data in files.items():
+        if name.endswith((".docx", ".qdpx")):  # zip archives: look inside
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                texts += [z.read(n) for n in z.namelist() if n.endswith((".xml", ".rels", ".qde", ".txt"))]
+        else:
+            texts.append(data)
+    assert not any(b in data for data in texts for b in (b"\x07", b"\x1b"))
+
+
+def test_several_marks_at_once_are_all_or_nothing_and_numbers_are_never_reused(vault, study_en, tmp_path):
+    sid, _ = _stored(vault, study_en.study, tmp_path, ["Hello.", "Bye."])
+    with pytest.raises(InvalidInput, match="one-to-one session"):
+        marking.add_marks(vault, sid, 1.0, [("question", {"question": "q1"}), ("speaker", {"participant": "P1"})])
+    assert marking.marks(vault, sid) == []
+    first = marking.add_mark(vault, sid, timeline.NOTE, 1.0, text="one")
+    marking.remove_mark(vault, sid, first.seq)
+    second = marking.add_mark(vault, sid, timeline.NOTE, 1.0, text="two")
+    assert second.seq != first.seq
+    with pytest.raises(InvalidInput, match=f"no mark {first.seq}"):
+        marking.remove_mark(vault, sid, first.seq)  # an old list's number takes back nothing
+    assert [e.data["text"] for e in marking.marks(vault, sid)] == ["two"]
+    ledger.check_session(vault, sid)
+    for bad in ["1:75", "1_0", "1e3", "0:60", "1:00:61"]:
+        with pytest.raises(InvalidInput, match="not a time"):
+            marking.parse_time(bad)
+
+
+def test_marks_placed_out_of_order_are_read_in_time_order(vault, study_en, tmp_path):
+    sid, _ = _stored(vault, study_en.study, tmp_path, ["Tell me.", "About people.", "And help?", "Yes."])
+    marking.add_mark(vault, sid, timeline.QUESTION, 6.0, question="q3")  # the later question first
+    marking.add_mark(vault, sid, timeline.QUESTION, 0.0, question="q1")
+    marking.add_mark(vault, sid, timeline.PROBE, 7.0, probe=2)  # a probe of the question current then
+    assert [s.question for s in _segments(vault, sid)] == ["q1", "q1", "q3", "q3"]
+    assert [n["question"] for s in _segments(vault, sid) for n in s.notes] == ["q3"]

@@ -222,3 +222,32 @@ def test_a_transcript_with_no_speakers_and_no_marks_has_no_empty_selection(study
         got = read(build_qdpx(one))
         assert got.empty_selections == [] and got.lost == []
         assert got.case_sources["P1"] == {"P1 — wave 1 (S1)"}
+
+
+def test_notes_of_a_session_with_no_words_are_kept(study_en):
+    """Every segment emptied by the hallucination guard (or silence): the notes have no words
+    to sit beside, so the .qdpx keeps them as notes of the session (a journal in QualCoder)
+    and the TXT lists them."""
+    from fieldscribe.core.export import formats
+
+    silent = [
+        seg(0, 0.0, 3.0, "", question=None, domain=None, notes=[{"kind": "note", "t": 1.0, "text": "no answer"}]),
+        seg(1, 3.0, 6.0, "", question=None, domain=None, notes=[{"kind": "flag", "t": 4.0, "text": "crying"}]),
+    ]
+    one = ExportContent(
+        study_en.study, {"P1": CaseInfo("P1", "service_user", {}, "Service user")}, [session("S1", silent)], {}
+    )
+    data = build_qdpx(one)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert etree.XMLSchema(etree.parse(str(XSD))).validate(etree.fromstring(z.read("project.qde")))
+    got = read_standard(data)
+    assert sorted(n.text.splitlines()[-1] for n in got.notes.values()) == [
+        "[Field note 00:00:01] no answer",
+        "[Sensitive moment 00:00:04] crying",
+    ]
+    assert sorted(m.splitlines()[-1] for m in read_qualcoder(data).journals.values()) == [
+        "[Field note 00:00:01] no answer",
+        "[Sensitive moment 00:00:04] crying",
+    ]
+    txt = formats.to_txt(one.sessions[0])
+    assert "    [Field note 00:00:01] no answer" in txt and "    [Sensitive moment 00:00:04] crying" in txt

@@ -135,6 +135,7 @@ async def test_question_note_and_flag_placed_in_review_code_the_rows_and_the_exp
         assert len(segs) >= 4 and {q for _t, q in rows(screen)} == {"–"}, "an imported recording: no questions"
         at = len(segs) // 2
         start = segs[at].start
+        middle = round((segs[at].start + segs[at].end) / 2, 3)
         screen.query_one("#segments", DataTable).move_cursor(row=at)
         await pilot.pause()
 
@@ -168,9 +169,9 @@ async def test_question_note_and_flag_placed_in_review_code_the_rows_and_the_exp
         detail = str(screen.query_one("#detail").render())
         assert f"{tr('marks.kind.note')}: {NOTE}" in detail
         assert {(m.mark.kind, m.mark.t) for m in said.of(MarksChanged)} == {
-            ("question", start),
-            ("note", start),
-            ("flag", start),
+            ("question", start),  # a question begins at the segment's start
+            ("note", middle),  # a note and a flag are stamped in its middle: they belong to it
+            ("flag", middle),
         }
 
         # on a later row, Q highlights the question it is under now; Escape changes nothing
@@ -191,8 +192,8 @@ async def test_question_note_and_flag_placed_in_review_code_the_rows_and_the_exp
         when = clock(start)
         assert listed == [
             [when, tr("marks.kind.question"), f"q3  {q3.text}"],
-            [when, tr("marks.kind.note"), NOTE],
-            [when, tr("marks.kind.flag"), "–"],
+            [clock(middle), tr("marks.kind.note"), NOTE],
+            [clock(middle), tr("marks.kind.flag"), "–"],
         ]
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")

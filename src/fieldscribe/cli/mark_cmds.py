@@ -7,7 +7,7 @@ the transcript, its codes and its documents are organised by the guide as a live
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -54,7 +54,7 @@ def mark(
         return
     if at is None:
         raise InvalidInput("Say where the mark goes with --at, e.g. --at 12:30.")
-    wanted: list[tuple[str, dict[str, object]]] = []
+    wanted: list[tuple[str, dict[str, Any]]] = []
     if question is not None and probe is None:
         wanted.append((timeline.QUESTION, {"question": question}))
     if probe is not None:
@@ -70,8 +70,7 @@ def mark(
         raise InvalidInput("Say what to mark: --question, --probe, --note, --flag or --speaker.")
     seconds = marking.parse_time(at)
     with open_vault(ctx) as vault:
-        for kind, given in wanted:
-            event = marking.add_mark(vault, session, kind, seconds, **given)
+        for event in marking.add_marks(vault, session, seconds, wanted):  # all or none
             click.echo(f"Mark {event.seq}: {_describe(event)} at {marking.clock(event.t)}.")
     click.echo("The transcript and its exports follow the marks.")
 

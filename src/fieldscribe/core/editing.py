@@ -10,6 +10,7 @@ from .audit import now_iso
 from .deid.review import reopen_review
 from .errors import InvalidInput
 from .paths import actor
+from .sanitise import one_line
 from .transcripts import StoredSegment, current_transcript
 from .vault import Vault
 
@@ -38,7 +39,7 @@ def edit_segment(
     seg = StoredSegment(**vault.open_json(key, row[0], *context))
     changed = []
     if text is not None:
-        text = " ".join(text.split())
+        text = one_line(text)  # no control characters: the text goes into DOCX and .qdpx XML
         if not text:
             raise InvalidInput("A segment cannot be left empty; type what was said, or (inaudible).")
         if text != seg.text:

@@ -17,6 +17,7 @@ are scrubbed of every known identifier when they are exported, as live notes are
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -24,12 +25,16 @@ from . import ledger, sessions, timeline
 from .errors import InvalidInput
 from .guides import load_guide
 from .recordings import recording_info
+from .sanitise import one_line
 from .transcripts import attribute, list_transcripts, load_segments
 from .vault import Vault
 
 MARKABLE = (timeline.QUESTION, timeline.PROBE, timeline.NOTE, timeline.FLAG, timeline.SPEAKER)
 NOTE_MAX = 1000  # characters of a typed note: a sentence or two, not a memo
-END_SLACK_S = 0.5  # a mark placed at "the end" as a clock shows it may round past the last sample
+END_SLACK_S = 0.5
+_NUMBER = re.compile(
+    r"[0-9]+(\.[0-9]*)?"
+)  # a mark placed at "the end" as a clock shows it may round past the last sample
 
 
 def parse_time(text: str) -> float:
@@ -37,15 +42,17 @@ def parse_time(text: str) -> float:
     parts are not times (float() takes them, and nan would slip past every comparison with the
     recording's length)."""
     shown = text if len(text) <= 40 else text[:40] + "…"
-    try:
-        parts = [float(p) for p in text.strip().split(":")] if len(text) <= 40 else []
-    except ValueError:
-        parts = []
+    pieces = text.strip().split(":") if len(text) <= 40 else []
+    # digits with an optional fraction only (float() also takes "1_0", "1e3", "nan", "inf");
+    # after the first part, minutes and seconds stay under 60 ("1:75" is no time)
+    if not pieces or len(pieces) > 3 or not all(_NUMBER.fullmatch(p) for p in pieces):
+        raise InvalidInput(f"{shown!r} is not a time; use seconds, mm:ss or hh:mm:ss.")
+    parts = [float(p) for p in pieces]
+    if any(p >= 60 for p in parts[1:]):
+        raise InvalidInput(f"{shown!r} is not a time: minutes and seconds go up to 59; use mm:ss or hh:mm:ss.")
     value = 0.0
     for p in parts:
         value = value * 60 + p
-    if not parts or len(parts) > 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or not math.isfinite(value):
-        raise InvalidInput(f"{shown!r} is not a time; use seconds, mm:ss or hh:mm:ss.")
     return value
 
 
@@ -80,11 +87,12 @@ def _question(vault: Vault, session: sessions.Session, ref: str) -> tuple[str, s
 
 def _current_question(events: list[timeline.Event], t: float) -> str | None:
     asked = [e for e in events if e.kind == timeline.QUESTION and e.t <= t]
-    return str(asked[-1].data.get("question")) if asked else None
+    latest = max(asked, key=lambda e: (e.t, e.seq), default=None)  # marks come in any order
+    return str(latest.data.get("question")) if latest else None
 
 
 def _note_text(text: str | None) -> str:
-    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text or "").split())
+    cleaned = one_line(text or "")
     if len(cleaned) > NOTE_MAX:
         raise InvalidInput(f"The note is {len(cleaned)} characters long; keep it under {NOTE_MAX}.")
     return cleaned
@@ -147,6 +155,15 @@ def mark_data(
 def add_mark(vault: Vault, session_ref: str, kind: str, at: float, **given: Any) -> timeline.Event:
     """Stamp a mark of KIND at AT seconds into the session's recording and re-attribute its
     transcripts. GIVEN: question, probe, text, preset, participant (as `mark_data` takes them)."""
+    return add_marks(vault, session_ref, at, [(kind, given)])[0]
+
+
+def add_marks(
+    vault: Vault, session_ref: str, at: float, wanted: list[tuple[str, dict[str, Any]]]
+) -> list[timeline.Event]:
+    """Stamp several marks at AT at once (a question that begins with a note): every one is
+    checked before any is stored, and all are stored in one transaction, so a mistake in one
+    leaves none behind (and a retry makes no duplicates)."""
     session = sessions.get_session(vault, session_ref)
     sid = session.id
     length = _recording_length(vault, sid)
@@ -156,29 +173,47 @@ def add_mark(vault: Vault, session_ref: str, kind: str, at: float, **given: Any)
         raise InvalidInput(
             f"{clock(at)} is past the end of the recording of {sid} ({clock(length)}); choose a time within it."
         )
-    data = mark_data(vault, session, kind, min(at, length), **given)
+    at = min(at, length)
+    checked = [(kind, mark_data(vault, session, kind, at, **given)) for kind, given in wanted]
     ledger.check_session(vault, sid)
     key = sessions.session_key(vault, sid)
     with vault.db.atomic():
-        event = timeline.insert_event(vault, sid, kind, min(at, length), key, data)
+        placed = [timeline.insert_event(vault, sid, kind, at, key, data) for kind, data in checked]
         changed = reattribute(vault, sid, key)
-        # the audit log is not encrypted: what kind of mark and where, never its words
-        ledger.update_session(vault, sid, "timeline.mark", sid, kind=kind, t=event.t, segments=changed)
-    return event
+        _not_yet_with_the_team(vault, sid)
+        for event in placed:  # the audit log is not encrypted: what kind of mark and where, never its words
+            ledger.update_session(vault, sid, "timeline.mark", sid, kind=event.kind, t=event.t, segments=changed)
+    return placed
+
+
+def _not_yet_with_the_team(vault: Vault, sid: str) -> None:
+    """A mark placed after the session was exported changes what the team should have (a
+    question's codes, a note): the session goes back to reviewed, so it is exported again and
+    can be neither reported as received nor purged before then. Its words did not change, so
+    the identifier review stays done."""
+    if sessions.get_session(vault, sid).status in (sessions.EXPORTED, sessions.SYNCED, sessions.RECEIVED):
+        sessions.set_status(vault, sid, sessions.REVIEWED)
 
 
 def remove_mark(vault: Vault, session_ref: str, seq: int) -> timeline.Event:
-    """Take back mark number SEQ (as `marks` lists them) and re-attribute the transcripts."""
+    """Take back mark number SEQ (as `marks` lists them) and re-attribute the transcripts. The
+    row stays, emptied, so the number is never given to another mark: a second `--remove N`
+    typed from an old list cannot take back the wrong one."""
     session = sessions.get_session(vault, session_ref)
     sid = session.id
+    _recording_length(vault, sid)  # not while it is being recorded: the timeline is still growing
     ledger.check_session(vault, sid)
     key = sessions.session_key(vault, sid)
     event = next((e for e in timeline.events(vault, sid, key) if e.seq == seq), None)
     if event is None or event.kind not in MARKABLE:
         raise InvalidInput(f"Session {sid} has no mark {seq}; `fieldscribe marks {sid}` lists them.")
     with vault.db.atomic():
-        vault.db.execute("DELETE FROM session_events WHERE session_id = ? AND seq = ?", (sid, seq))
+        vault.db.execute(
+            "UPDATE session_events SET kind = ?, sealed = ? WHERE session_id = ? AND seq = ?",
+            (timeline.REMOVED, vault.seal_json(key, {}, "event", sid, str(seq), timeline.REMOVED), sid, seq),
+        )
         changed = reattribute(vault, sid, key)
+        _not_yet_with_the_team(vault, sid)
         ledger.update_session(vault, sid, "timeline.unmark", sid, kind=event.kind, t=event.t, segments=changed)
     return event
 
@@ -201,7 +236,7 @@ def reattribute(vault: Vault, sid: str, key: bytes) -> int:
     changed = 0
     for t in list_transcripts(vault, sid):
         segments = load_segments(vault, t, key)
-        for seg, extra in zip(segments, attribute(segments, events), strict=True):
+        for seg, extra in zip(segments, attribute(segments, events, complete=t.state != "running"), strict=True):
             # only these change (asdict of every segment would copy all its word timings)
             before = (seg.question, seg.domain, seg.notes, seg.speaker)
             seg.question, seg.domain, seg.notes = extra["question"], extra["domain"], extra["notes"]

@@ -42,3 +42,11 @@ def printable(text: object) -> str:
     if not any(is_hidden(ch) for ch in text):
         return text
     return "".join(_escape(ch) if is_hidden(ch) else ch for ch in text)
+
+
+def one_line(text: object) -> str:
+    """TEXT as one line of words a person typed: every control, format and separator character
+    becomes a space and runs of spaces one. For notes and hand corrections, which end up in
+    XML (DOCX, .qdpx), where a control character makes the whole document unreadable, and in
+    one-line formats (a WebVTT NOTE, a CSV cell)."""
+    return " ".join("".join(" " if is_hidden(ch) else ch for ch in str(text)).split())

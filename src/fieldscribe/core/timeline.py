@@ -15,6 +15,7 @@ from typing import Any
 from . import ledger
 from .audit import now_iso
 from .errors import InvalidInput
+from .sanitise import one_line
 from .sessions import session_key
 from .vault import Vault
 
@@ -28,6 +29,8 @@ SPEAKER = "speaker"  # focus groups; data: participant
 WARNING = "warning"  # recorder health: data: kind (silence, clipping, lost_audio, disk), message, seconds
 RECOVERED = "recovered"  # a crash was recovered here; data: dropped_bytes
 KINDS = (QUESTION, PROBE, NOTE, FLAG, PAUSE, RESUME, SPEAKER, WARNING, RECOVERED)
+# a mark taken back: its row stays (empty) so that its number is never given to another mark
+REMOVED = "removed"
 
 NOTE_PRESETS = ("laughs", "tearful", "long pause", "interruption", "non-verbal")
 
@@ -66,6 +69,10 @@ def insert_event(vault: Vault, session_id: str, kind: str, t: float, key: bytes 
         raise InvalidInput(f"Unknown timeline event {kind!r}; use one of {', '.join(KINDS)}.")
     if t < 0:
         raise InvalidInput("A timeline position cannot be negative.")
+    if kind in (NOTE, FLAG) and isinstance(data.get("text"), str):
+        # typed words are one line of text: a control character would make every document
+        # the note is exported into unreadable (XML forbids them)
+        data = {**data, "text": one_line(data["text"])}
     key = key or session_key(vault, session_id)
     with vault.db.atomic():
         seq = (

@@ -100,6 +100,14 @@ Committed = StoredSegment | Segment
 
 
 # -- attribution ------------------------------------------------------------------------------------
+# what a segment keeps of each mark stamped while it was spoken
+NOTE_KEYS = {
+    timeline.NOTE: ("text", "preset"),
+    timeline.FLAG: ("text",),
+    timeline.PROBE: ("question", "probe"),
+}
+
+
 class Timed(Protocol):
     """Anything with a place on the recording: a new Whisper segment or a stored one."""
 
@@ -111,11 +119,19 @@ class Timed(Protocol):
 
 
 def attribute(
-    segments: Sequence[Timed], events: list[timeline.Event], prev_end: float = float("-inf")
+    segments: Sequence[Timed],
+    events: list[timeline.Event],
+    prev_end: float = float("-inf"),
+    *,
+    complete: bool = False,
 ) -> list[dict[str, Any]]:
     """For each segment: the guide question (and domain) current at its midpoint, the focus
     group speaker noted then, and the notes, flags and probes stamped while it was spoken —
-    or in the pause just before it, since a note is typed a moment after the moment."""
+    or in the pause just before it, since a note is typed a moment after the moment. When the
+    SEGMENTS are a COMPLETE transcript, the last one also takes the marks after it (a note
+    typed in the closing silence), which would otherwise sit beside no words at all."""
+    # in time order: marks placed after the fact come in any order (q3 first, then q1 before it)
+    events = sorted(events, key=lambda e: (e.t, e.seq))
     questions = [e for e in events if e.kind == timeline.QUESTION]
     speakers = [e for e in events if e.kind == timeline.SPEAKER]
     marks = [e for e in events if e.kind in (timeline.NOTE, timeline.FLAG, timeline.PROBE)]
@@ -124,10 +140,12 @@ def attribute(
         mid = (seg.start + seg.end) / 2
         q = next((e for e in reversed(questions) if e.t <= mid), None)
         sp = next((e for e in reversed(speakers) if e.t <= mid), None)
+        last = complete and seg is segments[-1]
         inside = [
-            {"kind": e.kind, "t": e.t, **{k: v for k, v in e.data.items() if k in ("text", "preset", "probe")}}
+            # a probe keeps its question: it may be asked just after the next question began
+            {"kind": e.kind, "t": e.t, **{k: v for k, v in e.data.items() if k in NOTE_KEYS.get(e.kind, ())}}
             for e in marks
-            if prev_end <= e.t < seg.end
+            if prev_end <= e.t and (e.t < seg.end or last)
         ]
         prev_end = seg.end
         out.append(
@@ -333,6 +351,29 @@ def complete_transcript(vault: Vault, t: TranscriptInfo, *, make_current: bool =
         )
         if sessions.get_session(vault, t.session_id).status == sessions.RECORDED:
             sessions.set_status(vault, t.session_id, sessions.TRANSCRIBED)
+        _trailing_marks(vault, t)
         ledger.update_session(
             vault, t.session_id, "transcript.complete", t.session_id, version=t.version, model=t.model
+        )
+
+
+def _trailing_marks(vault: Vault, t: TranscriptInfo) -> None:
+    """The finished transcript's last segment takes the marks stamped after it (inside the
+    caller's transaction): segment by segment, a run could not know which segment is last."""
+    key = sessions.session_key(vault, t.session_id)
+    segments = load_segments(vault, t, key)
+    if not segments:
+        return
+    last = segments[-1]
+    after = attribute(segments[-1:], timeline.events(vault, t.session_id, key), last.start, complete=True)[0]
+    extra = [n for n in after["notes"] if n["t"] >= last.end]
+    if extra:
+        last.notes = [*last.notes, *extra]
+        vault.db.execute(
+            "UPDATE transcript_segments SET sealed = ? WHERE transcript_id = ? AND idx = ?",
+            (
+                vault.seal_json(key, asdict(last), "segment", t.session_id, str(t.version), str(last.idx)),
+                t.id,
+                last.idx,
+            ),
         )

@@ -93,7 +93,7 @@ def note_text(note: dict[str, Any], session: SessionExport, seg: StoredSegment) 
     """What the note says: its typed text, its preset ("laughs") when nothing more was typed,
     or for a probe the probe's words from the guide."""
     if note.get("kind") == "probe":
-        probes = session.probes.get(str(seg.question or note.get("question") or ""), [])
+        probes = session.probes.get(note_question(note, seg) or "", [])
         n = note.get("probe")
         if isinstance(n, int) and 1 <= n <= len(probes):
             return probes[n - 1]
@@ -105,10 +105,17 @@ def note_text(note: dict[str, Any], session: SessionExport, seg: StoredSegment) 
     return text or (f"({preset})" if preset else "")
 
 
+def note_question(note: dict[str, Any], seg: StoredSegment) -> str | None:
+    """The guide question a note belongs to: a probe's own (it may be asked just after the next
+    question began, within one segment), else the segment's."""
+    return str(note.get("question") or seg.question or "") or None
+
+
 def note_heading(note: dict[str, Any], seg: StoredSegment) -> str:
     """ "Field note 00:12:31, q3": the kind, the time on the recording, the guide question."""
     t = stamp(float(note.get("t", seg.start)))[1:-1]
-    where = f", {seg.question}" if seg.question else ""
+    question = note_question(note, seg)
+    where = f", {question}" if question else ""
     return f"{note_label(note)} {t}{where}"
 
 
@@ -145,6 +152,18 @@ def _header(session: SessionExport) -> str:
     return f"Session {session.session_id} — {session.kind}, wave {session.wave}"
 
 
+def wordless_notes(session: SessionExport) -> list[NoteAt]:
+    """The notes of a session in which no words were transcribed at all (every segment
+    emptied by the hallucination guard, or silence): with no turn to sit under, they are
+    listed on their own rather than lost."""
+    if turns(session):
+        return []
+    return [(n, seg) for seg in session.segments for n in seg.notes]
+
+
+WORDLESS = "No words were transcribed in this session; the notes typed during it:"
+
+
 def to_txt(session: SessionExport) -> str:
     """The transcript as plain text: a line per turn, a "## q3 (domain): question" heading
     where the guide question changes, and each note indented on its own line under its turn
@@ -159,6 +178,9 @@ def to_txt(session: SessionExport) -> str:
             lines += ["", f"## {q} ({domain}): {qtext}", ""]
         lines.append(turn_line(turn))
         lines += [f"    {note_line(n, session, seg)}" for n, seg in notes]
+    alone = wordless_notes(session)
+    if alone:
+        lines += [WORDLESS, *[f"    {note_line(n, session, seg)}" for n, seg in alone]]
     return "\n".join(lines).strip() + "\n"
 
 
@@ -441,16 +463,26 @@ def to_docx(session: SessionExport, study: StudyInfo | None = None, now: datetim
                 plain += part.text
         if plain:
             para.add_run(plain)
-        for note, seg in notes:
-            p = doc.add_paragraph(style=FLAG_STYLE if note.get("kind") == "flag" else NOTE_STYLE)
-            p.add_run(f"[{note_heading(note, seg)}]").bold = True
-            body = note_text(note, session, seg)
-            if body:
-                p.add_run(f" {body}")
+        _docx_notes(doc, session, notes)
+    alone = wordless_notes(session)
+    if alone:
+        doc.add_paragraph(WORDLESS)
+        _docx_notes(doc, session, alone)
     _properties(doc, session, study, now or datetime.now(UTC))
     buf = io.BytesIO()
     doc.save(buf)
     return _own_app_properties(buf.getvalue())
+
+
+def _docx_notes(doc: Any, session: SessionExport, notes: list[NoteAt]) -> None:
+    """Each note a paragraph in the "Field note" style (a flag in "Sensitive moment"), its
+    heading bold."""
+    for note, seg in notes:
+        p = doc.add_paragraph(style=FLAG_STYLE if note.get("kind") == "flag" else NOTE_STYLE)
+        p.add_run(f"[{note_heading(note, seg)}]").bold = True
+        body = note_text(note, session, seg)
+        if body:
+            p.add_run(f" {body}")
 
 
 APP_XML = (

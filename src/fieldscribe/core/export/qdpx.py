@@ -36,12 +36,24 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..sessions import FOCUS_GROUP
 from ..transcripts import INTERVIEWER, StoredSegment, speaker_label
 from .content import ExportContent, SessionExport, Turn, turns
-from .formats import STAMP, WORDS, note_heading, note_label, note_line, stamp, turn_line, turn_parts
+from .formats import (
+    STAMP,
+    WORDLESS,
+    WORDS,
+    note_heading,
+    note_label,
+    note_line,
+    stamp,
+    turn_line,
+    turn_parts,
+    wordless_notes,
+)
 
 NS = "urn:QDA-XML:project:1.0"
 MARK_DESCRIPTIONS = {
@@ -186,6 +198,7 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
 
     sources = _el(project, "Sources")
     notes: list[ET.Element] = []
+    project_notes: list[str] = []
     files: dict[str, bytes] = {}
     for s in content.sessions:
         g = source_guid[s.session_id]
@@ -255,6 +268,24 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
                     **stamped,
                 )
                 _code(sid, code_guid, stamped, sel, keys, (s.session_id, "turn", str(k)))
+        for note, seg, j in _numbered(wordless_notes(s)):
+            # no words to point at: the note's text is its own file (QualCoder keeps it as a journal)
+            ng = _guid(sid, "note", s.session_id, str(seg.idx), str(j))
+            notes.append(
+                ET.Element(
+                    f"{{{NS}}}Note",
+                    {
+                        "guid": ng,
+                        "name": f"{s.session_id} {note_heading(note, seg)}",
+                        "plainTextPath": f"internal://{ng}.txt",
+                        **stamped,
+                    },
+                )
+            )
+            files[f"{ng}.txt"] = (f"{source_name(s)}: {WORDLESS}\n{note_line(note, s, seg)}\n").encode()
+            # a note of the project, not of the source: QualCoder takes a note its source refers
+            # to for an annotation, and an annotation needs a position in words
+            project_notes.append(ng)
         for ng in note_refs:  # NoteRefs follow the selections in a TextSource
             _el(src, "NoteRef", targetGUID=ng)
         if s.session_id in audio_guid:
@@ -271,6 +302,8 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
         f"{content.study.study.title} — ethics reference {content.study.study.ethics_reference}. "
         "De-identified export from fieldscribe.",
     )
+    for ng in project_notes:  # after the Description, as the schema orders a Project
+        _el(project, "NoteRef", targetGUID=ng)
 
     xml = ET.tostring(project, encoding="utf-8", xml_declaration=True)
     buf = io.BytesIO()
@@ -279,6 +312,17 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
         for file_name, data in files.items():
             z.writestr(f"sources/{file_name}", data)
     return buf.getvalue()
+
+
+def _numbered(notes: list[tuple[dict[str, Any], StoredSegment]]) -> list[tuple[dict[str, Any], StoredSegment, int]]:
+    """Each note with its place among its segment's notes (for its GUID: two notes may say the same)."""
+    seen: dict[int, int] = {}
+    out = []
+    for note, seg in notes:
+        j = seen.get(seg.idx, 0)
+        seen[seg.idx] = j + 1
+        out.append((note, seg, j))
+    return out
 
 
 def _code(

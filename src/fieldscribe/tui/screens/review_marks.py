@@ -90,8 +90,9 @@ def place_note(screen: ReviewScreen, kind: str) -> None:
         if kind == "note" and not words:
             screen.notify(tr("marks.note_empty"), severity="warning")
             return
-        if _place(screen, seg, kind, text=words) is not None:
-            screen.notify(tr(f"marks.{kind}_placed", time=clock(seg.start)))
+        placed = _place(screen, seg, kind, text=words)
+        if placed is not None:
+            screen.notify(tr(f"marks.{kind}_placed", time=clock(placed.t)))
 
     at = clock(seg.start)
     screen.app.push_screen(
@@ -100,9 +101,13 @@ def place_note(screen: ReviewScreen, kind: str) -> None:
 
 
 def _place(screen: ReviewScreen, seg: SegmentView, kind: str, **given: str) -> MarkView | None:
-    """Stamp the mark at the segment's start (a refusal is one sentence, nothing changes), then
-    read the re-attributed transcript again, the cursor staying where it was."""
-    mark = screen.attempt(screen.services.add_mark, screen.sid, kind, seg.start, **given)
+    """Stamp the mark (a refusal is one sentence, nothing changes), then read the re-attributed
+    transcript again, the cursor staying where it was. A question begins at the segment's
+    start; a note or flag is stamped in its middle, since a note belongs to the segment being
+    spoken when it is stamped, and where two voices overlap the segment before may still be
+    going on at this one's start."""
+    at = seg.start if kind == "question" else (seg.start + seg.end) / 2
+    mark = screen.attempt(screen.services.add_mark, screen.sid, kind, at, **given)
     if mark is not None:
         screen.reload()
         screen.emit(MarksChanged(screen.sid, mark))
