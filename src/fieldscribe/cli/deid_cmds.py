@@ -1,10 +1,16 @@
-"""redact, transcript review, participant identifiers, study identifiers."""
+"""redact, transcript review, participant identifiers, study identifiers, study assemble."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import open_vault, vault_option
+
+if TYPE_CHECKING:
+    from ..core.export.assemble import Assembly
 
 
 def _clock(t: float) -> str:
@@ -140,7 +146,7 @@ def participant_identifiers(ctx: click.Context, pseudonym: str, entries: tuple[s
 
 @click.group()
 def study() -> None:
-    """Study-wide settings."""
+    """Study-wide settings, and the whole study in one project."""
 
 
 @study.command("identifiers")
@@ -228,6 +234,63 @@ def study_recipient_clear(ctx: click.Context) -> None:
     with open_vault(ctx) as vault:
         cleared = clear_study_recipients(vault)
     click.echo("The study's key was cleared." if cleared else "No key was set for the study; nothing changed.")
+
+
+@study.command("assemble")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--study",
+    "study_files",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The study file (its guide is the codebook); again for each older guide version in use.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The project: STUDY.qdpx.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The sheet of cases and sessions (default: beside --out, named …-cases.csv).",
+)
+@click.option("--with-audio", is_flag=True, help="Carry the recordings bundles have (makes a large project).")
+def study_assemble(
+    folder: Path, study_files: tuple[Path, ...], out: Path, csv_path: Path | None, with_audio: bool
+) -> None:
+    """Analysis side: every pulled bundle of the study (all laptops, all waves) in one REFI-QDA project.
+
+    DIR is the folder `bundle pull --out` wrote. Run it again after new bundles arrive: the
+    same things keep the same GUIDs, so a project imported again keeps the coding done in it."""
+    from ..core.export.assemble import write_assembly
+    from ..core.study import load_study
+
+    result, sheet = write_assembly(folder, [load_study(f) for f in study_files], out, csv_path, with_audio=with_audio)
+    echo_assembly(result, out, sheet)
+
+
+def echo_assembly(result: Assembly, out: Path, sheet: Path) -> None:
+    """What an assembly made and left out, for `study assemble` and `bundle pull --assemble`."""
+    from ..core.sanitise import printable
+
+    c = result.content
+    click.echo(
+        f"Wrote {printable(str(out))}: {len(c.cases)} case(s), {len(c.sessions)} session(s) from "
+        f"{result.bundles} bundle(s); the sheet is {printable(str(sheet))}."
+    )
+    if result.superseded:
+        click.echo(f"{result.superseded} session(s) exported more than once: the newest copy of each is used.")
+    if result.withdrawn:
+        click.echo(
+            f"Left out {', '.join(map(printable, result.withdrawn))} (withdrawn) and {result.withdrawn_sessions} "
+            "session(s) of theirs that remained on disk."
+        )
+    if result.unknown_guides:
+        click.echo(
+            f"Warning: guide version(s) {', '.join(map(printable, result.unknown_guides))} are not among the "
+            "--study files; their questions come from the bundles' own codebooks and probe notes may read "
+            "'probe N' — give those study files too.",
+            err=True,
+        )
 
 
 COMMANDS = [redact, study]

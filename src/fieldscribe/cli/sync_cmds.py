@@ -199,6 +199,14 @@ def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
     help="Study file whose export: device_keys: lists the only laptops to accept "
     "(default: trust each device folder's first key and refuse any other).",
 )
+@click.option(
+    "--assemble",
+    "assemble_to",
+    metavar="STUDY.qdpx",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Then write the whole study (every bundle pulled so far) as one project, with a "
+    "…-cases.csv beside it; needs --study (see `fieldscribe study assemble`).",
+)
 @_key_option
 @_hosts_option
 def bundle_pull(
@@ -206,11 +214,15 @@ def bundle_pull(
     identity: Path,
     out: Path,
     study_file: Path | None,
+    assemble_to: Path | None,
     identity_file: str | None,
     known_hosts: str | None,
 ) -> None:
     """Analysis side: fetch, verify and unpack new bundles, and write signed receipts back."""
     import os
+
+    if assemble_to is not None and study_file is None:
+        raise InvalidInput("--assemble needs the study file: give --study too.")
 
     from ..core.sync.receipts import pull
     from ..core.sync.settings import ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD
@@ -250,6 +262,14 @@ def bundle_pull(
             new = " (first bundle from this device: its key is now pinned)" if r.trust == "new" else ""
             click.echo(f"Received {where} → {printable(r.folder)}{new}")
     click.echo(f"{len(report.bundles) - bad} bundle(s) received and acknowledged; {bad} refused.", err=True)
+    if assemble_to is not None and study_file is not None:
+        # after the withdrawals were applied, so the project never has what they took out
+        from ..core.export.assemble import write_assembly
+        from ..core.study import load_study
+        from .deid_cmds import echo_assembly
+
+        result, sheet = write_assembly(out, [load_study(study_file)], assemble_to)
+        echo_assembly(result, assemble_to, sheet)
     if bad:
         sys.exit(2)
 

@@ -73,6 +73,10 @@ class SessionExport:
     domains: dict[str, str] = field(default_factory=dict)  # id -> title
     probes: dict[str, list[str]] = field(default_factory=dict)  # question id -> its probes, in order
     month: str = ""  # "2026-11": when the session was set up, to the month (a date band, not a day)
+    # the source's identity in a .qdpx (its GUIDs and names): the session id within one
+    # laptop's export; a study-wide project of several laptops, whose session ids collide
+    # (each laptop counts S1, S2 …), sets "<laptop>-<session>" (core/export/assemble.py)
+    source_id: str = ""
 
 
 @dataclass

@@ -77,14 +77,25 @@ def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
     return el
 
 
+def _ref(session: SessionExport) -> str:
+    """The session's identity in the project's GUIDs and names: its id, or in a project of
+    several laptops (whose session ids collide) its source id, "<laptop>-<session>"."""
+    return session.source_id or session.session_id
+
+
 def source_name(session: SessionExport) -> str:
     """Whose interview it is, as a tool lists it: "P4 — wave 1, 2026-11 (S1)", or for a group
-    "focus group P2, P3, P5 — wave 1, 2026-11 (S2)". The month is a date band, not a day."""
+    "focus group P2, P3, P5 — wave 1, 2026-11 (S2)". The month is a date band, not a day. In a
+    project of several laptops the laptop is named too: "… (S3, laptop 1a2b3c4d)"."""
     who = ", ".join(session.participants)
     if session.kind == FOCUS_GROUP:
         who = f"focus group {who}".strip()
     when = f"wave {session.wave}" + (f", {session.month}" if session.month else "")
-    return f"{who} — {when} ({session.session_id})" if who else f"{when} ({session.session_id})"
+    ref = _ref(session)
+    if ref != session.session_id:
+        laptop = ref.removesuffix(f"-{session.session_id}")
+        ref = f"{session.session_id}, laptop {laptop}" if laptop != ref else ref
+    return f"{who} — {when} ({ref})" if who else f"{when} ({ref})"
 
 
 def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) -> bytes:
@@ -121,11 +132,11 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
             code_guid[q.id] = qg
 
     # speakers: a "Speakers" code with one code per speaker, where any turn has one
-    placed = {s.session_id: _plain_text(s) for s in content.sessions}
+    placed = {_ref(s): _plain_text(s) for s in content.sessions}
     speaker_names: dict[str, str] = {}
     for s in content.sessions:
-        for p in placed[s.session_id][1]:
-            found = _speaker_key(s.session_id, p.turn)
+        for p in placed[_ref(s)][1]:
+            found = _speaker_key(_ref(s), p.turn)
             if found:
                 speaker_names.setdefault(*found)
     if speaker_names:  # the interviewer and every case, then the unnamed voices
@@ -176,9 +187,9 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
     for label, g in var_guid.items():
         _el(variables, "Variable", guid=g, name=label, typeOfVariable="Text")
 
-    source_guid = {s.session_id: _guid(sid, "source", s.session_id) for s in content.sessions}
-    audio_guid = {s.session_id: _guid(sid, "audio", s.session_id) for s in content.sessions if s.session_id in audio}
-    whole = {s.session_id: _whole_source_cases(s, placed[s.session_id][1]) for s in content.sessions}
+    source_guid = {_ref(s): _guid(sid, "source", _ref(s)) for s in content.sessions}
+    audio_guid = {_ref(s): _guid(sid, "audio", _ref(s)) for s in content.sessions if _ref(s) in audio}
+    whole = {_ref(s): _whole_source_cases(s, placed[_ref(s)][1]) for s in content.sessions}
     cases = _el(project, "Cases")
     for c in content.cases.values():
         case = _el(cases, "Case", guid=case_guid[c.pseudonym], name=c.pseudonym)
@@ -188,40 +199,40 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
             _text(vv, "TextValue", value)
         for s in content.sessions:
             if c.pseudonym in s.participants:
-                _el(case, "SourceRef", targetGUID=source_guid[s.session_id])
-                if s.session_id in audio_guid:
-                    _el(case, "SourceRef", targetGUID=audio_guid[s.session_id])
+                _el(case, "SourceRef", targetGUID=source_guid[_ref(s)])
+                if _ref(s) in audio_guid:
+                    _el(case, "SourceRef", targetGUID=audio_guid[_ref(s)])
         for s in content.sessions:  # the participant's own turns belong to their case
-            for k, p in enumerate(placed[s.session_id][1]):
+            for k, p in enumerate(placed[_ref(s)][1]):
                 if p.turn.speaker_id == c.pseudonym:
-                    _el(case, "SelectionRef", targetGUID=_guid(sid, "turn", s.session_id, str(k)))
+                    _el(case, "SelectionRef", targetGUID=_guid(sid, "turn", _ref(s), str(k)))
 
     sources = _el(project, "Sources")
     notes: list[ET.Element] = []
     project_notes: list[str] = []
     files: dict[str, bytes] = {}
     for s in content.sessions:
-        g = source_guid[s.session_id]
-        body, turn_spans = placed[s.session_id]
+        g = source_guid[_ref(s)]
+        body, turn_spans = placed[_ref(s)]
         files[f"{g}.txt"] = body.encode("utf-8")
         name = source_name(s)
         src = _el(sources, "TextSource", guid=g, name=name, plainTextPath=f"internal://{g}.txt", **stamped)
 
-        if whole[s.session_id] and body:  # the session is these cases' as a whole
+        if whole[_ref(s)] and body:  # the session is these cases' as a whole
             sel = _el(
                 src,
                 "PlainTextSelection",
-                guid=_guid(sid, "whole", s.session_id),
-                name=f"{s.session_id} whole session",
+                guid=_guid(sid, "whole", _ref(s)),
+                name=f"{_ref(s)} whole session",
                 startPosition="0",
                 endPosition=str(len(body.rstrip("\n"))),
                 **stamped,
             )
-            _code(sid, code_guid, stamped, sel, [f"case/{c}" for c in whole[s.session_id]], (s.session_id, "whole"))
+            _code(sid, code_guid, stamped, sel, [f"case/{c}" for c in whole[_ref(s)]], (_ref(s), "whole"))
         note_refs: list[str] = []
         for k, p in enumerate(turn_spans):
             turn = p.turn
-            speaker = _speaker_key(s.session_id, turn)
+            speaker = _speaker_key(_ref(s), turn)
             keys = [speaker[0]] if speaker else []
             keys += [c for c in (turn.domain, turn.question) if c and c in code_guid]
             if turn.speaker_id in content.cases and len(s.participants) > 1:
@@ -234,24 +245,24 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
                     mark = _el(
                         src,
                         "PlainTextSelection",
-                        guid=_guid(sid, "sel", s.session_id, str(seg.idx)),
-                        name=f"{s.session_id} {stamp(seg.start)} {', '.join(note_label(n) for n in seg.notes)}",
+                        guid=_guid(sid, "sel", _ref(s), str(seg.idx)),
+                        name=f"{_ref(s)} {stamp(seg.start)} {', '.join(note_label(n) for n in seg.notes)}",
                         startPosition=str(start),
                         endPosition=str(end),
                         **stamped,
                     )
-                    _code(sid, code_guid, stamped, mark, marks, (s.session_id, "seg", str(seg.idx)))
+                    _code(sid, code_guid, stamped, mark, marks, (_ref(s), "seg", str(seg.idx)))
                 for j, note in enumerate(seg.notes):
-                    ng = _guid(sid, "note", s.session_id, str(seg.idx), str(j))
+                    ng = _guid(sid, "note", _ref(s), str(seg.idx), str(j))
                     note_el = ET.Element(
-                        f"{{{NS}}}Note", {"guid": ng, "name": f"{s.session_id} {note_heading(note, seg)}", **stamped}
+                        f"{{{NS}}}Note", {"guid": ng, "name": f"{_ref(s)} {note_heading(note, seg)}", **stamped}
                     )
                     _text(note_el, "PlainTextContent", note_line(note, s, seg))
                     # where it was typed, in the session's text: QualCoder's annotation form
                     _el(
                         note_el,
                         "PlainTextSelection",
-                        guid=_guid(sid, "note-at", s.session_id, str(seg.idx), str(j)),
+                        guid=_guid(sid, "note-at", _ref(s), str(seg.idx), str(j)),
                         startPosition=str(start),
                         endPosition=str(end),
                     )
@@ -261,22 +272,22 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
                 sel = _el(
                     src,
                     "PlainTextSelection",
-                    guid=_guid(sid, "turn", s.session_id, str(k)),
-                    name=f"{s.session_id} {stamp(turn.start)} {turn.speaker}".rstrip(),
+                    guid=_guid(sid, "turn", _ref(s), str(k)),
+                    name=f"{_ref(s)} {stamp(turn.start)} {turn.speaker}".rstrip(),
                     startPosition=str(p.start),
                     endPosition=str(p.end),
                     **stamped,
                 )
-                _code(sid, code_guid, stamped, sel, keys, (s.session_id, "turn", str(k)))
+                _code(sid, code_guid, stamped, sel, keys, (_ref(s), "turn", str(k)))
         for note, seg, j in _numbered(wordless_notes(s)):
             # no words to point at: the note's text is its own file (QualCoder keeps it as a journal)
-            ng = _guid(sid, "note", s.session_id, str(seg.idx), str(j))
+            ng = _guid(sid, "note", _ref(s), str(seg.idx), str(j))
             notes.append(
                 ET.Element(
                     f"{{{NS}}}Note",
                     {
                         "guid": ng,
-                        "name": f"{s.session_id} {note_heading(note, seg)}",
+                        "name": f"{_ref(s)} {note_heading(note, seg)}",
                         "plainTextPath": f"internal://{ng}.txt",
                         **stamped,
                     },
@@ -288,11 +299,9 @@ def build_qdpx(content: ExportContent, audio: dict[str, bytes] | None = None) ->
             project_notes.append(ng)
         for ng in note_refs:  # NoteRefs follow the selections in a TextSource
             _el(src, "NoteRef", targetGUID=ng)
-        if s.session_id in audio_guid:
+        if _ref(s) in audio_guid:
             files.update(
-                _audio_source(
-                    sources, sid, s, placed[s.session_id], name, audio_guid[s.session_id], audio[s.session_id], stamped
-                )
+                _audio_source(sources, sid, s, placed[_ref(s)], name, audio_guid[_ref(s)], audio[_ref(s)], stamped)
             )
     if notes:
         _el(project, "Notes").extend(notes)
@@ -354,7 +363,7 @@ def _audio_source(
     segment's stamp. Named "….flac" and its transcript "….flac.txt", the names QualCoder files
     them under. No codings or notes here: they are on the TextSource, counted once."""
     body, turn_spans = placed
-    tg = _guid(sid, "transcript", s.session_id)
+    tg = _guid(sid, "transcript", _ref(s))
     src = _el(sources, "AudioSource", guid=g, name=f"{name}.flac", path=f"internal://{g}.flac", **stamped)
     transcript = _el(
         src, "Transcript", guid=tg, name=f"{name}.flac.txt", plainTextPath=f"internal://{tg}.txt", **stamped
@@ -364,7 +373,7 @@ def _audio_source(
             _el(
                 transcript,
                 "SyncPoint",
-                guid=_guid(sid, "sync", s.session_id, str(seg.idx)),
+                guid=_guid(sid, "sync", _ref(s), str(seg.idx)),
                 timeStamp=str(round(seg.start * 1000)),
                 position=str(at),
             )
