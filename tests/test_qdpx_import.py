@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import zipfile
 
 import pytest
@@ -251,3 +252,6 @@ def test_notes_of_a_session_with_no_words_are_kept(study_en):
     ]
     txt = formats.to_txt(one.sessions[0])
     assert "    [Field note 00:00:01] no answer" in txt and "    [Sensitive moment 00:00:04] crying" in txt
+    # and the JSON (which `study assemble` rebuilds projects from) keeps them
+    segments = json.loads(formats.to_json(one))["sessions"][0]["segments"]
+    assert [n["text"] for s in segments for n in s["notes"]] == ["no answer", "crying"]

@@ -309,7 +309,7 @@ def to_json(content: ExportContent) -> str:
                             "notes": [dict(n) for n in g.notes],
                         }
                         for g in s.segments
-                        if g.text
+                        if g.text or g.notes  # a session with no words keeps its notes
                     ],
                     "turns": [
                         {
