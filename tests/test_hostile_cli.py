@@ -86,6 +86,11 @@ BASELINE: dict[str, dict[str, str | None]] = {
     "purge": {"received": True},
     # a time and a question, so that each hostile value meets the checks behind them
     "mark": {"at": "0:01", "question": "q1"},
+    # a name and one of the study's sites: each hostile value meets the request's checks
+    "team request": {"interviewer": "Ann Lee", "site": "harbour_view"},
+    # the block, the team file and the identity are checked before the request is read
+    "team approve": {"request_path": "{missing}", "team_path": "{new}"},
+    "team join": {"team_file": "{missing}"},
 }
 # Parameters whose values are KEY=VALUE pairs or numbers typed as text.
 PAIR_PARAMS = {"answers", "criteria", "items", "notes", "edits", "entries"}

@@ -108,6 +108,7 @@ def _register(root: click.Group) -> None:
         session_cmds,
         speaker_cmds,
         sync_cmds,
+        team_cmds,
         transcript_cmds,
         vault_cmds,
     )
@@ -124,6 +125,7 @@ def _register(root: click.Group) -> None:
         deid_cmds,
         export_cmds,
         sync_cmds,
+        team_cmds,
     ):
         for command in module.COMMANDS:
             root.add_command(command)

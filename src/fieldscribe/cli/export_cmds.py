@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .common import UsablePath, open_vault, vault_option
+from .team_cmds import bundle_trust, team_option
 
 
 @click.command("export")
@@ -67,6 +68,7 @@ def bundle_keygen(out: Path) -> None:
 @click.argument("bundle_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--identity", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@team_option
 @click.option(
     "--study",
     "study_file",
@@ -74,14 +76,12 @@ def bundle_keygen(out: Path) -> None:
     help="Study file whose export: device_keys: lists the only laptops to accept "
     "(default: trust a device's first key and refuse any other).",
 )
-def bundle_open(bundle_path: Path, identity: Path, out: Path, study_file: Path | None) -> None:
+def bundle_open(bundle_path: Path, identity: Path, out: Path, team_file: Path | None, study_file: Path | None) -> None:
     """Decrypt, verify signature, signer and hashes, and unpack a bundle."""
     from ..core.export.bundle import extract, open_bundle
     from ..core.sanitise import printable
-    from ..core.study import load_study
-    from ..core.sync.trust import DeviceTrust
 
-    trust = DeviceTrust(set(load_study(study_file).study.export.device_keys) if study_file else None)
+    trust = bundle_trust(identity, study_file, team_file)
     opened = open_bundle(bundle_path, identity, trusted_devices=trust.listed or None)
     m = opened.manifest
     how = trust.check(

@@ -9,6 +9,7 @@ import click
 
 from ..core.errors import InvalidInput
 from .common import open_vault, read_passphrase, vault_option
+from .team_cmds import bundle_trust, team_option
 
 _key_option = click.option(
     "--identity-file", metavar="KEY", help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY)."
@@ -192,6 +193,7 @@ def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
     help="The analysis team's age identity.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@team_option
 @click.option(
     "--study",
     "study_file",
@@ -213,6 +215,7 @@ def bundle_pull(
     store_url: str,
     identity: Path,
     out: Path,
+    team_file: Path | None,
     study_file: Path | None,
     assemble_to: Path | None,
     identity_file: str | None,
@@ -234,9 +237,8 @@ def bundle_pull(
         os.environ.get(ENV_PASSWORD),
     )
     from ..core.sanitise import printable
-    from ..core.sync.trust import DeviceTrust
 
-    trust = DeviceTrust(_listed_devices(study_file))
+    trust = bundle_trust(identity, study_file, team_file)
     store = connect(store_url, creds)
     try:
         report = pull(store, identity, out, trust=trust)
@@ -272,15 +274,6 @@ def bundle_pull(
         echo_assembly(result, assemble_to, sheet)
     if bad:
         sys.exit(2)
-
-
-def _listed_devices(study_file: Path | None) -> set[str]:
-    """Device keys listed in a study file given with --study (then only these are accepted)."""
-    if study_file is None:
-        return set()
-    from ..core.study import load_study
-
-    return set(load_study(study_file).study.export.device_keys)
 
 
 COMMANDS = [remote, sync_cmd, purge]

@@ -21,6 +21,7 @@ from .errors import (
 )
 from .paths import actor
 from .study import Study
+from .team import next_in_block, pseudonym_block
 from .vault import Vault
 
 ENROLLED = "enrolled"
@@ -106,13 +107,17 @@ def enrol(
     screened = check_eligibility(study, eligibility) if eligibility is not None else {"screened": False}
     answers = {k: study.parse_answer(k, v) for k, v in (baseline or {}).items()}
     identity = {k: v for k, v in {"name": name, "contact": contact, "notes": notes}.items() if v}
+    block = pseudonym_block(vault)  # this laptop's numbers in its study team (core/team.py), if it joined one
     with vault.db.atomic():
         # above every number used so far, by seq and by pseudonym: a pseudonym is never reused,
         # even when someone edited a seq on disk
-        row = vault.db.execute(
-            "SELECT MAX(COALESCE(MAX(seq), 0), COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0)) FROM participants"
-        ).fetchone()
-        seq = row[0] + 1
+        if block is not None:
+            seq = next_in_block(vault, block)
+        else:
+            row = vault.db.execute(
+                "SELECT MAX(COALESCE(MAX(seq), 0), COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0)) FROM participants"
+            ).fetchone()
+            seq = row[0] + 1
         pid = f"P{seq}"
         vault.db.table("participants").insert(
             {
