@@ -6,10 +6,12 @@ One study, many laptops. The study lead keeps a *team file* that lists the study
 never a participant), a short site code, and its *pseudonym block*. A laptop joins by sending
 the lead a join request; the lead approves it, which writes a new version of the team file;
 the laptop takes that file in (``team join``). The analysis side believes bundles from exactly
-the laptops the file lists (``bundle pull --team``). Requests and approval live in
-``core/sync/membership.py``; this module holds what the laptop itself needs, and nothing that
-reaches the export or sync packages, because :func:`participants.enrol` asks it for the
-block (import-linter forbids cycles among the core's packages, and those import participants).
+the laptops the file lists (``bundle pull --team``). The steps that need the device signing
+key or the team's identity — making a request, approving it, joining, the analysis side's
+trust — live in ``core/sync/membership.py``; this module holds the format, its checks, the
+held file and the blocks, and nothing that reaches the export or sync packages, because
+:func:`participants.enrol` asks it for the block (import-linter forbids cycles among the
+core's packages, and those import participants).
 
 Who signs the team file
     The key the team already signs receipts with (``sync/trust.py``: derived from the team's
