@@ -52,7 +52,7 @@ from ..study import Domain, Guide, Question, StudyFile
 from ..transcripts import StoredSegment
 from .bundle import MANIFEST
 from .content import CaseInfo, ExportContent, SessionExport
-from .formats import _excel_csv
+from .formats import excel_csv
 from .qdpx import NS, build_qdpx
 
 # what bundle pull keeps beside the unpacked bundles (core/sync/receipts.py SEEN, BUNDLE_SUFFIX)
@@ -432,7 +432,7 @@ def _sheet(exports: list[SessionExport], origin: dict[str, tuple[str, str]], wit
     (empty: bundles do not carry them yet), status and the bundle it came from. Then one row per
     withdrawn participant, status "withdrawn", with the laptops whose notices said so and
     nothing else: the lead can count them, and nothing of their interviews is listed. An Excel
-    sheet (formats._excel_csv)."""
+    sheet (formats.excel_csv)."""
     rows: list[list[str]] = [CSV_HEADER]
     for e in exports:
         laptop, bundle = origin[e.source_id]
@@ -455,7 +455,7 @@ def _sheet(exports: list[SessionExport], origin: dict[str, tuple[str, str]], wit
         )
     for pid, laptops in withdrawn.items():
         rows.append([pid, "", "", ", ".join(laptops), "", "", "", "", "", "", "", "withdrawn", ""])
-    return _excel_csv(rows)
+    return excel_csv(rows)
 
 
 def write_assembly(

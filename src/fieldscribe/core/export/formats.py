@@ -337,7 +337,7 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _excel_csv(rows: Iterable[Sequence[str]]) -> str:
+def excel_csv(rows: Iterable[Sequence[str]]) -> str:
     """A CSV that Excel opens right by a double click: a byte-order mark first, without which
     Excel reads the file in the computer's legacy code page ("35â€“44" for "35–44", Chinese as
     noise), CRLF rows as RFC 4180 has them, and every cell through _cell so nothing runs as
@@ -354,7 +354,7 @@ def to_csv(content: ExportContent) -> str:
     "Service user"), Group id (the study file's id, "service_user", stable for scripts and
     joins), then each exportable attribute, already generalised ("45–54"), in the order the
     questionnaire first gives them. The label comes before the id since the sheet is read by
-    people first; an Excel sheet (_excel_csv)."""
+    people first; an Excel sheet (excel_csv)."""
     labels: list[str] = []
     for c in content.cases.values():
         labels += [k for k in c.attributes if k not in labels]
@@ -362,12 +362,12 @@ def to_csv(content: ExportContent) -> str:
     rows += [
         [c.pseudonym, c.group_name, c.group, *[c.attributes.get(k, "") for k in labels]] for c in content.cases.values()
     ]
-    return _excel_csv(rows)
+    return excel_csv(rows)
 
 
 def to_turns_csv(content: ExportContent) -> str:
     """Every turn of every session, one row each: Session, Start, End (hh:mm:ss), Speaker,
-    Overlapping, Question, Question text, Text; an Excel sheet (_excel_csv), so Chinese
+    Overlapping, Question, Question text, Text; an Excel sheet (excel_csv), so Chinese
     transcripts read right."""
     rows = [["Session", "Start", "End", "Speaker", "Overlapping", "Question", "Question text", "Text"]]
     for s in content.sessions:
@@ -385,7 +385,7 @@ def to_turns_csv(content: ExportContent) -> str:
                     t.text,
                 ]
             )
-    return _excel_csv(rows)
+    return excel_csv(rows)
 
 
 NOTE_STYLE = "Field note"
