@@ -107,6 +107,7 @@ def _register(root: click.Group) -> None:
         participant_cmds,
         session_cmds,
         speaker_cmds,
+        status_cmds,
         sync_cmds,
         team_cmds,
         transcript_cmds,
@@ -129,7 +130,7 @@ def _register(root: click.Group) -> None:
     ):
         for command in module.COMMANDS:
             root.add_command(command)
-    for group, command in (deid_cmds.EXTRA | sync_cmds.EXTRA).items():
+    for group, command in (deid_cmds.EXTRA | sync_cmds.EXTRA | status_cmds.EXTRA).items():
         root.commands[group].add_command(command)  # type: ignore[attr-defined]
     _require_utf8(root)
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -70,6 +71,26 @@ def parse_address(url: str) -> StoreAddress:
         unquote(parts.username) if parts.username else None,
         unquote(parts.path or "/"),
     )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in a store folder, as the store describes it (nothing is opened)."""
+
+    name: str
+    kind: str  # "file", "directory", or anything else (a link, a device): never a file we wrote
+    size: int | None
+    modified: datetime | None  # UTC; None where the store does not say
+
+
+def _modified(info: dict[str, Any]) -> datetime | None:
+    """The modification time in an fsspec info dict: a POSIX time (local), a datetime (sftp, WebDAV)."""
+    value = info.get("mtime", info.get("modified"))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
 
 
 @dataclass(frozen=True)
@@ -182,6 +203,26 @@ class Store:
         except FileNotFoundError:
             return []
         return sorted(posixpath.basename(str(e).rstrip("/")) for e in entries)
+
+    def entries(self, path: str) -> list[Entry]:
+        """The folder's names with kind, size and modification time, in one listing (one round
+        trip over SFTP); a folder that is not there is empty."""
+        try:
+            infos = self._call("list a folder", self.fs.ls, path, detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for info in infos:
+            size = info.get("size")
+            out.append(
+                Entry(
+                    posixpath.basename(str(info.get("name", "")).rstrip("/")),
+                    str(info.get("type", "")),
+                    size if isinstance(size, int) else None,
+                    _modified(info),
+                )
+            )
+        return sorted(out, key=lambda e: e.name)
 
     def _regular(self, path: str, limit: int) -> int:
         """The size of PATH if it is a regular file of at most LIMIT bytes; anyone who can
