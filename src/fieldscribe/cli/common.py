@@ -241,3 +241,12 @@ def _recover_interrupted(vault: Vault) -> None:
         )
     for line in problems:
         click.echo(f"Warning: {terminal_safe(line)}", err=True)
+
+
+# how a command reaches an SFTP store: the same two options wherever a store is named
+store_key_option = click.option(
+    "--identity-file", metavar="KEY", help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY)."
+)
+known_hosts_option = click.option(
+    "--known-hosts", metavar="FILE", help="known_hosts holding the store's host key (env FIELDSCRIBE_KNOWN_HOSTS)."
+)

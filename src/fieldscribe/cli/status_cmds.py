@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .common import known_hosts_option, store_key_option
+
 if TYPE_CHECKING:
     from ..core.sync.status import DeviceStatus, StudyStatus
 
@@ -29,10 +31,8 @@ if TYPE_CHECKING:
     help="Team file the study lead approved: rows name interviewer and site, and laptops that never synced show.",
 )
 @click.option("--study", "study_id", metavar="ID", help="Only this study's folder (default: every study on the store).")
-@click.option("--identity-file", metavar="KEY", help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY).")
-@click.option(
-    "--known-hosts", metavar="FILE", help="known_hosts holding the store's host key (env FIELDSCRIBE_KNOWN_HOSTS)."
-)
+@store_key_option
+@known_hosts_option
 def study_status_cmd(
     store_url: str,
     identity: Path,

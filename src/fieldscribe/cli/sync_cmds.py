@@ -8,15 +8,8 @@ from pathlib import Path
 import click
 
 from ..core.errors import InvalidInput
-from .common import open_vault, read_passphrase, vault_option
+from .common import known_hosts_option, open_vault, read_passphrase, store_key_option, vault_option
 from .team_cmds import bundle_trust, team_option
-
-_key_option = click.option(
-    "--identity-file", metavar="KEY", help="SSH private key for the store (env FIELDSCRIBE_SSH_KEY)."
-)
-_hosts_option = click.option(
-    "--known-hosts", metavar="FILE", help="known_hosts holding the store's host key (env FIELDSCRIBE_KNOWN_HOSTS)."
-)
 
 
 @click.group()
@@ -27,8 +20,8 @@ def remote() -> None:
 @remote.command("set")
 @vault_option
 @click.argument("url")
-@_key_option
-@_hosts_option
+@store_key_option
+@known_hosts_option
 @click.option(
     "--password",
     "ask_password",
@@ -77,8 +70,8 @@ def _size(n: float) -> str:
 @click.option(
     "--to", "url", metavar="URL", help="Store address (default: `fieldscribe remote set`, then the study file)."
 )
-@_key_option
-@_hosts_option
+@store_key_option
+@known_hosts_option
 @click.pass_context
 def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, known_hosts: str | None) -> None:
     """Upload exported bundles to the study store and collect the analysis team's receipts."""
@@ -209,8 +202,8 @@ def purge(ctx: click.Context, received: bool, confirmation: str | None) -> None:
     help="Then write the whole study (every bundle pulled so far) as one project, with a "
     "…-cases.csv beside it; needs --study (see `fieldscribe study assemble`).",
 )
-@_key_option
-@_hosts_option
+@store_key_option
+@known_hosts_option
 def bundle_pull(
     store_url: str,
     identity: Path,
