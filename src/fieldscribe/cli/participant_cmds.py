@@ -1,14 +1,19 @@
-"""participant add/list/show/set/note, consent (take, summary), withdraw."""
+"""participant add/list/show/set/note/hand-over/receive, consent (take, summary), withdraw."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
 from ..core import consent as consent_core
+from ..core import handover as handover_core
 from ..core import participants as pcore
 from ..core import withdrawal
+from ..core.errors import InvalidInput
+from ..core.export.keys import open_regular
 from ..core.guides import current_guide
 from ..core.study import ChoiceField, NumberField, Study
 from .common import open_vault, parse_bool, parse_pairs, terminal_safe, vault_option
@@ -160,7 +165,14 @@ def participant_show(ctx: click.Context, pseudonym: str) -> None:
         p = pcore.get_participant(vault, pseudonym)
         consent = {} if p.withdrawn else consent_core.current_consent(vault, p.id)
         notes = pcore.participant_notes(vault, p.id)
+        moves = handover_core.history(vault, p.id)
     click.echo(f"{p.id}  group {p.group}  {p.status}  enrolled {p.enrolled_at}")
+    for move in moves:
+        if move["direction"] == "sent":
+            what = "record shredded here" if move.get("mode") == "shredded" else "record kept here"
+            click.echo(f"Handed over to {move['device'][:8]} {str(move['at'])[:16].replace('T', ' ')} ({what}).")
+        else:
+            click.echo(f"Received from {move['device'][:8]} {str(move['at'])[:16].replace('T', ' ')}.")
     if p.withdrawn:
         click.echo(f"Withdrawn {p.withdrawn_at}; their data was destroyed.")
         return
@@ -202,6 +214,82 @@ def participant_note(ctx: click.Context, pseudonym: str, text: str) -> None:
         note = pcore.add_note(vault, pseudonym, text)
         pid = pcore.normalise_pseudonym(pseudonym)
     click.echo(f"Note added to {pid} ({note.at[:16].replace('T', ' ')}).")
+
+
+def _write_new(out: str, name: str, data: bytes) -> Path:
+    """DATA at OUT (a new file), or at OUT/NAME when OUT is a folder; never over a file."""
+    path = Path(out)
+    if path.is_dir():
+        path = path / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"{terminal_safe(path)} already exists; choose a new file name or a folder.") from None
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or "not a usable path"
+        raise InvalidInput(f"The hand-over cannot be written to '{terminal_safe(path)}' ({why}).") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise InvalidInput(f"The hand-over cannot be written to '{terminal_safe(path)}' ({exc.strerror}).") from None
+    return path
+
+
+@participant.command("hand-over")
+@vault_option
+@click.argument("pseudonym")
+@click.option(
+    "--to",
+    "to_device",
+    required=True,
+    metavar="DEVICE",
+    help="The receiving laptop's device id (or its start, as `team show` prints it).",
+)
+@click.option(
+    "--out", required=True, help="File (or folder) to write the sealed hand-over to: a USB stick, or the store."
+)
+@click.pass_context
+def participant_hand_over(ctx: click.Context, pseudonym: str, to_device: str, out: str) -> None:
+    """Seal a participant for another laptop of the team (the study file decides whether this laptop keeps its copy)."""
+    written: list[Path] = []
+    with open_vault(ctx) as vault:
+        done = handover_core.hand_over(
+            vault, pseudonym, to_device, deliver=lambda name, data: written.append(_write_new(out, name, data))
+        )
+    here = (
+        "their personal record here was shredded as the study file decides (their interviews recorded here stay)"
+        if done.mode == "shredded"
+        else "this laptop keeps its copy as the study file decides"
+    )
+    click.echo(f"Handed {done.participant} over to {done.to_device[:8]}; {here}.")
+    click.echo(
+        f"Carry {terminal_safe(written[0])} to that laptop (through the store or on a USB stick) and run "
+        "`fieldscribe participant receive FILE` there; only that laptop can open it."
+    )
+
+
+@participant.command("receive")
+@vault_option
+@click.argument("file")
+@click.pass_context
+def participant_receive(ctx: click.Context, file: str) -> None:
+    """Take in a participant handed over to this laptop by another laptop of the team."""
+    with open_vault(ctx) as vault:
+        f, _size = open_regular(Path(file), handover_core.MAX_FILE, InvalidInput, "hand-over file")
+        with f:
+            data = f.read(handover_core.MAX_FILE + 1)
+        got = handover_core.receive(vault, data)
+    how = "handed back" if got.handed_back else "received"
+    click.echo(f"{got.participant} {how} from {got.from_device[:8]}, with their consent history as it was taken.")
+    if got.table_conflicts:
+        click.echo(
+            f"{len(got.table_conflicts)} word(s) have another descriptor in this laptop's replacement table; "
+            f"the one here stays, and {got.participant}'s interviews are reviewed with theirs too."
+        )
 
 
 class _ConsentGroup(click.Group):
@@ -308,6 +396,7 @@ def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> No
             except click.Abort:
                 confirmation = ""
         report = withdrawal.withdraw(vault, pid, confirmation)
+        told = handover_core.tell_peers(vault)  # a participant handed over: the other laptop learns it too
     extra = f"; sessions destroyed with them: {', '.join(report.shredded_sessions)}" if report.shredded_sessions else ""
     click.echo(f"{pid} withdrawn{extra}. The pseudonym will not be reused.")
     if report.group_sessions:
@@ -329,6 +418,11 @@ def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> No
         click.echo(
             f"Already sent to the analysis team: {', '.join(report.sent)}. A signed withdrawal notice goes with "
             "the next `fieldscribe sync`; ask the team to delete these interviews wherever they copied them."
+        )
+    if told:
+        click.echo(
+            f"{pid} was handed over between laptops: a signed withdrawal notice for the team's laptops goes with "
+            "the next `fieldscribe sync`."
         )
 
 

@@ -188,6 +188,13 @@ class SyncSettings(_Model):
     remote: str | None = None
 
 
+class TeamSettings(_Model):
+    # what a laptop does with its own copy of a participant it hands over to another laptop
+    # (`participant hand-over`): keep it, or shred their personal record here (the study
+    # decides, not the interviewer; core/handover.py says exactly what is destroyed)
+    hand_over: Literal["keep", "shred"] = "keep"
+
+
 class StudyInfo(_Model):
     id: Ident
     title: Text
@@ -207,6 +214,7 @@ class Study(_Model):
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    team: TeamSettings = Field(default_factory=TeamSettings)
     deidentification: DeidentificationSettings = Field(default_factory=DeidentificationSettings)
 
     def identifiers(self) -> list[tuple[str, str]]:

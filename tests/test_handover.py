@@ -1,0 +1,375 @@
+"""Hand-over of a participant between the laptops of one study team (core/handover.py): real
+vaults, real device keys, real age encryption to the receiving laptop's own recipient."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from fieldscribe.core import handover, ledger, participants, sessions, withdrawal
+from fieldscribe.core.consent import consent_history
+from fieldscribe.core.deid.lists import participant_identifiers, replacement_table
+from fieldscribe.core.deid.review import suggestions
+from fieldscribe.core.errors import FieldscribeError, ParticipantWithdrawn, UnknownParticipant
+from fieldscribe.core.export.exporter import export_sessions
+from fieldscribe.core.export.keys import device_key, keygen
+from fieldscribe.core.guides import import_guide
+from fieldscribe.core.sync.store import Credentials, connect
+from fieldscribe.core.sync.trust import receipt_key_hex
+from fieldscribe.core.team import TeamRefused
+from fieldscribe.core.vault import Vault
+
+from .conftest import PASSPHRASE
+from .team_setup import full_participant, laptops, team_study, transcribed
+from .test_cli import assert_ok, invoke
+from .test_plaintext_scan import scan
+
+WAVE1 = ["My name is Hope Mensah and I come here on Mondays.", "My sister Mary Ofori phones me."]
+
+
+def one_sentence(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text and text.endswith((".", ")")), text
+    return text
+
+
+def audit(v: Vault, action: str) -> list:
+    return [e for e in v.audit.entries() if e.action == action]
+
+
+@pytest.fixture
+def world(tmp_path, study_en):
+    identity, vaults = laptops(tmp_path, study_en, ("a", "b", "c"), members=2)
+    yield identity, vaults
+    for v in vaults:
+        v.close()
+
+
+def use_shred(v: Vault, identity: Path, study_en) -> None:
+    import_guide(v, team_study(study_en, identity, "shred"))
+    assert handover.mode(v) == "shred"
+
+
+# -- hand-over and receive ------------------------------------------------------------------------
+def test_keep_hand_over_and_import_on_the_receiving_laptop(world, study_en, tmp_path):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    assert pid == "P101"
+    sid = transcribed(a, pid, WAVE1, tmp_path)
+    before = participants.get_participant(a, pid)
+    history = [asdict(d) for d in consent_history(a, pid)]
+    table_a = replacement_table(a)
+    assert "Hope Mensah" in table_a and "Mary Ofori" in table_a
+
+    done = handover.hand_over(a, pid, b.device_id[:8])
+    assert done.mode == "kept" and done.name.startswith("P101-to-") and done.data.startswith(b"age-encryption.org/v1")
+    assert b"Hope" not in done.data  # sealed
+    # the sender keeps the record and says where it went
+    assert participants.get_participant(a, pid).identity == before.identity
+    assert handover.history(a, pid)[0]["device"] == b.device_id
+    (sent,) = audit(a, "participant.handed_over")
+    assert sent.subject == pid and sent.details["to"] == b.device_id[:8] and sent.details["mode"] == "kept"
+    assert "Hope" not in json.dumps(sent.details)
+
+    got = handover.receive(b, done.data)
+    assert (got.participant, got.from_device, got.handed_back) == (pid, a.device_id, False)
+    p = participants.get_participant(b, pid)
+    assert p.id == "P101" and p.group == before.group and p.site == "harbour_view"
+    assert (p.identity, p.baseline, p.eligibility, p.compensation) == (
+        before.identity,
+        before.baseline,
+        before.eligibility,
+        before.compensation,
+    )
+    assert [asdict(d) for d in consent_history(b, pid)] == history  # as it was taken, not re-consented
+    assert [n.text for n in participants.participant_notes(b, pid)] == ["prefers mornings"]
+    texts = {i.text for i in participant_identifiers(b, pid)}
+    assert {"Hope Mensah", "Mary Ofori", "07700 900461"} <= texts
+    assert replacement_table(b)["Mary Ofori"] == table_a["Mary Ofori"]
+    (received,) = audit(b, "participant.received")
+    assert received.subject == pid and received.details["from"] == a.device_id[:8]
+    assert "Hope" not in json.dumps(received.details)
+    assert participants.enrol(b, study_en.study, group="carer") == "P201"  # B's block goes on as ever
+
+    # wave 2 on B: the participant's name is found in the new transcript
+    sid2 = transcribed(b, pid, ["Hope here again.", "Mary Ofori visited last week."], tmp_path, wave=2, review=False)
+    assert sessions.get_session(b, sid2).wave == 2
+    found = {s.original: s.descriptor for s in suggestions(b, sid2)}
+    assert "Mary Ofori" in found and any(o.startswith("Hope") for o in found)
+    assert sessions.get_session(a, sid).status == sessions.REVIEWED  # A's interview is untouched
+
+
+def test_replay_and_tampering_are_refused(world, study_en):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    done = handover.hand_over(a, pid, b.device_id[:8])
+    handover.receive(b, done.data)
+    with pytest.raises(FieldscribeError) as replay:
+        handover.receive(b, done.data)
+    assert "already imported" in one_sentence(replay.value)
+
+    damaged = bytearray(done.data)
+    damaged[-20] ^= 1
+    with pytest.raises(FieldscribeError) as tampered:
+        handover.receive(b, bytes(damaged))
+    assert "altered" in one_sentence(tampered.value)
+    with pytest.raises(FieldscribeError) as junk:
+        handover.receive(b, b"not a hand-over")
+    assert "not a fieldscribe hand-over" in one_sentence(junk.value)
+
+
+def test_a_payload_re_signed_by_another_key_is_refused(world, study_en):
+    """Whoever can encrypt to B (its recipient is in the team file) still cannot forge A."""
+    from pyrage import encrypt, x25519
+
+    from fieldscribe.core import team
+
+    _identity, (a, b, c) = world
+    pid = full_participant(a, study_en)
+    done = handover.hand_over(a, pid, b.device_id[:8])
+    from pyrage import decrypt
+
+    plain = json.loads(decrypt(done.data, [x25519.Identity.from_str(team.device_age_identity(b))]))
+    body = json.loads(plain["payload"])
+    body["participant"]["group"] = "staff"
+    text = team.canonical(body)
+    forged_sig = device_key(c).sign(handover.CONTEXT + text.encode()).hex()
+    forged = encrypt(
+        json.dumps({"format": handover.FORMAT, "payload": text, "signature": forged_sig}).encode(),
+        [x25519.Recipient.from_str(team.device_age_recipient(b))],
+    )
+    with pytest.raises(FieldscribeError) as refused:
+        handover.receive(b, forged)
+    assert "not validly signed" in one_sentence(refused.value)
+
+
+def test_a_laptop_not_in_the_team_file_cannot_have_its_hand_over_imported(world, study_en, tmp_path):
+    """C is not a member: even a file C seals to B's listed recipient is refused by B."""
+    from fieldscribe.core.sync.membership import join
+
+    identity, (_a, b, c) = world
+    # C holds the team file (as a copy lying around would let it) but is not listed in it
+    team_file = (tmp_path / "lead" / "TEAM.json").read_bytes()
+    from fieldscribe.core.study_records import put_study_record
+    from fieldscribe.core.team import TEAM_RECORD, verify_team
+
+    with pytest.raises(TeamRefused):
+        join(c, team_file)
+    held = verify_team(team_file, {receipt_key_hex(identity)})
+    with c.db.atomic():
+        put_study_record(c, TEAM_RECORD, {"team": held.text, "signature": held.signature, "signed_by": held.signed_by})
+        ledger.update_study(c, "team.joined", "", version=held.version, members=len(held.members))
+    pid = participants.enrol(c, study_en.study, group="service_user", name="Eve Fake")
+    done = handover.hand_over(c, pid, b.device_id[:8])
+    with pytest.raises(TeamRefused) as refused:
+        handover.receive(b, done.data)
+    text = one_sentence(refused.value)
+    assert "not in this laptop's team file" in text
+    assert participants.list_participants(b) == []
+
+
+def test_a_file_sealed_for_b_cannot_be_imported_on_c(world, study_en):
+    _identity, (a, b, c) = world
+    pid = full_participant(a, study_en)
+    done = handover.hand_over(a, pid, b.device_id[:8])
+    with pytest.raises(FieldscribeError) as refused:
+        handover.receive(c, done.data)
+    assert "sealed for another laptop" in one_sentence(refused.value)
+    with pytest.raises(FieldscribeError) as same:
+        handover.receive(a, done.data)  # not even the sender can open it
+    assert "sealed for another laptop" in one_sentence(same.value)
+
+
+def test_unknown_withdrawn_self_and_stranger_are_refused(world, study_en):
+    _identity, (a, b, c) = world
+    with pytest.raises(UnknownParticipant):
+        handover.hand_over(a, "P999", b.device_id[:8])
+    pid = full_participant(a, study_en)
+    withdrawal.withdraw(a, pid, pid)
+    with pytest.raises(ParticipantWithdrawn):
+        handover.hand_over(a, pid, b.device_id[:8])
+    other = participants.enrol(a, study_en.study, group="carer", name="Kofi")
+    with pytest.raises(FieldscribeError) as itself:
+        handover.hand_over(a, other, a.device_id[:8])
+    assert "is this laptop" in one_sentence(itself.value)
+    with pytest.raises(FieldscribeError) as stranger:
+        handover.hand_over(a, other, c.device_id[:8])
+    assert "No laptop in the team file" in one_sentence(stranger.value)
+    assert not audit(a, "participant.handed_over")
+
+
+def test_shred_destroys_the_personal_record_but_the_interviews_stay_exportable(world, study_en, tmp_path):
+    identity, (a, b, _c) = world
+    _lead_id, recipient = keygen(tmp_path / "analysis" / "analysis.key")
+    pid = full_participant(a, study_en)
+    sid = transcribed(a, pid, WAVE1, tmp_path)
+    use_shred(a, identity, study_en)
+    sealed_identity = a.db.execute(
+        "SELECT sealed FROM participant_records WHERE participant_id = ? AND kind = 'identity'", (pid,)
+    ).fetchone()[0]
+
+    done = handover.hand_over(a, pid, b.device_id[:8])
+    assert done.mode == "shredded"
+    p = participants.get_participant(a, pid)
+    assert p.identity == {} and p.compensation is None and p.eligibility is None
+    assert participants.participant_notes(a, pid) == []
+    assert {i.text for i in participant_identifiers(a, pid)} == set()
+    assert p.status == participants.ENROLLED and p.baseline  # the export's case attributes stay
+    assert handover.shredded_here(a, pid)
+    (entry,) = audit(a, "participant.handed_over")
+    assert entry.details["mode"] == "shredded"
+    a.close()
+    # nothing of the destroyed record is left on A's disk, not even its ciphertext
+    folder = tmp_path / "laptop-a"
+    leftovers = scan(folder, {"name": "Hope Mensah", "contact": "07700 900461", "note": "prefers mornings"})
+    assert leftovers == []
+    assert not any(sealed_identity in f.read_bytes() for f in folder.rglob("*") if f.is_file())
+    a2 = Vault.open(folder)
+    a2.unlock(PASSPHRASE)
+    try:
+        bundle = export_sessions(a2, [sid], tmp_path / "out", [recipient])
+        assert bundle.exists()
+        with pytest.raises(FieldscribeError) as again:
+            handover.hand_over(a2, pid, b.device_id[:8])
+        assert "shredded here" in one_sentence(again.value)
+        assert a2.db.execute("SELECT COUNT(*) FROM ledgers").fetchone()[0] > 0
+        assert ledger.verify_all(a2) == []
+    finally:
+        a2.close()
+    got = handover.receive(b, done.data)
+    assert participants.get_participant(b, got.participant).identity["name"] == "Hope Mensah"
+
+
+def test_shred_is_refused_while_an_interview_awaits_review(world, study_en, tmp_path):
+    identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    sid = transcribed(a, pid, WAVE1, tmp_path, review=False)
+    use_shred(a, identity, study_en)
+    with pytest.raises(FieldscribeError) as refused:
+        handover.hand_over(a, pid, b.device_id[:8])
+    assert sid in one_sentence(refused.value) and "review" in str(refused.value)
+    assert participants.get_participant(a, pid).identity["name"] == "Hope Mensah"
+
+
+def test_handing_back_merges_into_the_laptop_that_sent_them(world, study_en):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    participants.add_note(b, pid, "moved to Riverside")
+    from fieldscribe.core.consent import record_consent
+
+    record_consent(b, study_en.study, pid, {"quotes": True})
+    back = handover.receive(a, handover.hand_over(b, pid, a.device_id[:8]).data)
+    assert back.handed_back
+    assert [n.text for n in participants.participant_notes(a, pid)] == ["prefers mornings", "moved to Riverside"]
+    assert [d.given for d in consent_history(a, pid) if d.item_id == "quotes"] == [True, False, True]
+    assert ledger.verify_all(a) == []
+
+
+def test_a_pseudonym_held_here_for_someone_else_is_refused(world, study_en):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    done = handover.hand_over(a, pid, b.device_id[:8])
+    # B already has a P101 of its own (as a vault that enrolled a hundred people before the team could)
+    from fieldscribe.core.audit import now_iso
+
+    with b.db.atomic():
+        b.db.table("participants").insert(
+            {
+                "id": "P101",
+                "seq": 101,
+                "study_group": "carer",
+                "status": participants.ENROLLED,
+                "enrolled_at": now_iso(),
+                "withdrawn_at": None,
+                "site": None,
+            }
+        )
+        b.new_participant_key("P101")
+        ledger.update_participant(b, "P101", "participant.enrol", "P101")
+    with pytest.raises(FieldscribeError) as refused:
+        handover.receive(b, done.data)
+    assert "another participant under that pseudonym" in one_sentence(refused.value)
+
+
+# -- the command line ------------------------------------------------------------------------------
+def test_the_cli_hands_over_and_receives(world, study_en, tmp_path):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    a_dir, b_dir = str(a.path), str(b.path)
+    a_id, b_id = a.device_id, b.device_id
+    a.close()
+    b.close()
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    out = invoke(["--vault", a_dir, "participant", "hand-over", pid, "--to", b_id[:8], "--out", str(usb)])
+    assert_ok(out)
+    assert "keeps its copy" in out.stdout and "participant receive" in out.stdout
+    (file,) = usb.iterdir()
+    again = invoke(["--vault", a_dir, "participant", "hand-over", pid, "--to", b_id[:8], "--out", str(file)])
+    assert again.exit_code != 0 and "already exists" in again.stderr
+    got = invoke(["--vault", b_dir, "participant", "receive", str(file)])
+    assert_ok(got)
+    assert f"{pid} received from {a_id[:8]}" in got.stdout
+    shown = invoke(["--vault", a_dir, "participant", "show", pid])
+    assert_ok(shown)
+    assert f"Handed over to {b_id[:8]}" in shown.stdout
+    bad = invoke(["--vault", b_dir, "participant", "receive", str(file)])
+    assert bad.exit_code != 0 and "already imported" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# -- withdrawal reaches them wherever their data is -----------------------------------------------------
+def test_withdrawal_on_b_reaches_a_through_the_store(world, study_en, tmp_path):
+    _identity, (a, b, _c) = world
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    pid = full_participant(a, study_en)
+    sid = transcribed(a, pid, WAVE1, tmp_path)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+
+    def sync_both(v: Vault) -> handover.Exchange:
+        store = connect(url, Credentials())
+        try:
+            return handover.exchange(v, store)
+        finally:
+            store.close()
+
+    assert sync_both(a).withdrawn == [] and sync_both(b).withdrawn == []  # nothing to learn yet
+    withdrawal.withdraw(b, pid, pid)
+    assert handover.tell_peers(b)  # what `participant withdraw` does after withdrawing
+    assert sync_both(b).sent  # B uploads its notice into its own folder
+    assert list((store_dir / study_en.study.study.id / b.device_id / "notices").iterdir())
+    learnt = sync_both(a)
+    assert learnt.withdrawn == [pid]
+    assert participants.get_participant(a, pid).withdrawn
+    assert sessions.get_session(a, sid).status == sessions.WITHDRAWN  # their interview on A is gone too
+    (entry,) = audit(a, "participant.withdrawn_elsewhere")
+    assert entry.subject == pid and entry.details["device"] == b.device_id[:8]
+    assert sync_both(a).withdrawn == []  # once
+
+
+def test_a_notice_from_a_non_member_or_forged_is_ignored(world, study_en, tmp_path):
+    _identity, (a, b, c) = world
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    pid = full_participant(a, study_en)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    from fieldscribe.core.sync import notices
+
+    # C (not in the team) signs a notice and drops it into B's folder on the store
+    name, data = notices.make_notice(c, study_en.study.study.id, pid, [], [])
+    folder = store_dir / study_en.study.study.id / b.device_id / "notices"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(data)
+    store = connect(url, Credentials())
+    try:
+        report = handover.exchange(a, store)
+    finally:
+        store.close()
+    assert report.withdrawn == [] and report.ignored == [name]
+    assert not participants.get_participant(a, pid).withdrawn
