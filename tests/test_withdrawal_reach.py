@@ -169,6 +169,29 @@ def test_unsent_bundles_are_held_back_sent_ones_are_listed_and_the_team_deletes_
     assert third.withdrawals == [] and third.bundles == [], "a notice is applied once; nothing is unpacked again"
 
 
+def test_others_sessions_in_a_sent_bundle_go_back_to_be_exported_again(tmp_path, study_en, team):
+    """The team deletes a withdrawn participant's bundles whole, so another participant's
+    session sent in the same bundle must be exported again, or the team loses it."""
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    v, (ann, ann_s), (_bo, bo_s) = laptop(tmp_path, study_en, team)
+    with v:
+        both = export_sessions(v, [ann_s, bo_s], tmp_path / "out", [team[1]])
+        assert sync_with(v, url).uploaded == [both.name]
+        [first] = pull_from_store(url, team[0], tmp_path / "analysis").bundles
+        report = withdraw(v, ann, ann)
+        assert report.sent == [both.name] and report.export_again == [bo_s]
+        assert sessions.get_session(v, bo_s).status == sessions.REVIEWED
+        again = export_sessions(v, [bo_s], tmp_path / "out", [team[1]])
+        assert sync_with(v, url).uploaded == [again.name]
+    pulled = pull_from_store(url, team[0], tmp_path / "analysis")
+    [w] = pulled.withdrawals
+    assert w.deleted == [first.folder] and not first.folder.exists(), "the team deletes the shared bundle whole"
+    [b] = pulled.bundles
+    assert b.bundle == again.name and b.error is None, "Bo's session reaches the team again in the new bundle"
+
+
 def test_a_withdrawal_notice_not_signed_by_the_pinned_device_key_is_ignored(tmp_path, study_en, team):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

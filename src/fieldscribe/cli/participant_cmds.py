@@ -419,6 +419,11 @@ def withdraw(ctx: click.Context, pseudonym: str, confirmation: str | None) -> No
             f"Already sent to the analysis team: {', '.join(report.sent)}. A signed withdrawal notice goes with "
             "the next `fieldscribe sync`; ask the team to delete these interviews wherever they copied them."
         )
+    if report.export_again:
+        click.echo(
+            f"Export {', '.join(report.export_again)} again: they were in the same bundles as {pid}'s interviews, "
+            "which the team deletes whole."
+        )
     if told:
         click.echo(
             f"{pid} was handed over between laptops: a signed withdrawal notice for the team's laptops goes with "

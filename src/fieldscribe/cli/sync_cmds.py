@@ -77,6 +77,7 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
     """Upload exported bundles to the study store and collect the analysis team's receipts."""
     import time
 
+    from ..core.handover import exchange
     from ..core.sync.push import sync
     from ..core.sync.settings import resolve
     from ..core.sync.store import connect
@@ -101,6 +102,8 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
 
         try:
             report = sync(vault, store, on_progress=progress)
+            # participants handed over between laptops: a withdrawal on one reaches the other
+            peers = exchange(vault, store)
         finally:
             store.close()
     if sys.stderr.isatty():
@@ -118,6 +121,14 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
         click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
     for name in report.notices_sent:
         click.echo(f"Sent the withdrawal notice {name} to the analysis team.", err=True)
+    for name in peers.sent:
+        click.echo(f"Sent the withdrawal notice {name} to the team's other laptops.", err=True)
+    for pid in peers.withdrawn:
+        click.echo(f"{pid} withdrew on another laptop of the team; their data on this laptop was destroyed.", err=True)
+    for name in peers.ignored:
+        click.echo(
+            f"Warning: the withdrawal notice {name} is not signed by a laptop of the team; it was ignored.", err=True
+        )
     for name in report.notices_restored:
         click.echo(
             f"Warning: the withdrawal notice {name} had been deleted from the store; it was sent again "

@@ -12,7 +12,9 @@ in three other places, and each is reached here:
 * the **outbox**: a bundle holding one of their sessions that has not been uploaded is deleted
   and forgotten (held back); the others in it go back to "reviewed" to be exported again;
 * the **analysis team**: bundles already uploaded are listed, and a signed withdrawal notice is
-  queued for the next ``sync``; ``bundle pull`` deletes what it unpacked from them.
+  queued for the next ``sync``; ``bundle pull`` deletes what it unpacked from them — the other
+  participants' sessions in those bundles too, so those go back to "reviewed" here as well, to
+  be exported again.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class WithdrawalReport:
     sent: list[str] = field(default_factory=list)  # bundles the team has or may have
     table_entries_removed: int = 0
     notice: str | None = None  # queued for the next sync
+    export_again: list[str] = field(default_factory=list)  # others' sessions in their bundles: back to reviewed
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class WithdrawalPlan:
     group_sessions: tuple[str, ...]  # focus groups: stay readable through the other members
     held: tuple[Export, ...]  # unsent bundles to delete
     sent: tuple[Export, ...]  # bundles the team has or may have: a notice goes with the next sync
-    requeued: tuple[str, ...]  # other sessions in held-back bundles that go back to "reviewed"
+    requeued: tuple[str, ...]  # other sessions in their bundles (sent or not) that go back to "reviewed"
     table: dict[str, str]  # the replacement table without what only their interviews put there
     origins: dict[str, list[str]]
     table_entries_removed: int
@@ -85,7 +88,11 @@ def plan_withdrawal(vault: Vault, pid: str) -> WithdrawalPlan:
         group_sessions=tuple(s for s in theirs if s not in shredded),
         held=tuple(held),
         sent=tuple(sent),
-        requeued=tuple(sid for sid in requeue if sessions.get_session(vault, sid).status == sessions.EXPORTED),
+        requeued=tuple(
+            sid
+            for sid in requeue
+            if sessions.get_session(vault, sid).status in (sessions.EXPORTED, sessions.SYNCED, sessions.RECEIVED)
+        ),
         table=table,
         origins=origins,
         table_entries_removed=removed,
@@ -105,6 +112,7 @@ def withdraw(vault: Vault, pid: str, confirmation: str) -> WithdrawalReport:
         [e.name for e in plan.held],
         [e.name for e in plan.sent],
         plan.table_entries_removed,
+        export_again=list(plan.requeued),
     )
     notice = None
     if plan.notice:
@@ -190,5 +198,7 @@ def _outbox(vault: Vault, theirs: set[str]) -> tuple[list[Export], list[Export],
         if not theirs & set(e.sessions):
             continue
         (sent if e.uploaded_at or e.received_at else held).append(e)
-    requeue = sorted({sid for e in held for sid in e.sessions} - theirs)
+    # the team deletes every bundle that held their sessions, so the others in it, sent or not,
+    # must be exported again for the team to keep them
+    requeue = sorted({sid for e in [*held, *sent] for sid in e.sessions} - theirs)
     return held, sent, requeue

@@ -495,6 +495,7 @@ class Services(StudyAdmin, FieldDay, Voices, Marks):
     @counted
     def sync(self, *, on_progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> SyncResult:
         """Upload exported bundles and collect receipts (see core.sync.push)."""
+        from ..core.handover import exchange
         from ..core.sync.push import sync
         from ..core.sync.settings import resolve
         from ..core.sync.store import connect
@@ -507,6 +508,8 @@ class Services(StudyAdmin, FieldDay, Voices, Marks):
         store = connect(url, creds, timeout=5.0)
         try:
             r = sync(self.vault, store, on_progress=progress, cancel=cancel)
+            # participants handed over between laptops: a withdrawal on one reaches the other
+            peers = exchange(self.vault, store) if not r.cancelled else None
         finally:
             store.close()
         return SyncResult(
@@ -517,4 +520,5 @@ class Services(StudyAdmin, FieldDay, Voices, Marks):
             rejected=len(r.rejected),
             no_receipt_key=r.no_receipt_key,
             cancelled=r.cancelled,
+            withdrawn_elsewhere=tuple(peers.withdrawn) if peers else (),
         )

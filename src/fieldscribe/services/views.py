@@ -183,6 +183,7 @@ class SyncResult:
     rejected: int  # receipts not signed by a receipt key the study lists
     no_receipt_key: bool
     cancelled: bool
+    withdrawn_elsewhere: tuple[str, ...] = ()  # handed-over participants who withdrew on another laptop
 
 
 # -- review ------------------------------------------------------------------------------------
