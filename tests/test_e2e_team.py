@@ -194,3 +194,8 @@ def test_three_laptops_one_study_one_project(sshd, tmp_path, study_en):
     # the study lead's sheet: a row per session, the withdrawal named, nothing more about them
     sheet = (qdpx.parent / "STUDY-cases.csv").read_text(encoding="utf-8-sig")
     assert sheet.count(p_hope) == 2 and "withdrawn" in sheet and "Ray" not in sheet
+    # the team file names each laptop's site and interviewer there
+    hope_rows = [line for line in sheet.splitlines() if line.startswith(p_hope)]
+    assert any("harbour_view" in r and "Ann Lee" in r for r in hope_rows)
+    assert any("harbour_view" in r and "Bo Chan" in r for r in hope_rows)
+    assert any(r.startswith(p_cy) and "riverside" in r and "Cy Ng" in r for r in sheet.splitlines())

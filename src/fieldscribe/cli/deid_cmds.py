@@ -254,17 +254,44 @@ def study_recipient_clear(ctx: click.Context) -> None:
     help="The sheet of cases and sessions (default: beside --out, named …-cases.csv).",
 )
 @click.option("--with-audio", is_flag=True, help="Carry the recordings bundles have (makes a large project).")
+@click.option(
+    "--team",
+    "team_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The team file the study lead approved: the sheet names each laptop's site and interviewer (needs --identity).",
+)
+@click.option(
+    "--identity",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The analysis team's age identity, to believe the team file.",
+)
 def study_assemble(
-    folder: Path, study_files: tuple[Path, ...], out: Path, csv_path: Path | None, with_audio: bool
+    folder: Path,
+    study_files: tuple[Path, ...],
+    out: Path,
+    csv_path: Path | None,
+    with_audio: bool,
+    team_file: Path | None,
+    identity: Path | None,
 ) -> None:
     """Analysis side: every pulled bundle of the study (all laptops, all waves) in one REFI-QDA project.
 
     DIR is the folder `bundle pull --out` wrote. Run it again after new bundles arrive: the
     same things keep the same GUIDs, so a project imported again keeps the coding done in it."""
+    from ..core.errors import InvalidInput
     from ..core.export.assemble import write_assembly
     from ..core.study import load_study
 
-    result, sheet = write_assembly(folder, [load_study(f) for f in study_files], out, csv_path, with_audio=with_audio)
+    laptops = None
+    if team_file is not None:
+        if identity is None:
+            raise InvalidInput("--team needs the team's identity to believe it: give --identity too.")
+        from ..core.sync.membership import analysis_team
+
+        laptops = {m.device_id: (m.site, m.interviewer) for m in analysis_team(team_file, identity).members}
+    result, sheet = write_assembly(
+        folder, [load_study(f) for f in study_files], out, csv_path, with_audio=with_audio, laptops_of=laptops
+    )
     echo_assembly(result, out, sheet)
 
 

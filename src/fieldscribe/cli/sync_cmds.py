@@ -274,7 +274,12 @@ def bundle_pull(
         from ..core.study import load_study
         from .deid_cmds import echo_assembly
 
-        result, sheet = write_assembly(out, [load_study(study_file)], assemble_to)
+        laptops = None
+        if team_file is not None:  # verified above by bundle_trust: name each laptop's site and interviewer
+            from ..core.sync.membership import analysis_team
+
+            laptops = {m.device_id: (m.site, m.interviewer) for m in analysis_team(team_file, identity).members}
+        result, sheet = write_assembly(out, [load_study(study_file)], assemble_to, laptops_of=laptops)
         echo_assembly(result, assemble_to, sheet)
     if bad:
         sys.exit(2)

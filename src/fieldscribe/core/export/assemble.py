@@ -297,10 +297,17 @@ def _segments(raw: list[dict[str, Any]]) -> list[StoredSegment]:
     ]
 
 
-def assemble(folder: Path, studies: list[StudyFile], *, with_audio: bool = False) -> Assembly:
+def assemble(
+    folder: Path,
+    studies: list[StudyFile],
+    *,
+    with_audio: bool = False,
+    laptops_of: dict[str, tuple[str, str]] | None = None,
+) -> Assembly:
     """The study-wide project of every bundle of the first study file's study under FOLDER
     (pull's --out, or its study folder). STUDIES: the study file, then optionally the other
-    guide versions in use. WITH_AUDIO: carry the recordings bundles have (large)."""
+    guide versions in use. WITH_AUDIO: carry the recordings bundles have (large). LAPTOPS_OF:
+    device id → (site, interviewer), from the verified team file, for the study lead's sheet."""
     if not studies:
         raise InvalidInput("Give the study file with --study.")
     study = studies[0].study
@@ -416,7 +423,7 @@ def assemble(folder: Path, studies: list[StudyFile], *, with_audio: bool = False
     }
     return Assembly(
         qdpx=build_qdpx(content, audio),
-        csv=_sheet(exports, origin, withdrawn),
+        csv=_sheet(exports, origin, withdrawn, laptops_of or {}),
         content=content,
         bundles=len(bundles),
         superseded=copies,
@@ -426,16 +433,23 @@ def assemble(folder: Path, studies: list[StudyFile], *, with_audio: bool = False
     )
 
 
-def _sheet(exports: list[SessionExport], origin: dict[str, tuple[str, str]], withdrawn: dict[str, list[str]]) -> str:
+def _sheet(
+    exports: list[SessionExport],
+    origin: dict[str, tuple[str, str]],
+    withdrawn: dict[str, list[str]],
+    laptops_of: dict[str, tuple[str, str]],
+) -> str:
     """The study lead's sheet, one row per session received: who, the session (laptop-qualified,
     as the project names it), wave, month, kind, guide version, laptop, site and interviewer
-    (empty: bundles do not carry them yet), status and the bundle it came from. Then one row per
+    (from the team file, when one is given: bundles do not carry them), status and the bundle
+    it came from. Then one row per
     withdrawn participant, status "withdrawn", with the laptops whose notices said so and
     nothing else: the lead can count them, and nothing of their interviews is listed. An Excel
     sheet (formats.excel_csv)."""
     rows: list[list[str]] = [CSV_HEADER]
     for e in exports:
         laptop, bundle = origin[e.source_id]
+        site, interviewer = next((v for k, v in laptops_of.items() if k.startswith(laptop)), ("", ""))
         rows.append(
             [
                 ", ".join(e.participants),
@@ -447,8 +461,8 @@ def _sheet(exports: list[SessionExport], origin: dict[str, tuple[str, str]], wit
                 e.kind,
                 e.guide_version,
                 e.language,
-                "",
-                "",
+                site,
+                interviewer,
                 "received",
                 bundle,
             ]
@@ -459,7 +473,13 @@ def _sheet(exports: list[SessionExport], origin: dict[str, tuple[str, str]], wit
 
 
 def write_assembly(
-    folder: Path, studies: list[StudyFile], out: Path, csv_path: Path | None = None, *, with_audio: bool = False
+    folder: Path,
+    studies: list[StudyFile],
+    out: Path,
+    csv_path: Path | None = None,
+    *,
+    with_audio: bool = False,
+    laptops_of: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[Assembly, Path]:
     """Assemble and write OUT (the .qdpx) and the sheet (CSV_PATH, default OUT's name with
     "-cases.csv"), each complete or not at all: written beside and renamed into place, so an
@@ -468,7 +488,7 @@ def write_assembly(
     csv_path = Path(csv_path) if csv_path else out.with_name(out.stem + "-cases.csv")
     if out.is_dir() or csv_path.is_dir():
         raise InvalidInput(f"{printable(str(out if out.is_dir() else csv_path))} is a folder; name a file.")
-    result = assemble(folder, studies, with_audio=with_audio)
+    result = assemble(folder, studies, with_audio=with_audio, laptops_of=laptops_of)
     for path, data in ((out, result.qdpx), (csv_path, result.csv.encode("utf-8"))):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
