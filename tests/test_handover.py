@@ -373,3 +373,131 @@ def test_a_notice_from_a_non_member_or_forged_is_ignored(world, study_en, tmp_pa
         store.close()
     assert report.withdrawn == [] and report.ignored == [name]
     assert not participants.get_participant(a, pid).withdrawn
+
+
+# -- review findings: only the laptops a hand-over links may act on a participant -------------------
+@pytest.fixture
+def trio(tmp_path, study_en):
+    """Three member laptops A, B, C (C a member too, so its signatures verify)."""
+    identity, vaults = laptops(tmp_path, study_en, ("a", "b", "c"), members=3)
+    yield identity, vaults
+    for v in vaults:
+        v.close()
+
+
+def _sync(v: Vault, store_dir: Path) -> handover.Exchange:
+    store = connect(f"file://{store_dir}", Credentials())
+    try:
+        return handover.exchange(v, store)
+    finally:
+        store.close()
+
+
+def _drop_notice(store_dir: Path, study_id: str, v: Vault, name: str, data: bytes) -> None:
+    folder = store_dir / study_id / v.device_id / "notices"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+def test_a_member_that_never_held_them_cannot_withdraw_a_handed_over_participant(trio, study_en, tmp_path):
+    from fieldscribe.core.sync import notices
+
+    _identity, (a, b, c) = trio
+    study_id = study_en.study.study.id
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    pid = full_participant(a, study_en)
+    # B's own notice made before A handed P101 to B: stale, it says nothing about A's P101
+    stale_name, stale = notices.make_notice(b, study_id, pid, [], [])
+    _drop_notice(store_dir, study_id, b, stale_name, stale)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    # C is a member, validly signs a notice for P101 into its own folder, but never held P101
+    name, data = notices.make_notice(c, study_id, pid, [], [])
+    _drop_notice(store_dir, study_id, c, name, data)
+    for v in (a, b):
+        report = _sync(v, store_dir)
+        assert report.withdrawn == [], v.device_id
+        assert not participants.get_participant(v, pid).withdrawn
+    assert not audit(a, "participant.withdrawn_elsewhere") and not audit(b, "participant.withdrawn_elsewhere")
+
+
+def test_a_withdrawal_travels_back_along_a_chain_of_hand_overs(trio, study_en, tmp_path):
+    _identity, (a, b, c) = trio
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    pid = full_participant(a, study_en)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    handover.receive(c, handover.hand_over(b, pid, c.device_id[:8]).data)
+    withdrawal.withdraw(c, pid, pid)
+    assert handover.tell_peers(c)
+    assert _sync(c, store_dir).sent
+    assert _sync(a, store_dir).withdrawn == []  # A never dealt with C: C's notice is not for A
+    via_b = _sync(b, store_dir)
+    assert via_b.withdrawn == [pid] and via_b.sent  # B withdraws and re-tells A at once
+    assert _sync(a, store_dir).withdrawn == [pid]
+    assert participants.get_participant(a, pid).withdrawn
+    (entry,) = audit(a, "participant.withdrawn_elsewhere")
+    assert entry.details["device"] == b.device_id[:8]
+
+
+def _forged_hand_back(monkeypatch, sender: Vault, to: Vault, as_pid: str, study_en) -> bytes:
+    """SENDER enrols someone of its own and seals them to TO under the pseudonym AS_PID."""
+    own = full_participant(sender, study_en, name="Mallory Forged")
+    real = handover._payload
+
+    def renamed(vault, pid, receiver, hid):
+        body = real(vault, pid, receiver, hid)
+        body["participant"]["id"] = as_pid
+        return body
+
+    monkeypatch.setattr(handover, "_payload", renamed)
+    try:
+        return handover.hand_over(sender, own, to.device_id[:8]).data
+    finally:
+        monkeypatch.setattr(handover, "_payload", real)
+
+
+def test_a_member_cannot_hand_back_a_participant_it_was_never_handed(trio, study_en, monkeypatch):
+    _identity, (a, b, c) = trio
+    pid = full_participant(a, study_en)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    forged = _forged_hand_back(monkeypatch, c, a, pid, study_en)
+    with pytest.raises(FieldscribeError) as refused:
+        handover.receive(a, forged)
+    assert "handed over to" in one_sentence(refused.value) and b.device_id[:8] in str(refused.value)
+    assert participants.get_participant(a, pid).identity["name"] == "Hope Mensah"
+    assert not audit(a, "participant.received")
+
+
+def test_a_stale_hand_back_cannot_roll_the_participant_back(trio, study_en):
+    _identity, (a, b, _c) = trio
+    pid = full_participant(a, study_en)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    first = handover.hand_over(b, pid, a.device_id[:8])
+    participants.add_note(b, pid, "old news")
+    stale = handover.hand_over(b, pid, a.device_id[:8])  # made, never delivered until later
+    assert handover.receive(a, first.data).handed_back
+    participants.add_note(a, pid, "wave 3 booked")
+    assert handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data).handed_back
+    with pytest.raises(FieldscribeError) as refused:
+        handover.receive(a, stale.data)
+    assert "older than" in one_sentence(refused.value)
+    assert "wave 3 booked" in [n.text for n in participants.participant_notes(a, pid)]
+
+
+def test_a_hand_back_keeps_what_the_sender_added_after_handing_over(trio, study_en):
+    from fieldscribe.core.deid.lists import add_participant_identifiers
+
+    _identity, (a, b, _c) = trio
+    pid = full_participant(a, study_en)
+    handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+    participants.add_note(a, pid, "phoned to say she moved")  # A kept its copy and goes on
+    add_participant_identifiers(a, pid, ["Ward 9=[ward]"])
+    participants.add_note(b, pid, "moved to Riverside")
+    add_participant_identifiers(b, pid, ["Dr Osei=[doctor]"])
+    assert handover.receive(a, handover.hand_over(b, pid, a.device_id[:8]).data).handed_back
+    notes = participants.participant_notes(a, pid)
+    assert [n.text for n in notes] == ["prefers mornings", "phoned to say she moved", "moved to Riverside"]
+    texts = [i.text for i in participant_identifiers(a, pid)]
+    assert {"Mary Ofori", "Ward 9", "Dr Osei"} <= set(texts) and len(texts) == len(set(texts))
+    assert ledger.verify_all(a) == []

@@ -359,3 +359,32 @@ def test_the_cli_round_trip(tmp_path, study_en, lead):
     assert "Ann Lee" in shown.stdout and "this laptop" in shown.stdout and "riverside" in shown.stdout
     bad_site = invoke([*base, "team", "request", "--interviewer", "Ann", "--site", "moon", "--out", str(req)])
     assert bad_site.exit_code != 0 and "not one of this study's sites" in bad_site.stderr
+
+
+# -- a laptop that received a hand-over -------------------------------------------------------------
+def test_a_laptop_that_received_a_hand_over_takes_in_newer_team_files_and_can_re_request(tmp_path, study_en):
+    from fieldscribe.core import handover
+
+    from .team_setup import full_participant
+    from .team_setup import laptops as team_laptops
+
+    identity, (a, b, c, d) = team_laptops(tmp_path, study_en, ("a", "b", "c", "d"), members=3)
+    try:
+        pid = full_participant(a, study_en)
+        assert pid == "P101"
+        handover.receive(b, handover.hand_over(a, pid, b.device_id[:8]).data)
+        team_path = tmp_path / "lead" / "TEAM.json"
+        newer = approve(make_join_request(d, "Dee Kay", "riverside"), team_path, identity)
+        for v in (a, c, b):
+            assert join(v, team_path.read_bytes()).device_id == v.device_id
+            assert team(v).version == newer.version
+        request = make_join_request(b, "Bo Chan", "riverside")
+        assert json.loads(json.loads(request)["request"])["legacy_max"] == 0
+        again = approve(request, team_path, identity)
+        mine = again.by_device(b.device_id)
+        assert mine.earlier_blocks == () and mine.block == Block(201, 299)
+        assert join(b, team_path.read_bytes()).block == Block(201, 299)
+        assert enrol(b, study_en) == "P201"  # B's own enrolments stay in B's block
+    finally:
+        for v in (a, b, c, d):
+            v.close()

@@ -38,9 +38,19 @@ Replacement entries are merged into this laptop's study-wide table without overw
 different descriptor already there (this laptop's descriptor stays, so its transcripts stay
 consistent); every received entry is also added to the participant's own identifier list, so
 their interviews here are reviewed with it and their withdrawal here removes what only they
-brought. A pseudonym already on this laptop is taken in only as a hand-back of someone this
-laptop handed over itself (the received records replace the ones here, consent decisions not
-yet here are appended); anyone else with that pseudonym, or someone withdrawn here, is refused.
+brought. A participant received here was given their pseudonym by another laptop, so it does
+not count as a number this laptop gave out (``team.numbers_given``).
+
+A pseudonym already on this laptop is taken in only as a *hand-back*: this laptop's latest
+hand-over of that participant was sent by it, to the very laptop that now sends them back, and
+the file was made after that hand-over (``created_at``; an older file, made before, would roll
+the record back). Any other member — one that never held them, one this laptop handed them to
+before, or the end of a longer chain A→B→C (C hands them back to B, B to A) — is refused, as
+are someone withdrawn here and another participant under that pseudonym. A hand-back replaces
+the records here with the received ones, except that notes and identifiers this laptop added
+after handing them over are kept (a note is kept unless the same note came back; an identifier
+unless one with the same text did; notes stay oldest first), and consent decisions not yet
+here are appended.
 
 Withdrawal reaches them wherever their data is: a participant who was handed over (either
 way) and is withdrawn on one laptop gets a signed withdrawal notice (``sync/notices.py``'s
@@ -48,8 +58,12 @@ format, with no bundles) queued by :func:`tell_peers` (``participant withdraw`` 
 does :func:`exchange`); ``fieldscribe sync`` uploads it to this laptop's folder on the store,
 and :func:`exchange` on the other laptops reads the notices in the other members' folders,
 verifies each against the signing key the team file lists for that folder, and withdraws the
-participant there (``participant.withdrawn_elsewhere``) if they hold them and the hand-over
-links them (a hand-over partner's notice, or any member's for a pseudonym in the team's blocks).
+participant there (``participant.withdrawn_elsewhere``) if they hold them and a hand-over links
+the two laptops: only a notice from a laptop this one handed them to or received them from, and
+only one whose withdrawal time is later than the hand-over that first linked the two (by the
+partner's clock for a hand-over received, by this laptop's for one sent) is acted on; any other
+member's notice for them is not even read. Along a chain A→B→C, C's withdrawal reaches B, and B,
+having withdrawn them, queues its own notice and uploads it in the same sync, which A then acts on.
 """
 
 from __future__ import annotations
@@ -81,7 +95,7 @@ from .vault import Vault
 FORMAT = "fieldscribe-handover/1"
 CONTEXT = b"fieldscribe-handover/1\n"  # what the signature covers, before the payload's text
 SUFFIX = ".handover.age"
-RECORD = "handovers"  # study record: {"sent": [...], "received": [...]}
+RECORD = team.HANDOVER_RECORD  # study record: {"sent": [...], "received": [...]}
 MAX_FILE = 16 * 1024 * 1024
 SHREDDED_KINDS = ("identity", participants.NOTES, "eligibility", "compensation", "identifiers")
 NOTICE_LIMIT = 64 * 1024
@@ -345,18 +359,19 @@ def receive(vault: Vault, data: bytes) -> Received:
             raise _refuse(
                 f"is of {pid}, who withdrew on this laptop; their withdrawal reaches the sender at the next sync"
             )
-        if not any(e["participant"] == pid for e in rec["sent"]):
-            raise _refuse(f"is of {pid}, but this laptop holds another participant under that pseudonym")
+        _check_hand_back(vault, pid, sender, body)
     result = Received(pid, sender.device_id, handover_id, handed_back)
     if handed_back:
         ledger.check_participant(vault, pid)
     ledger.check_study(vault)
     consents = [ConsentDecision(**d) for d in doc["consents"]]
+    kept: dict[str, list[Any]] = {}  # a hand-back: notes and identifiers added here since, kept
     with vault.db.atomic():
         if handed_back:
             key = vault.participant_key(pid)
             have = {(d.item_id, d.at, d.given, d.taken_by, d.note) for d in consent_history(vault, pid)}
             consents = [d for d in consents if (d.item_id, d.at, d.given, d.taken_by, d.note) not in have]
+            kept = _added_here(vault, key, pid, doc["records"])
             vault.db.execute("DELETE FROM participant_records WHERE participant_id = ?", (pid,))
             vault.db.execute("UPDATE participants SET study_group = ? WHERE id = ?", (doc["group"], pid))
         else:
@@ -380,6 +395,10 @@ def receive(vault: Vault, data: bytes) -> Received:
             (vault.seal_json(vault.study_key, site, "participant", pid, "site") if site else None, pid),
         )
         records = dict(doc["records"])
+        for kind, extra in kept.items():
+            records[kind] = [*(records.get(kind) or []), *extra]
+        if participants.NOTES in kept:
+            records[participants.NOTES].sort(key=lambda n: str(n.get("at", "")) if isinstance(n, dict) else "")
         table, origins = replacement_table(vault), table_origins(vault)
         idents = list(records.get("identifiers") or [])
         known = {str(i.get("text")) for i in idents if isinstance(i, dict)}
@@ -406,7 +425,15 @@ def receive(vault: Vault, data: bytes) -> Received:
                 }
             )
         save_table(vault, table, origins=origins)
-        rec["received"].append({"participant": pid, "from": sender.device_id, "at": now_iso(), "id": handover_id})
+        rec["received"].append(
+            {
+                "participant": pid,
+                "from": sender.device_id,
+                "at": now_iso(),
+                "id": handover_id,
+                "created_at": str(body.get("created_at", "")),  # the sender's clock, for its withdrawal notices
+            }
+        )
         put_study_record(vault, RECORD, rec)
         ledger.update_participant(
             vault,
@@ -422,9 +449,58 @@ def receive(vault: Vault, data: bytes) -> Received:
     return result
 
 
+def _when(text: object) -> datetime | None:
+    """An ISO time (as ``now_iso`` writes it) as an aware datetime, or None."""
+    try:
+        at = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def _check_hand_back(vault: Vault, pid: str, sender: team.Member, body: dict[str, Any]) -> None:
+    """PID is held here already: take them in only as a hand-back from the laptop this laptop
+    last handed them to, made after that hand-over (an older copy would roll them back)."""
+    last = history(vault, pid)[-1] if history(vault, pid) else None
+    if last is None or last["direction"] != "sent":
+        raise _refuse(f"is of {pid}, but this laptop holds another participant under that pseudonym")
+    if last["device"] != sender.device_id:
+        raise _refuse(
+            f"is of {pid}, whom this laptop last handed over to {str(last['device'])[:8]}, not to the sender "
+            f"{sender.short_id}; only {str(last['device'])[:8]} can hand them back"
+        )
+    made, handed = _when(body.get("created_at")), _when(last["at"])
+    if made is None or handed is None or made <= handed:
+        raise _refuse(
+            f"of {pid} was made before this laptop last handed them to {sender.short_id} (it is older than that "
+            "hand-over), so it would roll their record back"
+        )
+
+
+def _added_here(vault: Vault, key: bytes, pid: str, received: dict[str, Any]) -> dict[str, list[Any]]:
+    """The notes and identifiers this laptop holds for PID that the hand-back RECEIVED lacks
+    (added here after handing them over): kept, not replaced."""
+    out: dict[str, list[Any]] = {}
+    for kind in (participants.NOTES, "identifiers"):
+        mine = participants.get_record(vault, key, pid, kind) or []
+        theirs = received.get(kind) or []
+        if not isinstance(mine, list) or not isinstance(theirs, list):
+            continue
+        if kind == "identifiers":  # an identifier is the same when its text is
+            have = {str(i.get("text")) for i in theirs if isinstance(i, dict)}
+            extra = [i for i in mine if isinstance(i, dict) and str(i.get("text")) not in have]
+        else:  # a note when all of it (text, time, author) is
+            seen = {json.dumps(n, sort_keys=True) for n in theirs}
+            extra = [n for n in mine if json.dumps(n, sort_keys=True) not in seen]
+        if extra:
+            out[kind] = extra
+    return out
+
+
 def _free_seq(vault: Vault) -> int:
     """A seq above every seq and number in use (only when the pseudonym's own number is taken
-    as a seq by someone else, which a vault made before teams can have)."""
+    as a seq by someone else, which a vault made before teams can have). It is above
+    ``team.MAX_NUMBER``, so it never counts as a number this laptop gave out."""
     row = vault.db.execute(
         "SELECT MAX(COALESCE(MAX(seq), 0), COALESCE(MAX(CAST(SUBSTR(id, 2) AS INTEGER)), 0)) FROM participants"
     ).fetchone()
@@ -434,12 +510,22 @@ def _free_seq(vault: Vault) -> int:
 # -- withdrawal, wherever their data is -------------------------------------------------------------
 def _handed_over(vault: Vault) -> dict[str, set[str]]:
     """Pseudonym → the devices it was handed over to or received from."""
-    out: dict[str, set[str]] = {}
+    return {pid: set(devices) for pid, devices in _links(vault).items()}
+
+
+def _links(vault: Vault) -> dict[str, dict[str, datetime]]:
+    """Pseudonym → {device it was handed over to or received from: when they were first linked}.
+    A hand-over sent is dated by this laptop's clock when it was made; one received by the
+    sender's clock when it was made (``created_at``; the time it was taken in here for a record
+    from before that was kept), so the partner's own withdrawal notice compares with its own clock."""
+    out: dict[str, dict[str, datetime]] = {}
     rec = _record(vault)
-    for e in rec["sent"]:
-        out.setdefault(e["participant"], set()).add(e["to"])
-    for e in rec["received"]:
-        out.setdefault(e["participant"], set()).add(e["from"])
+    dated = [(e["participant"], e["to"], e.get("at")) for e in rec["sent"]]
+    dated += [(e["participant"], e["from"], e.get("created_at") or e.get("at")) for e in rec["received"]]
+    for pid, device, at in dated:
+        when = _when(at) or datetime.max.replace(tzinfo=UTC)  # undated: links nothing
+        devices = out.setdefault(pid, {})
+        devices[device] = min(devices.get(device, when), when)
     return out
 
 
@@ -476,17 +562,8 @@ def exchange(vault: Vault, store: Store) -> Exchange:
     out = Exchange()
     study_id = _study_id(vault)
     tell_peers(vault)
-    linked = _handed_over(vault)
-    for item in notices.pending(vault):
-        if item["uploaded_at"] or str(item["name"]).split("-")[0] not in linked:
-            continue
-        store.write_atomic(store.path(study_id, vault.device_id, notices.NOTICES, item["name"]), item["data"].encode())
-        with vault.db.atomic():
-            notices.mark_uploaded(vault, item["name"])
-            ledger.update_study(
-                vault, "sync.withdrawal_notice", item["name"].split("-")[0], store=store.address.display
-            )
-        out.sent.append(item["name"])
+    linked = _links(vault)
+    _upload(vault, store, study_id, linked, out)
     held = team.team(vault)
     if held is None:
         return out
@@ -498,7 +575,6 @@ def exchange(vault: Vault, store: Store) -> Exchange:
     }
     if not active:
         return out
-    in_block = {pid for pid in active if int(pid[1:]) >= team.FIRST_NUMBER}
     for m in held.members:
         if m.device_id == vault.device_id:
             continue
@@ -507,8 +583,8 @@ def exchange(vault: Vault, store: Store) -> Exchange:
             pid = name.split("-")[0]
             if pid not in active or not name.endswith(notices.SUFFIX):
                 continue
-            if m.device_id not in linked[pid] and pid not in in_block:
-                continue
+            if m.device_id not in linked[pid]:
+                continue  # only a laptop this one handed them to or received them from speaks for them
             try:
                 raw = store.read(posixpath.join(folder, name), NOTICE_LIMIT)
             except FieldscribeError:
@@ -520,6 +596,8 @@ def exchange(vault: Vault, store: Store) -> Exchange:
                 or notice.participant != pid
                 or notice.study != study_id
                 or notice.device_id != m.device_id
+                or (withdrawn_at := _when(notice.withdrawn_at)) is None
+                or withdrawn_at <= linked[pid][m.device_id]  # from before the hand-over linked them
             ):
                 out.ignored.append(name)
                 vault.log("participant.withdrawal_notice_refused", pid, device=m.short_id, notice=name)
@@ -530,6 +608,20 @@ def exchange(vault: Vault, store: Store) -> Exchange:
             )
             active.discard(pid)
             out.withdrawn.append(pid)
-    if out.withdrawn:
-        tell_peers(vault)  # a laptop further along the chain learns it from here at the next sync
+    if out.withdrawn and tell_peers(vault):
+        _upload(vault, store, study_id, linked, out)  # the laptops linked to this one learn it at their sync
     return out
+
+
+def _upload(vault: Vault, store: Store, study_id: str, linked: dict[str, Any], out: Exchange) -> None:
+    """Upload this laptop's queued withdrawal notices for handed-over participants not yet uploaded."""
+    for item in notices.pending(vault):
+        if item["uploaded_at"] or str(item["name"]).split("-")[0] not in linked:
+            continue
+        store.write_atomic(store.path(study_id, vault.device_id, notices.NOTICES, item["name"]), item["data"].encode())
+        with vault.db.atomic():
+            notices.mark_uploaded(vault, item["name"])
+            ledger.update_study(
+                vault, "sync.withdrawal_notice", item["name"].split("-")[0], store=store.address.display
+            )
+        out.sent.append(item["name"])

@@ -40,7 +40,10 @@ Pseudonym blocks
     before teams keeps its P1, P2, … and a vault without a team file goes on giving them out.
     A laptop that gave out numbers above P100 before joining says so in its request
     (``legacy_max``); the lead reserves them for it (an *earlier block*), and approval refuses
-    a block that would hand them to another laptop. A laptop whose block is used up is given a
+    a block that would hand them to another laptop. A participant received by hand-over keeps
+    the pseudonym another laptop gave out: it is not a number this laptop gave out (neither in
+    ``legacy_max`` nor when ``team join`` checks a newer team file), and enrolment here goes on
+    in this laptop's own block. A laptop whose block is used up is given a
     new one; its old block stays in ``earlier_blocks``, never to be handed to anyone else.
 
 The held team file is a study record (sealed with the study key, covered by the study's
@@ -70,6 +73,7 @@ TEAM_CONTEXT = b"fieldscribe-team-file/1\n"  # what a team file's signature cove
 REQUEST_CONTEXT = b"fieldscribe-join-request/1\n"
 TEAM_RECORD = "team_file"
 AGE_RECORD = "device_age_identity"
+HANDOVER_RECORD = "handovers"  # core/handover.py's record of hand-overs sent and received
 MAX_TEAM_FILE = 4 * 1024 * 1024  # a thousand members is about half a megabyte
 MAX_REQUEST = 64 * 1024
 MAX_MEMBERS = 2000
@@ -582,12 +586,36 @@ def store_team(vault: Vault, team_file: TeamFile) -> None:
         ledger.update_study(vault, "team.joined", "", version=team_file.version, members=len(team_file.members))
 
 
+def received_here(vault: Vault) -> set[str]:
+    """Pseudonyms this laptop first came to hold by a hand-over (``core/handover.py``): another
+    laptop gave them out. One enrolled here, handed over and handed back is not among them."""
+    held = get_study_record(vault, HANDOVER_RECORD)
+    if not isinstance(held, dict):
+        return set()
+    events = [(str(e.get("at")), 0, str(e.get("participant"))) for e in held.get("sent", []) if isinstance(e, dict)]
+    events += [
+        (str(e.get("at")), 1, str(e.get("participant"))) for e in held.get("received", []) if isinstance(e, dict)
+    ]
+    first: dict[str, int] = {}
+    for _at, received, pid in sorted(events):
+        first.setdefault(pid, received)
+    return {pid for pid, received in first.items() if received}
+
+
 def numbers_given(vault: Vault) -> list[int]:
-    """Every pseudonym number this vault has given out (by seq and by pseudonym)."""
-    rows = vault.db.execute(
-        "SELECT seq FROM participants UNION SELECT CAST(SUBSTR(id, 2) AS INTEGER) FROM participants"
-    ).fetchall()
-    return sorted({int(r[0]) for r in rows if isinstance(r[0], int)})
+    """Every pseudonym number this vault has given out (by seq and by pseudonym): not those of
+    participants received by hand-over (the laptop that enrolled them gave those out), nor a
+    seq above MAX_NUMBER (one a received participant was stored under, ``handover._free_seq``)."""
+    received = received_here(vault)
+    numbers: set[int] = set()
+    for pid, seq in vault.db.execute("SELECT id, seq FROM participants").fetchall():
+        if pid in received:
+            continue
+        if isinstance(seq, int) and seq <= MAX_NUMBER:
+            numbers.add(seq)
+        if isinstance(pid, str) and pid[1:].isdigit():
+            numbers.add(int(pid[1:]))
+    return sorted(numbers)
 
 
 def legacy_max(vault: Vault, own: tuple[Block, ...] = ()) -> int:

@@ -24,7 +24,9 @@ asks it for the pseudonym block, and the export and sync packages import partici
    authenticated study file signed it, refuses an older version than the one held (or a
    different file under the same version), a file for another study, a file that does not
    list this laptop with this laptop's keys, and a file that gives another laptop a number
-   this one already gave out; then keeps it sealed in the vault.
+   this one already gave out (a participant received by hand-over was given out by another
+   laptop, so their pseudonym does not count: ``team.numbers_given``); then keeps it sealed
+   in the vault.
 4. On the analysis side, ``analysis_team`` reads a team file verified against the team's own
    identity, and :class:`TeamTrust` accepts bundles (and withdrawal notices) from exactly its
    members, each from its own device folder.
