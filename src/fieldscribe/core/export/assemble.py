@@ -10,10 +10,26 @@ exactly the structure (and schema validity) of a single export.
 
 Identity, so that re-importing after new bundles arrive loses no analyst's work:
 
+* a laptop is named by the first 8 characters of its device id, a name that never changes:
+  adding a laptop must not rename (so re-GUID) the sources of one already there. A laptop
+  whose device id begins with the same 8 characters as one with an older bundle (by the
+  export time its signed manifest gives, then the device id) is named by its whole device id
+  instead — so only the newcomer has the long name. (A laptop whose clock puts its first
+  bundle before every bundle of the one it collides with takes the short name from it; a
+  uuid4 device id shares its first 8 characters with another's about once in 4 billion.)
 * session ids (S1, S2 …) are counted per laptop and collide, so each source's identity in the
   project is "<laptop>-<session>" (``SessionExport.source_id``); every GUID derives from the
   study id and such ids (qdpx.py), so assembling again gives the same GUIDs and only what is
   new is added;
+* pseudonyms from P101 up are given out in team blocks (core/team.py: FIRST_NUMBER), so they
+  are unique study-wide and a participant handed over between laptops keeps theirs: one case
+  across laptops. P1–P100 are given out by each laptop set up before teams on its own — two
+  laptops' P1 are two people — so such a pseudonym is a case per laptop, always named with
+  its laptop, "P1 (laptop a4b2584c)" (even while only one laptop has a P1, so that a second
+  laptop's P1 arriving later renames nothing). The session's participants and its segments'
+  speakers carry that same id, so a participant's turns code to their own case and speaker
+  code, and the sheet names them the same way. (A P1–P100 handed over to another laptop is
+  therefore two cases, one per laptop: nothing in a bundle tells a hand-over from a namesake.)
 * a session exported again (after an edit) arrives in several bundles: the newest bundle of
   that laptop holding it wins (by the export time its signed manifest gives, then its name);
 * a case's attributes come from the newest bundle holding the case.
@@ -21,10 +37,12 @@ Identity, so that re-importing after new bundles arrive loses no analyst's work:
 Withdrawals: pull deletes what it unpacked from bundles a verified notice names and keeps a
 record (OUT/.withdrawals.json, core/sync/receipts.py). A folder pull did not delete (copied
 back, or left by an older pull) must not bring a participant back, so every bundle and
-session that record names is left out, and so is every session of a withdrawn pseudonym on
-any laptop (a pseudonym is one case study-wide). That is a module of core.export reading a
-file core.sync writes: core.export may not import core.sync (sync imports export), so the
-record's shape is read here and tests/test_assemble.py runs the real pull to keep them agreed.
+session that record names is left out, and so is every session of a withdrawn pseudonym:
+on any laptop for P101 up (one case study-wide), and for P1–P100 only on the laptop whose
+verified notice named them (another laptop's P1 is someone else, who did not withdraw). That
+is a module of core.export reading a file core.sync writes: core.export may not import
+core.sync (sync imports export), so the record's shape is read here and tests/test_assemble.py
+runs the real pull to keep them agreed.
 
 The codebook is the given study file's guide. Several guide versions may be in use: codes are
 reconciled by id (a question's GUID derives from its id alone), each further study file given
@@ -49,6 +67,7 @@ from xml.etree import ElementTree as ET
 from ..errors import InvalidInput
 from ..sanitise import printable
 from ..study import Domain, Guide, Question, StudyFile
+from ..team import FIRST_NUMBER
 from ..transcripts import StoredSegment
 from .bundle import MANIFEST
 from .content import CaseInfo, ExportContent, SessionExport
@@ -58,6 +77,7 @@ from .qdpx import NS, build_qdpx
 # what bundle pull keeps beside the unpacked bundles (core/sync/receipts.py SEEN, BUNDLE_SUFFIX)
 WITHDRAWALS = ".withdrawals.json"
 BUNDLE_SUFFIX = ".fsbundle.age"
+PSEUDONYM = re.compile(r"^P(\d+)$")
 NOTICE_NAME = re.compile(r"^(?P<pid>.+)-\d{8}T\d{6}\d*Z\.withdrawal\.json$")  # notices.make_notice
 MAX_JSON = 512 * 1024**2  # an export.json of a few hundred hours of interviews stays far below
 CSV_HEADER = [
@@ -105,7 +125,7 @@ class Assembly:
     bundles: int
     superseded: int  # sessions an older bundle also held (the newest copy is used)
     withdrawn_sessions: int  # sessions left out for a withdrawal
-    withdrawn: list[str]  # withdrawn pseudonyms (left out everywhere)
+    withdrawn: list[str]  # withdrawn cases: pseudonyms, P1–P100 with their laptop (as the project names cases)
     unknown_guides: list[str] = field(default_factory=list)  # guide versions no --study file is
 
 
@@ -246,13 +266,34 @@ def _natural(text: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
-def _laptops(devices: Iterable[str]) -> dict[str, str]:
-    """Each device's short name: its first 8 characters, more where two laptops share them."""
-    devices = sorted(set(devices))
-    width = 8
-    while len({d[:width] for d in devices}) < len(devices):
-        width += 4
-    return {d: d[:width] for d in devices}
+SHORT = 8  # a laptop's name in the project: this many characters of its device id
+
+
+def _laptops(bundles: Iterable[_Bundle]) -> dict[str, str]:
+    """Each device's name in the project (its sources' and P1–P100 cases' ids, so their
+    GUIDs): its first SHORT characters, which adding another laptop never changes. Of devices
+    sharing them, the one with the oldest bundle keeps them and each other is named by its
+    whole device id."""
+    first: dict[str, tuple[str, str]] = {}
+    for b in bundles:
+        first[b.device] = min(first.get(b.device, b.order), b.order)
+    names: dict[str, str] = {}
+    for device in sorted(first, key=lambda d: (first[d], d)):
+        names[device] = device[:SHORT] if device[:SHORT] not in names.values() else device
+    if len(set(names.values())) < len(names):  # only device folders of SHORT characters or fewer
+        raise InvalidInput(
+            "Two laptops' folders in the study's folder have names one begins the other ("
+            + ", ".join(sorted(printable(d) for d in names if d == names[d]))
+            + "); device ids are longer — move the folder that is not a laptop's out."
+        )
+    return names
+
+
+def _case_id(pseudonym: str, laptop: str) -> str:
+    """The case of PSEUDONYM from the laptop named LAPTOP: the pseudonym itself from P101 up
+    (team blocks: unique study-wide), and for P1–P100 (each laptop's own) with its laptop."""
+    m = PSEUDONYM.match(pseudonym)
+    return f"{pseudonym} (laptop {laptop})" if m and int(m[1]) < FIRST_NUMBER else pseudonym
 
 
 def _guide(studies: list[StudyFile], extra: dict[str, tuple[str, str, str]]) -> Guide:
@@ -278,7 +319,9 @@ def _guide(studies: list[StudyFile], extra: dict[str, tuple[str, str, str]]) -> 
     )
 
 
-def _segments(raw: list[dict[str, Any]]) -> list[StoredSegment]:
+def _segments(raw: list[dict[str, Any]], laptop: str) -> list[StoredSegment]:
+    """The segments of a session from the laptop named LAPTOP, participants' speaker ids as
+    their case ids (an interviewer and an unnamed voice are no case)."""
     return [
         StoredSegment(
             idx=i,
@@ -288,13 +331,19 @@ def _segments(raw: list[dict[str, Any]]) -> list[StoredSegment]:
             flags=[str(f) for f in g.get("flags") or []],
             question=g.get("question"),
             domain=g.get("domain"),
-            speaker=g.get("speaker_id"),
+            speaker=_speaker(g.get("speaker_id"), laptop),
             notes=[dict(n) for n in g.get("notes") or []],
             voice=g.get("voice"),
             overlap=bool(g.get("overlap")),
         )
         for i, g in enumerate(raw)
     ]
+
+
+def _speaker(speaker: Any, laptop: str) -> str | None:
+    if speaker is None:
+        return None
+    return _case_id(str(speaker), laptop)
 
 
 def assemble(
@@ -330,6 +379,15 @@ def assemble(
             f"{printable(str(home))} holds no unpacked bundles of {sid}; run `fieldscribe bundle pull` first."
         )
     bundles.sort(key=lambda b: b.order)
+    laptops = _laptops(bundles)
+
+    def withdrawn_person(pid: str, device: str) -> bool:
+        """PID's withdrawal covers this device's sessions: any laptop's notice from P101 up, this
+        laptop's own for P1–P100 (another laptop's P1 is someone else)."""
+        devices = gone_people.get(pid)
+        if not devices:
+            return False
+        return device in devices or _case_id(pid, "") == pid
 
     # the newest copy of each laptop's session, and each case as its newest bundle has it
     chosen: dict[tuple[str, str], tuple[_Bundle, dict[str, Any]]] = {}
@@ -342,7 +400,7 @@ def assemble(
             if (
                 b.name in gone_bundles.get(b.device, set())  # a folder pull's delete did not reach
                 or key[1] in gone_sessions.get(b.device, set())
-                or people & set(gone_people)
+                or any(withdrawn_person(p, b.device) for p in people)
             ):
                 withdrawn_sessions.add(key)
                 continue
@@ -353,9 +411,7 @@ def assemble(
         if b.name in gone_bundles.get(b.device, set()):
             continue
         for c in b.export.get("cases", []):
-            cases_raw[str(c["pseudonym"])] = c
-
-    laptops = _laptops(b.device for b in bundles)
+            cases_raw[_case_id(str(c["pseudonym"]), laptops[b.device])] = c
     versions = {sf.version: sf for sf in studies}
     extra: dict[str, tuple[str, str, str]] = {}
     unknown: set[str] = set()
@@ -373,7 +429,7 @@ def assemble(
     all_probes = {q.id: list(q.probes) for _d, q in merged.questions()}
 
     exports: list[SessionExport] = []
-    origin: dict[str, tuple[str, str]] = {}  # source id -> (laptop, bundle)
+    origin: dict[str, tuple[str, str]] = {}  # source id -> (device, bundle)
     audio: dict[str, bytes] = {}
     for (device, session_id), (b, s) in chosen.items():
         own = versions.get(str(s.get("guide_version")))
@@ -383,7 +439,7 @@ def assemble(
         else:
             questions, probes = all_questions, all_probes
         source_id = f"{laptops[device]}-{session_id}"
-        origin[source_id] = (laptops[device], b.name)
+        origin[source_id] = (device, b.name)
         exports.append(
             SessionExport(
                 session_id,
@@ -391,8 +447,8 @@ def assemble(
                 int(s.get("wave", 1)),
                 str(s.get("guide_version", "")),
                 str(s.get("language", study.study.language)),
-                [str(p) for p in s.get("participants", [])],
-                _segments(s.get("segments", [])),
+                [_case_id(str(p), laptops[device]) for p in s.get("participants", [])],
+                _segments(s.get("segments", []), laptops[device]),
                 questions,
                 {d.id: d.title for d in guide.domains},
                 probes,
@@ -417,18 +473,25 @@ def assemble(
         if pid in cases_raw
     }
     content = ExportContent(merged, cases, exports, {})
-    withdrawn = {
-        pid: sorted(laptops.get(d, d[:8]) for d in devices)
-        for pid, devices in sorted(gone_people.items(), key=lambda kv: _natural(kv[0]))
-    }
+    withdrawn: dict[str, set[str]] = {}  # case id -> the laptops whose notices withdrew them
+    for pid, devices in gone_people.items():
+        for d in devices:
+            laptop = laptops.get(d, d[:SHORT])  # a laptop none of whose bundles is left
+            withdrawn.setdefault(_case_id(pid, laptop), set()).add(laptop)
     return Assembly(
         qdpx=build_qdpx(content, audio),
-        csv=_sheet(exports, origin, withdrawn, laptops_of or {}),
+        csv=_sheet(
+            exports,
+            origin,
+            laptops,
+            {c: sorted(withdrawn[c]) for c in sorted(withdrawn, key=_natural)},
+            laptops_of or {},
+        ),
         content=content,
         bundles=len(bundles),
         superseded=copies,
         withdrawn_sessions=len(withdrawn_sessions),
-        withdrawn=list(withdrawn),
+        withdrawn=sorted(withdrawn, key=_natural),
         unknown_guides=sorted(unknown),
     )
 
@@ -436,6 +499,7 @@ def assemble(
 def _sheet(
     exports: list[SessionExport],
     origin: dict[str, tuple[str, str]],
+    laptops: dict[str, str],
     withdrawn: dict[str, list[str]],
     laptops_of: dict[str, tuple[str, str]],
 ) -> str:
@@ -448,8 +512,9 @@ def _sheet(
     sheet (formats.excel_csv)."""
     rows: list[list[str]] = [CSV_HEADER]
     for e in exports:
-        laptop, bundle = origin[e.source_id]
-        site, interviewer = next((v for k, v in laptops_of.items() if k.startswith(laptop)), ("", ""))
+        device, bundle = origin[e.source_id]
+        laptop = laptops[device]
+        site, interviewer = laptops_of.get(device, ("", ""))
         rows.append(
             [
                 ", ".join(e.participants),
@@ -467,8 +532,8 @@ def _sheet(
                 bundle,
             ]
         )
-    for pid, laptops in withdrawn.items():
-        rows.append([pid, "", "", ", ".join(laptops), "", "", "", "", "", "", "", "withdrawn", ""])
+    for case, where in withdrawn.items():
+        rows.append([case, "", "", ", ".join(where), "", "", "", "", "", "", "", "withdrawn", ""])
     return excel_csv(rows)
 
 
