@@ -443,18 +443,18 @@ def test_a_withdrawal_travels_back_along_a_chain_of_hand_overs(trio, study_en, t
 def _forged_hand_back(monkeypatch, sender: Vault, to: Vault, as_pid: str, study_en) -> bytes:
     """SENDER enrols someone of its own and seals them to TO under the pseudonym AS_PID."""
     own = full_participant(sender, study_en, name="Mallory Forged")
-    real = handover._payload
+    real = handover.handover_payload
 
     def renamed(vault, pid, receiver, hid):
         body = real(vault, pid, receiver, hid)
         body["participant"]["id"] = as_pid
         return body
 
-    monkeypatch.setattr(handover, "_payload", renamed)
+    monkeypatch.setattr(handover, "handover_payload", renamed)
     try:
         return handover.hand_over(sender, own, to.device_id[:8]).data
     finally:
-        monkeypatch.setattr(handover, "_payload", real)
+        monkeypatch.setattr(handover, "handover_payload", real)
 
 
 def test_a_member_cannot_hand_back_a_participant_it_was_never_handed(trio, study_en, monkeypatch):

@@ -176,7 +176,9 @@ def _their_table(vault: Vault, pid: str) -> dict[str, str]:
     return {o: d for o, d in table.items() if o in own or (origins.get(o) and set(origins[o]) <= theirs)}
 
 
-def _payload(vault: Vault, pid: str, receiver: team.Member, handover_id: str) -> dict[str, Any]:
+def handover_payload(vault: Vault, pid: str, receiver: team.Member, handover_id: str) -> dict[str, Any]:
+    """What a hand-over of PID to RECEIVER carries, before it is signed and sealed (public so
+    that the tests can forge one the way a hostile team member would)."""
     key = vault.participant_key(pid)
     row = vault.db.execute("SELECT study_group, enrolled_at, site FROM participants WHERE id = ?", (pid,)).fetchone()
     kinds = [
@@ -232,7 +234,7 @@ def hand_over(
     from pyrage import encrypt, x25519
 
     handover_id = uuid.uuid4().hex
-    text = team.canonical(_payload(vault, pid, receiver, handover_id))
+    text = team.canonical(handover_payload(vault, pid, receiver, handover_id))
     signature = device_key(vault).sign(CONTEXT + text.encode()).hex()
     plain = json.dumps({"format": FORMAT, "payload": text, "signature": signature}).encode()
     data = encrypt(plain, [x25519.Recipient.from_str(receiver.age_recipient)])
