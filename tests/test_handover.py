@@ -501,3 +501,160 @@ def test_a_hand_back_keeps_what_the_sender_added_after_handing_over(trio, study_
     texts = [i.text for i in participant_identifiers(a, pid)]
     assert {"Mary Ofori", "Ward 9", "Dr Osei"} <= set(texts) and len(texts) == len(set(texts))
     assert ledger.verify_all(a) == []
+
+
+# -- through the store: queued at hand-over, carried at sync ----------------------------------------
+def _inbox(store_dir: Path, study_id: str, v: Vault) -> Path:
+    return store_dir / study_id / v.device_id / handover.HANDOVERS
+
+
+def _plant(store_dir: Path, study_id: str, v: Vault, name: str, data: bytes) -> None:
+    folder = _inbox(store_dir, study_id, v)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+def test_a_hand_over_travels_through_the_store(world, study_en, tmp_path):
+    _identity, (a, b, _c) = world
+    study_id = study_en.study.study.id
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    pid = full_participant(a, study_en)
+    before = participants.get_participant(a, pid)
+    done = handover.hand_over(a, pid, b.device_id[:8], via_store=True)
+    (queued,) = handover.queued_hand_overs(a)
+    assert queued["name"] == done.name and queued["to"] == b.device_id and queued["uploaded_at"] is None
+    (sent,) = audit(a, "participant.handed_over")
+    assert sent.details["via"] == "store"
+    assert not store_dir.joinpath(study_id).exists()  # nothing leaves before the sync
+
+    assert _sync(b, store_dir).received == []  # B's inbox is empty yet
+    up = _sync(a, store_dir)
+    assert up.handed == [done.name] and up.received == [] and up.refused == []
+    on_store = _inbox(store_dir, study_id, b) / done.name
+    assert on_store.read_bytes() == done.data  # ciphertext for B only
+    assert b"Hope" not in on_store.read_bytes()
+    assert handover.queued_hand_overs(a)[0]["uploaded_at"]
+    assert _sync(a, store_dir).handed == []  # uploaded once
+
+    got = _sync(b, store_dir)
+    assert [(r.participant, r.from_device, r.name) for r in got.received] == [(pid, a.device_id, done.name)]
+    assert got.refused == []
+    p = participants.get_participant(b, pid)
+    assert (p.identity, p.baseline, p.group) == (before.identity, before.baseline, before.group)
+    assert not on_store.exists()  # removed once it was taken in
+    (entry,) = audit(b, "handover.from_store")
+    assert entry.subject == pid and entry.details["name"] == done.name
+    again = _sync(b, store_dir)
+    assert (again.received, again.refused, again.handed) == ([], [], [])
+
+    # the same file put back on the store is skipped (taken in already), not imported twice
+    _plant(store_dir, study_id, b, done.name, done.data)
+    assert (_sync(b, store_dir).received, _sync(b, store_dir).refused) == ([], [])
+    # a copy under another name meets receive's replay check: refused once, then left alone
+    _plant(store_dir, study_id, b, "copy" + done.name, done.data)
+    (refused,) = _sync(b, store_dir).refused
+    assert refused[0] == "copy" + done.name and "already imported" in refused[1]
+    assert _sync(b, store_dir).refused == []
+
+
+def test_shred_through_the_store_keeps_the_file_in_the_vault_until_it_is_uploaded(world, study_en, tmp_path):
+    identity, (a, b, _c) = world
+    use_shred(a, identity, study_en)
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    pid = full_participant(a, study_en)
+    done = handover.hand_over(a, pid, b.device_id[:8], via_store=True)
+    assert done.mode == "shredded" and not participants.get_participant(a, pid).identity
+    (queued,) = handover.queued_hand_overs(a)  # the only copy of the record is here, sealed for B
+    assert queued["name"] == done.name and queued["uploaded_at"] is None
+    _sync(a, store_dir)
+    assert handover.queued_hand_overs(a)[0]["data"]  # kept after the upload too
+    (got,) = _sync(b, store_dir).received
+    assert got.participant == pid and participants.get_participant(b, pid).identity
+
+
+def test_a_file_in_the_inbox_from_outside_the_team_is_refused_once(world, study_en, tmp_path):
+    """C holds the team file but is not listed in it: what it seals to B and drops in B's inbox
+    is refused in one sentence, left on the store and not tried again."""
+    from fieldscribe.core.study_records import put_study_record
+    from fieldscribe.core.team import TEAM_RECORD, verify_team
+
+    identity, (_a, b, c) = world
+    study_id = study_en.study.study.id
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    held = verify_team((tmp_path / "lead" / "TEAM.json").read_bytes(), {receipt_key_hex(identity)})
+    with c.db.atomic():
+        put_study_record(c, TEAM_RECORD, {"team": held.text, "signature": held.signature, "signed_by": held.signed_by})
+        ledger.update_study(c, "team.joined", "", version=held.version, members=len(held.members))
+    pid = participants.enrol(c, study_en.study, group="service_user", name="Eve Fake")
+    forged = handover.hand_over(c, pid, b.device_id[:8])
+    _plant(store_dir, study_id, b, forged.name, forged.data)
+    report = _sync(b, store_dir)
+    assert report.received == []
+    ((name, why),) = report.refused
+    assert name == forged.name and "not in this laptop's team file" in why
+    assert "\n" not in why and why.endswith(".")
+    assert participants.list_participants(b) == []
+    assert (_inbox(store_dir, study_id, b) / forged.name).exists()  # left there, for whoever runs the store
+    assert _sync(b, store_dir).refused == []  # not tried again
+    assert len(audit(b, "handover.refused_from_store")) == 1
+
+
+def test_a_file_for_another_laptop_in_the_inbox_is_refused(trio, study_en, tmp_path):
+    _identity, (a, b, c) = trio
+    study_id = study_en.study.study.id
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    pid = full_participant(a, study_en)
+    for_c = handover.hand_over(a, pid, c.device_id[:8])
+    _plant(store_dir, study_id, b, for_c.name, for_c.data)
+    _plant(store_dir, study_id, b, "P9-junk" + handover.SUFFIX, b"not a hand-over at all")
+    (_inbox(store_dir, study_id, b) / ("P8-folder" + handover.SUFFIX)).mkdir()
+    report = _sync(b, store_dir)
+    assert report.received == []
+    why = dict(report.refused)
+    assert set(why) == {for_c.name, "P9-junk" + handover.SUFFIX, "P8-folder" + handover.SUFFIX}
+    assert "sealed for another laptop" in why[for_c.name]
+    assert "not age-encrypted" in why["P9-junk" + handover.SUFFIX]
+    assert "not a regular file" in why["P8-folder" + handover.SUFFIX]
+    assert participants.list_participants(b) == []
+    assert _sync(b, store_dir).refused == []
+    # C, whose file it is, can still take it in from a USB stick
+    assert handover.receive(c, for_c.data).participant == pid
+
+
+def test_hand_over_goes_either_to_a_file_or_through_the_store(world, study_en):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    with pytest.raises(FieldscribeError):
+        handover.hand_over(a, pid, b.device_id[:8], via_store=True, deliver=lambda name, data: None)
+    assert handover.history(a, pid) == [] and handover.queued_hand_overs(a) == []
+
+
+def test_the_cli_hands_over_through_the_store(world, study_en, tmp_path):
+    _identity, (a, b, _c) = world
+    pid = full_participant(a, study_en)
+    a_dir, b_dir = str(a.path), str(b.path)
+    a_id = a.device_id
+    b_id = b.device_id
+    a.close()
+    b.close()
+    store_dir = tmp_path / "store"
+    store_dir.mkdir()
+    url = f"file://{store_dir}"
+    both = invoke(["--vault", a_dir, "participant", "hand-over", pid, "--to", b_id[:8], "--via-store", "--out", "x"])
+    assert both.exit_code != 0 and "exactly one" in both.stderr
+    neither = invoke(["--vault", a_dir, "participant", "hand-over", pid, "--to", b_id[:8]])
+    assert neither.exit_code != 0 and "exactly one" in neither.stderr
+    out = assert_ok(invoke(["--vault", a_dir, "participant", "hand-over", pid, "--to", b_id[:8], "--via-store"]))
+    assert "keeps its copy" in out.stdout and "next `fieldscribe sync`" in out.stdout
+    sent = assert_ok(invoke(["--vault", a_dir, "sync", "--to", url]))
+    assert "in the receiving laptop's inbox on the store" in sent.stderr
+    got = assert_ok(invoke(["--vault", b_dir, "sync", "--to", url]))
+    assert f"Received {pid} from laptop {a_id[:8]} (hand-over)." in got.stderr
+    shown = assert_ok(invoke(["--vault", b_dir, "participant", "show", pid]))
+    assert "Hope Mensah" in shown.stdout
+    again = assert_ok(invoke(["--vault", b_dir, "sync", "--to", url]))
+    assert "Received" not in again.stderr and "Warning" not in again.stderr

@@ -249,25 +249,40 @@ def _write_new(out: str, name: str, data: bytes) -> Path:
     metavar="DEVICE",
     help="The receiving laptop's device id (or its start, as `team show` prints it).",
 )
+@click.option("--out", help="File (or folder) to write the sealed hand-over to, e.g. on a USB stick.")
 @click.option(
-    "--out", required=True, help="File (or folder) to write the sealed hand-over to: a USB stick, or the store."
+    "--via-store",
+    is_flag=True,
+    help="Queue it in the vault instead; the next `fieldscribe sync` puts it in that laptop's inbox on the store.",
 )
 @click.pass_context
-def participant_hand_over(ctx: click.Context, pseudonym: str, to_device: str, out: str) -> None:
+def participant_hand_over(ctx: click.Context, pseudonym: str, to_device: str, out: str | None, via_store: bool) -> None:
     """Seal a participant for another laptop of the team (the study file decides whether this laptop keeps its copy)."""
+    if (out is None) == (not via_store):
+        raise InvalidInput("Give exactly one of --out FILE (a USB stick) and --via-store (the next sync carries it).")
     written: list[Path] = []
     with open_vault(ctx) as vault:
-        done = handover_core.hand_over(
-            vault, pseudonym, to_device, deliver=lambda name, data: written.append(_write_new(out, name, data))
-        )
+        if via_store:
+            done = handover_core.hand_over(vault, pseudonym, to_device, via_store=True)
+        else:
+            target = str(out)
+            done = handover_core.hand_over(
+                vault, pseudonym, to_device, deliver=lambda name, data: written.append(_write_new(target, name, data))
+            )
     here = (
         "their personal record here was shredded as the study file decides (their interviews recorded here stay)"
         if done.mode == "shredded"
         else "this laptop keeps its copy as the study file decides"
     )
     click.echo(f"Handed {done.participant} over to {done.to_device[:8]}; {here}.")
+    if via_store:
+        click.echo(
+            f"The sealed file {done.name} is kept in the vault; the next `fieldscribe sync` puts it on the store, "
+            "and that laptop takes it in at its own sync. Only that laptop can open it."
+        )
+        return
     click.echo(
-        f"Carry {terminal_safe(written[0])} to that laptop (through the store or on a USB stick) and run "
+        f"Carry {terminal_safe(written[0])} to that laptop (on a USB stick) and run "
         "`fieldscribe participant receive FILE` there; only that laptop can open it."
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import InvalidInput
-from .common import known_hosts_option, open_vault, read_passphrase, store_key_option, vault_option
+from .common import known_hosts_option, open_vault, read_passphrase, store_key_option, terminal_safe, vault_option
 from .team_cmds import bundle_trust, team_option
 
 
@@ -121,6 +121,17 @@ def sync_cmd(ctx: click.Context, url: str | None, identity_file: str | None, kno
         click.echo(f"Resumed {name} ({_size(had)} were already on the store).", err=True)
     for name in report.notices_sent:
         click.echo(f"Sent the withdrawal notice {name} to the analysis team.", err=True)
+    for name in peers.handed:
+        click.echo(f"Put the hand-over {name} in the receiving laptop's inbox on the store.", err=True)
+    for got in peers.received:
+        how = "hand-back" if got.handed_back else "hand-over"
+        click.echo(f"Received {got.participant} from laptop {got.from_device[:8]} ({how}).", err=True)
+    for name, why in peers.refused:
+        click.echo(
+            f"Warning: the hand-over {name} in this laptop's inbox on the store was refused (it is left there "
+            f"and not tried again unless the team file changes): {terminal_safe(why)}",
+            err=True,
+        )
     for name in peers.sent:
         click.echo(f"Sent the withdrawal notice {name} to the team's other laptops.", err=True)
     for pid in peers.withdrawn:

@@ -52,6 +52,16 @@ after handing them over are kept (a note is kept unless the same note came back;
 unless one with the same text did; notes stay oldest first), and consent decisions not yet
 here are appended.
 
+Through the store (``hand_over(..., via_store=True)``, ``participant hand-over --via-store``):
+the sealed file is queued in the vault, in the same transaction that records the hand-over and
+(under ``shred``) deletes the record here, so a shred never happens without the file kept
+durably; :func:`carry` (run by :func:`exchange` at every sync) uploads it into the receiving
+laptop's inbox on the store, ``STUDY/DEVICE/handovers/NAME`` (age ciphertext for that laptop
+only: the store learns a pseudonym and two device ids from the name, nothing else), and on the
+receiving laptop takes in each new file there with :func:`receive`'s checks, then removes it.
+A file refused there is reported once, in one sentence, left on the store and not tried again
+(unless it changes, or this laptop joins a newer team file).
+
 Withdrawal reaches them wherever their data is: a participant who was handed over (either
 way) and is withdrawn on one laptop gets a signed withdrawal notice (``sync/notices.py``'s
 format, with no bundles) queued by :func:`tell_peers` (``participant withdraw`` calls it; so
@@ -68,6 +78,9 @@ having withdrawn them, queues its own notice and uploads it in the same sync, wh
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
 import posixpath
 import uuid
@@ -83,12 +96,13 @@ from . import ledger, participants, sessions, team, withdrawal
 from .audit import now_iso
 from .consent import ConsentDecision, consent_history
 from .deid.lists import participant_identifiers, replacement_table, save_table, table_origins
-from .errors import FieldscribeError, InvalidInput
+from .errors import FieldscribeError, InvalidInput, StoreRefused
 from .export.keys import device_key, public_hex
 from .guides import current_guide
 from .sanitise import printable
 from .study_records import get_study_record, put_study_record
 from .sync import notices
+from .sync.receipts import safe_name
 from .sync.store import Store
 from .vault import Vault
 
@@ -96,6 +110,9 @@ FORMAT = "fieldscribe-handover/1"
 CONTEXT = b"fieldscribe-handover/1\n"  # what the signature covers, before the payload's text
 SUFFIX = ".handover.age"
 RECORD = team.HANDOVER_RECORD  # study record: {"sent": [...], "received": [...]}
+OUTBOX = "handover_outbox"  # study record: hand-overs queued for the store [{name, to, data, ...}]
+INBOX = "handover_inbox"  # study record: files met in this laptop's inbox {"taken": {...}, "refused": {...}}
+HANDOVERS = "handovers"  # the receiving laptop's inbox on the store: STUDY/DEVICE/handovers/NAME
 MAX_FILE = 16 * 1024 * 1024
 SHREDDED_KINDS = ("identity", participants.NOTES, "eligibility", "compensation", "identifiers")
 NOTICE_LIMIT = 64 * 1024
@@ -122,6 +139,7 @@ class Received:
     from_device: str
     handover_id: str
     handed_back: bool = False
+    name: str = ""  # the file it came in (in this laptop's inbox on the store)
     table_added: int = 0
     table_conflicts: list[str] = field(default_factory=list)  # words whose descriptor here differs
 
@@ -208,13 +226,30 @@ def handover_payload(vault: Vault, pid: str, receiver: team.Member, handover_id:
 
 
 def hand_over(
-    vault: Vault, pid: str, to_device_prefix: str, *, deliver: Callable[[str, bytes], None] | None = None
+    vault: Vault,
+    pid: str,
+    to_device_prefix: str,
+    *,
+    deliver: Callable[[str, bytes], None] | None = None,
+    via_store: bool = False,
 ) -> HandOver:
     """Seal PID for the team member whose device id starts with TO_DEVICE_PREFIX, then keep or
     shred the copy here as the study file decides. DELIVER(name, data), when given, writes the
-    file before anything here changes (a shred never happens without the file written)."""
+    file before anything here changes (a shred never happens without the file written).
+
+    VIA_STORE queues the sealed file in the vault instead (a sealed study record, ``OUTBOX``),
+    in the same transaction that records the hand-over and, under ``shred``, deletes the
+    record here: the file is durable in the vault before anything is shredded, and only the
+    receiving laptop can open it. :func:`exchange` uploads it at the next sync into the
+    receiver's inbox on the store (``STUDY/DEVICE/handovers/NAME``); the queued copy stays in
+    the vault after the upload (it is ciphertext for the receiver only), so the participant is
+    never only in a file on the store."""
+    if via_store and deliver is not None:
+        raise InvalidInput("A hand-over goes either through the store or into a file, not both.")
     pid = participants.require_active(vault, pid)
     receiver = team.member(vault, to_device_prefix)
+    if via_store and not safe_name(receiver.device_id):
+        raise HandOverRefused(f"{receiver.short_id}'s device id cannot name a folder on the store; use a file.")
     if receiver.device_id == vault.device_id:
         raise HandOverRefused(f"{receiver.short_id} is this laptop; hand {pid} over to another laptop of the team.")
     if shredded_here(vault, pid):
@@ -238,7 +273,7 @@ def hand_over(
     signature = device_key(vault).sign(CONTEXT + text.encode()).hex()
     plain = json.dumps({"format": FORMAT, "payload": text, "signature": signature}).encode()
     data = encrypt(plain, [x25519.Recipient.from_str(receiver.age_recipient)])
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")  # unique on the store, too
     name = f"{pid}-to-{receiver.short_id}-{stamp}{SUFFIX}"
     done = "shredded" if shred else "kept"
     if deliver is not None:
@@ -260,8 +295,17 @@ def hand_over(
             )
             ledger.update_participant(vault, pid, "participant.record_shredded", pid, records=sorted(gone))
         put_study_record(vault, RECORD, rec)
+        if via_store:  # durable in the vault before (in the same transaction as) any shred
+            queued = {"name": name, "to": receiver.device_id, "data": base64.b64encode(data).decode()}
+            put_study_record(vault, OUTBOX, [*queued_hand_overs(vault), {**queued, "uploaded_at": None}])
         ledger.update_study(
-            vault, "participant.handed_over", pid, to=receiver.short_id, mode=done, handover=handover_id
+            vault,
+            "participant.handed_over",
+            pid,
+            to=receiver.short_id,
+            mode=done,
+            handover=handover_id,
+            via="store" if via_store else "file",
         )
     if shred:
         vault.shred_residue()
@@ -556,13 +600,18 @@ class Exchange:
     sent: list[str] = field(default_factory=list)  # notices uploaded now
     withdrawn: list[str] = field(default_factory=list)  # participants withdrawn here on another laptop's notice
     ignored: list[str] = field(default_factory=list)  # notices that failed verification
+    handed: list[str] = field(default_factory=list)  # queued hand-overs uploaded now (file names)
+    received: list[Received] = field(default_factory=list)  # hand-overs taken in from the inbox now
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file name, why in one sentence)
 
 
 def exchange(vault: Vault, store: Store) -> Exchange:
-    """At sync: upload this laptop's withdrawal notices for handed-over participants, and
-    withdraw here anyone a team member's verified notice says withdrew there."""
+    """At sync: upload the hand-overs queued here and take in those in this laptop's inbox on
+    the store (:func:`carry`), upload this laptop's withdrawal notices for handed-over
+    participants, and withdraw here anyone a team member's verified notice says withdrew there."""
     out = Exchange()
     study_id = _study_id(vault)
+    carry(vault, store, out)  # first: a participant received now is linked for the notices below
     tell_peers(vault)
     linked = _links(vault)
     _upload(vault, store, study_id, linked, out)
@@ -627,3 +676,109 @@ def _upload(vault: Vault, store: Store, study_id: str, linked: dict[str, Any], o
                 vault, "sync.withdrawal_notice", item["name"].split("-")[0], store=store.address.display
             )
         out.sent.append(item["name"])
+
+
+# -- hand-overs through the store -------------------------------------------------------------------
+def queued_hand_overs(vault: Vault) -> list[dict[str, Any]]:
+    """Hand-overs queued here for the store: {name, to, data (base64 of the sealed file),
+    uploaded_at}, oldest first. Sealed with the study key and part of the study's history,
+    like the withdrawal notices' queue."""
+    held = get_study_record(vault, OUTBOX)
+    return list(held) if isinstance(held, list) else []
+
+
+def _inbox(vault: Vault) -> dict[str, dict[str, Any]]:
+    held = get_study_record(vault, INBOX)
+    held = held if isinstance(held, dict) else {}
+    return {"taken": dict(held.get("taken", {})), "refused": dict(held.get("refused", {}))}
+
+
+def carry(vault: Vault, store: Store, out: Exchange | None = None) -> Exchange:
+    """Upload every hand-over queued here into its receiver's inbox on the store, then take in
+    the files in this laptop's own inbox (``STUDY/DEVICE/handovers``).
+
+    Each file there is read with a size limit (a regular file of at most ``MAX_FILE`` bytes)
+    and taken in by :func:`receive`, with all its checks (sealed for this laptop, signed by a
+    laptop in the team file, for this study, never imported before). One taken in is recorded
+    (``INBOX``, in the same transaction as the import) and then removed from the store; where
+    the store does not allow that, it stays and is skipped from then on. One refused is
+    reported in one sentence and left on the store, and its name is remembered with its size
+    and the team file's version: it is not tried again unless it changes or this laptop joins
+    a newer team file (a laptop that joined the team after this laptop's copy was made becomes
+    a sender it can believe). A store that cannot be reached stops the sync as ever; nothing
+    is lost."""
+    out = out if out is not None else Exchange()
+    study_id = _study_id(vault)
+    for item in queued_hand_overs(vault):
+        if item.get("uploaded_at"):
+            continue
+        to, name = str(item["to"]), str(item["name"])
+        store.write_atomic(store.path(study_id, to, HANDOVERS, name), base64.b64decode(item["data"]))
+        with vault.db.atomic():
+            put_study_record(
+                vault,
+                OUTBOX,
+                [
+                    {**i, "uploaded_at": i.get("uploaded_at") or (now_iso() if i["name"] == name else None)}
+                    for i in queued_hand_overs(vault)
+                ],
+            )
+            ledger.update_study(vault, "sync.handover", name.split("-")[0], to=to[:8], store=store.address.display)
+        out.handed.append(name)
+    held = team.team(vault)
+    if held is None or not safe_name(vault.device_id):
+        return out
+    folder = store.path(study_id, vault.device_id, HANDOVERS)
+    for entry in store.entries(folder):
+        name = entry.name
+        if not (name.endswith(SUFFIX) and safe_name(name)):
+            continue  # not a hand-over (nor our own partial upload, .NAME.part)
+        box = _inbox(vault)
+        if name in box["taken"]:
+            continue  # taken in before; the store did not let us remove it
+        seen = box["refused"].get(name)
+        if seen and seen.get("size") == entry.size and seen.get("team") == held.version:
+            continue  # refused before, unchanged, and the team file is the same
+        try:
+            data = store.read(posixpath.join(folder, name), MAX_FILE)
+        except FileNotFoundError:
+            continue  # gone since the listing
+        except StoreRefused as exc:
+            _refused(vault, out, name, entry.size, held.version, str(exc))
+            continue
+        try:
+            with vault.db.atomic():
+                got = receive(vault, data)
+                box = _inbox(vault)
+                box["taken"][name] = {
+                    "participant": got.participant,
+                    "from": got.from_device,
+                    "id": got.handover_id,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "at": now_iso(),
+                }
+                box["refused"].pop(name, None)
+                put_study_record(vault, INBOX, box)
+                ledger.update_study(vault, "handover.from_store", got.participant, name=name)
+        except InvalidInput as exc:  # refused by one of receive's checks (a one-sentence reason)
+            _refused(vault, out, name, entry.size, held.version, str(exc))
+            continue
+        got.name = name
+        out.received.append(got)
+        _remove_quietly(store, posixpath.join(folder, name))
+    return out
+
+
+def _refused(vault: Vault, out: Exchange, name: str, size: int | None, version: int, why: str) -> None:
+    box = _inbox(vault)
+    box["refused"][name] = {"size": size, "team": version, "why": why, "at": now_iso()}
+    with vault.db.atomic():
+        put_study_record(vault, INBOX, box)
+        ledger.update_study(vault, "handover.refused_from_store", "", name=name)
+    out.refused.append((name, why))
+
+
+def _remove_quietly(store: Store, path: str) -> None:
+    """Remove a hand-over taken in; a store that does not allow it keeps it (it is skipped)."""
+    with contextlib.suppress(FieldscribeError, OSError):
+        store.remove(path)

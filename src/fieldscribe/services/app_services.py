@@ -521,4 +521,6 @@ class Services(StudyAdmin, FieldDay, Voices, Marks):
             no_receipt_key=r.no_receipt_key,
             cancelled=r.cancelled,
             withdrawn_elsewhere=tuple(peers.withdrawn) if peers else (),
+            handed_over_in=tuple(g.participant for g in peers.received) if peers else (),
+            hand_overs_refused=tuple(f"{name}: {why}" for name, why in peers.refused) if peers else (),
         )

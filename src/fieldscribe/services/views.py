@@ -184,6 +184,8 @@ class SyncResult:
     no_receipt_key: bool
     cancelled: bool
     withdrawn_elsewhere: tuple[str, ...] = ()  # handed-over participants who withdrew on another laptop
+    handed_over_in: tuple[str, ...] = ()  # participants taken in from this laptop's inbox on the store
+    hand_overs_refused: tuple[str, ...] = ()  # files in that inbox refused, "NAME: why" (one sentence each)
 
 
 # -- review ------------------------------------------------------------------------------------
