@@ -11,35 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-from fieldscribe.core import consent, ledger, marking, participants, sessions, speakers, timeline
-from fieldscribe.core.audio.importer import import_file
+from fieldscribe.core import ledger, marking, sessions, speakers, timeline
 from fieldscribe.core.batch_transcription import transcribe_session
 from fieldscribe.core.errors import InvalidInput
 from fieldscribe.core.transcripts import StoredSegment, current_transcript, load_segments
 
 from .conversation import INTERVIEW, VOICES, RefTurn, conversation
+from .session_setup import imported_session
 
 
 @pytest.fixture(scope="module")
 def talk() -> tuple[np.ndarray, list[RefTurn]]:
     lines = INTERVIEW[:8]
     return conversation(lines, ["Interviewer", "P1"] * 4, {"Interviewer": VOICES[0], "P1": VOICES[1]}, seed=7)
-
-
-def _imported(vault, study, tmp_path: Path, audio: np.ndarray, n: int = 1) -> tuple[str, list[str]]:
-    pids = []
-    for _ in range(n):
-        pid = participants.enrol(vault, study, group="service_user")
-        consent.record_consent(vault, study, pid, {c.id: True for c in study.consent})
-        pids.append(pid)
-    sid = sessions.create_session(vault, pids)
-    wav = tmp_path / f"{sid}.wav"
-    sf.write(wav, audio, 16000, subtype="PCM_16")
-    import_file(vault, sid, wav)
-    wav.unlink()
-    return sid, pids
 
 
 def _segments(vault, sid: str) -> list[StoredSegment]:
@@ -52,7 +37,7 @@ def _question_at(segs: list[StoredSegment], t: float) -> str | None:
 
 def test_marks_after_transcription_code_the_transcript_as_live_ones(vault, study_en, tmp_path, talk):
     audio, ref = talk
-    sid, _ = _imported(vault, study_en.study, tmp_path, audio)
+    sid, _ = imported_session(vault, study_en.study, tmp_path, audio)
     transcribe_session(vault, sid, model="tiny.en")
     speakers.run(vault, sid)
     before = _segments(vault, sid)
@@ -98,7 +83,7 @@ def test_marks_after_transcription_code_the_transcript_as_live_ones(vault, study
 
 def test_marks_placed_before_transcribing_are_used_by_it(vault, study_en, tmp_path, talk):
     audio, ref = talk
-    sid, _ = _imported(vault, study_en.study, tmp_path, audio)
+    sid, _ = imported_session(vault, study_en.study, tmp_path, audio)
     marking.add_mark(vault, sid, timeline.QUESTION, 0, question="q5")
     marking.add_mark(vault, sid, timeline.QUESTION, ref[4].start, question="Q6")  # ids in any case
     transcribe_session(vault, sid, model="tiny.en")
@@ -111,7 +96,7 @@ def test_k_marks_after_the_fact_name_a_groups_voices(vault, study_en, tmp_path):
     lines = INTERVIEW[:9]
     who = ["Interviewer", "A", "Interviewer", "B", "Interviewer", "A", "Interviewer", "B", "Interviewer"]
     audio, ref = conversation(lines, who, {"Interviewer": VOICES[0], "A": VOICES[1], "B": VOICES[2]}, seed=3)
-    sid, (p1, p2) = _imported(vault, study_en.study, tmp_path, audio, n=2)
+    sid, (p1, p2) = imported_session(vault, study_en.study, tmp_path, audio, n=2)
     transcribe_session(vault, sid, model="tiny.en")
     found = speakers.run(vault, sid)
     assert found is not None
@@ -141,7 +126,7 @@ def test_k_marks_after_the_fact_name_a_groups_voices(vault, study_en, tmp_path):
 
 def test_each_mistake_is_one_sentence_and_changes_nothing(vault, study_en, tmp_path, talk):
     audio, _ref = talk
-    sid, (pid,) = _imported(vault, study_en.study, tmp_path, audio[: 16000 * 20])
+    sid, (pid,) = imported_session(vault, study_en.study, tmp_path, audio[: 16000 * 20])
     empty = sessions.create_session(vault, [pid])
     cases = [
         ((empty, timeline.QUESTION, 1.0), {"question": "q1"}, "has no recording yet"),
@@ -185,7 +170,7 @@ def _stored(vault, study, tmp_path: Path, texts: list[str], seconds: float = 20.
 
     from .audio_fakes import speechlike
 
-    sid, (pid,) = _imported(vault, study, tmp_path, speechlike(seconds))
+    sid, (pid,) = imported_session(vault, study, tmp_path, speechlike(seconds))
     t = begin_transcript(vault, sid, EngineSettings(model="test"), seconds)
     segs = [Segment(i * 3.0, i * 3.0 + 2.0, text) for i, text in enumerate(texts)]
     store_segments(vault, t, sessions.session_key(vault, sid), segs, [], seconds)

@@ -4,20 +4,17 @@ marks and by lapel microphone, and the reviewer's names kept."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import soundfile as sf
 
-from fieldscribe.core import consent, ledger, participants, sessions, speakers, timeline
-from fieldscribe.core.audio.importer import import_file
+from fieldscribe.core import ledger, participants, sessions, speakers, timeline
 from fieldscribe.core.batch_transcription import transcribe_session
 from fieldscribe.core.diarization.profiles import enrol_profile
 from fieldscribe.core.errors import HistoryTampered, InvalidInput
 from fieldscribe.core.transcripts import current_transcript, load_segments
 
 from .conversation import INTERVIEW, VOICES, RefTurn, conversation, speak
+from .session_setup import imported_session
 from .vault_access import reopen, sql
 
 PROMPT = [
@@ -40,20 +37,6 @@ def alone() -> np.ndarray:
     return audio
 
 
-def _session(vault, study, tmp_path: Path, audio: np.ndarray, n: int = 1) -> tuple[str, list[str]]:
-    pids = []
-    for _ in range(n):
-        pid = participants.enrol(vault, study, group="service_user")
-        consent.record_consent(vault, study, pid, {c.id: True for c in study.consent})
-        pids.append(pid)
-    sid = sessions.create_session(vault, pids)
-    wav = tmp_path / f"{sid}.wav"
-    sf.write(wav, audio, 16000, subtype="PCM_16")
-    import_file(vault, sid, wav, channels=audio.ndim if audio.ndim == 1 else audio.shape[1])
-    wav.unlink()
-    return sid, pids
-
-
 def _said_by(ref: list[RefTurn], start: float, end: float) -> str:
     return max(ref, key=lambda r: min(r.end, end) - max(r.start, start)).speaker
 
@@ -61,7 +44,7 @@ def _said_by(ref: list[RefTurn], start: float, end: float) -> str:
 def test_a_profile_names_the_interviewer_and_segments_split_at_every_change(vault, study_en, tmp_path, talk, alone):
     audio, ref = talk
     enrol_profile(vault, "Alex Morgan", alone)
-    sid, (pid,) = _session(vault, study_en.study, tmp_path, audio)
+    sid, (pid,) = imported_session(vault, study_en.study, tmp_path, audio)
     transcribe_session(vault, sid, model="tiny.en")
     assert speakers.waiting(vault) == [sid]
     found = speakers.run(vault, sid)
@@ -83,7 +66,7 @@ def test_a_profile_names_the_interviewer_and_segments_split_at_every_change(vaul
 
 def test_without_a_profile_the_interviewer_is_guessed_from_the_question_marks(vault, study_en, tmp_path, talk):
     audio, ref = talk
-    sid, (_pid,) = _session(vault, study_en.study, tmp_path, audio)
+    sid, (_pid,) = imported_session(vault, study_en.study, tmp_path, audio)
     asked = [r for r in ref if r.speaker == "Interviewer"]
     # the interviewer pressed the question key as they began each question; the participant
     # (voice 1) spoke first here, so "the first voice heard" would be wrong
@@ -99,7 +82,7 @@ def test_without_a_profile_the_interviewer_is_guessed_from_the_question_marks(va
 
 def test_the_reviewers_name_for_a_voice_reaches_every_segment_and_the_next_version(vault, study_en, tmp_path, talk):
     audio, _ref = talk
-    sid, (pid,) = _session(vault, study_en.study, tmp_path, audio)
+    sid, (pid,) = imported_session(vault, study_en.study, tmp_path, audio)
     transcribe_session(vault, sid, model="tiny.en")
     found = speakers.run(vault, sid)
     assert found is not None
@@ -127,7 +110,7 @@ def test_the_reviewers_name_for_a_voice_reaches_every_segment_and_the_next_versi
 def test_speakers_are_sealed_and_covered_by_the_sessions_history(vault, vault_path, study_en, tmp_path, talk, alone):
     audio, _ = talk
     enrol_profile(vault, "Alex Morgan", alone)
-    sid, _ = _session(vault, study_en.study, tmp_path, audio)
+    sid, _ = imported_session(vault, study_en.study, tmp_path, audio)
     transcribe_session(vault, sid, model="tiny.en")
     speakers.run(vault, sid)
     vault.db.conn.commit()
@@ -152,7 +135,7 @@ def test_a_transcript_under_review_is_labelled_but_never_split(vault, study_en, 
     from fieldscribe.core.editing import edit_segment
 
     audio, _ = talk
-    sid, (pid,) = _session(vault, study_en.study, tmp_path, audio)
+    sid, (pid,) = imported_session(vault, study_en.study, tmp_path, audio)
     transcribe_session(vault, sid, model="tiny.en")
     before = load_segments(vault, current_transcript(vault, sid))
     edit_segment(vault, sid, 0, speaker=pid)  # the reviewer has begun, and said who speaks first
@@ -174,7 +157,7 @@ def test_two_lapel_microphones_attribute_by_channel(vault, study_en, tmp_path):
         s = int(r.start * 16000)
         (a if r.speaker == "Interviewer" else b)[s : s + len(said)] += said[: n - s]
     stereo = np.stack([a + 0.1 * b, b + 0.1 * a], axis=1) * 0.8
-    sid, (_pid,) = _session(vault, study_en.study, tmp_path, stereo)
+    sid, (_pid,) = imported_session(vault, study_en.study, tmp_path, stereo)
     transcribe_session(vault, sid, model="tiny.en")
     found = speakers.run(vault, sid)
     assert found is not None and found.channels == 2
@@ -189,7 +172,7 @@ def test_a_focus_group_names_voices_from_k_marks_and_leaves_the_rest_for_the_rev
     order = ["Interviewer", "P1", "P2"] * 3
     voices = {"Interviewer": VOICES[0], "P1": VOICES[1], "P2": VOICES[2]}
     audio, ref = conversation(lines, order, voices, seed=1)
-    sid, pids = _session(vault, study_en.study, tmp_path, audio, n=2)
+    sid, pids = imported_session(vault, study_en.study, tmp_path, audio, n=2)
     p1 = next(r for r in ref if r.speaker == "P1")
     p2 = next(r for r in ref if r.speaker == "P2")
     timeline.add_event(vault, sid, timeline.SPEAKER, p1.start + 1.0, participant=pids[0])
