@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,15 +46,11 @@ def study_status_cmd(
     "last sync" is the newest file the laptop uploaded; a sync with nothing new leaves no
     trace on the store. With --team, rows name the interviewer and site, laptops of the team
     that never synced are listed, and other folders are flagged."""
-    from ..core.sync.settings import ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD
+    from ..core.sync.settings import credentials_without_vault
     from ..core.sync.status import study_status
-    from ..core.sync.store import Credentials, connect
+    from ..core.sync.store import connect
 
-    creds = Credentials(
-        identity_file or os.environ.get(ENV_KEY),
-        known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
-        os.environ.get(ENV_PASSWORD),
-    )
+    creds = credentials_without_vault(identity_file, known_hosts)
     store = connect(store_url, creds)
     try:
         status = study_status(store, identity, study=study_id, team=team_file)

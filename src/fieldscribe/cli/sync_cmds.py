@@ -237,20 +237,15 @@ def bundle_pull(
     known_hosts: str | None,
 ) -> None:
     """Analysis side: fetch, verify and unpack new bundles, and write signed receipts back."""
-    import os
 
     if assemble_to is not None and study_file is None:
         raise InvalidInput("--assemble needs the study file: give --study too.")
 
     from ..core.sync.receipts import pull
-    from ..core.sync.settings import ENV_KEY, ENV_KNOWN_HOSTS, ENV_PASSWORD
-    from ..core.sync.store import Credentials, connect
+    from ..core.sync.settings import credentials_without_vault
+    from ..core.sync.store import connect
 
-    creds = Credentials(
-        identity_file or os.environ.get(ENV_KEY),
-        known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
-        os.environ.get(ENV_PASSWORD),
-    )
+    creds = credentials_without_vault(identity_file, known_hosts)
     from ..core.sanitise import printable
 
     trust = bundle_trust(identity, study_file, team_file)

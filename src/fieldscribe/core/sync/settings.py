@@ -55,3 +55,13 @@ def resolve(
         password=os.environ.get(ENV_PASSWORD) or saved.get("password"),
     )
     return url, creds
+
+
+def credentials_without_vault(identity_file: str | None = None, known_hosts: str | None = None) -> Credentials:
+    """The analysis side's way into the store (it has no vault to remember one): the options
+    given, else the environment."""
+    return Credentials(
+        identity_file=identity_file or os.environ.get(ENV_KEY),
+        known_hosts=known_hosts or os.environ.get(ENV_KNOWN_HOSTS),
+        password=os.environ.get(ENV_PASSWORD),
+    )
