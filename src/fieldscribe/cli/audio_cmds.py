@@ -17,10 +17,10 @@ from .common import FiniteFloatRange, UsablePath, open_vault, vault_option
 
 
 def _clock(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    h, rest = divmod(int(seconds), 3600)
-    m, s = divmod(rest, 60)
-    return f"{h:d}:{m:02d}:{s:02d}"
+    """How every command shows a place on a recording ("0:12:30"; loaded when first used)."""
+    from ..core.marking import clock
+
+    return clock(seconds)
 
 
 def parse_time(text: str | None) -> float | None:
